@@ -1,0 +1,9 @@
+namespace RecAlign.Bench;
+
+/// <summary>Named benchmarks; each takes its own arguments and writes JSON + a markdown table.</summary>
+internal static class BenchCatalog
+{
+    public static readonly Dictionary<string, Func<string[], int>> All = new()
+    {
+    };
+}

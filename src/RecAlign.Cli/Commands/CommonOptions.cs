@@ -1,0 +1,24 @@
+using System.CommandLine;
+
+namespace RecAlign.Cli.Commands;
+
+/// <summary>Options shared by training/eval verbs: a config file, <c>--set key=value</c> overrides, device, seed.</summary>
+internal static class CommonOptions
+{
+    public static Option<string?> Config() => new("--config", "-c") { Description = "JSON or YAML config file" };
+
+    public static Option<string[]> Set() => new("--set")
+    {
+        Description = "override a config field, e.g. --set learning_rate=3e-4 (repeatable)",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public static Option<string> Device() => new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+
+    public static Command Placeholder()
+    {
+        var c = new Command("version", "print the version");
+        c.SetAction(_ => { Console.WriteLine(typeof(CommonOptions).Assembly.GetName().Version); return 0; });
+        return c;
+    }
+}
