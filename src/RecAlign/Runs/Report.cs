@@ -22,7 +22,7 @@ public static class Report
     public static readonly IReadOnlyList<PlotSpec> Plots =
     [
         new("loss.png", "Training loss", "loss", ["loss", "train_loss", "train/loss"]),
-        new("reward_margin.png", "Reward margin", "chosen − rejected reward", ["reward_margin", "rewards/margins", "margin"]),
+        new("reward_margin.png", "Reward margin", "chosen - rejected reward", ["reward_margin", "rewards/margins", "margin"]),
         new("val_hr1.png", "Validation HR@1", "HR@1", ["val_hr1", "val/hr1", "eval_hr1", "valid_hr1"]),
     ];
 
@@ -148,13 +148,15 @@ public static class Report
         return sb.ToString();
     }
 
-    internal static string Format(double v) =>
+    /// <summary>A metric value for tables: integers plain, else 4 decimals or scientific for very large/small.</summary>
+    public static string Format(double v) =>
         !double.IsFinite(v) ? v.ToString(CultureInfo.InvariantCulture)
         : v == Math.Floor(v) && Math.Abs(v) < 1e15 ? v.ToString("0", CultureInfo.InvariantCulture)
         : Math.Abs(v) >= 1e4 || Math.Abs(v) < 1e-3 ? v.ToString("0.###e+0", CultureInfo.InvariantCulture)
         : v.ToString("0.0000", CultureInfo.InvariantCulture);
 
-    internal static string Duration(double seconds)
+    /// <summary>"12.3 s", "4m 05s", "1h 02m 03s".</summary>
+    public static string Duration(double seconds)
     {
         if (seconds < 60) return seconds.ToString("0.0", CultureInfo.InvariantCulture) + " s";
         var t = TimeSpan.FromSeconds(Math.Round(seconds));
@@ -163,14 +165,15 @@ public static class Report
             : $"{t.Minutes}m {t.Seconds:00}s";
     }
 
-    internal static double? Number(JsonNode? node)
+    /// <summary>A JSON number (or a numeric string such as "NaN"), else null.</summary>
+    public static double? Number(JsonNode? node)
     {
         if (node is not JsonValue v) return null;
         if (v.TryGetValue<double>(out var d)) return d;
         return v.TryGetValue<string>(out var s) && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out d) ? d : null;
     }
 
-    internal static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+    public static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
     private static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
 }

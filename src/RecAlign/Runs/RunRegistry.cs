@@ -178,6 +178,22 @@ public sealed class RunRegistry
         return added;
     }
 
+    /// <summary>Finds a run by folder path, id, id prefix or short id. An existing folder wins; otherwise the registry
+    /// is searched after registering unregistered folders under <paramref name="runsDir"/> (when given).</summary>
+    public (RunDirectory Run, RunRecord? Record) Resolve(string idOrPath, string? runsDir = null)
+    {
+        if (Directory.Exists(idOrPath))
+        {
+            var run = RunDirectory.Open(idOrPath);
+            return (run, TryGet(run.Id));
+        }
+        if (runsDir is not null) Discover(runsDir);
+        var record = Get(idOrPath);
+        if (!Directory.Exists(record.Dir))
+            throw new DirectoryNotFoundException($"run '{record.Id}' is registered at {record.Dir}, which no longer exists");
+        return (RunDirectory.Open(record.Dir), record);
+    }
+
     public static string StatusName(RunStatus s) => s.ToString().ToLowerInvariant();
 
     public static bool TryParseStatus(string text, out RunStatus status) => Enum.TryParse(text, ignoreCase: true, out status) && Enum.IsDefined(status);
