@@ -26,13 +26,14 @@ public sealed class HuggingFaceTokenizerTests : IDisposable
     }
 
     /// <summary>A hand-built byte-level tokenizer.json: ids 0..255 are the bytes, then merged tokens, then added tokens.</summary>
-    private static (string Json, Dictionary<string, int> Vocab) BuildTokenizerJson(JsonNode preTokenizer, bool arrayMerges, JsonNode? normalizer = null)
+    private static (string Json, Dictionary<string, int> Vocab) BuildTokenizerJson(JsonNode preTokenizer, bool arrayMerges, JsonNode? normalizer = null, bool ignoreMerges = false)
     {
         var bytes = ByteChars();
         var vocab = new Dictionary<string, int>();
         for (int b = 0; b < 256; b++) vocab[bytes[b].ToString()] = b;
         string[][] merges = [["Ġ", "t"], ["h", "e"], ["Ġt", "he"], ["2", "0"], ["R", "ó"], ["Ã", "³"], ["R", "Ã³"]];
         foreach (var m in merges) vocab.TryAdd(m[0] + m[1], vocab.Count);
+        vocab["Ġxyz"] = vocab.Count; // reachable only with ignore_merges
         int next = vocab.Count;
         var added = new JsonArray();
         foreach (var (content, special) in new[] { ("<|endoftext|>", true), ("<|im_start|>", true), ("<|im_end|>", true), ("<tool_call>", false) })
@@ -49,6 +50,7 @@ public sealed class HuggingFaceTokenizerTests : IDisposable
             {
                 ["type"] = "BPE",
                 ["byte_fallback"] = false,
+                ["ignore_merges"] = ignoreMerges,
                 ["vocab"] = new JsonObject(vocab.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
                 ["merges"] = arrayMerges
                     ? new JsonArray(merges.Select(m => (JsonNode?)new JsonArray(m[0], m[1])).ToArray())
@@ -84,6 +86,27 @@ public sealed class HuggingFaceTokenizerTests : IDisposable
         // "Rós" is bytes R,Ã,³,s in byte-level form; merges R+ó never fire, Ã+³ then R+Ã³ do.
         Assert.Equal([vocab["RÃ³"], vocab["s"]], tok.Encode("Rós"));
         Assert.Equal(vocab.Count + 4, tok.VocabSize);
+    }
+
+    [Fact]
+    public void IgnoreMergesTakesWholeVocabularyPreTokens()
+    {
+        var (json, vocab) = BuildTokenizerJson(QwenPreTokenizer(), arrayMerges: true, ignoreMerges: true);
+        var tok = HuggingFaceTokenizer.FromJson(json);
+        Assert.Equal([vocab["Ġxyz"], vocab["Ġthe"]], tok.Encode(" xyz the"));
+        var (plainJson, _) = BuildTokenizerJson(QwenPreTokenizer(), arrayMerges: true);
+        Assert.Equal([vocab["Ġ"], vocab["x"], vocab["y"], vocab["z"], vocab["Ġthe"]], HuggingFaceTokenizer.FromJson(plainJson).Encode(" xyz the"));
+    }
+
+    [Fact]
+    public void NfcNormalizerComposesBeforeEncoding()
+    {
+        var tok = Qwen();
+        const string decomposed = "Ro\u0301s"; // o + combining acute
+        var text = System.Text.RegularExpressions.Regex.Unescape(decomposed);
+        // With InvariantGlobalization the runtime cannot normalise: the tokenizer says so instead of failing.
+        if (tok.SkipsUnicodeNormalization) Assert.Equal(text, tok.Decode(tok.Encode(text)));
+        else Assert.Equal(tok.Encode("Rós"), tok.Encode(text));
     }
 
     [Theory]
