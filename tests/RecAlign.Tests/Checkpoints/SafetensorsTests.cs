@@ -170,6 +170,10 @@ public sealed class SafetensorsTests : IDisposable
         Assert.Contains("'t'", e.Message);
         Assert.Contains("needs 12", e.Message);
 
+        var twice = Encoding.UTF8.GetBytes("{\"t\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},\"t\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}");
+        File.WriteAllBytes(path, [.. BitConverter.GetBytes((ulong)twice.Length), .. twice, 0, 0]);
+        Assert.Contains("appears twice", Assert.Throws<InvalidDataException>(() => SafetensorsFile.Open(path)).Message);
+
         var badType = Encoding.UTF8.GetBytes("{\"t\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]}}");
         File.WriteAllBytes(path, [.. BitConverter.GetBytes((ulong)badType.Length), .. badType, 0]);
         Assert.Contains("unsupported dtype", Assert.Throws<InvalidDataException>(() => SafetensorsFile.Open(path)).Message);
