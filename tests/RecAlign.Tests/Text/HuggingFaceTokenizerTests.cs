@@ -26,7 +26,7 @@ public sealed class HuggingFaceTokenizerTests : IDisposable
     }
 
     /// <summary>A hand-built byte-level tokenizer.json: ids 0..255 are the bytes, then merged tokens, then added tokens.</summary>
-    private static (string Json, Dictionary<string, int> Vocab) BuildTokenizerJson(JsonNode preTokenizer, bool arrayMerges, JsonNode? normalizer = null, bool ignoreMerges = false)
+    private static (string Json, Dictionary<string, int> Vocab) BuildTokenizerJson(JsonNode preTokenizer, bool arrayMerges, JsonNode? normalizer = null, bool ignoreMerges = false, string[]? addedTokens = null)
     {
         var bytes = ByteChars();
         var vocab = new Dictionary<string, int>();
@@ -36,7 +36,9 @@ public sealed class HuggingFaceTokenizerTests : IDisposable
         vocab["Ġxyz"] = vocab.Count; // reachable only with ignore_merges
         int next = vocab.Count;
         var added = new JsonArray();
-        foreach (var (content, special) in new[] { ("<|endoftext|>", true), ("<|im_start|>", true), ("<|im_end|>", true), ("<tool_call>", false) })
+        var addedList = addedTokens?.Select(t => (t, true)).ToArray()
+            ?? [("<|endoftext|>", true), ("<|im_start|>", true), ("<|im_end|>", true), ("<tool_call>", false)];
+        foreach (var (content, special) in addedList)
             added.Add(new JsonObject { ["id"] = next++, ["content"] = content, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false, ["special"] = special });
 
         var root = new JsonObject
@@ -211,10 +213,31 @@ public sealed class HuggingFaceTokenizerTests : IDisposable
         Assert.IsType<Llama3ChatTemplate>(template);
         var text = template!.Render([ChatMessage.System("S"), ChatMessage.User(" Hi ")], addGenerationPrompt: true);
         Assert.Equal(
-            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
+            "<|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
             + "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
             + "<|start_header_id|>assistant<|end_header_id|>\n\n", text);
         Assert.Equal("<|eot_id|>", template.EndOfTurn);
+    }
+
+    [Fact]
+    public void Llama3TokenizerPicksHeaderTemplateAndBosFromConfig()
+    {
+        string[] specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"];
+        var (json, vocab) = BuildTokenizerJson(QwenPreTokenizer(), arrayMerges: true, ignoreMerges: true, addedTokens: specials);
+        var tok = HuggingFaceTokenizer.FromJson(json, """{"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}""");
+        var template = Assert.IsType<Llama3ChatTemplate>(tok.ChatTemplate);
+        var ids = tok.Encode(template.Render([ChatMessage.User("the")], addGenerationPrompt: true), addBos: true);
+        int Id(string t) => tok.TokenToId(t)!.Value;
+        int[] expected =
+        [
+            Id("<|begin_of_text|>"), Id("<|start_header_id|>"), vocab["u"], vocab["s"], vocab["e"], vocab["r"], Id("<|end_header_id|>"),
+            vocab["Ċ"], vocab["Ċ"], vocab["t"], vocab["he"], Id("<|eot_id|>"),
+            Id("<|start_header_id|>"), vocab["a"], vocab["s"], vocab["s"], vocab["i"], vocab["s"], vocab["t"], vocab["a"], vocab["n"], vocab["t"],
+            Id("<|end_header_id|>"), vocab["Ċ"], vocab["Ċ"],
+        ];
+        Assert.Equal(expected, ids);
+        Assert.Null(tok.PadId);
+        Assert.Equal(Id("<|eot_id|>"), tok.PadOrEosId());
     }
 
     [Fact]
