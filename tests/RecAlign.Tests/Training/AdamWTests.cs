@@ -357,4 +357,19 @@ public class AdamWTests
         }
         Assert.True(ours.allclose(theirs, rtol: 1e-5, atol: 1e-6));
     }
+
+    [Fact]
+    public void TiedWeightsAreSteppedOnce()
+    {
+        var shared = new Parameter(ones(3, 2));
+        var named = new (string, Parameter)[] { ("embed_tokens.weight", shared), ("lm_head.weight", shared) };
+        var groups = ParameterGroups.Default(named, 0.0);
+        Assert.Equal(["embed_tokens.weight"], groups.SelectMany(g => g.Parameters).Select(p => p.Name));
+        var e = Assert.Throws<ArgumentException>(() => new AdamW([new ParameterGroup("all", named, 0.0)]));
+        Assert.Contains("lm_head.weight", e.Message);
+        using var opt = new AdamW(groups, lr: 0.1);
+        shared.grad = ones(3, 2);
+        opt.Step();
+        Assert.All(Values(shared), v => Assert.Equal(0.9f, v, 1e-6));
+    }
 }

@@ -80,6 +80,22 @@ public sealed class AdamW : IDisposable
         if (flatChunkElements < 1) throw new ArgumentOutOfRangeException(nameof(flatChunkElements), flatChunkElements, "chunk size must be >= 1");
         Groups = groups.ToArray();
         (Beta1, Beta2, Eps, Flattened) = (beta1, beta2, eps, flatten);
+        // Validate everything before allocating native state.
+        var names = new HashSet<string>();
+        var storages = new Dictionary<(IntPtr, string), string>();
+        foreach (var g in Groups)
+        {
+            foreach (var (name, p) in g.Parameters)
+            {
+                if (!names.Add(name)) throw new ArgumentException($"parameter '{name}' appears twice in the optimizer's groups", nameof(groups));
+                if (!p.is_floating_point()) throw new ArgumentException($"parameter '{name}' has non-float dtype {p.dtype}", nameof(groups));
+                var key = (NativeTensor.DataPointer(p), string.Join(',', p.shape));
+                if (p.numel() > 0 && !storages.TryAdd(key, name))
+                    throw new ArgumentException($"parameters '{storages[key]}' and '{name}' are the same tensor (tied weights?): list it once", nameof(groups));
+                if (flatten && p.dtype != g.Parameters[0].Parameter.dtype)
+                    throw new ArgumentException($"cannot flatten group '{g.Name}': '{name}' is {p.dtype} but '{g.Parameters[0].Name}' is {g.Parameters[0].Parameter.dtype}", nameof(groups));
+            }
+        }
         _beta2 = beta2.ToScalar();
         _oneMinusBeta2 = (1 - beta2).ToScalar();
         _oneMinusBeta1 = new()
@@ -87,16 +103,10 @@ public sealed class AdamW : IDisposable
             [ScalarType.Float32] = torch.tensor(1 - beta1, ScalarType.Float32).DetachFromDisposeScope(),
             [ScalarType.Float64] = torch.tensor(1 - beta1, ScalarType.Float64).DetachFromDisposeScope(),
         };
-        var names = new HashSet<string>();
         using var noGrad = torch.no_grad();
         foreach (var g in Groups)
         {
             g.LearningRate = lr * g.LrScale;
-            foreach (var (name, p) in g.Parameters)
-            {
-                if (!names.Add(name)) throw new ArgumentException($"parameter '{name}' appears twice in the optimizer's groups", nameof(groups));
-                if (!p.is_floating_point()) throw new ArgumentException($"parameter '{name}' has non-float dtype {p.dtype}", nameof(groups));
-            }
             if (g.Parameters.Count == 0) continue;
             if (flatten)
             {
