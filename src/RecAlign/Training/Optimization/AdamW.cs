@@ -14,7 +14,7 @@ namespace RecAlign.Training.Optimization;
 /// <see cref="SyncMasterFromParameters"/>.
 /// With <c>flatten: true</c> each group is packed by <see cref="FlatParameters"/> (parameters and grads become views
 /// of one buffer per group) and stepped in cache-sized chunks through views made once, so the native-call count
-/// follows the group's size, not its number of tensors (many small tensors: ~8x faster), while each chunk's ~8
+/// follows the group's size, not its number of tensors (many small tensors: several times faster), while each chunk's ~8
 /// passes stay in cache. Then all parameters of a group step together (one without a gradient is stepped with a
 /// zero gradient), and <see cref="ZeroGrad"/> always zeroes in place. State dict keys are identical in both modes.
 /// </summary>
@@ -92,6 +92,8 @@ public sealed class AdamW : IDisposable
                 var key = (NativeTensor.DataPointer(p), string.Join(',', p.shape));
                 if (p.numel() > 0 && !storages.TryAdd(key, name))
                     throw new ArgumentException($"parameters '{storages[key]}' and '{name}' are the same tensor (tied weights?): list it once", nameof(groups));
+                if (flatten && !p.requires_grad)
+                    throw new ArgumentException($"cannot flatten group '{g.Name}': '{name}' does not require grad (leave frozen parameters out)", nameof(groups));
                 if (flatten && p.dtype != g.Parameters[0].Parameter.dtype)
                     throw new ArgumentException($"cannot flatten group '{g.Name}': '{name}' is {p.dtype} but '{g.Parameters[0].Name}' is {g.Parameters[0].Parameter.dtype}", nameof(groups));
             }
