@@ -5,5 +5,6 @@ internal static class BenchCatalog
 {
     public static readonly Dictionary<string, Func<string[], int>> All = new()
     {
+        ["engine"] = EngineBench.Run,
     };
 }

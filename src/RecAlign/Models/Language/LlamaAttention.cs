@@ -1,0 +1,55 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RecAlign.Models.Language;
+
+/// <summary>Grouped-query self-attention (Ainslie et al. 2023) with rotary embeddings, through libtorch's fused
+/// scaled_dot_product_attention. K/V heads are repeated to the query head count (TorchSharp has no enable_gqa).</summary>
+public sealed class LlamaAttention : nn.Module
+{
+    private readonly LoraLinear q_proj, k_proj, v_proj, o_proj;
+    private readonly int _heads, _kvHeads, _headDim, _layerIndex;
+
+    public LlamaAttention(LanguageModelConfig config, int layerIndex) : base(nameof(LlamaAttention))
+    {
+        _heads = config.NumAttentionHeads;
+        _kvHeads = config.NumKeyValueHeads;
+        _headDim = config.HeadDim;
+        _layerIndex = layerIndex;
+        q_proj = new LoraLinear(config.HiddenSize, _heads * _headDim, config.AttentionBias);
+        k_proj = new LoraLinear(config.HiddenSize, _kvHeads * _headDim, config.AttentionBias);
+        v_proj = new LoraLinear(config.HiddenSize, _kvHeads * _headDim, config.AttentionBias);
+        o_proj = new LoraLinear(_heads * _headDim, config.HiddenSize, false);
+        RegisterComponents();
+    }
+
+    internal IEnumerable<(string Name, LoraLinear Projection)> Projections() =>
+        [("q_proj", q_proj), ("k_proj", k_proj), ("v_proj", v_proj), ("o_proj", o_proj)];
+
+    internal Tensor Forward(Tensor x, AttentionContext ctx)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);
+        var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
+        var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
+        q = RotaryEmbedding.Apply(q, ctx.Cos, ctx.Sin);
+        k = RotaryEmbedding.Apply(k, ctx.Cos, ctx.Sin);
+        if (ctx.Cache is not null) (k, v) = ctx.Cache.Append(_layerIndex, k, v);
+        k = RepeatKv(k);
+        v = RepeatKv(v);
+        var attn = ctx.Mask is null
+            ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: t > 1 && k.shape[2] == t)
+            : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: ctx.Mask);
+        var merged = attn.transpose(1, 2).reshape(b, t, _heads * _headDim);
+        return o_proj.forward(merged).MoveToOuterDisposeScope();
+    }
+
+    private Tensor RepeatKv(Tensor kv)
+    {
+        int rep = _heads / _kvHeads;
+        if (rep == 1) return kv;
+        long b = kv.shape[0], len = kv.shape[2];
+        return kv.unsqueeze(2).expand(b, _kvHeads, rep, len, _headDim).reshape(b, _heads, len, _headDim);
+    }
+}

@@ -1,0 +1,33 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RecAlign.Models.Language;
+
+/// <summary>Pre-norm decoder block: x + attn(norm(x)), then + mlp(norm(·)).</summary>
+public sealed class LlamaDecoderLayer : nn.Module
+{
+    private readonly LlamaAttention self_attn;
+    private readonly LlamaMlp mlp;
+    private readonly RmsNorm input_layernorm, post_attention_layernorm;
+
+    public LlamaDecoderLayer(LanguageModelConfig config, int layerIndex) : base(nameof(LlamaDecoderLayer))
+    {
+        self_attn = new LlamaAttention(config, layerIndex);
+        mlp = new LlamaMlp(config);
+        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        RegisterComponents();
+    }
+
+    internal IEnumerable<(string Name, LoraLinear Projection)> Projections() =>
+        self_attn.Projections().Select(p => ("self_attn." + p.Name, p.Projection))
+            .Concat(mlp.Projections().Select(p => ("mlp." + p.Name, p.Projection)));
+
+    internal Tensor Forward(Tensor x, AttentionContext ctx)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.Forward(input_layernorm.forward(x), ctx);
+        var y = h + mlp.forward(post_attention_layernorm.forward(h));
+        return y.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,8 @@
+namespace RecAlign.Training.Batching;
+
+/// <summary>Token ids of one supervised example: the model reads <see cref="Prompt"/> and is trained on
+/// <see cref="Response"/> (which already ends with EOS). Pretraining examples have an empty prompt.</summary>
+public sealed record TokenizedExample(int[] Prompt, int[] Response)
+{
+    public int Length => Prompt.Length + Response.Length;
+}

@@ -1,0 +1,47 @@
+using RecAlign.Training;
+using RecAlign.Training.Batching;
+
+namespace RecAlign.Tests.Training;
+
+public class BatchingTests
+{
+    [Fact]
+    public void CollateMasksPromptAndPaddingAndShiftsTargets()
+    {
+        var examples = new[]
+        {
+            new TokenizedExample([5, 6, 7], [8, 2]),
+            new TokenizedExample([9], [10, 11, 2]),
+        };
+        using var batch = BatchCollator.Collate(examples, padId: 0, maxLength: 16);
+        Assert.Equal(new long[] { 5, 6, 7, 8, 2, 9, 10, 11, 2, 0 }, batch.InputIds.data<long>().ToArray());
+        Assert.Equal(new long[] { 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 }, batch.AttentionMask.data<long>().ToArray());
+        const long I = NextTokenLoss.IgnoreIndex;
+        // Row 0: positions 2,3 predict the response tokens 8 and 2. Row 1: positions 0,1,2 predict 10, 11, 2.
+        Assert.Equal(new long[] { I, I, 8, 2, I, 10, 11, 2, I, I }, batch.Targets.data<long>().ToArray());
+        Assert.Equal(5, batch.TargetTokens);
+    }
+
+    [Fact]
+    public void CollateTruncatesPromptFromTheLeft()
+    {
+        using var batch = BatchCollator.Collate([new TokenizedExample([1, 2, 3, 4, 5], [6, 2])], padId: 0, maxLength: 4);
+        Assert.Equal(new long[] { 4, 5, 6, 2 }, batch.InputIds.data<long>().ToArray());
+        const long I = NextTokenLoss.IgnoreIndex;
+        Assert.Equal(new long[] { I, 6, 2, I }, batch.Targets.data<long>().ToArray());
+    }
+
+    [Fact]
+    public void BucketedPlanCoversEveryExampleOnceAndIsDeterministic()
+    {
+        var lengths = Enumerable.Range(0, 103).Select(i => (i * 37) % 50 + 1).ToArray();
+        var plan = LengthBucketedBatches.Plan(lengths, batchSize: 8, seed: 3, epoch: 0, bucketFactor: 4);
+        Assert.Equal(Enumerable.Range(0, 103), plan.SelectMany(b => b).Order());
+        Assert.Equal(plan.Select(b => string.Join(',', b)), LengthBucketedBatches.Plan(lengths, 8, 3, 0, 4).Select(b => string.Join(',', b)));
+        Assert.NotEqual(plan.Select(b => string.Join(',', b)), LengthBucketedBatches.Plan(lengths, 8, 3, 1, 4).Select(b => string.Join(',', b)));
+        // Bucketing reduces padding compared with random batches.
+        long Padding(IEnumerable<int[]> batches) => batches.Sum(b => b.Length * b.Max(i => lengths[i]) - b.Sum(i => lengths[i]));
+        var random = Enumerable.Range(0, 103).OrderBy(i => (i * 7919) % 103).Chunk(8);
+        Assert.True(Padding(plan) < Padding(random) / 2);
+    }
+}
