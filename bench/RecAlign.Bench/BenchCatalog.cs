@@ -6,5 +6,8 @@ internal static class BenchCatalog
     public static readonly Dictionary<string, Func<string[], int>> All = new()
     {
         ["engine"] = EngineBench.Run,
+        ["optimizer"] = OptimizerBench.Run,
+        ["safetensors-io"] = CheckpointTokenizerBench.SafetensorsIo,
+        ["tokenizer-encode"] = CheckpointTokenizerBench.TokenizerEncode,
     };
 }
