@@ -2,7 +2,7 @@ namespace RecAlign.Alignment;
 
 /// <summary>
 /// Which preference loss to use and its parameters (snake_case keys: <c>loss_type</c>, <c>beta</c>,
-/// <c>label_smoothing</c>, <c>simpo_gamma</c>, <c>drdpo_beta_prime</c>). <see cref="Beta"/> left null takes the
+/// <c>label_smoothing</c>, <c>simpo_gamma</c>, <c>drdpo_beta_prime</c>, <c>beta_dpo_*</c>). <see cref="Beta"/> left null takes the
 /// method's default (<see cref="PreferenceLosses.DefaultBeta"/>); <see cref="Resolve"/> fills it in so a run can
 /// store the resolved value.
 /// </summary>
@@ -17,6 +17,12 @@ public sealed record PreferenceLossConfig
     public double SimpoGamma { get; init; } = 0.5;
     /// <summary>Dr.DPO's β′ (the paper's default is 1).</summary>
     public double DrdpoBetaPrime { get; init; } = 1.0;
+    /// <summary>β-DPO's scaling factor α of the batch-adaptive β.</summary>
+    public double BetaDpoAlpha { get; init; } = 0.6;
+    /// <summary>β-DPO's filtering ratio ρ: the share of each batch left out.</summary>
+    public double BetaDpoFilterRatio { get; init; } = 0.2;
+    /// <summary>β-DPO's momentum for the running gap mean and std.</summary>
+    public double BetaDpoMomentum { get; init; } = 0.9;
 
     public double EffectiveBeta => Beta ?? PreferenceLosses.DefaultBeta(LossType);
 

@@ -13,6 +13,7 @@ public class PreferenceLossesTests
     [InlineData("robust", typeof(RobustDpoLoss), 0.1)]
     [InlineData("simpo", typeof(SimPoLoss), 2.0)]
     [InlineData("drdpo", typeof(DrDpoLoss), 0.1)]
+    [InlineData("betadpo", typeof(BetaDpoLoss), 0.1)]
     public void CreatesEachLossByNameWithItsDefaultBeta(string name, Type type, double beta)
     {
         var loss = PreferenceLosses.Create(new PreferenceLossConfig { LossType = name });
@@ -31,6 +32,9 @@ public class PreferenceLossesTests
         var dr = Assert.IsType<DrDpoLoss>(PreferenceLosses.Create(new PreferenceLossConfig { LossType = "drdpo", Beta = 0.2, DrdpoBetaPrime = 0.5 }));
         Assert.Equal(0.5, dr.BetaPrime);
         Assert.Equal(0.2, Assert.IsType<DpoLoss>(dr.Inner).Beta);
+        using var beta = Assert.IsType<BetaDpoLoss>(PreferenceLosses.Create(
+            new PreferenceLossConfig { LossType = "betadpo", BetaDpoAlpha = 0.4, BetaDpoFilterRatio = 0.1, BetaDpoMomentum = 0.8 }, seed: 7));
+        Assert.Equal((0.4, 0.1, 0.8, 7L), (beta.Alpha, beta.FilterRatio, beta.Momentum, beta.Seed));
     }
 
     [Fact]
