@@ -21,12 +21,12 @@ public sealed class BetaDpoLoss(double beta = 0.1, double alpha = 0.6, double fi
     public const string GapStdStat = "beta_dpo/gap_std";
     public const string KeptStat = "beta_dpo/kept_fraction";
 
-    private Tensor? gapMean, gapStd;
-
     public double Beta { get; } = PreferenceLossChecks.Positive(beta, "beta");
     public double Alpha { get; } = PreferenceLossChecks.Finite(alpha, "beta_dpo_alpha");
     public double FilterRatio { get; } = PreferenceLossChecks.InRange(filterRatio, 0.0, 1.0, "beta_dpo_filter_ratio", openHigh: true);
     public double Momentum { get; } = PreferenceLossChecks.InRange(momentum, 0.0, 1.0, "beta_dpo_momentum", openHigh: true);
+    // Declared after Momentum so that a bad value is reported under its config key.
+    private readonly RunningMoments gaps = new(momentum);
     public long Seed { get; } = seed;
     /// <summary>Batches seen; with <see cref="Seed"/> it fixes the next selection.</summary>
     public long Steps { get; private set; }
@@ -36,14 +36,14 @@ public sealed class BetaDpoLoss(double beta = 0.1, double alpha = 0.6, double fi
     public bool RequiresLengths => false;
 
     /// <summary>Running statistics for checkpoints (reading them synchronises with the device).</summary>
-    public (double GapMean, double GapStd, long Steps) State =>
-        (gapMean?.item<double>() ?? 0.0, gapStd?.item<double>() ?? 0.0, Steps);
+    public (double GapMean, double GapStd, long Steps) State
+    {
+        get { var (mean, std) = gaps.Values; return (mean, std, Steps); }
+    }
 
     public void RestoreState(double mean, double std, long steps)
     {
-        DisposeState();
-        gapMean = tensor(mean, ScalarType.Float64).DetachFromDisposeScope();
-        gapStd = tensor(std, ScalarType.Float64).DetachFromDisposeScope();
+        gaps.Restore(mean, std);
         Steps = steps;
     }
 
@@ -67,13 +67,12 @@ public sealed class BetaDpoLoss(double beta = 0.1, double alpha = 0.6, double fi
         var h = chosen.unsqueeze(1) - rejected;
         long keep = Math.Max(1, (long)Math.Floor(b.B * (1 - FilterRatio)));
 
-        Tensor mask, betaUsed;
+        Tensor mask, betaUsed, mean, stdLogged;
         using (no_grad())
         {
             var gap = h.detach().mean([1]);
-            UpdateStatistics(gap);
-            var mean = gapMean!.to(gap.dtype);
-            var std = gapStd!.to(gap.dtype).clamp_min(1e-6);
+            (mean, stdLogged) = gaps.Update(gap);
+            var std = stdLogged.clamp_min(1e-6);
             using var generator = new Generator((ulong)unchecked(Seed + Steps), gap.device);
             mask = keep == b.B ? ones_like(gap, ScalarType.Bool) : SelectionMask(gap, mean, std, keep, generator);
             var keptMean = where(mask, gap, zeros_like(gap)).sum() / keep;
@@ -87,35 +86,12 @@ public sealed class BetaDpoLoss(double beta = 0.1, double alpha = 0.6, double fi
         var stats = new Dictionary<string, Tensor>(output.Stats)
         {
             [BetaStat] = betaUsed.MoveToOuterDisposeScope(),
-            [GapMeanStat] = gapMean!.to(b.PolicyChosen.dtype).MoveToOuterDisposeScope(),
-            [GapStdStat] = gapStd!.to(b.PolicyChosen.dtype).MoveToOuterDisposeScope(),
+            [GapMeanStat] = mean.MoveToOuterDisposeScope(),
+            [GapStdStat] = stdLogged.MoveToOuterDisposeScope(),
             [KeptStat] = tensor((double)keep / b.B, b.PolicyChosen.dtype, b.PolicyChosen.device).MoveToOuterDisposeScope(),
         };
         return output with { Stats = stats };
     }
 
-    private void UpdateStatistics(Tensor gap)
-    {
-        var batchMean = gap.mean().to(ScalarType.Float64);
-        // One example has no spread; the authors' unbiased std would be NaN there.
-        var batchStd = gap.shape[0] > 1 ? gap.std().to(ScalarType.Float64) : zeros_like(batchMean);
-        if (gapMean is null || gapMean.device_type != gap.device_type || gapMean.device_index != gap.device_index)
-        {
-            var (m, s) = gapMean is null ? (0.0, 0.0) : (gapMean.item<double>(), gapStd!.item<double>());
-            DisposeState();
-            gapMean = tensor(m, ScalarType.Float64, gap.device).DetachFromDisposeScope();
-            gapStd = tensor(s, ScalarType.Float64, gap.device).DetachFromDisposeScope();
-        }
-        gapMean.mul_(Momentum).add_(batchMean, alpha: 1 - Momentum);
-        gapStd!.mul_(Momentum).add_(batchStd, alpha: 1 - Momentum);
-    }
-
-    private void DisposeState()
-    {
-        gapMean?.Dispose();
-        gapStd?.Dispose();
-        gapMean = gapStd = null;
-    }
-
-    public void Dispose() => DisposeState();
+    public void Dispose() => gaps.Dispose();
 }

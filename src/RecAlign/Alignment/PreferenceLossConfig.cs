@@ -2,7 +2,7 @@ namespace RecAlign.Alignment;
 
 /// <summary>
 /// Which preference loss to use and its parameters (snake_case keys: <c>loss_type</c>, <c>beta</c>,
-/// <c>label_smoothing</c>, <c>simpo_gamma</c>, <c>drdpo_beta_prime</c>, <c>beta_dpo_*</c>). <see cref="Beta"/> left null takes the
+/// <c>label_smoothing</c>, <c>simpo_gamma</c>, <c>drdpo_beta_prime</c>, <c>beta_dpo_*</c>, <c>alpha_dpo_*</c>). <see cref="Beta"/> left null takes the
 /// method's default (<see cref="PreferenceLosses.DefaultBeta"/>); <see cref="Resolve"/> fills it in so a run can
 /// store the resolved value.
 /// </summary>
@@ -23,6 +23,10 @@ public sealed record PreferenceLossConfig
     public double BetaDpoFilterRatio { get; init; } = 0.2;
     /// <summary>β-DPO's momentum for the running gap mean and std.</summary>
     public double BetaDpoMomentum { get; init; } = 0.9;
+    /// <summary>α-DPO's α (weight of the normalised reference gap in the margin).</summary>
+    public double AlphaDpoAlpha { get; init; } = 0.2;
+    /// <summary>α-DPO's γ/β (the constant part of the margin).</summary>
+    public double AlphaDpoGammaBetaRatio { get; init; } = 0.6;
 
     public double EffectiveBeta => Beta ?? PreferenceLosses.DefaultBeta(LossType);
 

@@ -5,7 +5,8 @@ public static class PreferenceLosses
 {
     private static readonly Dictionary<string, (double Beta, Func<PreferenceLossConfig, double, long, IPreferenceLoss> Create)> Registry = new()
     {
-        // β defaults: TRL's 0.1 for its loss types; S-DPO's scripts use 1; SimPO's authors' config uses 2.
+        // β defaults: TRL's 0.1 for its loss types and the β-DPO/Dr.DPO papers; S-DPO's scripts use 1; SimPO's
+        // authors' config 2; α-DPO's Llama-3-Instruct config 2.5.
         ["dpo"] = (0.1, (c, beta, _) => new DpoLoss(beta, c.LabelSmoothing)),
         ["sdpo"] = (1.0, (c, beta, _) => new SoftmaxDpoLoss(beta)),
         ["hinge"] = (0.1, (c, beta, _) => new HingeLoss(beta)),
@@ -13,6 +14,7 @@ public static class PreferenceLosses
         ["robust"] = (0.1, (c, beta, _) => new RobustDpoLoss(beta, c.LabelSmoothing)),
         ["simpo"] = (2.0, (c, beta, _) => new SimPoLoss(beta, c.SimpoGamma, c.LabelSmoothing)),
         ["betadpo"] = (0.1, (c, beta, seed) => new BetaDpoLoss(beta, c.BetaDpoAlpha, c.BetaDpoFilterRatio, c.BetaDpoMomentum, seed)),
+        ["alphadpo"] = (2.5, (c, beta, _) => new AlphaDpoLoss(beta, c.AlphaDpoGammaBetaRatio, c.AlphaDpoAlpha, c.LabelSmoothing)),
         ["drdpo"] = (0.1, (c, beta, _) => new DrDpoLoss(new DpoLoss(beta, c.LabelSmoothing), c.DrdpoBetaPrime)),
     };
 

@@ -14,6 +14,7 @@ public class PreferenceLossesTests
     [InlineData("simpo", typeof(SimPoLoss), 2.0)]
     [InlineData("drdpo", typeof(DrDpoLoss), 0.1)]
     [InlineData("betadpo", typeof(BetaDpoLoss), 0.1)]
+    [InlineData("alphadpo", typeof(AlphaDpoLoss), 2.5)]
     public void CreatesEachLossByNameWithItsDefaultBeta(string name, Type type, double beta)
     {
         var loss = PreferenceLosses.Create(new PreferenceLossConfig { LossType = name });
