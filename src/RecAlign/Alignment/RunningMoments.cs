@@ -39,7 +39,8 @@ public sealed class RunningMoments(double momentum) : IDisposable
         var batchStd = flat.shape[0] > 1 ? flat.std().to(ScalarType.Float64) : zeros_like(batchMean);
         mean.mul_(Momentum).add_(batchMean, alpha: 1 - Momentum);
         std!.mul_(Momentum).add_(batchStd, alpha: 1 - Momentum);
-        return (mean.to(values.dtype), std.to(values.dtype));
+        // Copies: the state is updated in place next step, and callers may still hold these (e.g. as logged stats).
+        return (mean.clone().to(values.dtype), std.clone().to(values.dtype));
     }
 
     public void Dispose()

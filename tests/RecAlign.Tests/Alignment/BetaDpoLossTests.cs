@@ -133,6 +133,20 @@ public class BetaDpoLossTests
         Assert.Equal(next, b.Compute(c.ToBatch()).Loss.item<double>());
     }
 
+    [Fact]
+    public void LoggedStatisticsDoNotChangeWhenTheStateMovesOn()
+    {
+        using var scope = NewDisposeScope();
+        var c = LossCase.Fixed(3);
+        using var loss = new BetaDpoLoss(filterRatio: 0.0);
+        var first = loss.Compute(c.ToBatch()).Stats;
+        double mean = first[BetaDpoLoss.GapMeanStat].item<double>(), std = first[BetaDpoLoss.GapStdStat].item<double>();
+        loss.Compute(c.ToBatch());
+        Assert.Equal(mean, first[BetaDpoLoss.GapMeanStat].item<double>());
+        Assert.Equal(std, first[BetaDpoLoss.GapStdStat].item<double>());
+        Assert.NotEqual(mean, loss.State.GapMean);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
