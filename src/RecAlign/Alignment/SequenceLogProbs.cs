@@ -14,7 +14,7 @@ public static class SequenceLogProbs
 
     /// <summary>
     /// log softmax(logits)[n, t, targets[n, t]] → [N,T], in fp32 (fp64 for fp64 logits). Negative targets (e.g.
-    /// −100, the ignore index) give 0. Computed as gathered logit − logsumexp over rows in chunks, so bf16 logits
+    /// −100, the ignore index) give 0. Computed as gathered logit − logsumexp, upcast block by block, so bf16 logits
     /// never get a full fp32 [N,T,V] copy in the forward pass (under autograd, logsumexp keeps its upcast input for
     /// backward, as log_softmax would).
     /// </summary>
@@ -29,25 +29,37 @@ public static class SequenceLogProbs
         if (chunkElements <= 0) throw new ArgumentOutOfRangeException(nameof(chunkElements));
 
         using var scope = NewDisposeScope();
-        long v = logits.shape[2];
         var dtype = logits.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-        var flat = logits.reshape(-1, v);
-        var tgt = targets.reshape(-1);
-        var valid = tgt >= 0;
-        var picked = flat.gather(1, tgt.clamp_min(0).unsqueeze(1)).squeeze(1).to(dtype);
+        var valid = targets >= 0;
+        // Gather and reduce on [N,T,V] as given: flattening a narrowed (shifted) view would copy all the logits.
+        var picked = logits.gather(2, targets.clamp_min(0).unsqueeze(2)).squeeze(2).to(dtype);
+        var lse = ChunkedLogSumExp(logits, dtype, chunkElements);
+        return (picked - lse).masked_fill(valid.logical_not(), 0.0).MoveToOuterDisposeScope();
+    }
 
-        long rows = flat.shape[0], chunk = Math.Max(1, chunkElements / v);
-        Tensor lse;
-        if (rows <= chunk)
-            lse = flat.to(dtype).logsumexp(1);
-        else
+    /// <summary>logsumexp over V of [N,T,V] in <paramref name="dtype"/>, upcasting blocks of at most
+    /// <paramref name="chunkElements"/> logits (whole sequences when they fit, else slices of one sequence).</summary>
+    private static Tensor ChunkedLogSumExp(Tensor logits, ScalarType dtype, long chunkElements)
+    {
+        long n = logits.shape[0], t = logits.shape[1], v = logits.shape[2];
+        long ct = Math.Min(t, Math.Max(1, chunkElements / v));
+        long cn = ct < t ? 1 : Math.Max(1, chunkElements / Math.Max(1, t * v));
+        if (cn >= n) return logits.to(dtype).logsumexp(2);
+        var rows = new List<Tensor>();
+        for (long i = 0; i < n; i += cn)
         {
+            var block = logits.narrow(0, i, Math.Min(cn, n - i));
+            if (ct >= t)
+            {
+                rows.Add(block.to(dtype).logsumexp(2));
+                continue;
+            }
             var parts = new List<Tensor>();
-            for (long s = 0; s < rows; s += chunk)
-                parts.Add(flat.narrow(0, s, Math.Min(chunk, rows - s)).to(dtype).logsumexp(1));
-            lse = cat(parts, 0);
+            for (long j = 0; j < t; j += ct)
+                parts.Add(block.narrow(1, j, Math.Min(ct, t - j)).to(dtype).logsumexp(2));
+            rows.Add(cat(parts, 1));
         }
-        return (picked - lse).masked_fill(valid.logical_not(), 0.0).reshape(targets.shape).MoveToOuterDisposeScope();
+        return cat(rows, 0);
     }
 
     /// <summary>Σ_t tokenLogProbs[n,t]·mask[n,t] → sum [N] and the number of masked tokens → count [N] (int64).

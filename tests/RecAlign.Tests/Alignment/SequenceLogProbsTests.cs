@@ -30,7 +30,9 @@ public class SequenceLogProbsTests
     [Theory]
     [InlineData(SequenceLogProbs.DefaultChunkElements)]
     [InlineData(7)] // one row per chunk
-    [InlineData(20)] // chunks of 2 rows, the last one short
+    [InlineData(20)] // slices of 2 positions, the last one short
+    [InlineData(35)] // one sequence per chunk
+    [InlineData(70)] // both sequences in one chunk
     public void TokenLogProbsMatchNaiveLoop(long chunkElements)
     {
         using var scope = NewDisposeScope();
