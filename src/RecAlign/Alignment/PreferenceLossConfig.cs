@@ -1,10 +1,12 @@
+using System.Text.Json.Serialization;
+
 namespace RecAlign.Alignment;
 
 /// <summary>
 /// Which preference loss to use and its parameters (snake_case keys: <c>loss_type</c>, <c>beta</c>,
-/// <c>label_smoothing</c>, <c>simpo_gamma</c>, <c>drdpo_beta_prime</c>, <c>beta_dpo_*</c>, <c>alpha_dpo_*</c>). <see cref="Beta"/> left null takes the
-/// method's default (<see cref="PreferenceLosses.DefaultBeta"/>); <see cref="Resolve"/> fills it in so a run can
-/// store the resolved value.
+/// <c>label_smoothing</c>, <c>simpo_gamma</c>, <c>drdpo_beta_prime</c>, <c>beta_dpo_*</c>, <c>alpha_dpo_*</c>).
+/// <see cref="Beta"/> left null takes the method's default (<see cref="PreferenceLosses.DefaultBeta"/>);
+/// <see cref="Resolve"/> fills it in so a run can store the resolved value.
 /// </summary>
 public sealed record PreferenceLossConfig
 {
@@ -28,6 +30,7 @@ public sealed record PreferenceLossConfig
     /// <summary>α-DPO's γ/β (the constant part of the margin).</summary>
     public double AlphaDpoGammaBetaRatio { get; init; } = 0.6;
 
+    [JsonIgnore]
     public double EffectiveBeta => Beta ?? PreferenceLosses.DefaultBeta(LossType);
 
     public PreferenceLossConfig Resolve() => this with { LossType = LossType.Trim().ToLowerInvariant(), Beta = EffectiveBeta };

@@ -62,5 +62,7 @@ public class PreferenceLossesTests
         var json = ConfigLoader.ToJson(config);
         Assert.Contains("\"beta\": 2", json);
         Assert.Contains("\"drdpo_beta_prime\"", json);
+        Assert.DoesNotContain("effective_beta", json);
+        Assert.Equal(config, ConfigLoader.Load(new PreferenceLossConfig(), overrides: ["loss_type=simpo", "beta=2.0", "simpo_gamma=1.0"]));
     }
 }
