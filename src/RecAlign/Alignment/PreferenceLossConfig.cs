@@ -10,7 +10,7 @@ namespace RecAlign.Alignment;
 /// </summary>
 public sealed record PreferenceLossConfig
 {
-    /// <summary>One of <see cref="PreferenceLosses.Names"/>.</summary>
+    /// <summary>One of <see cref="PreferenceLosses.Names"/> or an alias such as TRL's <c>sigmoid</c>.</summary>
     public string LossType { get; init; } = "dpo";
     public double? Beta { get; init; }
     /// <summary>cDPO / SimPO label smoothing in [0, 0.5]; the flip probability for <c>robust</c>, in [0, 0.5).</summary>
@@ -33,5 +33,5 @@ public sealed record PreferenceLossConfig
     [JsonIgnore]
     public double EffectiveBeta => Beta ?? PreferenceLosses.DefaultBeta(LossType);
 
-    public PreferenceLossConfig Resolve() => this with { LossType = LossType.Trim().ToLowerInvariant(), Beta = EffectiveBeta };
+    public PreferenceLossConfig Resolve() => this with { LossType = PreferenceLosses.Canonical(LossType), Beta = EffectiveBeta };
 }

@@ -18,7 +18,25 @@ public static class PreferenceLosses
         ["drdpo"] = (0.1, (c, beta, _) => new DrDpoLoss(new DpoLoss(beta, c.LabelSmoothing), c.DrdpoBetaPrime)),
     };
 
+    /// <summary>Other spellings accepted for <c>loss_type</c> (TRL's <c>sigmoid</c> among them).</summary>
+    private static readonly Dictionary<string, string> Aliases = new()
+    {
+        ["sigmoid"] = "dpo", ["softmax_dpo"] = "sdpo", ["s-dpo"] = "sdpo", ["beta_dpo"] = "betadpo", ["beta-dpo"] = "betadpo",
+        ["alpha_dpo"] = "alphadpo", ["alpha-dpo"] = "alphadpo", ["dr_dpo"] = "drdpo", ["dr-dpo"] = "drdpo",
+    };
+
+    /// <summary>Canonical names (each loss's <see cref="IPreferenceLoss.Name"/>).</summary>
     public static IReadOnlyCollection<string> Names => Registry.Keys;
+
+    /// <summary>The canonical name for a <c>loss_type</c> value (case-insensitive; aliases resolved).</summary>
+    public static string Canonical(string lossType)
+    {
+        var key = lossType.Trim().ToLowerInvariant();
+        key = Aliases.GetValueOrDefault(key, key);
+        return Registry.ContainsKey(key)
+            ? key
+            : throw new ArgumentException($"loss_type: unknown preference loss '{lossType}' (known: {string.Join(", ", Registry.Keys)}; aliases: {string.Join(", ", Aliases.Keys)})");
+    }
 
     public static double DefaultBeta(string lossType) => Entry(lossType).Beta;
 
@@ -30,7 +48,5 @@ public static class PreferenceLosses
     }
 
     private static (double Beta, Func<PreferenceLossConfig, double, long, IPreferenceLoss> Create) Entry(string lossType) =>
-        Registry.TryGetValue(lossType.Trim().ToLowerInvariant(), out var e)
-            ? e
-            : throw new ArgumentException($"loss_type: unknown preference loss '{lossType}' (known: {string.Join(", ", Registry.Keys)})");
+        Registry[Canonical(lossType)];
 }

@@ -38,6 +38,19 @@ public class PreferenceLossesTests
         Assert.Equal((0.4, 0.1, 0.8, 7L), (beta.Alpha, beta.FilterRatio, beta.Momentum, beta.Seed));
     }
 
+    [Theory]
+    [InlineData("sigmoid", "dpo")]
+    [InlineData("Softmax_DPO", "sdpo")]
+    [InlineData(" beta-dpo ", "betadpo")]
+    [InlineData("alpha_dpo", "alphadpo")]
+    [InlineData("dr_dpo", "drdpo")]
+    public void AliasesResolveToCanonicalNames(string alias, string name)
+    {
+        Assert.Equal(name, PreferenceLosses.Canonical(alias));
+        Assert.Equal(name, PreferenceLosses.Create(new PreferenceLossConfig { LossType = alias }).Name);
+        Assert.Equal(name, new PreferenceLossConfig { LossType = alias }.Resolve().LossType);
+    }
+
     [Fact]
     public void UnknownNameListsTheKnownOnes()
     {
