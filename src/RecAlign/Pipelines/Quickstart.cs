@@ -146,15 +146,6 @@ public static class Quickstart
         return results;
     }
 
-    private static List<CandidateQuestion> Questions(ItemCatalog catalog, IReadOnlyList<CandidateExample> examples, ulong seed)
-    {
-        var builder = new PromptBuilder(catalog, PromptTemplates.Item, new PromptConfig { Seed = seed });
-        return examples.Select(e => new CandidateQuestion(builder.Prompt(e), e.Candidates.Select(catalog.Title).ToList(), IndexOf(e))).ToList();
-
-        static int IndexOf(CandidateExample e)
-        {
-            for (int i = 0; i < e.Candidates.Count; i++) if (e.Candidates[i] == e.Target) return i;
-            throw new ArgumentException($"candidate list of user {e.User} lacks its target");
-        }
-    }
+    private static List<CandidateQuestion> Questions(ItemCatalog catalog, IReadOnlyList<CandidateExample> examples, ulong seed) =>
+        CandidateQuestions.From(new PromptBuilder(catalog, PromptTemplates.Item, new PromptConfig { Seed = seed }), catalog, examples);
 }
