@@ -30,7 +30,8 @@ public sealed record QuickstartConfig
     public int TestQuestions { get; init; } = 600;
     public PretrainConfig Pretrain { get; init; } = new();
     public SftConfig Sft { get; init; } = new();
-    public AlignConfig Dpo { get; init; } = new() { Loss = new PreferenceLossConfig { LossType = "dpo", Beta = 0.1 } };
+    /// <summary>β = 1 for both DPO and S-DPO, as in the S-DPO paper's comparison.</summary>
+    public AlignConfig Dpo { get; init; } = new() { Loss = new PreferenceLossConfig { LossType = "dpo", Beta = 1.0 } };
     public AlignConfig Sdpo { get; init; } = new() { Loss = new PreferenceLossConfig { LossType = "sdpo", Beta = 1.0 } };
 }
 
@@ -55,18 +56,26 @@ public static class Quickstart
         var ctx = new StageContext(run, console);
         try
         {
-            var methods = RunStages(config, run, ctx);
+            var (methods, stages) = RunStages(config, run, ctx);
+            var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr")
+                .Select(kv => KeyValuePair.Create($"{m.Method}/{kv.Key}", Math.Round(kv.Value, 6)))).ToDictionary();
             var summary = new JsonObject
             {
                 ["run"] = run.Id,
+                ["status"] = "completed",
                 ["seed"] = config.Seed,
                 ["data"] = config.DataSize,
                 ["methods"] = new JsonObject(methods.Select(m => KeyValuePair.Create(m.Method, (JsonNode?)MethodJson(m)))),
-                ["total_seconds"] = Math.Round(total.Elapsed.TotalSeconds, 1),
+                ["final_metrics"] = new JsonObject(finalMetrics.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+                ["stages"] = new JsonArray(stages.Select(st => (JsonNode)new JsonObject
+                {
+                    ["name"] = st.Stage, ["wall_seconds"] = Math.Round(st.Seconds, 1), ["steps"] = st.Training.Steps,
+                    ["model_dir"] = Path.GetRelativePath(run.Path, st.ModelDirectory),
+                }).ToArray()),
+                ["wall_seconds"] = Math.Round(total.Elapsed.TotalSeconds, 1),
             };
             run.WriteSummary(summary);
-            registry.SetFinalMetrics(run.Id, methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio")
-                .Select(kv => KeyValuePair.Create($"{m.Method}/{kv.Key}", kv.Value))).ToDictionary());
+            registry.SetFinalMetrics(run.Id, finalMetrics);
             registry.UpdateStatus(run.Id, RunStatus.Completed);
             Report.Write(run);
             return new QuickstartResult(run, methods, total.Elapsed.TotalSeconds);
@@ -87,7 +96,7 @@ public static class Quickstart
         return o;
     }
 
-    private static List<MethodResult> RunStages(QuickstartConfig config, RunDirectory run, StageContext ctx)
+    private static (List<MethodResult> Methods, List<StageResult> Stages) RunStages(QuickstartConfig config, RunDirectory run, StageContext ctx)
     {
         // 1. Data: a synthetic world, leave-one-out split, seeded candidate lists, prompts.
         var sw = Stopwatch.StartNew();
@@ -140,7 +149,7 @@ public static class Quickstart
                 ctx.Say($"test {stage.Stage}: hr1 {metrics["hr1"]:F4}, ndcg@5 {metrics.GetValueOrDefault("ndcg@5"):F4} ({evalWatch.Elapsed.TotalSeconds:F1}s)");
             }
         }
-        return results;
+        return (results, [pretrain, sft, dpo, sdpo]);
     }
 
     private static List<CandidateQuestion> Questions(ItemCatalog catalog, IReadOnlyList<CandidateExample> examples, ulong seed) =>
