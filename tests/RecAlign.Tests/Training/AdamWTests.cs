@@ -137,19 +137,21 @@ public class AdamWTests
     }
 
     [Theory]
-    [InlineData(ScalarType.Float32)]
-    [InlineData(ScalarType.BFloat16)]
-    public void StateDictRoundTripGivesBitIdenticalContinuation(ScalarType dtype)
+    [InlineData(ScalarType.Float32, false)]
+    [InlineData(ScalarType.BFloat16, false)]
+    [InlineData(ScalarType.Float32, true)]
+    [InlineData(ScalarType.BFloat16, true)]
+    public void StateDictRoundTripGivesBitIdenticalContinuation(ScalarType dtype, bool flatten)
     {
         var pr = MakeProblem(5);
         var a = MakeParams(6, dtype);
-        using var optA = AdamW.FromConfig(a, new OptimizerConfig { LearningRate = 0.01, WeightDecay = 0.1 });
+        using var optA = AdamW.FromConfig(a, new OptimizerConfig { LearningRate = 0.01, WeightDecay = 0.1 }, flatten);
         for (int i = 0; i < 3; i++) { optA.ZeroGrad(); LossBackward(a, pr); optA.Step(); }
 
         var state = optA.StateDict();
         var saved = a.Select(t => t.Item2.detach().clone()).ToArray();
         var b = a.Select((t, k) => (t.Item1, new Parameter(saved[k].clone()))).ToArray();
-        using var optB = AdamW.FromConfig(b, new OptimizerConfig { LearningRate = 0.5, WeightDecay = 0.1 });
+        using var optB = AdamW.FromConfig(b, new OptimizerConfig { LearningRate = 0.5, WeightDecay = 0.1 }, flatten);
         optB.LoadStateDict(state);
         optB.SetLearningRate(0.01);
         Assert.Equal(3, optB.StepCount);
@@ -269,5 +271,62 @@ public class AdamWTests
         var restored = new LrScheduler(LrScheduleKind.Linear, 0.1, 2, 4);
         restored.Restore(System.Text.Json.JsonSerializer.Deserialize<LrSchedulerState>(json)!);
         Assert.Equal(sched.LearningRate, restored.LearningRate);
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    public void FlattenedMatchesPerParameter(ScalarType dtype)
+    {
+        var pr = MakeProblem(9);
+        var a = MakeParams(10, dtype);
+        var b = MakeParams(10, dtype);
+        using var optA = AdamW.FromConfig(a, new OptimizerConfig { LearningRate = 0.01, WeightDecay = 0.1 });
+        using var optB = AdamW.FromConfig(b, new OptimizerConfig { LearningRate = 0.01, WeightDecay = 0.1 }, flatten: true);
+        Assert.True(optB.Flattened);
+        for (int i = 0; i < 5; i++)
+        {
+            optA.ZeroGrad(); optB.ZeroGrad();
+            LossBackward(a, pr); LossBackward(b, pr);
+            using var na = optA.ClipGradNorm(0.5);
+            using var nb = optB.ClipGradNorm(0.5);
+            Assert.Equal(na.item<float>(), nb.item<float>(), 1e-4);
+            optA.Step(); optB.Step();
+        }
+        double tol = dtype == ScalarType.Float32 ? 1e-6 : 1e-2;
+        for (int k = 0; k < a.Length; k++)
+        {
+            var va = Values(a[k].Item2); var vb = Values(b[k].Item2);
+            for (int j = 0; j < va.Length; j++) Assert.Equal(va[j], vb[j], tol);
+        }
+        // The state dicts are interchangeable between the two modes.
+        using var scope = NewDisposeScope();
+        var sa = optA.StateDict(); var sb = optB.StateDict();
+        Assert.Equal(sa.Keys.OrderBy(k => k), sb.Keys.OrderBy(k => k));
+        optA.LoadStateDict(sb);
+        optB.LoadStateDict(sa);
+        foreach (var (key, t) in optB.StateDict()) Assert.True(t.Equals(sa[key]), key);
+    }
+
+    [Fact]
+    public void FlattenedSurvivesGradsSetToNone()
+    {
+        var pr = MakeProblem(11);
+        var a = MakeParams(12);
+        var b = MakeParams(12);
+        using var optA = new AdamW([new ParameterGroup("all", a, 0.0)], lr: 0.01);
+        using var optB = new AdamW([new ParameterGroup("all", b, 0.0)], lr: 0.01, flatten: true);
+        for (int i = 0; i < 3; i++)
+        {
+            optA.ZeroGrad();
+            Gradients.ZeroGrad(b.Select(t => t.Item2)); // detaches the flat views: the optimizer must repair them
+            LossBackward(a, pr); LossBackward(b, pr);
+            optA.Step(); optB.Step();
+        }
+        for (int k = 0; k < a.Length; k++)
+        {
+            var va = Values(a[k].Item2); var vb = Values(b[k].Item2);
+            for (int j = 0; j < va.Length; j++) Assert.Equal(va[j], vb[j], 1e-6);
+        }
     }
 }

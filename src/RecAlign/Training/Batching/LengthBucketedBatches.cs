@@ -1,3 +1,5 @@
+using RecAlign.Training.Optimization;
+
 namespace RecAlign.Training.Batching;
 
 /// <summary>
@@ -10,9 +12,9 @@ public static class LengthBucketedBatches
     public static IReadOnlyList<int[]> Plan(IReadOnlyList<int> lengths, int batchSize, long seed, int epoch, int bucketFactor = 50, bool dropLast = false)
     {
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), "batch size must be positive");
-        var rng = new Random(unchecked((int)(seed * 1_000_003 + epoch * 7919 + 17)));
+        var rng = new Pcg32((ulong)seed, (ulong)epoch);
         var order = Enumerable.Range(0, lengths.Count).ToArray();
-        rng.Shuffle(order);
+        rng.Shuffle<int>(order);
         var batches = new List<int[]>();
         int mega = Math.Max(1, bucketFactor) * batchSize;
         for (int start = 0; start < order.Length; start += mega)
@@ -28,7 +30,7 @@ public static class LengthBucketedBatches
             }
         }
         var shuffled = batches.ToArray();
-        rng.Shuffle(shuffled);
+        rng.Shuffle<int[]>(shuffled);
         return shuffled;
     }
 }

@@ -1,0 +1,17 @@
+using static TorchSharp.torch;
+
+namespace RecAlign.Training;
+
+/// <summary>What a stage optimises, seen by the <see cref="Trainer"/>: a set of examples with lengths (for
+/// bucketing) and a loss over a micro-batch of them. Objectives compose losses; they never own the loop.</summary>
+public interface ITrainingObjective
+{
+    int Count { get; }
+    /// <summary>Token length of example <paramref name="index"/>, used to group similar lengths into a batch.</summary>
+    int Length(int index);
+    /// <summary>Mean loss over the micro-batch (with graph) and detached scalar statistics to log.</summary>
+    ObjectiveOutput Compute(IReadOnlyList<int> batch);
+}
+
+/// <summary>A micro-batch's loss, its statistics (scalar tensors, read when logging) and the tokens it processed.</summary>
+public sealed record ObjectiveOutput(Tensor Loss, IReadOnlyDictionary<string, Tensor> Stats, long Tokens);

@@ -1,0 +1,108 @@
+using RecAlign.Models.Language;
+using RecAlign.Training;
+using RecAlign.Training.Batching;
+using RecAlign.Training.Optimization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RecAlign.Tests.Training;
+
+public class TrainerTests
+{
+    private static LanguageModelConfig Config => new()
+    {
+        VocabSize = 24, HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4,
+        NumKeyValueHeads = 2, MaxPositionEmbeddings = 32,
+    };
+
+    /// <summary>Deterministic "sentences": each is a counting pattern start, start+step, ... so the next token is
+    /// predictable from the previous two.</summary>
+    private static List<TokenizedExample> Corpus(int n) =>
+        Enumerable.Range(0, n).Select(i =>
+        {
+            int start = 3 + i % 7, step = 1 + i % 3;
+            var seq = Enumerable.Range(0, 8).Select(k => 3 + (start + k * step) % 20).Append(2).ToArray();
+            return new TokenizedExample([], seq);
+        }).ToList();
+
+    private static TrainingConfig Training(int steps, Precision precision = Precision.Fp32) => new()
+    {
+        Seed = 5, MaxSteps = steps, BatchSize = 8, MaxLength = 16, Precision = precision, LogEvery = 5, BucketFactor = 2,
+        Optimizer = new OptimizerConfig { LearningRate = 3e-3, WarmupSteps = 5, WeightDecay = 0.0, MaxGradNorm = 1.0 },
+    };
+
+    [Fact]
+    public void TinyModelOverfitsSmallCorpus()
+    {
+        using var lm = LanguageModel.Create(Config, seed: 1);
+        var objective = new NextTokenObjective(lm, Corpus(24), padId: 0, maxLength: 16);
+        var result = new Trainer(lm, objective, Training(250) with { Optimizer = new OptimizerConfig { LearningRate = 1e-2, WarmupSteps = 10, WeightDecay = 0 } }).Train();
+        var first = result.History.First(h => h.Values.ContainsKey("loss")).Values["loss"];
+        Assert.True(first > 2.0, $"initial loss {first} should be near ln(24)≈3.2");
+        // The best possible loss is ≈ ln(3)/8 ≈ 0.14 (the step of each pattern is unknown until its second token).
+        Assert.True(result.FinalLoss < 0.4, $"final loss {result.FinalLoss} should fall below 0.4");
+    }
+
+    [Fact]
+    public void ResumeAfterCrashReproducesUninterruptedLosses()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "recalign-resume-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var corpus = Corpus(40);
+            var config = Training(12, Precision.Bf16) with { SaveEvery = 4 };
+            IReadOnlyList<double> uninterrupted;
+            using (var lm = LanguageModel.Create(Config, seed: 2))
+            {
+                lm.to(ScalarType.BFloat16);
+                new Trainer(lm, new NextTokenObjective(lm, corpus, 0, 16), config, Path.Combine(dir, "a")).Train();
+                uninterrupted = Trainer.LossTrace(Trainer.LatestCheckpoint(Path.Combine(dir, "a"))!);
+            }
+            using (var lm = LanguageModel.Create(Config, seed: 2))
+            {
+                lm.to(ScalarType.BFloat16);
+                var crashing = new Trainer(lm, new NextTokenObjective(lm, corpus, 0, 16), config, Path.Combine(dir, "b")) { CrashAfterStep = 6 };
+                Assert.Throws<OperationCanceledException>(() => crashing.Train());
+            }
+            using (var lm = LanguageModel.Create(Config, seed: 99)) // different init: everything must come from the checkpoint
+            {
+                lm.to(ScalarType.BFloat16);
+                var resumed = new Trainer(lm, new NextTokenObjective(lm, corpus, 0, 16), config, Path.Combine(dir, "b")).Train(resume: true);
+                Assert.Equal(12, resumed.Steps);
+            }
+            var afterResume = Trainer.LossTrace(Trainer.LatestCheckpoint(Path.Combine(dir, "b"))!);
+            Assert.Equal(12, uninterrupted.Count);
+            Assert.Equal(uninterrupted, afterResume); // bit-identical
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void EarlyStoppingKeepsBestCheckpoint()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "recalign-early-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var lm = LanguageModel.Create(Config, seed: 3);
+            var scripted = new Queue<double>([0.2, 0.5, 0.4, 0.3, 0.45, 0.1]);
+            var trainer = new Trainer(lm, new NextTokenObjective(lm, Corpus(16), 0, 16),
+                Training(60) with { EvalEvery = 2, MetricForBestModel = "hr1", EarlyStoppingPatience = 3 }, dir)
+            {
+                Evaluate = _ => new Dictionary<string, double> { ["hr1"] = scripted.Dequeue() },
+            };
+            var result = trainer.Train();
+            Assert.True(result.StoppedEarly);
+            Assert.Equal(4, result.BestStep);     // 0.5 at the second evaluation
+            Assert.Equal(10, result.Steps);       // 3 evaluations without improvement after step 4
+            Assert.Equal(0.5, result.BestMetrics!["hr1"]);
+            Assert.True(Directory.Exists(Path.Combine(dir, "best")));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+}
