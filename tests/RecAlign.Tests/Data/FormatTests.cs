@@ -8,13 +8,6 @@ using RecAlign.Prompts;
 
 namespace RecAlign.Tests.Data;
 
-public sealed class TempDir : IDisposable
-{
-    public string Path { get; } = Directory.CreateTempSubdirectory("recalign-test-").FullName;
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-    public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
-}
-
 public class CandidatePromptJsonTests
 {
     private static ItemCatalog Catalog(params string[] titles) => new(titles.Select((t, i) => new Item(i, i.ToString(), t)));
@@ -90,8 +83,8 @@ public class CandidatePromptJsonTests
         var examples = world.Dataset.Sequences().Take(30).Select(s => new SequenceExample(s.User, s.Items[..^1], s.Items[^1], s.Timestamps[^1]));
         var lists = CandidateSampler.Sample(examples, new CandidateConfig { Seed = 1 }, world.Catalog.Count);
         using var tmp = new TempDir();
-        CandidatePromptJson.Write(tmp.File("a.json.gz"), lists, world.Catalog);
-        var back = CandidatePromptJson.Read(tmp.File("a.json.gz"), world.Catalog, new CandidatePromptReadOptions { UnknownTitles = UnknownTitlePolicy.Error });
+        CandidatePromptJson.Write(tmp.Sub("a.json.gz"), lists, world.Catalog);
+        var back = CandidatePromptJson.Read(tmp.Sub("a.json.gz"), world.Catalog, new CandidatePromptReadOptions { UnknownTitles = UnknownTitlePolicy.Error });
         Assert.Equal(lists.Select(l => l.Candidates), back.Examples.Select(l => l.Candidates));
         Assert.Equal(lists.Select(l => l.History), back.Examples.Select(l => l.History));
         Assert.Equal(lists.Select(l => l.Target), back.Examples.Select(l => l.Target));
@@ -102,14 +95,14 @@ public class CandidatePromptJsonTests
     public void ItemListFileReadsIdTitleLines()
     {
         using var tmp = new TempDir();
-        System.IO.File.WriteAllText(tmp.File("id2name.txt"), "0::Morcheeba\n1::Café Del Mar\n2::A::B\n");
-        var cat = ItemListFile.Read(tmp.File("id2name.txt"));
+        System.IO.File.WriteAllText(tmp.Sub("id2name.txt"), "0::Morcheeba\n1::Café Del Mar\n2::A::B\n");
+        var cat = ItemListFile.Read(tmp.Sub("id2name.txt"));
         Assert.Equal(["Morcheeba", "Café Del Mar", "A::B"], cat.Items.Select(i => i.Title));
         Assert.Equal("2", cat[2].ExternalId);
-        ItemListFile.Write(tmp.File("out.txt"), cat);
-        Assert.Equal(System.IO.File.ReadAllText(tmp.File("id2name.txt")), System.IO.File.ReadAllText(tmp.File("out.txt")));
-        System.IO.File.WriteAllText(tmp.File("bad.txt"), "0::A\nno separator\n");
-        var e = Assert.Throws<DataFormatException>(() => ItemListFile.Read(tmp.File("bad.txt")));
+        ItemListFile.Write(tmp.Sub("out.txt"), cat);
+        Assert.Equal(System.IO.File.ReadAllText(tmp.Sub("id2name.txt")), System.IO.File.ReadAllText(tmp.Sub("out.txt")));
+        System.IO.File.WriteAllText(tmp.Sub("bad.txt"), "0::A\nno separator\n");
+        var e = Assert.Throws<DataFormatException>(() => ItemListFile.Read(tmp.Sub("bad.txt")));
         Assert.Equal(2, e.Line);
     }
 }
@@ -125,11 +118,11 @@ public class TrlJsonlTests
             new("p1 \"q\" é", "A", ["B"]),
             new("p2\nline", "C", ["D", "E", "F"]),
         };
-        TrlJsonl.WritePreferences(tmp.File("p.jsonl"), prefs);
-        var lines = System.IO.File.ReadAllLines(tmp.File("p.jsonl"));
+        TrlJsonl.WritePreferences(tmp.Sub("p.jsonl"), prefs);
+        var lines = System.IO.File.ReadAllLines(tmp.Sub("p.jsonl"));
         Assert.Equal("{\"prompt\":\"p1 \\\"q\\\" é\",\"chosen\":\"A\",\"rejected\":\"B\"}", lines[0]);
         Assert.Contains("\"rejected\":[\"D\",\"E\",\"F\"]", lines[1]);
-        var back = TrlJsonl.ReadPreferences(tmp.File("p.jsonl"));
+        var back = TrlJsonl.ReadPreferences(tmp.Sub("p.jsonl"));
         Assert.Equal(prefs.Select(p => (p.Prompt, p.Chosen, string.Join("|", p.Rejected))), back.Select(p => (p.Prompt, p.Chosen, string.Join("|", p.Rejected))));
     }
 
@@ -137,12 +130,12 @@ public class TrlJsonlTests
     public void ReadsSdpoRejectedColumnsAndReportsBadLines()
     {
         using var tmp = new TempDir();
-        System.IO.File.WriteAllText(tmp.File("s.jsonl"), "{\"prompt\":\"p\",\"chosen\":\"a\",\"rejected1\":\"b\",\"rejected2\":\"c\"}\n\n{\"prompt\":\"p\",\"chosen\":\"a\"}\n");
-        var e = Assert.Throws<DataFormatException>(() => TrlJsonl.ReadPreferences(tmp.File("s.jsonl")));
+        System.IO.File.WriteAllText(tmp.Sub("s.jsonl"), "{\"prompt\":\"p\",\"chosen\":\"a\",\"rejected1\":\"b\",\"rejected2\":\"c\"}\n\n{\"prompt\":\"p\",\"chosen\":\"a\"}\n");
+        var e = Assert.Throws<DataFormatException>(() => TrlJsonl.ReadPreferences(tmp.Sub("s.jsonl")));
         Assert.Equal(3, e.Line);
         Assert.Equal("rejected", e.Field);
-        System.IO.File.WriteAllText(tmp.File("s.jsonl"), "{\"prompt\":\"p\",\"chosen\":\"a\",\"rejected1\":\"b\",\"rejected2\":\"c\"}\n");
-        Assert.Equal(["b", "c"], TrlJsonl.ReadPreferences(tmp.File("s.jsonl"))[0].Rejected);
+        System.IO.File.WriteAllText(tmp.Sub("s.jsonl"), "{\"prompt\":\"p\",\"chosen\":\"a\",\"rejected1\":\"b\",\"rejected2\":\"c\"}\n");
+        Assert.Equal(["b", "c"], TrlJsonl.ReadPreferences(tmp.Sub("s.jsonl"))[0].Rejected);
     }
 
     [Fact]
@@ -150,10 +143,10 @@ public class TrlJsonlTests
     {
         using var tmp = new TempDir();
         var sft = new List<PromptExample> { new("prompt one ", "Answer"), new("two", "B") };
-        TrlJsonl.WriteSft(tmp.File("sft.jsonl.gz"), sft);
-        using (var gz = new GZipStream(System.IO.File.OpenRead(tmp.File("sft.jsonl.gz")), CompressionMode.Decompress))
+        TrlJsonl.WriteSft(tmp.Sub("sft.jsonl.gz"), sft);
+        using (var gz = new GZipStream(System.IO.File.OpenRead(tmp.Sub("sft.jsonl.gz")), CompressionMode.Decompress))
         using (var r = new StreamReader(gz))
             Assert.Equal("{\"prompt\":\"prompt one \",\"completion\":\"Answer\"}", r.ReadLine());
-        Assert.Equal(sft, TrlJsonl.ReadSft(tmp.File("sft.jsonl.gz")));
+        Assert.Equal(sft, TrlJsonl.ReadSft(tmp.Sub("sft.jsonl.gz")));
     }
 }

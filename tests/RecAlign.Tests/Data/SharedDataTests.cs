@@ -19,8 +19,8 @@ public class SharedDataTests(ITestOutputHelper output)
 
     private static readonly Lazy<(CandidatePromptFile Train, CandidatePromptFile Val)> LastFm = new(() =>
     {
-        var train = CandidatePromptJson.Read(SharedData.Path(LastFmTrain));
-        var val = CandidatePromptJson.Read(SharedData.Path(LastFmVal), train.Catalog);
+        var train = CandidatePromptJson.Read(SharedData.PathOf(LastFmTrain));
+        var val = CandidatePromptJson.Read(SharedData.PathOf(LastFmVal), train.Catalog);
         return (train, val);
     });
 
@@ -37,10 +37,10 @@ public class SharedDataTests(ITestOutputHelper output)
     {
         foreach (var rel in new[] { LastFmVal, MlVal, MlOod })
         {
-            var file = CandidatePromptJson.Read(SharedData.Path(rel));
+            var file = CandidatePromptJson.Read(SharedData.PathOf(rel));
             using var ms = new MemoryStream();
             CandidatePromptJson.Write(ms, file.Examples, file.Catalog);
-            Assert.True(Bytes(SharedData.Path(rel)).AsSpan().SequenceEqual(ms.ToArray()), $"{rel} did not round-trip");
+            Assert.True(Bytes(SharedData.PathOf(rel)).AsSpan().SequenceEqual(ms.ToArray()), $"{rel} did not round-trip");
             output.WriteLine($"{rel}: {file.Examples.Count} examples, {file.Catalog.Count} titles, {file.Warnings.Count} warnings");
         }
     }
@@ -51,16 +51,16 @@ public class SharedDataTests(ITestOutputHelper output)
         var train = LastFm.Value.Train;
         Assert.Equal(47872, train.Examples.Count);
         using var tmp = new TempDir();
-        CandidatePromptJson.Write(tmp.File("train.json.gz"), train.Examples, train.Catalog);
-        Assert.True(Bytes(SharedData.Path(LastFmTrain)).AsSpan().SequenceEqual(Bytes(tmp.File("train.json.gz"))));
+        CandidatePromptJson.Write(tmp.Sub("train.json.gz"), train.Examples, train.Catalog);
+        Assert.True(Bytes(SharedData.PathOf(LastFmTrain)).AsSpan().SequenceEqual(Bytes(tmp.Sub("train.json.gz"))));
     }
 
     [SharedDataFact(MlVal, MlNames)]
     public void CausalDpoFilesMapOntoTheirItemList()
     {
-        var names = ItemListFile.Read(SharedData.Path(MlNames));
+        var names = ItemListFile.Read(SharedData.PathOf(MlNames));
         Assert.Equal(3471, names.Count);
-        var val = CandidatePromptJson.Read(SharedData.Path(MlVal), names);
+        var val = CandidatePromptJson.Read(SharedData.PathOf(MlVal), names);
         Assert.Equal(2282, val.Examples.Count);
         Assert.Equal(10, val.Examples[0].Candidates.Count);
         Assert.Single(val.Warnings); // one list names "Mummy, The" twice

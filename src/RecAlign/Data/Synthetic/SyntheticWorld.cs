@@ -271,14 +271,14 @@ public sealed class SyntheticWorld
         double max = double.NegativeInfinity;
         foreach (var l in logits) if (l > max) max = l;
         double sum = 0;
-        for (int i = 0; i < logits.Length; i++) sum += Math.Exp(logits[i] - max);
+        for (int i = 0; i < logits.Length; i++) sum += logits[i] = Math.Exp(logits[i] - max); // scratch: overwritten
         double r = rng.NextDouble() * sum;
         int last = -1;
         for (int i = 0; i < logits.Length; i++)
         {
-            if (double.IsNegativeInfinity(logits[i])) continue;
+            if (logits[i] == 0) continue;
             last = i;
-            r -= Math.Exp(logits[i] - max);
+            r -= logits[i];
             if (r < 0) return i;
         }
         return last;
