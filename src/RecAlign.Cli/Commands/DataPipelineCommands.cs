@@ -60,7 +60,7 @@ public static class DataPipelineCommands
 
     private static (Option<string> Split, Option<int> Count, Option<string> Negatives, Option<ulong> Seed, Option<double> Power) SamplingOptions()
     {
-        var split = new Option<string>("--split") { Description = "leave_one_out | temporal | user_ratio | temporal_shift | popularity_shift | attribute_shift", DefaultValueFactory = _ => "leave_one_out" };
+        var split = new Option<string>("--split") { Description = "leave_one_out | temporal | user_ratio | temporal_shift | popularity_shift | attribute_shift | exposure_shift (train/test candidates by different exposure policies)", DefaultValueFactory = _ => "leave_one_out" };
         var count = new Option<int>("--count", "-n") { Description = "candidates per list, target included", DefaultValueFactory = _ => 20 };
         var negatives = new Option<string>("--negatives") { Description = "uniform | popularity", DefaultValueFactory = _ => "uniform" };
         negatives.AcceptOnlyFromAmong("uniform", "popularity");
@@ -82,9 +82,8 @@ public static class DataPipelineCommands
             Negatives = ParseEnum<NegativeSampling>(pr.GetValue(o.Negatives)!, "--negatives"),
             PopularityPower = pr.GetValue(o.Power),
         };
-        var train = split.Train.Select(e => new Interaction(e.User, e.Target, e.TargetTimestamp));
-        var sampler = CandidateSampler.For(cfg, dataset.Catalog.Count, train);
-        return CandidateBundle.Write(outDir, dataset.Catalog, split, sampler,
+        var (trainSampler, evalSampler) = CandidateBundle.Samplers(cfg, dataset.Catalog.Count, split);
+        return CandidateBundle.Write(outDir, dataset.Catalog, split, trainSampler, evalSampler,
             new CandidateBundleOptions { Prefix = prefix, MaxHistory = maxHistory, GzipTrain = gzipTrain });
     }
 

@@ -150,3 +150,24 @@ public class TrlJsonlTests
         Assert.Equal(sft, TrlJsonl.ReadSft(tmp.Sub("sft.jsonl.gz")));
     }
 }
+
+public class CandidateBundleTests
+{
+    [Fact]
+    public void WritesSplitPartsAndItemListThatReadBack()
+    {
+        var world = SyntheticWorld.Generate(SyntheticConfig.Tiny with { Users = 40 });
+        var split = RecAlign.Data.Splits.Splitter.Split(world.Dataset, new RecAlign.Data.Splits.SplitConfig());
+        var (train, eval) = CandidateBundle.Samplers(new CandidateConfig { Seed = 4, Count = 10 }, world.Catalog.Count, split);
+        using var tmp = new TempDir();
+        var files = CandidateBundle.Write(tmp.Path, world.Catalog, split, train, eval,
+            new CandidateBundleOptions { Prefix = "syn-", MaxHistory = 5, GzipTrain = true });
+        Assert.Equal(["syn-train.json.gz", "syn-val.json", "syn-test.json", "id2name.txt"], files.Select(f => System.IO.Path.GetFileName(f.Path)));
+        var names = ItemListFile.Read(tmp.Sub("id2name.txt"));
+        Assert.Equal(world.Catalog.Items.Select(i => i.Title), names.Items.Select(i => i.Title));
+        var test = CandidatePromptJson.Read(tmp.Sub("syn-test.json"), names, new CandidatePromptReadOptions { UnknownTitles = UnknownTitlePolicy.Error });
+        Assert.Equal(split.Test.Count, test.Examples.Count);
+        Assert.All(test.Examples, e => { Assert.InRange(e.History.Count, 1, 5); Assert.Equal(10, e.Candidates.Count); });
+        Assert.Equal(split.Test.Select(e => e.Target), test.Examples.Select(e => e.Target));
+    }
+}

@@ -26,16 +26,34 @@ public static class CandidateBundle
     /// <summary>Samples candidates for every part of <paramref name="split"/> and writes them under
     /// <paramref name="dir"/>. Returns the written files with their example counts.</summary>
     public static IReadOnlyList<(string Path, int Examples)> Write(string dir, ItemCatalog catalog, SplitResult split,
-        CandidateSampler sampler, CandidateBundleOptions? options = null)
+        CandidateSampler sampler, CandidateBundleOptions? options = null) => Write(dir, catalog, split, sampler, sampler, options);
+
+    /// <summary>Samplers for a split: popularity weights from the training targets; with an exposure-shift split
+    /// (<see cref="SplitResult.Exposure"/>), weighted sampling by the training policy for train and the test policy
+    /// for validation/test.</summary>
+    public static (CandidateSampler Train, CandidateSampler Evaluation) Samplers(CandidateConfig config, int itemCount, SplitResult split)
+    {
+        var trainInteractions = split.Train.Select(e => new Interaction(e.User, e.Target, e.TargetTimestamp));
+        if (split.Exposure is { } x)
+        {
+            var weighted = config with { Negatives = NegativeSampling.Weighted };
+            return (new CandidateSampler(weighted, itemCount, x.Train), new CandidateSampler(weighted, itemCount, x.Test));
+        }
+        var s = CandidateSampler.For(config, itemCount, trainInteractions);
+        return (s, s);
+    }
+
+    public static IReadOnlyList<(string Path, int Examples)> Write(string dir, ItemCatalog catalog, SplitResult split,
+        CandidateSampler trainSampler, CandidateSampler evaluationSampler, CandidateBundleOptions? options = null)
     {
         options ??= new();
         Directory.CreateDirectory(dir);
         var written = new List<(string, int)>();
-        foreach (var (name, part, gz) in new[]
+        foreach (var (name, part, gz, sampler) in new[]
                  {
-                     (options.TrainName, split.Train, options.GzipTrain),
-                     (options.ValidationName, split.Validation, false),
-                     (options.TestName, split.Test, false),
+                     (options.TrainName, split.Train, options.GzipTrain, trainSampler),
+                     (options.ValidationName, split.Validation, false, evaluationSampler),
+                     (options.TestName, split.Test, false, evaluationSampler),
                  })
         {
             if (part.Count == 0) continue;

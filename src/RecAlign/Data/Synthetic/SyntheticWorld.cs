@@ -217,7 +217,16 @@ public sealed class SyntheticWorld
     {
         if (logits.Length != Config.Items) throw new ArgumentException($"logits must have {Config.Items} entries", nameof(logits));
         int n = history.Count;
-        for (int i = 0; i < logits.Length; i++) logits[i] = BaseLogit(user, n, i, period);
+        // Hoisted form of BaseLogit: per-genre scores once, then one pass over items.
+        var t = Taste(user, n);
+        Span<double> genre = stackalloc double[t.Length];
+        for (int g = 0; g < t.Length; g++) genre[g] = Config.GenreWeight * t[g];
+        var exposure = _exposure[(int)period];
+        for (int i = 0; i < logits.Length; i++)
+        {
+            int sec = _secondaryGenre[i];
+            logits[i] = genre[_primaryGenre[i]] + (sec >= 0 ? 0.5 * genre[sec] : 0.0) + _popularity[i] + exposure[i];
+        }
         var seen = new HashSet<int>(history);
         foreach (var s in _sequels)
             logits[s] += seen.Contains(_sequelOf[s]) ? Config.SeriesWeight : -0.5 * Config.SeriesWeight;
