@@ -123,6 +123,8 @@ public class TrlJsonlTests
         Assert.Equal("{\"prompt\":\"p1 \\\"q\\\" é\",\"chosen\":\"A\",\"rejected\":\"B\"}", lines[0]);
         Assert.Contains("\"rejected\":[\"D\",\"E\",\"F\"]", lines[1]);
         var back = TrlJsonl.ReadPreferences(tmp.Sub("p.jsonl"));
+        TrlJsonl.WritePreferences(tmp.Sub("l.jsonl"), prefs.Take(1), rejectedAsList: true);
+        Assert.EndsWith("\"rejected\":[\"B\"]}", System.IO.File.ReadAllLines(tmp.Sub("l.jsonl"))[0]);
         Assert.Equal(prefs.Select(p => (p.Prompt, p.Chosen, string.Join("|", p.Rejected))), back.Select(p => (p.Prompt, p.Chosen, string.Join("|", p.Rejected))));
     }
 
