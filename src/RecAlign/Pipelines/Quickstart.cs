@@ -107,10 +107,7 @@ public static class Quickstart
             $"{sftData.Count} SFT / {dpoData.Count} preference examples, {validation.Count} validation and {test.Count} test questions ({sw.Elapsed.TotalSeconds:F1}s)");
 
         // 2. Pretraining corpus: catalog titles and training histories only (no validation or test targets).
-        var trainHistories = dataset.Sequences().Select(s => s.Items.Length > 2 ? s.Items[..^2] : s.Items)
-            .Select(items => PromptBuilder.Join(items.Select(dataset.Catalog.Title), ItemListStyle.Comma)).ToList();
-        var catalogLines = dataset.Catalog.Items.Select(i => i.Genres.Count > 0 ? $"{i.Title} ({string.Join(", ", i.Genres)})" : i.Title);
-        var corpus = trainHistories.Concat(catalogLines).ToList();
+        var corpus = PretrainCorpus.FromDataset(dataset, holdOutLast: 2);
         var tokenizer = CompactVocabularyTokenizer.Build(corpus.Concat(sftData.Take(200).Select(e => e.Prompt)));
         ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids");
 
@@ -146,15 +143,6 @@ public static class Quickstart
         return results;
     }
 
-    private static List<CandidateQuestion> Questions(ItemCatalog catalog, IReadOnlyList<CandidateExample> examples, ulong seed)
-    {
-        var builder = new PromptBuilder(catalog, PromptTemplates.Item, new PromptConfig { Seed = seed });
-        return examples.Select(e => new CandidateQuestion(builder.Prompt(e), e.Candidates.Select(catalog.Title).ToList(), IndexOf(e))).ToList();
-
-        static int IndexOf(CandidateExample e)
-        {
-            for (int i = 0; i < e.Candidates.Count; i++) if (e.Candidates[i] == e.Target) return i;
-            throw new ArgumentException($"candidate list of user {e.User} lacks its target");
-        }
-    }
+    private static List<CandidateQuestion> Questions(ItemCatalog catalog, IReadOnlyList<CandidateExample> examples, ulong seed) =>
+        CandidateQuestions.From(new PromptBuilder(catalog, PromptTemplates.Item, new PromptConfig { Seed = seed }), catalog, examples);
 }
