@@ -96,4 +96,15 @@ public class SharedDataTests(ITestOutputHelper output)
         Assert.Equal("leave-one-out", r.LookupSource);
         Assert.False(r.Passed);
     }
+
+    [SharedDataFact(MlVal, MlOod)]
+    public void AuditPassesCausalDpoFiles()
+    {
+        var val = CandidatePromptJson.Read(SharedData.PathOf(MlVal));
+        var ood = CandidatePromptJson.Read(SharedData.PathOf(MlOod), val.Catalog);
+        var r = LeakAudit.Run(ood.Examples, ood.Catalog, val.Examples);
+        output.WriteLine($"CausalDPO ood vs val: lookup {r.LookupHr1:F3} overlap {r.SameAnswerOverlap:F3} malformed {r.MalformedLists}");
+        Assert.True(r.Passed, string.Join("; ", r.Failures));
+        Assert.Equal(1, r.MalformedLists); // element 1496 names its answer twice
+    }
 }
