@@ -143,3 +143,23 @@ public class SyntheticDatasetTests
         Assert.Equal(3000, SyntheticConfig.Preset("small").Users);
     }
 }
+
+public class SyntheticSmallPresetTests
+{
+    [Fact]
+    public void SmallPresetCatalogHasUniqueShortTitlesOverEightGenres()
+    {
+        // Fewer users keep the test fast; the catalog does not depend on the user count.
+        var w = SyntheticWorld.Generate(SyntheticConfig.Small with { Users = 20 });
+        Assert.Equal(800, w.Catalog.Count);
+        var titles = w.Catalog.Items.Select(i => i.Title).ToList();
+        Assert.Equal(titles.Count, titles.Distinct().Count());
+        Assert.All(titles, t => Assert.InRange(t.Split(' ').Length, 2, 4));
+        Assert.Equal(8, w.Catalog.Items.Select(i => i.Genres[0]).Distinct().Count());
+        Assert.InRange(titles.SelectMany(t => t.Split(' ')).Distinct().Count(), 100, 260);
+        var full = SyntheticWorld.Generate(SyntheticConfig.Small with { Users = 40 });
+        Assert.Equal(titles, full.Catalog.Items.Select(i => i.Title));
+        // A user's sequence does not depend on how many users there are.
+        Assert.Equal(w.Dataset.Sequences()[3].Items, full.Dataset.Sequences()[3].Items);
+    }
+}

@@ -19,7 +19,7 @@ public static class LeakAudit
         var reference = train ?? examples;
 
         // Co-occurrence model: pair[(member, answer)] and answer counts.
-        var pair = new Dictionary<long, int>();
+        var pair = new Dictionary<long, int>(MixedLongComparer.Instance);
         var answers = new Dictionary<int, int>();
         foreach (var e in reference) AddCounts(e, pair, answers, +1);
 
@@ -159,6 +159,14 @@ public static class LeakAudit
             else if (score == best) { ties++; targetBest |= a == e.Target; }
         }
         return targetBest ? 1.0 / ties : 0.0;
+    }
+
+    /// <summary>long's own hash (low ^ high word) collapses (member, answer) pairs onto few buckets.</summary>
+    private sealed class MixedLongComparer : IEqualityComparer<long>
+    {
+        public static readonly MixedLongComparer Instance = new();
+        public bool Equals(long x, long y) => x == y;
+        public int GetHashCode(long x) => (int)Candidates.ExampleSeed.Mix((ulong)x);
     }
 
     private static long Key(int member, int answer) => ((long)member << 32) | (uint)answer;

@@ -17,12 +17,15 @@ public static class AtomicFile
         {
             using (var file = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
+                // Callers may dispose what they get (a StreamWriter without leaveOpen); the file must stay open for
+                // the flush to disk, so they get a view that ignores Dispose.
+                var view = new KeepOpenStream(file);
                 if (IsGzip(full))
                 {
-                    using var gz = new GZipStream(file, CompressionLevel.Optimal, leaveOpen: true);
+                    using var gz = new GZipStream(view, CompressionLevel.Optimal, leaveOpen: true);
                     write(gz);
                 }
-                else write(file);
+                else write(view);
                 file.Flush(flushToDisk: true);
             }
             File.Move(tmp, full, overwrite: true);
@@ -43,4 +46,21 @@ public static class AtomicFile
     }
 
     public static bool IsGzip(string path) => path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+
+    private sealed class KeepOpenStream(Stream inner) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+        public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
+        public override void WriteByte(byte value) => inner.WriteByte(value);
+        protected override void Dispose(bool disposing) { if (disposing) inner.Flush(); }
+    }
 }

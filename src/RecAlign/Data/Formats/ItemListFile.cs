@@ -33,14 +33,15 @@ public static class ItemListFile
         return new ItemCatalog(items);
     }
 
-    public static void Write(string path, ItemCatalog catalog) => AtomicFile.Write(path, s =>
+    /// <param name="denseIds">Write dense catalog ids (S-DPO's <c>id2name.txt</c>) instead of the source ids.</param>
+    public static void Write(string path, ItemCatalog catalog, bool denseIds = false) => AtomicFile.Write(path, s =>
     {
         using var w = new StreamWriter(s, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
         foreach (var item in catalog.Items)
         {
             if (item.Title.Contains('\n') || item.ExternalId.Contains("::", StringComparison.Ordinal))
                 throw new ArgumentException($"item {item.Id} cannot be written as 'id::title' (newline in title or '::' in id)");
-            w.Write(item.ExternalId);
+            w.Write(denseIds ? item.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) : item.ExternalId);
             w.Write("::");
             w.WriteLine(item.Title);
         }

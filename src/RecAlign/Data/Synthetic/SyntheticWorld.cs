@@ -217,7 +217,16 @@ public sealed class SyntheticWorld
     {
         if (logits.Length != Config.Items) throw new ArgumentException($"logits must have {Config.Items} entries", nameof(logits));
         int n = history.Count;
-        for (int i = 0; i < logits.Length; i++) logits[i] = BaseLogit(user, n, i, period);
+        // Hoisted form of BaseLogit: per-genre scores once, then one pass over items.
+        var t = Taste(user, n);
+        Span<double> genre = stackalloc double[t.Length];
+        for (int g = 0; g < t.Length; g++) genre[g] = Config.GenreWeight * t[g];
+        var exposure = _exposure[(int)period];
+        for (int i = 0; i < logits.Length; i++)
+        {
+            int sec = _secondaryGenre[i];
+            logits[i] = genre[_primaryGenre[i]] + (sec >= 0 ? 0.5 * genre[sec] : 0.0) + _popularity[i] + exposure[i];
+        }
         var seen = new HashSet<int>(history);
         foreach (var s in _sequels)
             logits[s] += seen.Contains(_sequelOf[s]) ? Config.SeriesWeight : -0.5 * Config.SeriesWeight;
@@ -271,14 +280,14 @@ public sealed class SyntheticWorld
         double max = double.NegativeInfinity;
         foreach (var l in logits) if (l > max) max = l;
         double sum = 0;
-        for (int i = 0; i < logits.Length; i++) sum += Math.Exp(logits[i] - max);
+        for (int i = 0; i < logits.Length; i++) sum += logits[i] = Math.Exp(logits[i] - max); // scratch: overwritten
         double r = rng.NextDouble() * sum;
         int last = -1;
         for (int i = 0; i < logits.Length; i++)
         {
-            if (double.IsNegativeInfinity(logits[i])) continue;
+            if (logits[i] == 0) continue;
             last = i;
-            r -= Math.Exp(logits[i] - max);
+            r -= logits[i];
             if (r < 0) return i;
         }
         return last;
