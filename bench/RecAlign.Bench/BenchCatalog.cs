@@ -9,6 +9,7 @@ internal static class BenchCatalog
         ["align-step"] = AlignStepBench.Run,
         ["optimizer"] = OptimizerBench.Run,
         ["data"] = DataPrepBench.Run,
+        ["candidates"] = CandidatesBench.Run,
         ["logprobs"] = LogProbBench.Run,
         ["safetensors-io"] = CheckpointTokenizerBench.SafetensorsIo,
         ["tokenizer-encode"] = CheckpointTokenizerBench.TokenizerEncode,

@@ -14,6 +14,7 @@ internal static class CommandCatalog
         yield return EvalCommand.Build();
         var data = new Command("data", "prepare, inspect, sample and audit recommendation data");
         foreach (var c in DataPrepareCommands.Build()) data.Subcommands.Add(c);
+        foreach (var c in DataPipelineCommands.Build()) data.Subcommands.Add(c);
         yield return data;
         foreach (var c in RunsCommands.Build()) yield return c;
         yield return CommonOptions.Placeholder();
