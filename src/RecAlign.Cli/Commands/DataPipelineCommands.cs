@@ -1,3 +1,4 @@
+using RecAlign.IO;
 using System.CommandLine;
 using System.Globalization;
 using RecAlign.Configuration;

@@ -1,3 +1,4 @@
+using RecAlign.IO;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -111,7 +112,7 @@ public sealed class EvaluationResult
     }
 
     /// <summary>Writes <see cref="ToJson"/> atomically (temp file in the same folder, then rename).</summary>
-    public void WriteJson(string path) => Runs.AtomicFile.WriteAllText(path, ToJson() + "\n");
+    public void WriteJson(string path) => IO.AtomicFile.WriteAllText(path, ToJson() + "\n");
 
     public static EvaluationResult ReadJson(string path) => FromJson(File.ReadAllText(path), path);
 

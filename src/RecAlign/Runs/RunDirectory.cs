@@ -1,3 +1,4 @@
+using RecAlign.IO;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;

@@ -1,3 +1,4 @@
+using RecAlign.IO;
 using System.Diagnostics;
 using System.IO.Compression;
 using RecAlign.Data;

@@ -1,3 +1,4 @@
+using RecAlign.IO;
 using System.Text;
 
 namespace RecAlign.Data.Formats;

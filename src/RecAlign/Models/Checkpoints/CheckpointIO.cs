@@ -1,3 +1,4 @@
+using RecAlign.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 

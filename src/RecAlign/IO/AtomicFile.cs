@@ -1,10 +1,20 @@
 using System.IO.Compression;
 
-namespace RecAlign.Data.Formats;
+namespace RecAlign.IO;
 
-/// <summary>Atomic file output (temp file in the same folder, then rename) and transparent gzip by extension.</summary>
+/// <summary>The one way RecAlign writes files and directories: readers never see a half-written one (temp file or
+/// directory in the same folder, then a rename, which is atomic within a file system), and <c>.gz</c> paths are
+/// compressed and decompressed transparently.</summary>
 public static class AtomicFile
 {
+    public static void WriteAllText(string path, string text) => WriteAllBytes(path, new System.Text.UTF8Encoding(false).GetBytes(text));
+
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    {
+        var copy = bytes.ToArray();
+        Write(path, s => s.Write(copy));
+    }
+
     /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>; a <c>.gz</c> path is gzip-compressed.
     /// The file appears only once complete.</summary>
     public static void Write(string path, Action<Stream> write)
@@ -46,6 +56,55 @@ public static class AtomicFile
     }
 
     public static bool IsGzip(string path) => path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Builds a directory's full contents in <c>{dir}.tmp-{guid}</c> via <paramref name="fill"/>, then swaps
+    /// it in: an existing directory is renamed aside, the new one renamed in, the old one deleted. Readers never
+    /// see a half-written directory.</summary>
+    public static void ReplaceDirectory(string directory, Action<string> fill)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        var parent = Path.GetDirectoryName(full) ?? throw new ArgumentException($"Cannot replace a root directory: {full}");
+        Directory.CreateDirectory(parent);
+        var tmp = $"{full}.tmp-{Guid.NewGuid():N}";
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            fill(tmp);
+        }
+        catch
+        {
+            TryDelete(tmp);
+            throw;
+        }
+
+        if (Directory.Exists(full))
+        {
+            var old = $"{full}.old-{Guid.NewGuid():N}";
+            Directory.Move(full, old);
+            try
+            {
+                Directory.Move(tmp, full);
+            }
+            catch
+            {
+                Directory.Move(old, full);
+                TryDelete(tmp);
+                throw;
+            }
+            TryDelete(old);
+        }
+        else
+        {
+            Directory.Move(tmp, full);
+        }
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
 
     private sealed class KeepOpenStream(Stream inner) : Stream
     {
