@@ -98,4 +98,22 @@ public class RunDirectoryTests
         Assert.Throws<ArgumentException>(() => RunDirectory.Create(tmp.Path, "bad kind", new TrainConfig()));
         Assert.Throws<ArgumentException>(() => opened.WriteFile("../escape.txt", "x"));
     }
+
+    [Fact]
+    public void GivenConfigRecordsFileContentAndOverrides()
+    {
+        using var tmp = new TempDir();
+        var yaml = Path.Combine(tmp.Path, "sft.yaml");
+        File.WriteAllText(yaml, "learning_rate: 0.0003\nlora:\n  rank: 16\nname: demo\n");
+        var given = RunDirectory.GivenConfig(yaml, ["batch_size=8"]);
+        Assert.Equal(yaml, (string)given["file"]!);
+        Assert.Equal(0.0003, (double)given["config"]!["learning_rate"]!);
+        Assert.Equal(16, (long)given["config"]!["lora"]!["rank"]!);
+        Assert.Equal("demo", (string)given["config"]!["name"]!);
+        Assert.Equal("batch_size=8", (string)given["overrides"]![0]!);
+        var none = RunDirectory.GivenConfig(null);
+        Assert.Null(none["config"]);
+        File.WriteAllText(Path.Combine(tmp.Path, "bad.json"), "{ nope");
+        Assert.Contains("bad.json", Assert.Throws<FormatException>(() => RunDirectory.GivenConfig(Path.Combine(tmp.Path, "bad.json"))).Message);
+    }
 }
