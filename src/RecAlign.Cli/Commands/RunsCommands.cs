@@ -203,7 +203,7 @@ public static class RunsCommands
     }
 
     // Plain Text cells: run ids and config values must not be parsed as Spectre markup.
-    private static IRenderable[] Cells(params string[] values) => values.Select(v => (IRenderable)new Text(v)).ToArray();
+    private static IRenderable[] Cells(params string[] values) => values.Select(v => (IRenderable)new Spectre.Console.Text(v)).ToArray();
 
     private static int Guard(Func<int> body)
     {
