@@ -8,9 +8,6 @@ namespace RecAlign.Cli.Commands;
 /// <summary><c>runs list|show|compare</c> and <c>report RUN</c>: read run folders and the SQLite registry.</summary>
 public static class RunsCommands
 {
-    /// <summary>Environment variable that overrides the default runs folder (<c>runs</c> under the current directory).</summary>
-    public const string RunsDirVariable = "RECALIGN_RUNS_DIR";
-
     public static IEnumerable<Command> Build()
     {
         var runs = new Command("runs", "list, inspect and compare runs");
@@ -21,10 +18,11 @@ public static class RunsCommands
         yield return ReportCommand();
     }
 
-    private static Option<string> RunsDir() => new("--runs-dir")
+    /// <summary>The <c>--runs-dir</c> option, shared with other commands that create runs.</summary>
+    public static Option<string> RunsDir() => new("--runs-dir")
     {
-        Description = $"folder holding run folders (default: ${RunsDirVariable} or ./runs)",
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable(RunsDirVariable) is { Length: > 0 } d ? d : "runs",
+        Description = $"folder holding run folders (default: ${RunDirectory.RunsDirVariable} or ./runs)",
+        DefaultValueFactory = _ => RunDirectory.DefaultRunsDir,
     };
 
     private static Option<string?> Registry() => new("--registry")

@@ -30,6 +30,13 @@ public sealed class RunDirectory : IDisposable
     public const string PlotsFolder = "plots";
     private const string TimeFormat = "yyyyMMdd-HHmmss";
 
+    /// <summary>Environment variable that overrides <see cref="DefaultRunsDir"/>.</summary>
+    public const string RunsDirVariable = "RECALIGN_RUNS_DIR";
+
+    /// <summary>Where runs go when a command is not told: <c>$RECALIGN_RUNS_DIR</c>, else <c>runs</c> under the current directory.</summary>
+    public static string DefaultRunsDir =>
+        Environment.GetEnvironmentVariable(RunsDirVariable) is { Length: > 0 } d ? d : "runs";
+
     private static int _counter;
     private readonly Lock _gate = new();
     private StreamWriter? _metrics;
