@@ -84,7 +84,7 @@ public static class Metrics
     /// 1-based rank of each row's target column in <paramref name="scores"/> [N, C] (higher score = better).
     /// <paramref name="exclude"/> (bool [N, C], optional) removes items from the ranking by setting their scores to
     /// -∞, e.g. the user's history in full-catalog ranking; a row's target column is never excluded. Returns int64 [N].
-    /// NaN scores are rejected because they would rank arbitrarily.
+    /// A NaN target score is rejected; NaN scores of other items never count as ranking above the target.
     /// </summary>
     public static Tensor Ranks(Tensor scores, Tensor targets, TieBreak tieBreak = TieBreak.Pessimistic, Tensor? exclude = null)
     {
@@ -100,18 +100,20 @@ public static class Metrics
         var t = targets.to_type(int64).to(scores.device);
         long tmin = t.min().item<long>(), tmax = t.max().item<long>();
         if (tmin < 0 || tmax >= c) throw new ArgumentException($"target column index out of range [0, {c}): min {tmin}, max {tmax}", nameof(targets));
-        if (scores.isnan().any().item<bool>()) throw new ArgumentException("scores contain NaN", nameof(scores));
 
         var s = scores.is_floating_point() ? scores : scores.to_type(float64);
         var col = t.unsqueeze(1);
+        var targetScore = s.gather(1, col);
+        // Only the targets' scores are checked (N values, not N·C): a NaN elsewhere compares false and so ranks below
+        // every item, which is deterministic; a NaN target would make its rank meaningless.
+        if (targetScore.isnan().any().item<bool>()) throw new ArgumentException("a target's score is NaN", nameof(scores));
         if (exclude is not null)
         {
-            // Re-enable each row's target so a history mask that contains the target (repeat consumption) cannot hide it.
-            var ex = exclude.to_type(@bool).to(s.device);
-            var keep = zeros_like(ex).scatter_(1, col, ones_like(col, dtype: @bool));
-            s = s.masked_fill(ex.logical_and(keep.logical_not()), double.NegativeInfinity);
+            // Masked items drop to -∞; then each row's target score is written back, so a history that contains the
+            // target (repeat consumption) cannot hide it.
+            s = s.masked_fill(exclude.to_type(@bool).to(s.device), double.NegativeInfinity);
+            s.scatter_(1, col, targetScore);
         }
-        var targetScore = s.gather(1, col);
         var better = tieBreak == TieBreak.Pessimistic
             ? s.ge(targetScore).sum(1, type: int64) - 1 // the target itself is ≥ its own score
             : s.gt(targetScore).sum(1, type: int64);

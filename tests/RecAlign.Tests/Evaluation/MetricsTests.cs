@@ -75,7 +75,9 @@ public class MetricsTests
         Assert.Throws<ArgumentException>(() => Metrics.Ranks(s, tensor(new long[] { 0, 1 })));
         Assert.Throws<ArgumentException>(() => Metrics.Ranks(s, tensor(new long[] { 0, 1, 4 })));
         using var nan = tensor(new float[,] { { float.NaN, 1f } });
-        Assert.Throws<ArgumentException>(() => Metrics.Ranks(nan, tensor(new long[] { 1 })));
+        Assert.Throws<ArgumentException>(() => Metrics.Ranks(nan, tensor(new long[] { 0 })));
+        using var nanOther = Metrics.Ranks(nan, tensor(new long[] { 1 })); // a NaN competitor never outranks the target
+        Assert.Equal(1L, nanOther.item<long>());
         Assert.Throws<ArgumentException>(() => Metrics.FromRanks(tensor(new double[] { 0 }), [1]));
         Assert.Throws<ArgumentException>(() => Metrics.FromRanks(tensor(new double[] { 1 }), [0]));
     }
