@@ -58,8 +58,10 @@ public static class GenerationMetrics
             int count = Math.Min(batchSize, answers.Count - start);
             var scores = grounder.Scores(answers.Skip(start).Take(count).ToList());
             var targets = tensor(targetItems.Skip(start).Take(count).Select(t => (long)t).ToArray());
-            var mask = histories is null ? null : Metrics.HistoryMask(histories.Skip(start).Take(count).ToList(), (int)scores.shape[1]);
-            ranks.AddRange(Metrics.Ranks(scores, targets, TieBreak.Pessimistic, mask).data<long>().ToArray());
+            var r = histories is null
+                ? Metrics.Ranks(scores, targets, TieBreak.Pessimistic)
+                : Metrics.Ranks(scores, targets, histories.Skip(start).Take(count).ToList(), TieBreak.Pessimistic);
+            ranks.AddRange(r.data<long>().ToArray());
         }
         using var rankTensor = tensor(ranks.ToArray());
         var result = Metrics.FromRanks(rankTensor, ks, keepDetails);
