@@ -35,8 +35,25 @@ public static class RunsCommands
         Description = "run folder path, run id, id prefix or short id",
     };
 
-    private static RunRegistry OpenRegistry(string runsDir, string? registry) =>
-        new(registry ?? RunRegistry.DefaultPath(runsDir));
+    private static RunRegistry OpenRegistry(string runsDir, string? registry)
+    {
+        // Reading commands must not create a runs folder (and a registry) wherever they happen to be started.
+        if (registry is null && !Directory.Exists(runsDir))
+            throw new DirectoryNotFoundException($"no runs folder at {Path.GetFullPath(runsDir)} (use --runs-dir or ${RunDirectory.RunsDirVariable})");
+        return new RunRegistry(registry ?? RunRegistry.DefaultPath(runsDir));
+    }
+
+    /// <summary>A run folder given by path needs no registry; anything else is looked up (after discovery).</summary>
+    private static (RunDirectory Run, RunRecord? Record) ResolveRun(string idOrPath, string runsDir, string? registry)
+    {
+        if (Directory.Exists(idOrPath))
+        {
+            var run = RunDirectory.Open(idOrPath);
+            var regPath = registry ?? RunRegistry.DefaultPath(Path.GetDirectoryName(run.Path)!);
+            return (run, File.Exists(regPath) ? new RunRegistry(regPath).TryGet(run.Id) : null);
+        }
+        return OpenRegistry(runsDir, registry).Resolve(idOrPath, runsDir);
+    }
 
     private static Command List()
     {
@@ -50,6 +67,11 @@ public static class RunsCommands
         cmd.SetAction(parse => Guard(() =>
         {
             var dir = parse.GetValue(runsDir)!;
+            if (parse.GetValue(registry) is null && !Directory.Exists(dir))
+            {
+                AnsiConsole.WriteLine($"no runs folder at {Path.GetFullPath(dir)}");
+                return 0;
+            }
             RunStatus? st = null;
             if (parse.GetValue(status) is string s)
             {
@@ -98,7 +120,7 @@ public static class RunsCommands
         cmd.SetAction(parse => Guard(() =>
         {
             var dir = parse.GetValue(runsDir)!;
-            var (run, record) = OpenRegistry(dir, parse.GetValue(registry)).Resolve(parse.GetValue(id)!, dir);
+            var (run, record) = ResolveRun(parse.GetValue(id)!, dir, parse.GetValue(registry));
             var facts = new Table().Border(TableBorder.Rounded).AddColumn("field").AddColumn("value");
             facts.AddRow(Cells("id", run.Id));
             facts.AddRow(Cells("kind", run.Kind));
@@ -151,9 +173,8 @@ public static class RunsCommands
         cmd.SetAction(parse => Guard(() =>
         {
             var dir = parse.GetValue(runsDir)!;
-            var reg = OpenRegistry(dir, parse.GetValue(registry));
-            var (runA, recA) = reg.Resolve(parse.GetValue(a)!, dir);
-            var (runB, recB) = reg.Resolve(parse.GetValue(b)!, null);
+            var (runA, recA) = ResolveRun(parse.GetValue(a)!, dir, parse.GetValue(registry));
+            var (runB, recB) = ResolveRun(parse.GetValue(b)!, dir, parse.GetValue(registry));
             var metrics = RunComparison.MetricsSideBySide(RunComparison.FinalMetrics(runA, recA), RunComparison.FinalMetrics(runB, recB));
             AnsiConsole.WriteLine($"A = {runA.Id}");
             AnsiConsole.WriteLine($"B = {runB.Id}");
@@ -192,7 +213,7 @@ public static class RunsCommands
         cmd.SetAction(parse => Guard(() =>
         {
             var dir = parse.GetValue(runsDir)!;
-            var (run, _) = OpenRegistry(dir, parse.GetValue(registry)).Resolve(parse.GetValue(id)!, dir);
+            var (run, _) = ResolveRun(parse.GetValue(id)!, dir, parse.GetValue(registry));
             var result = Report.Write(run);
             AnsiConsole.WriteLine($"wrote {result.MarkdownPath} ({result.PlotPaths.Count} plot(s))");
             return 0;
