@@ -8,6 +8,11 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
+        yield return QuickstartCommand.Build();
+        var data = new Command("data", "prepare, inspect, sample and audit recommendation data");
+        foreach (var c in DataPrepareCommands.Build()) data.Subcommands.Add(c);
+        yield return data;
+        foreach (var c in RunsCommands.Build()) yield return c;
         yield return CommonOptions.Placeholder();
     }
 }

@@ -15,6 +15,13 @@ internal static class CommonOptions
 
     public static Option<string> Device() => new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
 
+    public static Option<int?> Threads() => new("--threads") { Description = "CPU threads for libtorch (default: all cores)" };
+
+    public static void ApplyThreads(int? threads)
+    {
+        if (threads is > 0) TorchSharp.torch.set_num_threads(threads.Value);
+    }
+
     public static Command Placeholder()
     {
         var c = new Command("version", "print the version");

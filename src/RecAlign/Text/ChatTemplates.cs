@@ -12,7 +12,8 @@ public sealed record ChatMessage(string Role, string Content)
 }
 
 /// <summary>Renders chat turns to the text an instruct checkpoint was trained on. The result contains special-token
-/// strings; encode it with <c>addBos: false</c> (the template writes BOS itself where the model expects it).</summary>
+/// strings (matched as whole tokens by the HF tokenizer) but never BOS: encode a sequence start with
+/// <c>addBos: true</c> for every template, which gives HF's ids for Llama-3 and adds nothing for Qwen2/SmolLM.</summary>
 public interface IChatTemplate
 {
     string Name { get; }
@@ -45,7 +46,8 @@ public sealed class ChatMlTemplate(string? defaultSystemPrompt = null) : IChatTe
         sb.Append("<|im_start|>").Append(role).Append('\n').Append(content).Append("<|im_end|>\n");
 }
 
-/// <summary>Llama-3 header style: <c>&lt;|begin_of_text|&gt;&lt;|start_header_id|&gt;role&lt;|end_header_id|&gt;\n\ncontent&lt;|eot_id|&gt;</c>.</summary>
+/// <summary>Llama-3 header style: <c>&lt;|start_header_id|&gt;role&lt;|end_header_id|&gt;\n\ncontent&lt;|eot_id|&gt;</c>.
+/// HF's template starts with <c>&lt;|begin_of_text|&gt;</c>; here that BOS comes from <c>Encode(addBos: true)</c>.</summary>
 public sealed class Llama3ChatTemplate : IChatTemplate
 {
     public string Name => "llama3";
@@ -53,7 +55,7 @@ public sealed class Llama3ChatTemplate : IChatTemplate
 
     public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
     {
-        var sb = new StringBuilder("<|begin_of_text|>");
+        var sb = new StringBuilder();
         foreach (var m in messages)
         {
             // The reference template trims each message's content.

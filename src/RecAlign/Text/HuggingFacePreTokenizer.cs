@@ -176,6 +176,14 @@ internal sealed class HuggingFacePreTokenizer : PreTokenizer
 /// <c>add_prefix_space</c>.</summary>
 internal sealed class HuggingFaceNormalizer : Normalizer
 {
+    /// <summary>False when the runtime cannot normalise Unicode (InvariantGlobalization=true makes
+    /// string.Normalize a silent no-op); NFC/NFKC steps are then skipped, which only matters for input that is not
+    /// already composed.</summary>
+    public static readonly bool UnicodeNormalizationAvailable = "e\u0301".Normalize(NormalizationForm.FormC).Length == 1;
+
+    /// <summary>True when the file asks for Unicode normalisation that this runtime cannot do.</summary>
+    public bool SkipsUnicodeNormalization => _forms.Count > 0 && !UnicodeNormalizationAvailable;
+
     private readonly List<NormalizationForm> _forms;
     private readonly bool _prefixSpace;
 
@@ -216,7 +224,8 @@ internal sealed class HuggingFaceNormalizer : Normalizer
     public override string Normalize(string original)
     {
         var s = original;
-        foreach (var f in _forms) s = s.Normalize(f);
+        if (UnicodeNormalizationAvailable)
+            foreach (var f in _forms) s = s.Normalize(f);
         if (_prefixSpace && s.Length > 0 && s[0] != ' ') s = " " + s;
         return s;
     }

@@ -15,6 +15,9 @@ public sealed class HuggingFaceTokenizer : ITokenizer
     public const string SpecialTokensMapFile = "special_tokens_map.json";
 
     private readonly BpeTokenizer _bpe;
+    private readonly HuggingFacePreTokenizer _preTokenizer;
+    private readonly HuggingFaceNormalizer? _normalizer;
+    private readonly bool _ignoreMerges;
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<int, string> _idToVocab;
     private readonly Dictionary<int, (string Content, bool Special)> _added;
@@ -30,6 +33,9 @@ public sealed class HuggingFaceTokenizer : ITokenizer
     public int? UnkId { get; }
     public IReadOnlyDictionary<string, int> SpecialTokens => _addedByContent;
     public IChatTemplate? ChatTemplate { get; }
+    /// <summary>True when tokenizer.json asks for NFC/NFKC normalisation but the runtime runs with invariant
+    /// globalization, so that step is skipped (only non-composed input can then tokenize differently from HF).</summary>
+    public bool SkipsUnicodeNormalization => _normalizer?.SkipsUnicodeNormalization ?? false;
 
     private HuggingFaceTokenizer(string tokenizerJson, string? configJson, string? specialMapJson, string source)
     {
@@ -74,15 +80,11 @@ public sealed class HuggingFaceTokenizer : ITokenizer
             throw new NotSupportedException($"{source}: neither pre_tokenizer nor decoder is ByteLevel; only byte-level BPE is supported.");
         JsonElement? normSpec = root.TryGetProperty("normalizer", out var norm) && norm.ValueKind == JsonValueKind.Object ? norm : null;
 
-        var options = new BpeOptions(_vocab)
-        {
-            Merges = merges,
-            ByteLevel = true,
-            SpecialTokens = _addedByContent,
-            PreTokenizer = preTokenizer,
-            Normalizer = HuggingFaceNormalizer.Create(normSpec, preTokenizer.AddPrefixSpace, source),
-        };
-        _bpe = BpeTokenizer.Create(options);
+        _preTokenizer = preTokenizer;
+        _normalizer = HuggingFaceNormalizer.Create(normSpec, preTokenizer.AddPrefixSpace, source);
+        _ignoreMerges = model.TryGetProperty("ignore_merges", out var im) && im.ValueKind == JsonValueKind.True;
+        // Normalisation, pre-tokenisation and added tokens are handled in Encode; the library runs the BPE per piece.
+        _bpe = BpeTokenizer.Create(new BpeOptions(_vocab) { Merges = merges, ByteLevel = true });
 
         _idToVocab = new Dictionary<int, string>(_vocab.Count);
         foreach (var (tok, id) in _vocab) _idToVocab.TryAdd(id, tok);
@@ -120,12 +122,27 @@ public sealed class HuggingFaceTokenizer : ITokenizer
 
     public int[] Encode(string text, bool addBos = false)
     {
-        var ids = text.Length == 0 ? [] : _bpe.EncodeToIds(text);
-        if (!addBos || BosId is null) return [.. ids];
-        var result = new int[ids.Count + 1];
-        result[0] = BosId.Value;
-        for (int i = 0; i < ids.Count; i++) result[i + 1] = ids[i];
-        return result;
+        var ids = new List<int>(text.Length / 3 + 2);
+        if (addBos && BosId is { } bos) ids.Add(bos);
+        if (text.Length == 0) return [.. ids];
+        var normalized = _normalizer?.Normalize(text) ?? text;
+        foreach (var (offset, length) in _preTokenizer.PreTokenize(normalized))
+        {
+            var piece = normalized.Substring(offset, length);
+            if (_addedByContent.TryGetValue(piece, out var added))
+            {
+                ids.Add(added);
+                continue;
+            }
+            // Llama-3's ignore_merges: a pre-token that is itself a vocabulary entry is taken whole.
+            if (_ignoreMerges && _vocab.TryGetValue(ByteLevel.Encode(piece), out var whole))
+            {
+                ids.Add(whole);
+                continue;
+            }
+            ids.AddRange(_bpe.EncodeToIds(piece, considerPreTokenization: false, considerNormalization: false));
+        }
+        return [.. ids];
     }
 
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
@@ -249,6 +266,34 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         {
             throw new InvalidDataException($"{source}: not valid JSON (line {e.LineNumber + 1}): {e.Message}", e);
         }
+    }
+}
+
+/// <summary>GPT-2's reversible byte → printable-character map used by byte-level BPE vocabularies.</summary>
+internal static class ByteLevel
+{
+    private static readonly char[] Chars = Build();
+
+    private static char[] Build()
+    {
+        var chars = new char[256];
+        int n = 0;
+        for (int b = 0; b < 256; b++)
+        {
+            bool printable = b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF;
+            chars[b] = printable ? (char)b : (char)(256 + n++);
+        }
+        return chars;
+    }
+
+    /// <summary>The vocabulary spelling of <paramref name="text"/>'s UTF-8 bytes (space → 'Ġ', ...).</summary>
+    public static string Encode(string text)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        return string.Create(bytes.Length, bytes, (span, b) =>
+        {
+            for (int i = 0; i < b.Length; i++) span[i] = Chars[b[i]];
+        });
     }
 }
 

@@ -24,13 +24,22 @@ internal sealed class DatasetBuilder
     public int InteractionCount => _count;
     public int ItemCount => _itemList.Count;
 
+    private string _lastUser = "";
+    private int _lastUserId = -1;
+
     public int User(ReadOnlySpan<char> externalId)
     {
-        if (_userLookup.TryGetValue(externalId, out int id)) return id;
-        var s = externalId.ToString();
-        id = _userIds.Count;
-        _users.Add(s, id);
-        _userIds.Add(s);
+        // sources list a user's rows together, so the previous row's user is the likeliest hit
+        if (_lastUserId >= 0 && externalId.SequenceEqual(_lastUser)) return _lastUserId;
+        if (!_userLookup.TryGetValue(externalId, out int id))
+        {
+            var s = externalId.ToString();
+            id = _userIds.Count;
+            _users.Add(s, id);
+            _userIds.Add(s);
+        }
+        _lastUser = _userIds[id];
+        _lastUserId = id;
         return id;
     }
 

@@ -40,7 +40,7 @@ public static class JsonLinesLoader
 
     /// <summary>Steam reviews: flat steam_reviews (username/user_id, product_id, date) or nested
     /// australian_user_reviews (user_id, reviews[item_id, posted]) + games (id, title/app_name, genres).</summary>
-    public static readonly JsonLinesSpec Steam = new("steam", ["username", "user_id"], ["product_id", "item_id"], [],
+    public static readonly JsonLinesSpec Steam = new("steam", ["username", "user_id"], ["item_id", "product_id"], [],
         ["date", "posted"], ["games", "meta"], ["id", "item_id"], ["title", "app_name"], ["genres"], ["release_date"])
     { Nested = "reviews", RatingOptional = true };
 
@@ -65,13 +65,16 @@ public static class JsonLinesLoader
                 if (spec.Nested is not null && obj[spec.Nested] is JsonArray arr && Find(obj, spec.Item) is null)
                 {
                     var user = Str(obj, spec.User, row, required: true)!;
-                    int k = 0;
+                    // check every entry first, so that a bad entry skips the whole line, not half of it
+                    var entries = new List<JsonObject>();
                     foreach (var e in arr)
                     {
-                        if (e is not JsonObject eo) throw Fields.Bad(row, $"{spec.Nested}[{k}]", "not an object");
-                        AddOne(b, row, spec, o, user, eo, meta is not null, ref dropped, $"{spec.Nested}[{k}].");
-                        k++;
+                        if (e is not JsonObject eo) throw Fields.Bad(row, $"{spec.Nested}[{entries.Count}]", "not an object");
+                        Parse(row, spec, eo, $"{spec.Nested}[{entries.Count}].");
+                        entries.Add(eo);
                     }
+                    for (int k = 0; k < entries.Count; k++)
+                        AddOne(b, row, spec, o, user, entries[k], meta is not null, ref dropped, $"{spec.Nested}[{k}].");
                     return;
                 }
                 AddOne(b, row, spec, o, Str(obj, spec.User, row, required: true)!, obj, meta is not null, ref dropped, "");
@@ -84,6 +87,14 @@ public static class JsonLinesLoader
 
     private static void AddOne(DatasetBuilder b, LineReader r, JsonLinesSpec spec, LoadOptions o, string user, JsonObject obj,
         bool haveMeta, ref long dropped, string prefix)
+    {
+        var (item, ts, rating) = Parse(r, spec, obj, prefix);
+        int id = b.ResolveItem(Fields.Id(item, r, prefix + spec.Item[0]), o.UnknownItems, haveMeta, r, prefix + spec.Item[0], ref dropped);
+        if (id < 0) return;
+        b.Add(b.User(Fields.Id(user, r, spec.User[0])), id, ts, rating);
+    }
+
+    private static (string Item, long Time, float Rating) Parse(LineReader r, JsonLinesSpec spec, JsonObject obj, string prefix)
     {
         var item = Str(obj, spec.Item, r, required: true, prefix)!;
         float rating = float.NaN;
@@ -100,9 +111,8 @@ public static class JsonLinesLoader
         }
         var (tk, tv) = Find(obj, spec.Time) ?? throw Missing(r, spec.Time, prefix);
         long ts = ParseTime(tv, r, prefix + tk);
-        int id = b.ResolveItem(Fields.Id(item, r, prefix + spec.Item[0]), o.UnknownItems, haveMeta, r, prefix + spec.Item[0], ref dropped);
-        if (id < 0) return;
-        b.Add(b.User(Fields.Id(user, r, spec.User[0])), id, ts, rating);
+        Fields.Id(item, r, prefix + spec.Item[0]);
+        return (item, ts, rating);
     }
 
     private static void ReadMeta(string path, JsonLinesSpec spec, DatasetBuilder b, LoadOptions o, LoadReport report)

@@ -48,8 +48,12 @@ internal sealed class LineReader : IDisposable
     /// <summary>The current line's raw bytes (no line terminator).</summary>
     public ReadOnlySpan<byte> Bytes => _buf.AsSpan(_lineStart, _lineLength);
 
-    /// <summary>The current line decoded with the reader's <see cref="TextEncodingMode"/>.</summary>
-    public ReadOnlySpan<char> Chars => _chars.AsSpan(0, _charLength);
+    /// <summary>The current line decoded with the reader's <see cref="TextEncodingMode"/>; throws the line's decoding
+    /// error (kept until first use, so that a skip policy can catch it like any other row error).</summary>
+    public ReadOnlySpan<char> Chars => DecodeError is { } e ? throw e : _chars.AsSpan(0, _charLength);
+
+    /// <summary>Why the current line could not be decoded, or null.</summary>
+    public DataFormatException? DecodeError { get; private set; }
 
     public string Text => new(Chars);
 
@@ -115,6 +119,7 @@ internal sealed class LineReader : IDisposable
 
     private void Decode()
     {
+        DecodeError = null;
         var bytes = Bytes;
         if (_chars.Length < bytes.Length)
         {
@@ -137,7 +142,8 @@ internal sealed class LineReader : IDisposable
             _charLength = Encoding.Latin1.GetChars(bytes, _chars);
             return;
         }
-        throw new DataFormatException(File, LineNumber, null,
+        _charLength = 0;
+        DecodeError = new DataFormatException(File, LineNumber, null,
             $"invalid UTF-8 byte 0x{bytes[read]:X2} at byte {read + 1} of the line (expected UTF-8 text)");
     }
 

@@ -64,6 +64,16 @@ public sealed class LoadReport
         if (_reasons.Count < _maxReasons) _reasons.Add(e.Message);
     }
 
+    /// <summary>Adds another report's counts, reasons and notes (a multi-file load).</summary>
+    internal void Merge(LoadReport other, string? prefix = null)
+    {
+        RowsRead += other.RowsRead;
+        RowsSkipped += other.RowsSkipped;
+        RowsDropped += other.RowsDropped;
+        foreach (var r in other._reasons) if (_reasons.Count < _maxReasons) _reasons.Add(r);
+        foreach (var n in other._notes) _notes.Add(prefix is null ? n : prefix + n);
+    }
+
     internal void Drop(long count, string note)
     {
         if (count == 0) return;

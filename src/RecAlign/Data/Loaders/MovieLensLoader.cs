@@ -11,7 +11,7 @@ internal static class Rows
         long taken = 0;
         while (r.Next())
         {
-            if (r.Chars.IsWhiteSpace()) continue;
+            if (r.DecodeError is null && r.Chars.IsWhiteSpace()) continue;
             if (needHeader)
             {
                 needHeader = false;

@@ -223,9 +223,7 @@ public static class SequenceTableLoader
             catalog ??= table.Catalog;
             if (table.Catalog.Count != catalog.Count)
                 throw new DataFormatException(f, 0, null, $"item list has {table.Catalog.Count} items, the first table's {catalog.Count}");
-            report.RowsRead += table.Report.RowsRead;
-            foreach (var n in table.Report.FirstSkipReasons) report.Note("skip: " + n);
-            if (table.Report.RowsSkipped > 0) report.Note($"{Path.GetFileName(f)}: skipped {table.Report.RowsSkipped} malformed rows");
+            report.Merge(table.Report, Path.GetFileName(f) + ": ");
             string stem = Path.GetFileNameWithoutExtension(f);
             int lastUser = -1, dense = -1;
             foreach (var e in table.Examples)

@@ -195,14 +195,14 @@ public static class DatasetStore
     private static ItemCatalog ReadItems(string path)
     {
         var items = new List<Item>();
-        Read(path, async (rg, n) =>
+        Read(path, async (rg, n, F) =>
         {
             var id = new int[n]; var ext = new string?[n]; var title = new string?[n]; var genres = new string?[n]; var year = new int?[n];
-            await rg.ReadAsync(ItemId, id.AsMemory());
-            await rg.ReadAsync(ItemExternal, ext.AsMemory());
-            await rg.ReadAsync(ItemTitle, title.AsMemory());
-            await rg.ReadAsync(ItemGenres, genres.AsMemory());
-            await rg.ReadAsync(ItemYear, year.AsMemory());
+            await rg.ReadAsync(F(ItemId), id.AsMemory());
+            await rg.ReadAsync(F(ItemExternal), ext.AsMemory());
+            await rg.ReadAsync(F(ItemTitle), title.AsMemory());
+            await rg.ReadAsync(F(ItemGenres), genres.AsMemory());
+            await rg.ReadAsync(F(ItemYear), year.AsMemory());
             for (int k = 0; k < n; k++)
                 items.Add(new Item(id[k], ext[k] ?? "", title[k] ?? "")
                 {
@@ -217,11 +217,11 @@ public static class DatasetStore
     private static string[] ReadUsers(string path)
     {
         var users = new List<string>();
-        Read(path, async (rg, n) =>
+        Read(path, async (rg, n, F) =>
         {
             var id = new int[n]; var ext = new string?[n];
-            await rg.ReadAsync(UserId, id.AsMemory());
-            await rg.ReadAsync(UserExternal, ext.AsMemory());
+            await rg.ReadAsync(F(UserId), id.AsMemory());
+            await rg.ReadAsync(F(UserExternal), ext.AsMemory());
             for (int k = 0; k < n; k++)
             {
                 if (id[k] != users.Count) throw new DataFormatException(path, 0, "id", $"user ids must be dense and in order; row {users.Count} has id {id[k]}");
@@ -234,13 +234,13 @@ public static class DatasetStore
     private static Interaction[] ReadInteractions(string path, int users, int items)
     {
         var result = new List<Interaction[]>();
-        Read(path, async (rg, n) =>
+        Read(path, async (rg, n, F) =>
         {
             var u = new int[n]; var i = new int[n]; var t = new long[n]; var r = new float[n];
-            await rg.ReadAsync(InterUser, u.AsMemory());
-            await rg.ReadAsync(InterItem, i.AsMemory());
-            await rg.ReadAsync(InterTime, t.AsMemory());
-            await rg.ReadAsync(InterRating, r.AsMemory());
+            await rg.ReadAsync(F(InterUser), u.AsMemory());
+            await rg.ReadAsync(F(InterItem), i.AsMemory());
+            await rg.ReadAsync(F(InterTime), t.AsMemory());
+            await rg.ReadAsync(F(InterRating), r.AsMemory());
             var part = new Interaction[n];
             for (int k = 0; k < n; k++)
             {
@@ -253,7 +253,7 @@ public static class DatasetStore
         return result.Count == 1 ? result[0] : result.SelectMany(p => p).ToArray();
     }
 
-    private static void Read(string path, Func<ParquetRowGroupReader, int, Task> group)
+    private static void Read(string path, Func<ParquetRowGroupReader, int, Func<DataField, DataField>, Task> group)
     {
         if (!File.Exists(path)) throw new DataFormatException(path, 0, null, "file not found");
         try
@@ -262,10 +262,14 @@ public static class DatasetStore
             {
                 await using var fs = File.OpenRead(path);
                 await using var reader = await ParquetReader.CreateAsync(fs);
+                // reading needs the file's own field objects; match ours by name and type
+                DataField F(DataField want) =>
+                    reader.Schema.DataFields.FirstOrDefault(f => f.Name == want.Name && f.ClrType == want.ClrType)
+                    ?? throw new DataFormatException(path, 0, want.Name, $"missing column (or not {want.ClrType.Name})");
                 for (int g = 0; g < reader.RowGroupCount; g++)
                 {
                     using var rg = reader.OpenRowGroupReader(g);
-                    await group(rg, checked((int)rg.RowCount));
+                    await group(rg, checked((int)rg.RowCount), F);
                 }
             }).GetAwaiter().GetResult();
         }
