@@ -172,12 +172,13 @@ public sealed class RunDirectory : IDisposable
     public void LogMetrics(long step, IReadOnlyDictionary<string, double> values, string? stage = null)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
+        // Relaxed escaping: these files are read by people and tools, never embedded in HTML.
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteNumber("step", step);
             if (stage is not null) w.WriteString("stage", stage);
-            w.WriteString("time", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+            w.WriteString("time", DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
             foreach (var (k, v) in values)
             {
                 if (k is "step" or "stage" or "time") throw new ArgumentException($"metric name '{k}' is reserved", nameof(values));

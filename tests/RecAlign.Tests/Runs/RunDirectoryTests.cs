@@ -60,7 +60,9 @@ public class RunDirectoryTests
         Assert.Equal(0.1, records[0].Values["reward_margin"]);
         Assert.True(double.IsNaN(records[1].Values["loss"]));
         Assert.NotNull(records[0].Time);
-        var first = JsonNode.Parse(File.ReadLines(run.MetricsPath).First())!.AsObject();
+        var firstLine = File.ReadLines(run.MetricsPath).First();
+        Assert.Matches("\"time\":\"\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\"", firstLine); // readable: no unicode escapes
+        var first = JsonNode.Parse(firstLine)!.AsObject();
         Assert.Equal(["step", "stage", "time", "loss", "reward_margin"], first.Select(p => p.Key).ToArray());
     }
 
