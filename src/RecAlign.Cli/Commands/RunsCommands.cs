@@ -128,7 +128,7 @@ public static class RunsCommands
             facts.AddRow(Cells("status", record is null ? "(not registered)" : RunRegistry.StatusName(record.Status)));
             facts.AddRow(Cells("folder", run.Path));
             if (record?.Parent is string p) facts.AddRow(Cells("parent", p));
-            facts.AddRow(Cells("logged steps", run.ReadMetrics().Count.ToString()));
+            facts.AddRow(Cells("metrics records", run.ReadMetrics().Count.ToString()));
             AnsiConsole.Write(facts);
 
             var metrics = RunComparison.FinalMetrics(run, record);

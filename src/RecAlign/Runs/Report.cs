@@ -92,7 +92,7 @@ public static class Report
         if ((Number(summary?["wall_seconds"]) ?? Number(summary?["total_seconds"])) is double wall) sb.Append("| wall time | ").Append(Duration(wall)).Append(" |\n");
         if (Text(summary?["parent"]) is string parent) sb.Append("| parent run | `").Append(Cell(parent)).Append("` |\n");
         if (Text(summary?["checkpoint"]) is string ckpt) sb.Append("| checkpoint | `").Append(Cell(ckpt)).Append("` |\n");
-        if (metrics.Count > 0) sb.Append("| logged steps | ").Append(metrics.Count.ToString(CultureInfo.InvariantCulture)).Append(" |\n");
+        if (metrics.Count > 0) sb.Append("| metrics records | ").Append(metrics.Count.ToString(CultureInfo.InvariantCulture)).Append(" |\n");
         sb.Append('\n');
 
         sb.Append("## Results\n\n");
@@ -142,15 +142,17 @@ public static class Report
 
         if (metrics.Count > 0)
         {
+            // Metrics as rows and stages as columns: runs log many metrics but have few stages, so this stays narrow.
             sb.Append("## Last logged values\n\n");
             var keys = metrics.SelectMany(r => r.Values.Keys).Distinct().ToList();
             var byStage = metrics.GroupBy(r => r.Stage ?? NoStage).ToList();
-            sb.Append("| stage | last step | ").Append(string.Join(" | ", keys.Select(Cell))).Append(" |\n");
-            sb.Append("|---|---:|").Append(string.Concat(keys.Select(_ => "---:|"))).Append('\n');
-            foreach (var g in byStage)
+            sb.Append("| metric | ").Append(string.Join(" | ", byStage.Select(g => Cell(g.Key)))).Append(" |\n");
+            sb.Append("|---|").Append(string.Concat(byStage.Select(_ => "---:|"))).Append('\n');
+            sb.Append("| *last step* | ").Append(string.Join(" | ", byStage.Select(g => g.Max(r => r.Step).ToString(CultureInfo.InvariantCulture)))).Append(" |\n");
+            foreach (var k in keys)
             {
-                sb.Append("| ").Append(Cell(g.Key)).Append(" | ").Append(g.Max(r => r.Step).ToString(CultureInfo.InvariantCulture));
-                foreach (var k in keys)
+                sb.Append("| ").Append(Cell(k));
+                foreach (var g in byStage)
                 {
                     var last = g.LastOrDefault(r => r.Values.ContainsKey(k));
                     sb.Append(" | ").Append(last is null ? "" : Format(last.Values[k]));

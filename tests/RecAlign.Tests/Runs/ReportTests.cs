@@ -45,6 +45,9 @@ public class ReportTests
         Assert.Contains("| sft | 1m 16s | 20 | 123,456 |", md);
         Assert.Contains("| dpo | 1h 01m 40s | 20 |  |", md);
         Assert.Contains("![Training loss](plots/loss.png)", md);
+        Assert.Contains("| metric | sft | dpo |", md);
+        Assert.Contains("| *last step* | 20 | 20 |", md);
+        Assert.Contains("| reward_margin |  | 1 |", md);
         Assert.Contains("![Reward margin](plots/reward_margin.png)", md);
     }
 
