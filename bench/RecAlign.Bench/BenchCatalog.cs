@@ -6,5 +6,11 @@ internal static class BenchCatalog
     public static readonly Dictionary<string, Func<string[], int>> All = new()
     {
         ["engine"] = EngineBench.Run,
+        ["align-step"] = AlignStepBench.Run,
+        ["optimizer"] = OptimizerBench.Run,
+        ["data"] = DataPrepBench.Run,
+        ["logprobs"] = LogProbBench.Run,
+        ["safetensors-io"] = CheckpointTokenizerBench.SafetensorsIo,
+        ["tokenizer-encode"] = CheckpointTokenizerBench.TokenizerEncode,
     };
 }

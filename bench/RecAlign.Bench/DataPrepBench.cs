@@ -5,12 +5,13 @@ using System.Text.Json;
 using RecAlign.Data.Loaders;
 using RecAlign.Data.Preprocessing;
 using RecAlign.Data.Splits;
+using RecAlign.Data.Storage;
 
 namespace RecAlign.Bench;
 
 /// <summary>Data preparation at MovieLens-10M scale: generates a deterministic ratings.dat (10M rows, ~70k users,
 /// ~10.7k items, Zipf-like item popularity) in a temp folder, then times load → 5-core (with duplicate removal) →
-/// leave-one-out split (every prefix a training example). Writes JSON (seconds per phase, peak RSS) and a markdown
+/// leave-one-out split (every prefix a training example), then (extra) saves and reloads the canonical dataset. Writes JSON (seconds per phase, peak RSS) and a markdown
 /// table. Args: [--quick] (1M rows) [--rows N] [--seed S] [--out FILE.json | DIR] [--keep].</summary>
 public static class DataPrepBench
 {
@@ -52,7 +53,18 @@ public static class DataPrepBench
         var split = Splitter.Split(core, new SplitConfig());
         double splitSeconds = sw.Elapsed.TotalSeconds;
 
-        long peak = Process.GetCurrentProcess().PeakWorkingSet64;
+        long peak = Process.GetCurrentProcess().PeakWorkingSet64; // the load -> k-core -> split target
+
+        // the canonical dataset's disk round trip, reported apart from the target phases
+        var store = Path.Combine(dir, "dataset");
+        sw.Restart();
+        DatasetStore.Save(core, store);
+        double save = sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        var reloaded = DatasetStore.Load(store, verify: true);
+        double reload = sw.Elapsed.TotalSeconds;
+        if (reloaded.Interactions.Length != core.Interactions.Length) throw new InvalidOperationException("reload lost interactions");
+        long storeBytes = Directory.GetFiles(store).Sum(f => new FileInfo(f).Length);
         var result = new Dictionary<string, object>
         {
             ["benchmark"] = "data",
@@ -65,6 +77,10 @@ public static class DataPrepBench
             ["split_s"] = Math.Round(splitSeconds, 2),
             ["total_s"] = Math.Round(load + kcore + splitSeconds, 2),
             ["peak_rss_mb"] = Math.Round(peak / 1048576.0, 0),
+            ["save_parquet_s"] = Math.Round(save, 2),
+            ["reload_verify_s"] = Math.Round(reload, 2),
+            ["dataset_dir_mb"] = Math.Round(storeBytes / 1048576.0, 1),
+            ["peak_rss_with_store_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 0),
             ["users"] = core.UserCount,
             ["items"] = core.Catalog.Count,
             ["interactions_after_kcore"] = core.Interactions.Length,
@@ -85,7 +101,10 @@ public static class DataPrepBench
             .AppendLine($"| leave-one-out split ({split.Train.Count:N0} train examples) | {splitSeconds:F2} |")
             .AppendLine($"| **total** | **{load + kcore + splitSeconds:F2}** |")
             .AppendLine()
-            .AppendLine($"peak RSS: {peak / 1048576.0:F0} MB; generation (not timed above): {gen:F1} s")
+            .AppendLine($"| (extra) save canonical dataset, Parquet ({storeBytes / 1048576.0:F0} MB) | {save:F2} |")
+            .AppendLine($"| (extra) reload + verify content hash | {reload:F2} |")
+            .AppendLine()
+            .AppendLine($"peak RSS after split: {peak / 1048576.0:F0} MB; generation (not timed above): {gen:F1} s")
             .ToString();
         Console.WriteLine(json);
         Console.WriteLine(md);

@@ -11,10 +11,10 @@ using AdamW = RecAlign.Training.Optimization.AdamW;
 namespace RecAlign.Bench;
 
 /// <summary>
-/// AdamW step time: RecAlign's AdamW vs TorchSharp's torch.optim.AdamW on a Llama-like parameter set (~10.4M params in
+/// AdamW step time: RecAlign's AdamW (per-parameter and flattened) vs TorchSharp's torch.optim.AdamW on a Llama-like parameter set (~10.4M params in
 /// 41 tensors: 5 layers of q/k/v/o 384², up/down 384×1536, two norms, plus a 4096×384 embedding), fp32 and bf16 (ours
 /// with fp32 master weights; TorchSharp's is pure bf16, shown for reference only), and a many-small-tensors set
-/// (400 × 2048) where per-call overhead dominates. Usage: <c>optimizer [--quick] [--steps N] [--out FILE.json]</c>.
+/// (400 × 2048) where per-call overhead dominates. Usage: <c>optimizer [--quick] [--steps N] [--chunk ELEMENTS] [--out FILE.json]</c>.
 /// </summary>
 public static class OptimizerBench
 {
@@ -26,26 +26,24 @@ public static class OptimizerBench
         bool quick = args.Contains("--quick");
         int steps = quick ? 5 : 30;
         string? outPath = null;
+        long chunk = 1 << 18;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--steps" && i + 1 < args.Length) steps = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--out" && i + 1 < args.Length) outPath = args[++i];
+            else if (args[i] == "--chunk" && i + 1 < args.Length) chunk = long.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] != "--quick") { Console.Error.WriteLine($"optimizer bench: unknown argument '{args[i]}'"); return 2; }
         }
 
         var sets = new (string Name, long[][] Shapes)[] { ("llama-10M", LlamaShapes()), ("small-400x2048", Enumerable.Repeat(new long[] { 2048 }, 400).ToArray()) };
         var cases = new List<Case>();
+        string[] implementations = ["ours", "ours-flat", "torchsharp"];
         foreach (var (setName, shapes) in sets)
-        {
             foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
-            {
-                cases.Add(Measure(setName, shapes, dtype, ours: true, steps));
-                cases.Add(Measure(setName, shapes, dtype, ours: false, steps));
-            }
-        }
+                cases.AddRange(MeasureInterleaved(setName, shapes, dtype, implementations, steps, chunk));
 
         var md = new StringBuilder();
-        md.AppendLine($"AdamW step time (torch threads {torch.get_num_threads()}, {steps} timed steps after 3 warmup; bf16 'ours' = fp32 master + fp32 m/v, 'torchsharp' = pure bf16 state)");
+        md.AppendLine($"AdamW step time (torch threads {torch.get_num_threads()}, flat chunk {chunk} elements, {steps} timed rounds after 3 warmup, implementations interleaved per round; bf16 'ours' = fp32 master + fp32 m/v, 'torchsharp' = pure bf16 state)");
         md.AppendLine();
         md.AppendLine("| param set | dtype | implementation | params | tensors | mean ms | median ms | min ms | speedup (median) |");
         md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|");
@@ -58,7 +56,7 @@ public static class OptimizerBench
         Console.WriteLine(md.ToString());
         if (outPath is not null)
         {
-            var json = JsonSerializer.Serialize(new { benchmark = "optimizer", threads = torch.get_num_threads(), steps, cases },
+            var json = JsonSerializer.Serialize(new { benchmark = "optimizer", threads = torch.get_num_threads(), steps, flat_chunk_elements = chunk, cases },
                 new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
             WriteAtomic(outPath, json);
             WriteAtomic(Path.ChangeExtension(outPath, ".md"), md.ToString());
@@ -75,42 +73,60 @@ public static class OptimizerBench
         return shapes.ToArray();
     }
 
-    private static Case Measure(string setName, long[][] shapes, ScalarType dtype, bool ours, int steps)
+    /// <summary>
+    /// Times one step of each implementation in turn, round after round, so load from other processes hits all of
+    /// them alike; each works on its own copy of the same parameters and gradients.
+    /// </summary>
+    private static IEnumerable<Case> MeasureInterleaved(string setName, long[][] shapes, ScalarType dtype, string[] implementations, int steps, long chunk)
     {
-        var gen = new Generator(42);
-        var named = new List<(string, Parameter)>();
-        for (int i = 0; i < shapes.Length; i++)
+        var steppers = new List<(Action Step, Action Dispose)>();
+        foreach (var implementation in implementations)
         {
-            using var init = randn(shapes[i], generator: gen).mul_(0.02);
-            var p = new Parameter(init.to(dtype).clone());
-            using var g = randn(shapes[i], generator: gen).mul_(1e-3);
-            p.grad = g.to(dtype);
-            named.Add((shapes[i].Length == 1 ? $"p{i}.norm.weight" : $"p{i}.weight", p));
-        }
-        AdamW? mine = ours ? new AdamW(ParameterGroups.Default(named, 0.01), lr: 1e-4) : null;
-        var theirs = ours ? null : torch.optim.AdamW(named.Select(n => n.Item2), lr: 1e-4, weight_decay: 0.01);
-        void Step()
-        {
-            using var scope = torch.NewDisposeScope();
-            if (mine is not null) mine.Step();
-            else theirs!.step();
+            var gen = new Generator(42);
+            var named = new List<(string, Parameter)>();
+            for (int i = 0; i < shapes.Length; i++)
+            {
+                using var init = randn(shapes[i], generator: gen).mul_(0.02);
+                var p = new Parameter(init.to(dtype).clone());
+                using var g = randn(shapes[i], generator: gen).mul_(1e-3);
+                p.grad = g.to(dtype);
+                named.Add((shapes[i].Length == 1 ? $"p{i}.norm.weight" : $"p{i}.weight", p));
+            }
+            bool ours = implementation != "torchsharp";
+            AdamW? mine = ours ? new AdamW(ParameterGroups.Default(named, 0.01), lr: 1e-4, flatten: implementation == "ours-flat", flatChunkElements: chunk) : null;
+            var theirs = ours ? null : torch.optim.AdamW(named.Select(n => n.Item2), lr: 1e-4, weight_decay: 0.01);
+            steppers.Add((() =>
+            {
+                using var scope = torch.NewDisposeScope();
+                if (mine is not null) mine.Step();
+                else theirs!.step();
+            }, () =>
+            {
+                mine?.Dispose();
+                theirs?.Dispose();
+                foreach (var (_, p) in named) { p.grad = null; p.Dispose(); }
+            }));
         }
 
-        for (int i = 0; i < 3; i++) Step();
-        var times = new double[steps];
-        for (int i = 0; i < steps; i++)
+        var times = implementations.Select(_ => new double[steps]).ToArray();
+        for (int round = -3; round < steps; round++) // 3 warmup rounds
         {
-            long t0 = Stopwatch.GetTimestamp();
-            Step();
-            times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            for (int k = 0; k < steppers.Count; k++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                steppers[k].Step();
+                if (round >= 0) times[k][round] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            }
         }
-        mine?.Dispose();
-        theirs?.Dispose();
-        foreach (var (_, p) in named) { p.grad = null; p.Dispose(); }
-        Array.Sort(times);
+        foreach (var s in steppers) s.Dispose();
         long count = shapes.Sum(s => s.Aggregate(1L, (a, b) => a * b));
-        return new Case($"{setName}/{dtype}/{(ours ? "ours" : "torchsharp")}", setName, ours ? "ours" : "torchsharp",
-            dtype == ScalarType.Float32 ? "fp32" : "bf16", count, shapes.Length, steps, times.Average(), times[steps / 2], times[0]);
+        for (int k = 0; k < implementations.Length; k++)
+        {
+            var t = times[k];
+            Array.Sort(t);
+            yield return new Case($"{setName}/{dtype}/{implementations[k]}", setName, implementations[k],
+                dtype == ScalarType.Float32 ? "fp32" : "bf16", count, shapes.Length, steps, t.Average(), t[steps / 2], t[0]);
+        }
     }
 
     private static void WriteAtomic(string path, string text)

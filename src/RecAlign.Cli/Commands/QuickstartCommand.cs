@@ -23,14 +23,10 @@ internal static class QuickstartCommand
         {
             CommonOptions.ApplyThreads(parse.GetValue(threads));
             var overrides = (parse.GetValue(set) ?? []).ToList();
-            if (parse.GetValue(seed) is { } s) overrides.Add($"seed={s}");
+            if (parse.GetValue(seed) is { } s) overrides.Add($"pipeline.seed={s}");
             var resolved = ConfigLoader.Load(new QuickstartConfig(), parse.GetValue(config), overrides);
             var result = Quickstart.Run(resolved, parse.GetValue(runsDir)!, Console.Out);
-            var table = new Table().Title($"quickstart (seed {resolved.Seed}, {resolved.Candidates} candidates, {result.Methods.Count} methods)");
-            table.AddColumns("method", "HR@1", "ValidRatio", "NDCG@5", "MRR", "stage time");
-            foreach (var m in result.Methods)
-                table.AddRow(m.Method, F(m.Metrics, "hr1"), F(m.Metrics, "valid_ratio"), F(m.Metrics, "ndcg@5"), F(m.Metrics, "mrr"),
-                    m.StageSeconds is { } t ? $"{t:F0}s" : "-");
+            var table = ResultTable.Build($"quickstart (seed {resolved.Pipeline.Seed}, {resolved.Pipeline.Candidates} candidates)", result);
             AnsiConsole.Write(table);
             Console.WriteLine($"total {result.Seconds:F0}s; run directory {result.Run.Path}");
             Console.WriteLine($"summary: {result.Run.SummaryPath}");
@@ -39,6 +35,4 @@ internal static class QuickstartCommand
         });
         return command;
     }
-
-    private static string F(IReadOnlyDictionary<string, double> m, string key) => m.TryGetValue(key, out var v) ? v.ToString("F4") : "-";
 }

@@ -14,9 +14,9 @@ public static class SequenceLogProbs
 
     /// <summary>
     /// log softmax(logits)[n, t, targets[n, t]] → [N,T], in fp32 (fp64 for fp64 logits). Negative targets (e.g.
-    /// −100, the ignore index) give 0. Computed as gathered logit − logsumexp over rows in chunks, so bf16 logits
-    /// never get a full fp32 [N,T,V] copy in the forward pass (under autograd, logsumexp keeps its upcast input for
-    /// backward, as log_softmax would).
+    /// −100, the ignore index) give 0. Upcast, log_softmax and gather run block by block (at most
+    /// <paramref name="chunkElements"/> logits each), so bf16 logits never get full fp32 [N,T,V] temporaries in the
+    /// forward pass (under autograd each block's log_softmax output is kept for backward, as one call would keep it).
     /// </summary>
     public static Tensor TokenLogProbs(Tensor logits, Tensor targets, long chunkElements = DefaultChunkElements)
     {
@@ -29,25 +29,41 @@ public static class SequenceLogProbs
         if (chunkElements <= 0) throw new ArgumentOutOfRangeException(nameof(chunkElements));
 
         using var scope = NewDisposeScope();
-        long v = logits.shape[2];
         var dtype = logits.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-        var flat = logits.reshape(-1, v);
-        var tgt = targets.reshape(-1);
-        var valid = tgt >= 0;
-        var picked = flat.gather(1, tgt.clamp_min(0).unsqueeze(1)).squeeze(1).to(dtype);
-
-        long rows = flat.shape[0], chunk = Math.Max(1, chunkElements / v);
-        Tensor lse;
-        if (rows <= chunk)
-            lse = flat.to(dtype).logsumexp(1);
-        else
+        var safeTargets = targets.clamp_min(0);
+        // Blocks of [N,T,V] as given: flattening a narrowed (shifted) view would copy all the logits.
+        var logProbs = Blockwise(logits, chunkElements, (block, n0, t0) =>
         {
+            var blockTargets = safeTargets.narrow(0, n0, block.shape[0]).narrow(1, t0, block.shape[1]);
+            return block.to(dtype).log_softmax(2).gather(2, blockTargets.unsqueeze(2)).squeeze(2);
+        });
+        return logProbs.masked_fill(targets < 0, 0.0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Applies <paramref name="f"/> ([n,t,V] block, first row, first position → [n,t]) to blocks of at most
+    /// <paramref name="chunkElements"/> logits (whole sequences when they fit, else slices of one sequence) and
+    /// stitches the results into [N,T].</summary>
+    private static Tensor Blockwise(Tensor logits, long chunkElements, Func<Tensor, long, long, Tensor> f)
+    {
+        long n = logits.shape[0], t = logits.shape[1], v = logits.shape[2];
+        long ct = Math.Min(t, Math.Max(1, chunkElements / v));
+        long cn = ct < t ? 1 : Math.Max(1, chunkElements / Math.Max(1, t * v));
+        if (cn >= n) return f(logits, 0, 0);
+        var rows = new List<Tensor>();
+        for (long i = 0; i < n; i += cn)
+        {
+            var block = logits.narrow(0, i, Math.Min(cn, n - i));
+            if (ct >= t)
+            {
+                rows.Add(f(block, i, 0));
+                continue;
+            }
             var parts = new List<Tensor>();
-            for (long s = 0; s < rows; s += chunk)
-                parts.Add(flat.narrow(0, s, Math.Min(chunk, rows - s)).to(dtype).logsumexp(1));
-            lse = cat(parts, 0);
+            for (long j = 0; j < t; j += ct)
+                parts.Add(f(block.narrow(1, j, Math.Min(ct, t - j)), i, j));
+            rows.Add(cat(parts, 1));
         }
-        return (picked - lse).masked_fill(valid.logical_not(), 0.0).reshape(targets.shape).MoveToOuterDisposeScope();
+        return cat(rows, 0);
     }
 
     /// <summary>Σ_t tokenLogProbs[n,t]·mask[n,t] → sum [N] and the number of masked tokens → count [N] (int64).

@@ -1,5 +1,6 @@
 using RecAlign.Inference;
 using RecAlign.Models.Language;
+using RecAlign.Models.Language.Generation;
 using RecAlign.Prompts;
 using RecAlign.Text;
 using TorchSharp;
@@ -49,6 +50,42 @@ public static class CandidateEvaluator
     {
         using var scores = Score(lm, tokenizer, questions, lengthNormalised, batchSize);
         return FromScores(scores, questions, ks);
+    }
+
+    /// <summary>
+    /// Generate-mode metrics as S-DPO computes them: the model writes an answer (greedy or beam, optionally constrained
+    /// to the candidate titles by a token trie), the answer is matched to a candidate by <see cref="AnswerMatcher"/>;
+    /// hr1 = answers matching the target, valid_ratio = answers matching any candidate.
+    /// </summary>
+    public static EvaluationResult Generate(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions,
+        GenerationConfig? generation = null, bool constrained = false, int batchSize = 16, bool keepDetails = false,
+        int maxPromptTokens = 1024)
+    {
+        var config = (generation ?? new GenerationConfig { MaxNewTokens = 32 }) with
+        {
+            EosTokenId = tokenizer.StopIds().ToList(),
+            PadTokenId = tokenizer.PadOrEosId(),
+        };
+        var matcher = new AnswerMatcher();
+        var matched = new List<int?>(questions.Count);
+        var answers = new List<string>(questions.Count);
+        using var _ = no_grad();
+        for (int start = 0; start < questions.Count; start += batchSize)
+        {
+            var batch = questions.Skip(start).Take(batchSize).ToList();
+            var prompts = batch.Select(q => PromptTokenization.Prompt(tokenizer, q.Prompt, maxPromptTokens)).ToList();
+            IReadOnlyList<TokenTrie?>? tries = constrained
+                ? batch.Select(q => (TokenTrie?)new TokenTrie(q.Candidates.Select(c => (IReadOnlyList<int>)PromptTokenization.Response(tokenizer, c)))).ToList()
+                : null;
+            var result = Models.Language.Generation.Generator.Generate(lm, prompts, config, tries, ids => tokenizer.Decode(ids));
+            for (int i = 0; i < batch.Count; i++)
+            {
+                var answer = tokenizer.Decode(result.Best(i).Tokens);
+                answers.Add(answer);
+                matched.Add(matcher.Match(answer, batch[i].Candidates).Index);
+            }
+        }
+        return Metrics.FromGeneratedAnswers(matched, questions.Select(q => q.TargetIndex).ToList(), answers, keepDetails);
     }
 
     public static EvaluationResult FromScores(Tensor scores, IReadOnlyList<CandidateQuestion> questions, IReadOnlyList<int>? ks = null)

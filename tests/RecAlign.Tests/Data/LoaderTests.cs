@@ -154,6 +154,18 @@ public class JsonLinesLoaderTests
     }
 
     [Fact]
+    public void Steam_YearlessPostedDates_NeedTheCrawlYear()
+    {
+        using var dir = new TempDir();
+        dir.Write("reviews.json", "{'user_id': 'a', 'reviews': [{'item_id': '1', 'posted': 'Posted June 24.'}]}\n");
+        var e = Assert.Throws<DataFormatException>(() => DatasetLoaders.Load("steam", dir.Path));
+        Assert.Equal("reviews[0].posted", e.Field);
+        Assert.Contains("YearForYearlessDates", e.Message);
+        var (d, _) = DatasetLoaders.Load("steam", dir.Path, new LoadOptions { YearForYearlessDates = 2017 });
+        Assert.Equal(new DateTimeOffset(2017, 6, 24, 0, 0, 0, TimeSpan.Zero).ToUnixTimeSeconds(), d.Interactions[0].Timestamp);
+    }
+
+    [Fact]
     public void Yelp_BusinessCategoriesAndGzipReviews()
     {
         using var dir = new TempDir();

@@ -99,6 +99,14 @@ public class SequenceTableLoaderTests
         Assert.Equal(76995 - 9209, t.Examples.Count);
     }
 
+    [SharedDataFact("causaldpo/ml-1m/ood_id2name.txt")]
+    public void SharedData_CausalDpoCatalog()
+    {
+        var c = SequenceTableLoader.LoadCatalog(SharedData.PathOf("causaldpo/ml-1m/ood_id2name.txt"));
+        Assert.Equal(3471, c.Count);
+        Assert.Equal("'Round Midnight", c.Title(1));
+    }
+
     [SharedDataFact("DreamRec-baiyimeng-fork/zhihu")]
     public void SharedData_DreamRecZhihu_FolderAsDataset()
     {

@@ -33,6 +33,18 @@ public class SplitterTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Property_FastSequencesEqualTheDatasetsOwnUnderTies(int seed)
+    {
+        var d = RandomDataset(seed, 60); // shuffled rows, many equal timestamps
+        var fast = Splitter.Sequences(d);
+        var slow = d.Sequences();
+        Assert.Equal(slow.Select(s => (s.User, string.Join(' ', s.Items), string.Join(' ', s.Timestamps))),
+            fast.Select(s => (s.User, string.Join(' ', s.Items), string.Join(' ', s.Timestamps))));
+    }
+
     [Fact]
     public void LeaveOneOut_WorkedExample()
     {

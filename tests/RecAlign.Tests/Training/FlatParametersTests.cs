@@ -79,4 +79,29 @@ public class FlatParametersTests
         var e = Assert.Throws<ArgumentException>(() => new FlatParameters([ps[0], ("half", new Parameter(zeros(2, dtype: ScalarType.BFloat16)))]));
         Assert.Contains("half", e.Message);
     }
+
+    [Fact]
+    public void WorksThroughTorchSharpModules()
+    {
+        manual_seed(21);
+        var model = nn.Sequential(("fc1", nn.Linear(4, 8)), ("act", nn.ReLU()), ("fc2", nn.Linear(8, 2)));
+        var reference = nn.Sequential(("fc1", nn.Linear(4, 8)), ("act", nn.ReLU()), ("fc2", nn.Linear(8, 2)));
+        reference.load_state_dict(model.state_dict());
+        var x = randn([5, 4], generator: new Generator(22));
+        using var opt = new RecAlign.Training.Optimization.AdamW(ParameterGroups.Default(model.named_parameters(), 0.1), lr: 0.05, flatten: true);
+        using var refOpt = new RecAlign.Training.Optimization.AdamW(ParameterGroups.Default(reference.named_parameters(), 0.1), lr: 0.05);
+        for (int i = 0; i < 4; i++)
+        {
+            opt.ZeroGrad(); refOpt.ZeroGrad();
+            using (var l = model.forward(x).pow(2).mean()) l.backward();
+            using (var l = reference.forward(x).pow(2).mean()) l.backward();
+            opt.Step(); refOpt.Step();
+        }
+        using var a = model.forward(x);
+        using var b = reference.forward(x);
+        Assert.True(a.allclose(b, rtol: 1e-5, atol: 1e-6));
+        // The module's own parameter handles see the flat storage.
+        foreach (var ((name, p), (_, q)) in model.named_parameters().Zip(reference.named_parameters()))
+            Assert.True(p.allclose(q, rtol: 1e-5, atol: 1e-6), name);
+    }
 }

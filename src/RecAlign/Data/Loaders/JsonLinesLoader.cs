@@ -70,7 +70,7 @@ public static class JsonLinesLoader
                     foreach (var e in arr)
                     {
                         if (e is not JsonObject eo) throw Fields.Bad(row, $"{spec.Nested}[{entries.Count}]", "not an object");
-                        Parse(row, spec, eo, $"{spec.Nested}[{entries.Count}].");
+                        Parse(row, spec, eo, $"{spec.Nested}[{entries.Count}].", o.YearForYearlessDates);
                         entries.Add(eo);
                     }
                     for (int k = 0; k < entries.Count; k++)
@@ -88,13 +88,13 @@ public static class JsonLinesLoader
     private static void AddOne(DatasetBuilder b, LineReader r, JsonLinesSpec spec, LoadOptions o, string user, JsonObject obj,
         bool haveMeta, ref long dropped, string prefix)
     {
-        var (item, ts, rating) = Parse(r, spec, obj, prefix);
+        var (item, ts, rating) = Parse(r, spec, obj, prefix, o.YearForYearlessDates);
         int id = b.ResolveItem(Fields.Id(item, r, prefix + spec.Item[0]), o.UnknownItems, haveMeta, r, prefix + spec.Item[0], ref dropped);
         if (id < 0) return;
         b.Add(b.User(Fields.Id(user, r, spec.User[0])), id, ts, rating);
     }
 
-    private static (string Item, long Time, float Rating) Parse(LineReader r, JsonLinesSpec spec, JsonObject obj, string prefix)
+    private static (string Item, long Time, float Rating) Parse(LineReader r, JsonLinesSpec spec, JsonObject obj, string prefix, int? yearless)
     {
         var item = Str(obj, spec.Item, r, required: true, prefix)!;
         float rating = float.NaN;
@@ -110,7 +110,7 @@ public static class JsonLinesLoader
             }
         }
         var (tk, tv) = Find(obj, spec.Time) ?? throw Missing(r, spec.Time, prefix);
-        long ts = ParseTime(tv, r, prefix + tk);
+        long ts = ParseTime(tv, r, prefix + tk, yearless);
         Fields.Id(item, r, prefix + spec.Item[0]);
         return (item, ts, rating);
     }
@@ -204,7 +204,7 @@ public static class JsonLinesLoader
     ];
 
     /// <summary>A time field: a Unix-seconds number (or digit string) or a date in one of the dump formats (UTC).</summary>
-    internal static long ParseTime(JsonNode? v, LineReader r, string field)
+    internal static long ParseTime(JsonNode? v, LineReader r, string field, int? yearless = null)
     {
         if (v is JsonValue jv)
         {
@@ -218,6 +218,12 @@ public static class JsonLinesLoader
                 if (DateTimeOffset.TryParseExact(t, DateFormats, CultureInfo.InvariantCulture,
                         DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out var dto))
                     return dto.ToUnixTimeSeconds();
+                if (DateTime.TryParseExact(t, "MMMM d", CultureInfo.InvariantCulture, DateTimeStyles.AllowWhiteSpaces, out var noYear))
+                {
+                    if (yearless is int y)
+                        return new DateTimeOffset(y, noYear.Month, noYear.Day, 0, 0, 0, TimeSpan.Zero).ToUnixTimeSeconds();
+                    throw Fields.Bad(r, field, $"date without a year ('{Fields.Clip(s)}'); set YearForYearlessDates to the crawl year");
+                }
                 throw Fields.Bad(r, field, $"not a date or Unix time ('{Fields.Clip(s)}')");
             }
         }

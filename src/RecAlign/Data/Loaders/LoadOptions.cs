@@ -36,6 +36,10 @@ public sealed record LoadOptions
     /// <summary>LastFM only: keep listening pairs that have no tag timestamp (at timestamp 0) instead of dropping them.</summary>
     public bool KeepUntimedPairs { get; init; }
 
+    /// <summary>JSON-lines dates written without a year (Steam's "Posted June 24." for reviews of the crawl year) take
+    /// this year; null makes them an error.</summary>
+    public int? YearForYearlessDates { get; init; }
+
     public static LoadOptions Default { get; } = new();
 }
 

@@ -182,7 +182,8 @@ public static class DatasetStore
         Task.Run(async () =>
         {
             await using var fs = File.Create(path);
-            await using var w = await ParquetWriter.CreateAsync(schema, fs, new ParquetOptions { CompressionMethod = CompressionMethod.Zstd });
+            // Snappy: Parquet.Net's managed Zstd ran ~100x slower here (80 s vs 0.6 s for 2M rows) for 4x smaller files
+            await using var w = await ParquetWriter.CreateAsync(schema, fs, new ParquetOptions { CompressionMethod = CompressionMethod.Snappy });
             // an empty table still gets one (empty) row group so readers see the schema's columns
             for (int start = 0; start == 0 || start < rows; start += RowGroupSize)
             {
@@ -250,7 +251,11 @@ public static class DatasetStore
             }
             result.Add(part);
         });
-        return result.Count == 1 ? result[0] : result.SelectMany(p => p).ToArray();
+        if (result.Count == 1) return result[0];
+        var all = new Interaction[result.Sum(p => (long)p.Length)];
+        long at = 0;
+        foreach (var p in result) { Array.Copy(p, 0, all, at, p.Length); at += p.Length; }
+        return all;
     }
 
     private static void Read(string path, Func<ParquetRowGroupReader, int, Func<DataField, DataField>, Task> group)

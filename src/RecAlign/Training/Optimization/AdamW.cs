@@ -13,9 +13,10 @@ namespace RecAlign.Training.Optimization;
 /// If bf16 parameters are overwritten from outside (e.g. a checkpoint loaded after construction), call
 /// <see cref="SyncMasterFromParameters"/>.
 /// With <c>flatten: true</c> each group is packed by <see cref="FlatParameters"/> (parameters and grads become views
-/// of one buffer per group), so a step is ~9 native calls per group instead of ~8 per parameter. Then all parameters
-/// of a group step together (one without a gradient is stepped with a zero gradient), and <see cref="ZeroGrad"/>
-/// always zeroes in place. State dict keys are identical in both modes.
+/// of one buffer per group) and stepped in cache-sized chunks through views made once, so the native-call count
+/// follows the group's size, not its number of tensors (many small tensors: several times faster), while each chunk's ~8
+/// passes stay in cache. Then all parameters of a group step together (one without a gradient is stepped with a
+/// zero gradient), and <see cref="ZeroGrad"/> always zeroes in place. State dict keys are identical in both modes.
 /// </summary>
 public sealed class AdamW : IDisposable
 {
@@ -29,6 +30,9 @@ public sealed class AdamW : IDisposable
         public readonly Parameter? Parameter = parameter;
         public readonly FlatParameters? Flat = flat;
         public long Step;
+        public readonly long Numel = expAvg.numel();
+        /// <summary>Flattened units: persistent views (target, grad, m, v, scratch, weights) over consecutive chunks.</summary>
+        public readonly List<(Tensor Target, Tensor Grad, Tensor M, Tensor V, Tensor Scratch, Tensor? Weights)> Chunks = [];
         /// <summary>The tensor the model reads (the parameter, or the flat buffer the parameters view).</summary>
         public Tensor Weights => Flat?.Data ?? Parameter!;
         public Tensor Target => Master ?? Weights;
@@ -42,6 +46,11 @@ public sealed class AdamW : IDisposable
     private readonly Scalar _beta2;
     private readonly Scalar _oneMinusBeta2;
     private readonly Dictionary<ScalarType, Tensor> _oneMinusBeta1; // lerp_ takes its weight as a tensor
+    // Large fp32 units reuse one scratch buffer for the fp32 grad copy and then the denominator: fresh multi-MB
+    // temporaries come from mmap and page-fault on every step, which cost more than the arithmetic.
+    private const long ScratchMinElements = 1 << 18;
+    private readonly Tensor? _scratch;
+    private readonly Tensor? _chunkScratch;
     private bool _disposed;
 
     public IReadOnlyList<ParameterGroup> Groups { get; }
@@ -59,14 +68,36 @@ public sealed class AdamW : IDisposable
     public IEnumerable<string> ParameterNames => _entries.Select(e => e.Name);
 
     /// <summary>Builds the optimizer; every group's lr is set to <paramref name="lr"/>·LrScale.</summary>
-    public AdamW(IEnumerable<ParameterGroup> groups, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, bool flatten = false)
+    /// <param name="flatChunkElements">Flattened mode: elements per chunk (default 2^18: the chunk's m, v, master, grad
+    /// and parameter slices fit in cache together).</param>
+    public AdamW(IEnumerable<ParameterGroup> groups, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, bool flatten = false,
+        long flatChunkElements = 1 << 18)
     {
         if (!(lr >= 0) || !double.IsFinite(lr)) throw new ArgumentOutOfRangeException(nameof(lr), lr, "learning rate must be finite and >= 0");
         if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in [0, 1)");
         if (!(beta2 >= 0 && beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must be in [0, 1)");
         if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be >= 0");
+        if (flatChunkElements < 1) throw new ArgumentOutOfRangeException(nameof(flatChunkElements), flatChunkElements, "chunk size must be >= 1");
         Groups = groups.ToArray();
         (Beta1, Beta2, Eps, Flattened) = (beta1, beta2, eps, flatten);
+        // Validate everything before allocating native state.
+        var names = new HashSet<string>();
+        var storages = new Dictionary<(IntPtr, string), string>();
+        foreach (var g in Groups)
+        {
+            foreach (var (name, p) in g.Parameters)
+            {
+                if (!names.Add(name)) throw new ArgumentException($"parameter '{name}' appears twice in the optimizer's groups", nameof(groups));
+                if (!p.is_floating_point()) throw new ArgumentException($"parameter '{name}' has non-float dtype {p.dtype}", nameof(groups));
+                var key = (NativeTensor.DataPointer(p), string.Join(',', p.shape));
+                if (p.numel() > 0 && !storages.TryAdd(key, name))
+                    throw new ArgumentException($"parameters '{storages[key]}' and '{name}' are the same tensor (tied weights?): list it once", nameof(groups));
+                if (flatten && !p.requires_grad)
+                    throw new ArgumentException($"cannot flatten group '{g.Name}': '{name}' does not require grad (leave frozen parameters out)", nameof(groups));
+                if (flatten && p.dtype != g.Parameters[0].Parameter.dtype)
+                    throw new ArgumentException($"cannot flatten group '{g.Name}': '{name}' is {p.dtype} but '{g.Parameters[0].Name}' is {g.Parameters[0].Parameter.dtype}", nameof(groups));
+            }
+        }
         _beta2 = beta2.ToScalar();
         _oneMinusBeta2 = (1 - beta2).ToScalar();
         _oneMinusBeta1 = new()
@@ -74,16 +105,10 @@ public sealed class AdamW : IDisposable
             [ScalarType.Float32] = torch.tensor(1 - beta1, ScalarType.Float32).DetachFromDisposeScope(),
             [ScalarType.Float64] = torch.tensor(1 - beta1, ScalarType.Float64).DetachFromDisposeScope(),
         };
-        var names = new HashSet<string>();
         using var noGrad = torch.no_grad();
         foreach (var g in Groups)
         {
             g.LearningRate = lr * g.LrScale;
-            foreach (var (name, p) in g.Parameters)
-            {
-                if (!names.Add(name)) throw new ArgumentException($"parameter '{name}' appears twice in the optimizer's groups", nameof(groups));
-                if (!p.is_floating_point()) throw new ArgumentException($"parameter '{name}' has non-float dtype {p.dtype}", nameof(groups));
-            }
             if (g.Parameters.Count == 0) continue;
             if (flatten)
             {
@@ -102,7 +127,27 @@ public sealed class AdamW : IDisposable
                 }
             }
         }
+        long scratch = _units.Where(UsesScratch).Select(u => u.Numel).DefaultIfEmpty(0).Max();
+        if (scratch > 0) _scratch = torch.empty(scratch, ScalarType.Float32, _units[0].ExpAvg.device).DetachFromDisposeScope();
+        if (flatten && _units.Count > 0)
+        {
+            long chunk = Math.Min(flatChunkElements, _units.Max(u => u.Numel));
+            var stateType = _units.Any(u => u.ExpAvg.dtype == ScalarType.Float64) ? ScalarType.Float64 : ScalarType.Float32;
+            _chunkScratch = torch.empty(chunk, stateType, _units[0].ExpAvg.device).DetachFromDisposeScope();
+            foreach (var u in _units)
+            {
+                for (long start = 0; start < u.Numel; start += chunk)
+                {
+                    long n = Math.Min(chunk, u.Numel - start);
+                    Tensor Slice(Tensor t) => t.narrow(0, start, n).DetachFromDisposeScope();
+                    u.Chunks.Add((Slice(u.Target), Slice(u.Flat!.Grad), Slice(u.ExpAvg), Slice(u.ExpAvgSq),
+                        _chunkScratch.narrow(0, 0, n).to(u.ExpAvg.dtype).DetachFromDisposeScope(), u.Master is null ? null : Slice(u.Weights)));
+                }
+            }
+        }
     }
+
+    private static bool UsesScratch(Unit u) => u.Flat is null && u.ExpAvg.dtype == ScalarType.Float32 && u.Numel >= ScratchMinElements;
 
     private static Unit NewUnit(ParameterGroup g, Tensor weights, Parameter? parameter, FlatParameters? flat)
     {
@@ -156,23 +201,21 @@ public sealed class AdamW : IDisposable
                     c = ((-lr * bc2Sqrt / bc1).ToScalar(), (Eps * bc2Sqrt).ToScalar());
                     coefficients[(u.Step, lr)] = c;
                 }
-                var target = u.Target;
-                using var converted = grad.dtype == u.ExpAvg.dtype ? null : grad.to(u.ExpAvg.dtype);
-                var g = converted ?? grad;
+                Scalar? decay = null;
                 if (lr * wd != 0)
                 {
                     double f = 1 - lr * wd;
-                    if (!decays.TryGetValue(f, out var decay)) decays[f] = decay = f.ToScalar();
-                    target.mul_(decay);
+                    if (!decays.TryGetValue(f, out decay)) decays[f] = decay = f.ToScalar();
                 }
-                u.ExpAvg.lerp_(g, _oneMinusBeta1[u.ExpAvg.dtype]);
-                u.ExpAvgSq.mul_(_beta2).addcmul_(g, g, _oneMinusBeta2);
-                using (var denom = u.ExpAvgSq.sqrt())
+                if (u.Flat is not null)
                 {
-                    denom.add_(c.ScaledEps);
-                    target.addcdiv_(u.ExpAvg, denom, c.NegStepSize);
+                    foreach (var ch in u.Chunks) Update(ch.Target, ch.Grad, ch.M, ch.V, ch.Scratch, ch.Weights, decay, c.NegStepSize, c.ScaledEps);
                 }
-                if (u.Master is not null) u.Weights.copy_(u.Master);
+                else
+                {
+                    using var buffer = UsesScratch(u) ? _scratch!.narrow(0, 0, u.Numel).view(u.ExpAvg.shape) : null;
+                    Update(u.Target, grad, u.ExpAvg, u.ExpAvgSq, buffer, u.Master is null ? null : u.Parameter, decay, c.NegStepSize, c.ScaledEps);
+                }
             }
         }
         finally
@@ -180,6 +223,27 @@ public sealed class AdamW : IDisposable
             foreach (var (a, b) in coefficients.Values) { a.Dispose(); b.Dispose(); }
             foreach (var d in decays.Values) d.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The AdamW update of one tensor (or chunk): decay, m ← lerp(m, g, 1−β1), v ← β2·v + (1−β2)·g², then
+    /// target −= step·m/(√v + ε'); <paramref name="scratch"/> (same shape, state dtype) holds the converted grad and
+    /// then the denominator, else both are fresh tensors; <paramref name="copyBackTo"/> receives the master's rounding.
+    /// </summary>
+    private void Update(Tensor target, Tensor grad, Tensor m, Tensor v, Tensor? scratch, Tensor? copyBackTo, Scalar? decay, Scalar negStepSize, Scalar scaledEps)
+    {
+        using var converted = grad.dtype == m.dtype ? null : scratch is null ? grad.to(m.dtype) : scratch.alias().copy_(grad);
+        var g = converted ?? grad;
+        if (decay is not null) target.mul_(decay);
+        m.lerp_(g, _oneMinusBeta1[m.dtype]);
+        v.mul_(_beta2).addcmul_(g, g, _oneMinusBeta2);
+        // g is dead from here on, so the scratch buffer can take the denominator.
+        using (var denom = scratch is null ? v.sqrt() : scratch.alias().copy_(v).sqrt_())
+        {
+            denom.add_(scaledEps);
+            target.addcdiv_(m, denom, negStepSize);
+        }
+        copyBackTo?.copy_(target);
     }
 
     /// <summary>
@@ -313,9 +377,15 @@ public sealed class AdamW : IDisposable
             u.ExpAvg.Dispose();
             u.ExpAvgSq.Dispose();
             u.Master?.Dispose();
+            foreach (var ch in u.Chunks)
+            {
+                ch.Target.Dispose(); ch.Grad.Dispose(); ch.M.Dispose(); ch.V.Dispose(); ch.Scratch.Dispose(); ch.Weights?.Dispose();
+            }
             u.Flat?.Dispose();
         }
+        _chunkScratch?.Dispose();
         foreach (var t in _oneMinusBeta1.Values) t.Dispose();
+        _scratch?.Dispose();
         _beta2.Dispose();
         _oneMinusBeta2.Dispose();
     }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -27,9 +26,6 @@ public sealed class FlatParameters : IDisposable
     public ScalarType Dtype { get; }
     public IReadOnlyList<(string Name, Parameter Parameter, long Offset, long Numel)> Entries => _entries;
 
-    [DllImport("LibTorchSharp")]
-    private static extern IntPtr THSTensor_data(IntPtr handle);
-
     /// <summary>Packs <paramref name="parameters"/> (all one dtype and device); existing grads are copied into the flat grad.</summary>
     public FlatParameters(IEnumerable<(string Name, Parameter Parameter)> parameters)
     {
@@ -54,7 +50,7 @@ public sealed class FlatParameters : IDisposable
         using var noGrad = torch.no_grad();
         Data = torch.zeros(offset, Dtype, device).DetachFromDisposeScope();
         Grad = torch.zeros(offset, Dtype, device).DetachFromDisposeScope();
-        _gradBase = THSTensor_data(Grad.Handle);
+        _gradBase = NativeTensor.DataPointer(Grad);
         foreach (var (_, p, off, n) in _entries)
         {
             using var view = Data.narrow(0, off, n).view(p.shape);
@@ -86,7 +82,7 @@ public sealed class FlatParameters : IDisposable
         foreach (var (_, p, off, n) in _entries)
         {
             using var g = p.grad;
-            if (g is not null && THSTensor_data(g.Handle) == _gradBase + (nint)(off * _elementSize)) continue;
+            if (g is not null && NativeTensor.DataPointer(g) == _gradBase + (nint)(off * _elementSize)) continue;
             using var gview = Grad.narrow(0, off, n).view(p.shape);
             if (g is null) gview.zero_();
             else gview.copy_(g);
@@ -112,4 +108,14 @@ public sealed class FlatParameters : IDisposable
         Data.Dispose();
         Grad.Dispose();
     }
+}
+
+/// <summary>One native call TorchSharp keeps internal: a tensor's data pointer, used to recognise storage identity.</summary>
+internal static class NativeTensor
+{
+    [System.Runtime.InteropServices.DllImport("LibTorchSharp")]
+    private static extern IntPtr THSTensor_data(IntPtr handle);
+
+    /// <summary>Address of the tensor's first element (storage base + offset); zero for empty tensors.</summary>
+    public static IntPtr DataPointer(Tensor t) => THSTensor_data(t.Handle);
 }

@@ -80,7 +80,7 @@ public static class StageRunner
         using (lm)
         {
             Prepare(lm, config.Training.Precision, ctx);
-            var loss = PreferenceLosses.Create(config.Loss);
+            var loss = PreferenceLosses.Create(config.Loss, config.Training.Seed);
             var examples = preferences.Select(p => TokenizedPreference.From(tokenizer, p, config.MaxPromptTokens)).ToList();
             int pad = tokenizer.PadOrEosId();
             ReferenceLogProbs? reference = null;
