@@ -8,8 +8,8 @@ namespace RecAlign.Cli.Commands;
 /// <summary><c>runs list|show|compare</c> and <c>report RUN</c>: read run folders and the SQLite registry.</summary>
 public static class RunsCommands
 {
-    /// <summary>Environment variable that overrides the default runs folder (<c>runs</c> under the current directory).</summary>
-    public const string RunsDirVariable = "RECALIGN_RUNS_DIR";
+    /// <summary>Environment variable that overrides the default runs folder (same as <see cref="RunDirectory.RunsDirVariable"/>).</summary>
+    public const string RunsDirVariable = RunDirectory.RunsDirVariable;
 
     public static IEnumerable<Command> Build()
     {
@@ -21,10 +21,11 @@ public static class RunsCommands
         yield return ReportCommand();
     }
 
-    private static Option<string> RunsDir() => new("--runs-dir")
+    /// <summary>The <c>--runs-dir</c> option, shared with other commands that create runs.</summary>
+    public static Option<string> RunsDir() => new("--runs-dir")
     {
-        Description = $"folder holding run folders (default: ${RunsDirVariable} or ./runs)",
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable(RunsDirVariable) is { Length: > 0 } d ? d : "runs",
+        Description = $"folder holding run folders (default: ${RunDirectory.RunsDirVariable} or ./runs)",
+        DefaultValueFactory = _ => RunDirectory.DefaultRunsDir,
     };
 
     private static Option<string?> Registry() => new("--registry")
@@ -37,8 +38,25 @@ public static class RunsCommands
         Description = "run folder path, run id, id prefix or short id",
     };
 
-    private static RunRegistry OpenRegistry(string runsDir, string? registry) =>
-        new(registry ?? RunRegistry.DefaultPath(runsDir));
+    private static RunRegistry OpenRegistry(string runsDir, string? registry)
+    {
+        // Reading commands must not create a runs folder (and a registry) wherever they happen to be started.
+        if (registry is null && !Directory.Exists(runsDir))
+            throw new DirectoryNotFoundException($"no runs folder at {Path.GetFullPath(runsDir)} (use --runs-dir or ${RunDirectory.RunsDirVariable})");
+        return new RunRegistry(registry ?? RunRegistry.DefaultPath(runsDir));
+    }
+
+    /// <summary>A run folder given by path needs no registry; anything else is looked up (after discovery).</summary>
+    private static (RunDirectory Run, RunRecord? Record) ResolveRun(string idOrPath, string runsDir, string? registry)
+    {
+        if (Directory.Exists(idOrPath))
+        {
+            var run = RunDirectory.Open(idOrPath);
+            var regPath = registry ?? RunRegistry.DefaultPath(Path.GetDirectoryName(run.Path)!);
+            return (run, File.Exists(regPath) ? new RunRegistry(regPath).TryGet(run.Id) : null);
+        }
+        return OpenRegistry(runsDir, registry).Resolve(idOrPath, runsDir);
+    }
 
     private static Command List()
     {
@@ -52,6 +70,11 @@ public static class RunsCommands
         cmd.SetAction(parse => Guard(() =>
         {
             var dir = parse.GetValue(runsDir)!;
+            if (parse.GetValue(registry) is null && !Directory.Exists(dir))
+            {
+                AnsiConsole.WriteLine($"no runs folder at {Path.GetFullPath(dir)}");
+                return 0;
+            }
             RunStatus? st = null;
             if (parse.GetValue(status) is string s)
             {
@@ -100,7 +123,7 @@ public static class RunsCommands
         cmd.SetAction(parse => Guard(() =>
         {
             var dir = parse.GetValue(runsDir)!;
-            var (run, record) = OpenRegistry(dir, parse.GetValue(registry)).Resolve(parse.GetValue(id)!, dir);
+            var (run, record) = ResolveRun(parse.GetValue(id)!, dir, parse.GetValue(registry));
             var facts = new Table().Border(TableBorder.Rounded).AddColumn("field").AddColumn("value");
             facts.AddRow(Cells("id", run.Id));
             facts.AddRow(Cells("kind", run.Kind));
@@ -108,7 +131,7 @@ public static class RunsCommands
             facts.AddRow(Cells("status", record is null ? "(not registered)" : RunRegistry.StatusName(record.Status)));
             facts.AddRow(Cells("folder", run.Path));
             if (record?.Parent is string p) facts.AddRow(Cells("parent", p));
-            facts.AddRow(Cells("logged steps", run.ReadMetrics().Count.ToString()));
+            facts.AddRow(Cells("metrics records", run.ReadMetrics().Count.ToString()));
             AnsiConsole.Write(facts);
 
             var metrics = RunComparison.FinalMetrics(run, record);
@@ -153,9 +176,8 @@ public static class RunsCommands
         cmd.SetAction(parse => Guard(() =>
         {
             var dir = parse.GetValue(runsDir)!;
-            var reg = OpenRegistry(dir, parse.GetValue(registry));
-            var (runA, recA) = reg.Resolve(parse.GetValue(a)!, dir);
-            var (runB, recB) = reg.Resolve(parse.GetValue(b)!, null);
+            var (runA, recA) = ResolveRun(parse.GetValue(a)!, dir, parse.GetValue(registry));
+            var (runB, recB) = ResolveRun(parse.GetValue(b)!, dir, parse.GetValue(registry));
             var metrics = RunComparison.MetricsSideBySide(RunComparison.FinalMetrics(runA, recA), RunComparison.FinalMetrics(runB, recB));
             AnsiConsole.WriteLine($"A = {runA.Id}");
             AnsiConsole.WriteLine($"B = {runB.Id}");
@@ -194,7 +216,7 @@ public static class RunsCommands
         cmd.SetAction(parse => Guard(() =>
         {
             var dir = parse.GetValue(runsDir)!;
-            var (run, _) = OpenRegistry(dir, parse.GetValue(registry)).Resolve(parse.GetValue(id)!, dir);
+            var (run, _) = ResolveRun(parse.GetValue(id)!, dir, parse.GetValue(registry));
             var result = Report.Write(run);
             AnsiConsole.WriteLine($"wrote {result.MarkdownPath} ({result.PlotPaths.Count} plot(s))");
             return 0;

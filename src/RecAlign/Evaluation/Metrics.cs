@@ -84,7 +84,7 @@ public static class Metrics
     /// 1-based rank of each row's target column in <paramref name="scores"/> [N, C] (higher score = better).
     /// <paramref name="exclude"/> (bool [N, C], optional) removes items from the ranking by setting their scores to
     /// -∞, e.g. the user's history in full-catalog ranking; a row's target column is never excluded. Returns int64 [N].
-    /// NaN scores are rejected because they would rank arbitrarily.
+    /// A NaN target score is rejected; NaN scores of other items never count as ranking above the target.
     /// </summary>
     public static Tensor Ranks(Tensor scores, Tensor targets, TieBreak tieBreak = TieBreak.Pessimistic, Tensor? exclude = null)
     {
@@ -100,22 +100,67 @@ public static class Metrics
         var t = targets.to_type(int64).to(scores.device);
         long tmin = t.min().item<long>(), tmax = t.max().item<long>();
         if (tmin < 0 || tmax >= c) throw new ArgumentException($"target column index out of range [0, {c}): min {tmin}, max {tmax}", nameof(targets));
-        if (scores.isnan().any().item<bool>()) throw new ArgumentException("scores contain NaN", nameof(scores));
 
         var s = scores.is_floating_point() ? scores : scores.to_type(float64);
         var col = t.unsqueeze(1);
+        var targetScore = s.gather(1, col);
+        // Only the targets' scores are checked (N values, not N·C): a NaN elsewhere compares false and so ranks below
+        // every item, which is deterministic; a NaN target would make its rank meaningless.
+        if (targetScore.isnan().any().item<bool>()) throw new ArgumentException("a target's score is NaN", nameof(scores));
         if (exclude is not null)
         {
-            // Re-enable each row's target so a history mask that contains the target (repeat consumption) cannot hide it.
-            var ex = exclude.to_type(@bool).to(s.device);
-            var keep = zeros_like(ex).scatter_(1, col, ones_like(col, dtype: @bool));
-            s = s.masked_fill(ex.logical_and(keep.logical_not()), double.NegativeInfinity);
+            // Masked items drop to -∞; then each row's target score is written back, so a history that contains the
+            // target (repeat consumption) cannot hide it.
+            s = s.masked_fill(exclude.to_type(@bool).to(s.device), double.NegativeInfinity);
+            s.scatter_(1, col, targetScore);
         }
-        var targetScore = s.gather(1, col);
         var better = tieBreak == TieBreak.Pessimistic
             ? s.ge(targetScore).sum(1, type: int64) - 1 // the target itself is ≥ its own score
             : s.gt(targetScore).sum(1, type: int64);
         return (better + 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Like <see cref="Ranks(Tensor, Tensor, TieBreak, Tensor?)"/> with items excluded per row given as id lists (e.g.
+    /// histories). Cheaper for large catalogs: no [N, C] mask or masked copy is built; the excluded items' scores are
+    /// gathered ([N, H]) and those that would have outranked the target are subtracted. Duplicates and the target
+    /// itself in a list are ignored.
+    /// </summary>
+    public static Tensor Ranks(Tensor scores, Tensor targets, IReadOnlyList<IReadOnlyList<int>> exclude, TieBreak tieBreak = TieBreak.Pessimistic)
+    {
+        using var scope = NewDisposeScope();
+        var ranks = Ranks(scores, targets, tieBreak);
+        if (exclude.Count != scores.shape[0])
+            throw new ArgumentException($"{exclude.Count} exclusion lists for {scores.shape[0]} score rows", nameof(exclude));
+        var ids = PaddedIds(exclude, (int)scores.shape[1]).to(scores.device); // [N, H], -1 = padding
+        if (ids.shape[1] == 0) return ranks.MoveToOuterDisposeScope();
+        var t = targets.to_type(int64).to(scores.device).unsqueeze(1);
+        var sorted = ids.sort(dim: 1).Values;
+        // Count each excluded item once: drop padding, the target, and repeats (adjacent equal ids after sorting).
+        var repeat = cat([zeros(sorted.shape[0], 1, dtype: @bool, device: sorted.device), sorted.narrow(1, 1, sorted.shape[1] - 1).eq(sorted.narrow(1, 0, sorted.shape[1] - 1))], 1);
+        var valid = sorted.ge(0).logical_and(sorted.ne(t)).logical_and(repeat.logical_not());
+        var s = scores.is_floating_point() ? scores : scores.to_type(float64);
+        var targetScore = s.gather(1, t);
+        var hs = s.gather(1, sorted.clamp_min(0));
+        var outranked = tieBreak == TieBreak.Pessimistic ? hs.ge(targetScore) : hs.gt(targetScore);
+        var correction = outranked.logical_and(valid).sum(1, type: int64);
+        return (ranks - correction).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>HR@K, NDCG@K, MRR@K and MRR with per-row excluded item ids (histories); see the id-list
+    /// <see cref="Ranks(Tensor, Tensor, IReadOnlyList{IReadOnlyList{int}}, TieBreak)"/>.</summary>
+    public static EvaluationResult FromScores(Tensor scores, Tensor targets, IReadOnlyList<int> ks,
+        IReadOnlyList<IReadOnlyList<int>> exclude, TieBreak tieBreak = TieBreak.Pessimistic, bool keepDetails = false)
+    {
+        using var scope = NewDisposeScope();
+        var ranks = Ranks(scores, targets, exclude, tieBreak);
+        var result = FromRanks(ranks, ks, keepDetails);
+        if (keepDetails && result.Details is not null)
+        {
+            var tgt = targets.to_type(int64).cpu().data<long>().ToArray();
+            return new EvaluationResult(result.N, result.Metrics, result.Details.Select((d, i) => d with { Target = (int)tgt[i] }).ToList());
+        }
+        return result;
     }
 
     /// <summary>HR@K, NDCG@K, MRR@K for every K in <paramref name="ks"/>, plus MRR, from a score matrix [N, C]
@@ -214,6 +259,23 @@ public static class Metrics
         var flat = tensor(rows) * catalogSize + tensor(cols);
         mask.view(-1).index_fill_(0, flat, true);
         return mask;
+    }
+
+    /// <summary>Id lists as an int64 [N, H] tensor (H = longest list), padded with -1.</summary>
+    internal static Tensor PaddedIds(IReadOnlyList<IReadOnlyList<int>> lists, int catalogSize)
+    {
+        int h = lists.Count == 0 ? 0 : lists.Max(l => l.Count);
+        var data = new long[lists.Count * h];
+        Array.Fill(data, -1L);
+        for (int i = 0; i < lists.Count; i++)
+            for (int j = 0; j < lists[i].Count; j++)
+            {
+                int item = lists[i][j];
+                if (item < 0 || item >= catalogSize)
+                    throw new ArgumentException($"exclusion list {i} holds item {item}, outside the catalog [0, {catalogSize})", nameof(lists));
+                data[i * h + j] = item;
+            }
+        return tensor(data, [lists.Count, h]);
     }
 
     private static void CheckSameLength(int a, int b, string nameA, string nameB)

@@ -13,7 +13,7 @@ public sealed record ReportResult(string MarkdownPath, IReadOnlyList<string> Plo
 
 /// <summary>
 /// Writes a run's <c>report.md</c>: run facts, a final-metrics table (summary.json's <c>final_metrics</c>), a
-/// per-stage table (summary.json's <c>stages</c>: name, wall_seconds, steps, tokens), the last logged values per
+/// per-method table (summary.json's <c>methods</c>: {name: {metric: value, wall_seconds}}), a per-stage table (summary.json's <c>stages</c>: name, wall_seconds, steps, tokens), the last logged values per
 /// stage, and PNG curves (ScottPlot) under <c>plots/</c> linked relatively. A curve is drawn only when its metric was
 /// logged, one series per stage: training loss (<c>loss</c>), reward margin (<c>reward_margin</c>), validation HR@1
 /// (<c>val_hr1</c>); see <see cref="Plots"/> for the accepted aliases.
@@ -90,10 +90,10 @@ public static class Report
         sb.Append("| kind | ").Append(Cell(run.Kind)).Append(" |\n");
         sb.Append("| created (UTC) | ").Append(run.Created.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)).Append(" |\n");
         if (Text(summary?["status"]) is string status) sb.Append("| status | ").Append(Cell(status)).Append(" |\n");
-        if (Number(summary?["wall_seconds"]) is double wall) sb.Append("| wall time | ").Append(Duration(wall)).Append(" |\n");
+        if ((Number(summary?["wall_seconds"]) ?? Number(summary?["total_seconds"])) is double wall) sb.Append("| wall time | ").Append(Duration(wall)).Append(" |\n");
         if (Text(summary?["parent"]) is string parent) sb.Append("| parent run | `").Append(Cell(parent)).Append("` |\n");
         if (Text(summary?["checkpoint"]) is string ckpt) sb.Append("| checkpoint | `").Append(Cell(ckpt)).Append("` |\n");
-        if (metrics.Count > 0) sb.Append("| logged steps | ").Append(metrics.Count.ToString(CultureInfo.InvariantCulture)).Append(" |\n");
+        if (metrics.Count > 0) sb.Append("| metrics records | ").Append(metrics.Count.ToString(CultureInfo.InvariantCulture)).Append(" |\n");
         sb.Append('\n');
 
         sb.Append("## Results\n\n");
@@ -103,8 +103,29 @@ public static class Report
             foreach (var (k, v) in fm)
                 sb.Append("| ").Append(Cell(k)).Append(" | ").Append(Number(v) is double d ? Format(d) : Cell(v?.ToJsonString() ?? "")).Append(" |\n");
         }
-        else sb.Append("No final metrics recorded (summary.json has no `final_metrics`).\n");
+        else if (summary?["methods"] is not JsonObject { Count: > 0 })
+            sb.Append("No final metrics recorded (summary.json has no `final_metrics`).\n");
         sb.Append('\n');
+
+        // Several methods evaluated in one run (e.g. quickstart): one row per method, one column per metric.
+        if (summary?["methods"] is JsonObject methods && methods.Count > 0)
+        {
+            var rows = methods.Where(m => m.Value is JsonObject).Select(m => (Name: m.Key, Values: (JsonObject)m.Value!)).ToList();
+            var cols = rows.SelectMany(r => r.Values.Where(kv => Number(kv.Value) is not null).Select(kv => kv.Key)).Distinct().ToList();
+            sb.Append("| method | ").Append(string.Join(" | ", cols.Select(c => c == "wall_seconds" ? "wall time" : Cell(c)))).Append(" |\n");
+            sb.Append("|---|").Append(string.Concat(cols.Select(_ => "---:|"))).Append('\n');
+            foreach (var (name, values) in rows)
+            {
+                sb.Append("| ").Append(Cell(name));
+                foreach (var c in cols)
+                {
+                    var v = Number(values[c]);
+                    sb.Append(" | ").Append(v is not double d ? "" : c == "wall_seconds" ? Duration(d) : Format(d));
+                }
+                sb.Append(" |\n");
+            }
+            sb.Append('\n');
+        }
 
         if (summary?["stages"] is JsonArray stages && stages.Count > 0)
         {
@@ -122,15 +143,17 @@ public static class Report
 
         if (metrics.Count > 0)
         {
+            // Metrics as rows and stages as columns: runs log many metrics but have few stages, so this stays narrow.
             sb.Append("## Last logged values\n\n");
             var keys = metrics.SelectMany(r => r.Values.Keys).Distinct().ToList();
             var byStage = metrics.GroupBy(r => r.Stage ?? NoStage).ToList();
-            sb.Append("| stage | last step | ").Append(string.Join(" | ", keys.Select(Cell))).Append(" |\n");
-            sb.Append("|---|---:|").Append(string.Concat(keys.Select(_ => "---:|"))).Append('\n');
-            foreach (var g in byStage)
+            sb.Append("| metric | ").Append(string.Join(" | ", byStage.Select(g => Cell(g.Key)))).Append(" |\n");
+            sb.Append("|---|").Append(string.Concat(byStage.Select(_ => "---:|"))).Append('\n');
+            sb.Append("| *last step* | ").Append(string.Join(" | ", byStage.Select(g => g.Max(r => r.Step).ToString(CultureInfo.InvariantCulture)))).Append(" |\n");
+            foreach (var k in keys)
             {
-                sb.Append("| ").Append(Cell(g.Key)).Append(" | ").Append(g.Max(r => r.Step).ToString(CultureInfo.InvariantCulture));
-                foreach (var k in keys)
+                sb.Append("| ").Append(Cell(k));
+                foreach (var g in byStage)
                 {
                     var last = g.LastOrDefault(r => r.Values.ContainsKey(k));
                     sb.Append(" | ").Append(last is null ? "" : Format(last.Values[k]));

@@ -31,6 +31,13 @@ public sealed class RunDirectory : IDisposable
     public const string PlotsFolder = "plots";
     private const string TimeFormat = "yyyyMMdd-HHmmss";
 
+    /// <summary>Environment variable that overrides <see cref="DefaultRunsDir"/>.</summary>
+    public const string RunsDirVariable = "RECALIGN_RUNS_DIR";
+
+    /// <summary>Where runs go when a command is not told: <c>$RECALIGN_RUNS_DIR</c>, else <c>runs</c> under the current directory.</summary>
+    public static string DefaultRunsDir =>
+        Environment.GetEnvironmentVariable(RunsDirVariable) is { Length: > 0 } d ? d : "runs";
+
     private static int _counter;
     private readonly Lock _gate = new();
     private StreamWriter? _metrics;
@@ -94,6 +101,48 @@ public sealed class RunDirectory : IDisposable
         }
     }
 
+    /// <summary>
+    /// The config as the user gave it, for <c>config.json</c>: <c>{"file": path, "config": {file content as JSON},
+    /// "overrides": ["key=value", ...]}</c>. JSON and YAML files are read; <c>file</c>/<c>config</c> are null without a file.
+    /// </summary>
+    public static JsonObject GivenConfig(string? configPath, IEnumerable<string>? overrides = null)
+    {
+        JsonNode? content = null;
+        if (configPath is not null)
+        {
+            if (!File.Exists(configPath)) throw new FileNotFoundException($"config file not found: {configPath}", configPath);
+            var text = File.ReadAllText(configPath);
+            try
+            {
+                content = configPath.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || configPath.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)
+                    ? YamlToJson(new YamlDotNet.Serialization.DeserializerBuilder().Build().Deserialize<object?>(text))
+                    : JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            }
+            catch (Exception e) when (e is JsonException or YamlDotNet.Core.YamlException)
+            {
+                throw new FormatException($"{configPath}: cannot parse config: {e.Message}", e);
+            }
+        }
+        return new JsonObject
+        {
+            ["file"] = configPath,
+            ["config"] = content,
+            ["overrides"] = new JsonArray((overrides ?? []).Select(o => (JsonNode?)JsonValue.Create(o)).ToArray()),
+        };
+    }
+
+    private static JsonNode? YamlToJson(object? o) => o switch
+    {
+        null => null,
+        IDictionary<object, object?> d => new JsonObject(d.Select(kv => KeyValuePair.Create(kv.Key.ToString()!, YamlToJson(kv.Value)))),
+        IList<object?> l => new JsonArray(l.Select(YamlToJson).ToArray()),
+        string s when bool.TryParse(s, out var b) => JsonValue.Create(b),
+        string s when long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l) => JsonValue.Create(l),
+        string s when double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => JsonValue.Create(d),
+        "null" or "~" => null,
+        _ => JsonValue.Create(o.ToString()),
+    };
+
     /// <summary>Opens an existing run folder; its name must follow the layout's pattern.</summary>
     public static RunDirectory Open(string path)
     {
@@ -124,12 +173,13 @@ public sealed class RunDirectory : IDisposable
     public void LogMetrics(long step, IReadOnlyDictionary<string, double> values, string? stage = null)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
+        // Relaxed escaping: these files are read by people and tools, never embedded in HTML.
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteNumber("step", step);
             if (stage is not null) w.WriteString("stage", stage);
-            w.WriteString("time", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+            w.WriteString("time", DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
             foreach (var (k, v) in values)
             {
                 if (k is "step" or "stage" or "time") throw new ArgumentException($"metric name '{k}' is reserved", nameof(values));

@@ -248,6 +248,8 @@ public sealed class RunRegistry
     {
         var c = new SqliteConnection(_connectionString);
         c.Open();
+        // In WAL mode NORMAL cannot corrupt the file; it only skips an fsync per commit (a power cut may lose the last one).
+        Execute(c, "PRAGMA synchronous=NORMAL;");
         return c;
     }
 

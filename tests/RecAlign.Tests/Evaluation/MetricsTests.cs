@@ -59,6 +59,33 @@ public class MetricsTests
     }
 
     [Fact]
+    public void IdListExclusionMatchesTheMask()
+    {
+        using var s = Scores();
+        using var t = Targets();
+        // Same histories as the mask test, plus a repeat and the target listed twice.
+        using var r = Metrics.Ranks(s, t, [[1, 2, 1, 2], [], [3]]);
+        Assert.Equal(new long[] { 1, 3, 1 }, r.data<long>().ToArray());
+        // Row 1's three-way tie at 0.2: excluding item 1 lifts the pessimistic rank from 3 to 2.
+        using var r2 = Metrics.Ranks(s, t, [[], [1], []]);
+        Assert.Equal(new long[] { 2, 2, 1 }, r2.data<long>().ToArray());
+        using var o = Metrics.Ranks(s, t, [[], [1], []], TieBreak.Optimistic);
+        Assert.Equal(new long[] { 2, 1, 1 }, o.data<long>().ToArray());
+
+        // Random agreement with the mask path.
+        var gen = new Random(5);
+        manual_seed(5);
+        using var big = randn(20, 50);
+        using var bt = randint(0, 50, [20], dtype: int64);
+        var lists = Enumerable.Range(0, 20).Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, gen.Next(0, 12)).Select(_ => gen.Next(50)).ToArray()).ToList();
+        using var mask = Metrics.HistoryMask(lists, 50);
+        using var viaMask = Metrics.Ranks(big, bt, exclude: mask);
+        using var viaIds = Metrics.Ranks(big, bt, lists);
+        Assert.Equal(viaMask.data<long>().ToArray(), viaIds.data<long>().ToArray());
+        Assert.Throws<ArgumentException>(() => Metrics.Ranks(s, t, [[9], [], []]));
+    }
+
+    [Fact]
     public void RanksAreBatchedOverLargeCatalogs()
     {
         // 2 rows × 1000 items: scores = column index, so target j has rank 1000 - j (no ties).
@@ -75,7 +102,9 @@ public class MetricsTests
         Assert.Throws<ArgumentException>(() => Metrics.Ranks(s, tensor(new long[] { 0, 1 })));
         Assert.Throws<ArgumentException>(() => Metrics.Ranks(s, tensor(new long[] { 0, 1, 4 })));
         using var nan = tensor(new float[,] { { float.NaN, 1f } });
-        Assert.Throws<ArgumentException>(() => Metrics.Ranks(nan, tensor(new long[] { 1 })));
+        Assert.Throws<ArgumentException>(() => Metrics.Ranks(nan, tensor(new long[] { 0 })));
+        using var nanOther = Metrics.Ranks(nan, tensor(new long[] { 1 })); // a NaN competitor never outranks the target
+        Assert.Equal(1L, nanOther.item<long>());
         Assert.Throws<ArgumentException>(() => Metrics.FromRanks(tensor(new double[] { 0 }), [1]));
         Assert.Throws<ArgumentException>(() => Metrics.FromRanks(tensor(new double[] { 1 }), [0]));
     }

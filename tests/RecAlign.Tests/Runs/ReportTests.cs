@@ -45,6 +45,9 @@ public class ReportTests
         Assert.Contains("| sft | 1m 16s | 20 | 123,456 |", md);
         Assert.Contains("| dpo | 1h 01m 40s | 20 |  |", md);
         Assert.Contains("![Training loss](plots/loss.png)", md);
+        Assert.Contains("| metric | sft | dpo |", md);
+        Assert.Contains("| *last step* | 20 | 20 |", md);
+        Assert.Contains("| reward_margin |  | 1 |", md);
         Assert.Contains("![Reward margin](plots/reward_margin.png)", md);
     }
 
@@ -56,6 +59,24 @@ public class ReportTests
         var result = Report.Write(run);
         Assert.Empty(result.PlotPaths);
         Assert.Contains("No final metrics recorded", File.ReadAllText(result.MarkdownPath));
+    }
+
+    [Fact]
+    public void MethodsSummaryBecomesAComparisonTable()
+    {
+        using var tmp = new TempDir();
+        using var run = RunDirectory.Create(tmp.Path, "quickstart", new Cfg());
+        run.WriteSummary(System.Text.Json.Nodes.JsonNode.Parse("""
+            {"methods": {"sft": {"hr1": 0.25, "valid_ratio": 1, "wall_seconds": 30},
+                         "sdpo": {"hr1": 0.3125, "ndcg@5": 0.5}},
+             "total_seconds": 95}
+            """)!);
+        var md = File.ReadAllText(Report.Write(run).MarkdownPath);
+        Assert.Contains("| method | hr1 | valid_ratio | wall time | ndcg@5 |", md);
+        Assert.Contains("| sft | 0.2500 | 1 | 30.0 s |  |", md);
+        Assert.Contains("| sdpo | 0.3125 |  |  | 0.5000 |", md);
+        Assert.Contains("| wall time | 1m 35s |", md);
+        Assert.DoesNotContain("No final metrics", md);
     }
 
     [Fact]

@@ -60,7 +60,9 @@ public class RunDirectoryTests
         Assert.Equal(0.1, records[0].Values["reward_margin"]);
         Assert.True(double.IsNaN(records[1].Values["loss"]));
         Assert.NotNull(records[0].Time);
-        var first = JsonNode.Parse(File.ReadLines(run.MetricsPath).First())!.AsObject();
+        var firstLine = File.ReadLines(run.MetricsPath).First();
+        Assert.Matches("\"time\":\"\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\"", firstLine); // readable: no unicode escapes
+        var first = JsonNode.Parse(firstLine)!.AsObject();
         Assert.Equal(["step", "stage", "time", "loss", "reward_margin"], first.Select(p => p.Key).ToArray());
     }
 
@@ -97,5 +99,23 @@ public class RunDirectoryTests
         Assert.Throws<FormatException>(() => RunDirectory.Open(Path.Combine(tmp.Path, "not-a-run")));
         Assert.Throws<ArgumentException>(() => RunDirectory.Create(tmp.Path, "bad kind", new TrainConfig()));
         Assert.Throws<ArgumentException>(() => opened.WriteFile("../escape.txt", "x"));
+    }
+
+    [Fact]
+    public void GivenConfigRecordsFileContentAndOverrides()
+    {
+        using var tmp = new TempDir();
+        var yaml = Path.Combine(tmp.Path, "sft.yaml");
+        File.WriteAllText(yaml, "learning_rate: 0.0003\nlora:\n  rank: 16\nname: demo\n");
+        var given = RunDirectory.GivenConfig(yaml, ["batch_size=8"]);
+        Assert.Equal(yaml, (string)given["file"]!);
+        Assert.Equal(0.0003, (double)given["config"]!["learning_rate"]!);
+        Assert.Equal(16, (long)given["config"]!["lora"]!["rank"]!);
+        Assert.Equal("demo", (string)given["config"]!["name"]!);
+        Assert.Equal("batch_size=8", (string)given["overrides"]![0]!);
+        var none = RunDirectory.GivenConfig(null);
+        Assert.Null(none["config"]);
+        File.WriteAllText(Path.Combine(tmp.Path, "bad.json"), "{ nope");
+        Assert.Contains("bad.json", Assert.Throws<FormatException>(() => RunDirectory.GivenConfig(Path.Combine(tmp.Path, "bad.json"))).Message);
     }
 }

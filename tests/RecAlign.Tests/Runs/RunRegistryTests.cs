@@ -63,7 +63,7 @@ public class RunRegistryTests
         var writers = Enumerable.Range(0, 4).Select(w => Task.Run(() =>
         {
             var mine = new RunRegistry(reg.Path); // separate instance, as a second process would have
-            for (int i = 0; i < 10; i++)
+            for (int i = 0; i < 5; i++)
             {
                 var id = $"20261123-01{w:00}{i:00}-sft-{w}{i:00000}";
                 mine.Register(Record(id, "sft", w));
@@ -72,10 +72,10 @@ public class RunRegistryTests
         })).ToList();
         var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
         {
-            for (int i = 0; i < 20; i++) Assert.NotNull(new RunRegistry(reg.Path).List());
+            for (int i = 0; i < 10; i++) Assert.NotNull(new RunRegistry(reg.Path).List());
         })).ToList();
         await Task.WhenAll([.. writers, .. readers]);
-        Assert.Equal(40, reg.List(new RunFilter(Status: RunStatus.Running)).Count);
+        Assert.Equal(20, reg.List(new RunFilter(Status: RunStatus.Running)).Count);
 
         using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={reg.Path};Pooling=False");
         c.Open();
