@@ -10,6 +10,7 @@ internal static class BenchCatalog
         ["optimizer"] = OptimizerBench.Run,
         ["data"] = DataPrepBench.Run,
         ["candidates"] = CandidatesBench.Run,
+        ["evaluation"] = EvaluationBench.Run,
         ["logprobs"] = LogProbBench.Run,
         ["safetensors-io"] = CheckpointTokenizerBench.SafetensorsIo,
         ["tokenizer-encode"] = CheckpointTokenizerBench.TokenizerEncode,

@@ -15,6 +15,13 @@ internal static class CommonOptions
 
     public static Option<string> Device() => new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
 
+    /// <summary>Where run directories and the registry live: $RECALIGN_RUNS_DIR or ./runs.</summary>
+    public static Option<string> RunsDir() => new("--runs-dir")
+    {
+        Description = $"folder holding run folders and the registry (default: ${RecAlign.Runs.RunDirectory.RunsDirVariable} or ./runs)",
+        DefaultValueFactory = _ => RecAlign.Runs.RunDirectory.DefaultRunsDir,
+    };
+
     public static Option<int?> Threads() => new("--threads") { Description = "CPU threads for libtorch (default: all cores)" };
 
     public static void ApplyThreads(int? threads)

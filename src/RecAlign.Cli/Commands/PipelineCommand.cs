@@ -14,7 +14,7 @@ internal static class PipelineCommand
         var validation = new Option<string>("--validation") { Description = "validation sequence table (tuning and evaluation)", Required = true };
         var items = new Option<string?>("--items") { Description = "item list (id::name, u.item or data_statis.csv); default: found beside --train" };
         var extra = new Option<string[]>("--extra-eval") { Description = "NAME=FILE.json: also score a published candidate-prompt file (repeatable)" };
-        var runsDir = new Option<string>("--runs-dir") { DefaultValueFactory = _ => Environment.GetEnvironmentVariable(RunsCommands.RunsDirVariable) ?? "runs" };
+        var runsDir = CommonOptions.RunsDir();
         var config = CommonOptions.Config();
         var set = CommonOptions.Set();
         var threads = CommonOptions.Threads();

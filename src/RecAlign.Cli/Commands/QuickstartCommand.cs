@@ -10,7 +10,7 @@ internal static class QuickstartCommand
 {
     public static Command Build()
     {
-        var runsDir = new Option<string>("--runs-dir") { Description = "where run directories and the registry live", DefaultValueFactory = _ => "runs" };
+        var runsDir = CommonOptions.RunsDir();
         var config = CommonOptions.Config();
         var set = CommonOptions.Set();
         var seed = new Option<ulong?>("--seed") { Description = "seed for data, sampling and training (default 42)" };

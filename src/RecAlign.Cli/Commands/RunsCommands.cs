@@ -8,8 +8,6 @@ namespace RecAlign.Cli.Commands;
 /// <summary><c>runs list|show|compare</c> and <c>report RUN</c>: read run folders and the SQLite registry.</summary>
 public static class RunsCommands
 {
-    /// <summary>Environment variable that overrides the default runs folder (same as <see cref="RunDirectory.RunsDirVariable"/>).</summary>
-    public const string RunsDirVariable = RunDirectory.RunsDirVariable;
 
     public static IEnumerable<Command> Build()
     {

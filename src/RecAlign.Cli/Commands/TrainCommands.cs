@@ -23,7 +23,7 @@ internal static class TrainCommands
     private static Common AddCommon(Command c)
     {
         var common = new Common(
-            new Option<string>("--runs-dir") { Description = "run directories and registry", DefaultValueFactory = _ => Environment.GetEnvironmentVariable(RunsCommands.RunsDirVariable) ?? "runs" },
+            CommonOptions.RunsDir(),
             CommonOptions.Config(), CommonOptions.Set(),
             new Option<long?>("--seed") { Description = "training seed (training.seed)" },
             CommonOptions.Threads(),

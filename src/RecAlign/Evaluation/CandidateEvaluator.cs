@@ -59,15 +59,13 @@ public static class CandidateEvaluator
     /// </summary>
     public static EvaluationResult Generate(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions,
         GenerationConfig? generation = null, bool constrained = false, int batchSize = 16, bool keepDetails = false,
-        int maxPromptTokens = 1024)
+        int maxPromptTokens = 1024, bool sdpoRule = false)
     {
         var config = (generation ?? new GenerationConfig { MaxNewTokens = 32 }) with
         {
             EosTokenId = tokenizer.StopIds().ToList(),
             PadTokenId = tokenizer.PadOrEosId(),
         };
-        var matcher = new AnswerMatcher();
-        var matched = new List<int?>(questions.Count);
         var answers = new List<string>(questions.Count);
         using var _ = no_grad();
         for (int start = 0; start < questions.Count; start += batchSize)
@@ -79,13 +77,9 @@ public static class CandidateEvaluator
                 : null;
             var result = Models.Language.Generation.Generator.Generate(lm, prompts, config, tries, ids => tokenizer.Decode(ids));
             for (int i = 0; i < batch.Count; i++)
-            {
-                var answer = tokenizer.Decode(result.Best(i).Tokens);
-                answers.Add(answer);
-                matched.Add(matcher.Match(answer, batch[i].Candidates).Index);
-            }
+                answers.Add(tokenizer.Decode(result.Best(i).Tokens));
         }
-        return Metrics.FromGeneratedAnswers(matched, questions.Select(q => q.TargetIndex).ToList(), answers, keepDetails);
+        return GenerationMetrics.CandidateLists(answers, questions, sdpoRule: sdpoRule, keepDetails: keepDetails);
     }
 
     public static EvaluationResult FromScores(Tensor scores, IReadOnlyList<CandidateQuestion> questions, IReadOnlyList<int>? ks = null)
