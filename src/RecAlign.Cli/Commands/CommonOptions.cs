@@ -13,7 +13,16 @@ internal static class CommonOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
-    public static Option<string> Device() => new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+    public static Option<string> Device() => new("--device") { Description = "cpu, cuda or cuda:N (CUDA needs a CUDA libtorch package)", DefaultValueFactory = _ => "cpu" };
+
+    /// <summary>The torch device for a <c>--device</c> value, with a clear error when CUDA is asked for but absent.</summary>
+    public static TorchSharp.torch.Device ParseDevice(string? value)
+    {
+        var text = string.IsNullOrWhiteSpace(value) ? "cpu" : value.Trim().ToLowerInvariant();
+        if (text.StartsWith("cuda") && !TorchSharp.torch.cuda.is_available())
+            throw new ArgumentException($"--device {text}: CUDA is not available (reference a CUDA build of libtorch instead of libtorch-cpu-linux-x64)");
+        return new TorchSharp.torch.Device(text);
+    }
 
     /// <summary>Where run directories and the registry live: $RECALIGN_RUNS_DIR or ./runs.</summary>
     public static Option<string> RunsDir() => new("--runs-dir")

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using RecAlign.Data.Formats;
 using RecAlign.Evaluation;
+using RecAlign.Inference;
 using RecAlign.Models.Language;
 using RecAlign.Models.Language.Generation;
 using RecAlign.Prompts;
@@ -15,7 +16,11 @@ internal static class EvalCommand
     {
         var model = new Option<string>("--model") { Description = "model directory (config.json, model.safetensors, tokenizer)", Required = true };
         var candidates = new Option<string>("--candidates") { Description = "candidate-prompt JSON (.json or .json.gz)", Required = true };
-        var mode = new Option<string>("--mode") { Description = "rank (likelihood of every candidate) or generate (answer + matching)", DefaultValueFactory = _ => "rank" };
+        var mode = new Option<string>("--mode")
+        {
+            Description = "rank (likelihood of every candidate), generate (answer matched to a candidate) or catalog (free answer grounded to the whole catalog: HR/NDCG@K)",
+            DefaultValueFactory = _ => "rank",
+        };
         var output = new Option<string?>("--out") { Description = "write the result JSON here" };
         var template = new Option<string>("--template") { Description = "prompt template set (music, movie, item) or a template file", DefaultValueFactory = _ => "item" };
         var limit = new Option<int?>("--limit") { Description = "evaluate only the first N prompts" };
@@ -24,9 +29,10 @@ internal static class EvalCommand
         var constrained = new Option<bool>("--constrained") { Description = "generate mode: restrict answers to the candidate titles" };
         var normalised = new Option<bool>("--length-normalised") { Description = "rank mode: mean log-prob per token instead of the sum" };
         var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
         var command = new Command("eval", "evaluate a model on a candidate-prompt file: hr1, valid_ratio (and HR/NDCG/MRR@K in rank mode)")
         {
-            model, candidates, mode, output, template, limit, batch, beams, constrained, normalised, threads,
+            model, candidates, mode, output, template, limit, batch, beams, constrained, normalised, threads, device,
         };
         command.SetAction(parse =>
         {
@@ -36,7 +42,7 @@ internal static class EvalCommand
             var examples = parse.GetValue(limit) is { } n ? file.Examples.Take(n) : file.Examples;
             var builder = new PromptBuilder(file.Catalog, PromptTemplates.NamedOrFile(parse.GetValue(template)!));
             var questions = CandidateQuestions.From(builder, file.Catalog, examples);
-            var (lm, tokenizer) = ModelDirectory.Load(parse.GetValue(model)!);
+            var (lm, tokenizer) = ModelDirectory.Load(parse.GetValue(model)!, device: CommonOptions.ParseDevice(parse.GetValue(device)));
             using (lm)
             {
                 var result = parse.GetValue(mode) switch
@@ -44,7 +50,9 @@ internal static class EvalCommand
                     "rank" => CandidateEvaluator.Rank(lm, tokenizer, questions, parse.GetValue(normalised), parse.GetValue(batch)),
                     "generate" => CandidateEvaluator.Generate(lm, tokenizer, questions,
                         new GenerationConfig { MaxNewTokens = 32, NumBeams = parse.GetValue(beams) }, parse.GetValue(constrained), parse.GetValue(batch)),
-                    var other => throw new ArgumentException($"--mode must be rank or generate (got '{other}')"),
+                    "catalog" => CandidateEvaluator.GroundedCatalog(lm, tokenizer, questions, new CatalogGrounder(file.Catalog), file.Catalog,
+                        new GenerationConfig { MaxNewTokens = 32, NumBeams = parse.GetValue(beams) }, parse.GetValue(batch)),
+                    var other => throw new ArgumentException($"--mode must be rank, generate or catalog (got '{other}')"),
                 };
                 var table = new Table().AddColumns("metric", "value");
                 table.AddRow("n", result.N.ToString());

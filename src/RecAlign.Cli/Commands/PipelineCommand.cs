@@ -18,9 +18,10 @@ internal static class PipelineCommand
         var config = CommonOptions.Config();
         var set = CommonOptions.Set();
         var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
         var command = new Command("pipeline", "the LM recommender end to end on sequence tables: pretrain → SFT → DPO and Softmax-DPO → evaluation")
         {
-            train, validation, items, extra, runsDir, config, set, threads,
+            train, validation, items, extra, runsDir, config, set, threads, device,
         };
         command.SetAction(parse =>
         {
@@ -33,7 +34,7 @@ internal static class PipelineCommand
                 return (e[..eq], e[(eq + 1)..]);
             }).ToList();
             var result = SequenceTablePipeline.Run(parse.GetValue(train)!, parse.GetValue(validation)!, parse.GetValue(items), extras, resolved,
-                parse.GetValue(runsDir)!, Console.Out);
+                parse.GetValue(runsDir)!, Console.Out, CommonOptions.ParseDevice(parse.GetValue(device)));
             AnsiConsole.Write(ResultTable.Build($"pipeline (seed {resolved.Pipeline.Seed}, {resolved.Pipeline.Candidates} candidates, evaluated on {Path.GetFileName(parse.GetValue(validation))})", result));
             Console.WriteLine($"total {result.Seconds:F0}s; run directory {result.Run.Path}");
             return 0;

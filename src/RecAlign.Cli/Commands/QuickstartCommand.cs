@@ -15,9 +15,10 @@ internal static class QuickstartCommand
         var set = CommonOptions.Set();
         var seed = new Option<ulong?>("--seed") { Description = "seed for data, sampling and training (default 42)" };
         var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
         var command = new Command("quickstart", "synthetic data → pretrain → SFT → DPO and Softmax-DPO → evaluation, with a comparison table")
         {
-            runsDir, config, set, seed, threads,
+            runsDir, config, set, seed, threads, device,
         };
         command.SetAction(parse =>
         {
@@ -25,7 +26,7 @@ internal static class QuickstartCommand
             var overrides = (parse.GetValue(set) ?? []).ToList();
             if (parse.GetValue(seed) is { } s) overrides.Add($"pipeline.seed={s}");
             var resolved = ConfigLoader.Load(new QuickstartConfig(), parse.GetValue(config), overrides);
-            var result = Quickstart.Run(resolved, parse.GetValue(runsDir)!, Console.Out);
+            var result = Quickstart.Run(resolved, parse.GetValue(runsDir)!, Console.Out, CommonOptions.ParseDevice(parse.GetValue(device)));
             var table = ResultTable.Build($"quickstart (seed {resolved.Pipeline.Seed}, {resolved.Pipeline.Candidates} candidates)", result);
             AnsiConsole.Write(table);
             Console.WriteLine($"total {result.Seconds:F0}s; run directory {result.Run.Path}");

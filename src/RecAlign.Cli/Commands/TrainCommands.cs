@@ -18,7 +18,7 @@ internal static class TrainCommands
     public static IEnumerable<Command> Build() => [Pretrain(), Sft(), Align()];
 
     private sealed record Common(Option<string> RunsDir, Option<string?> Config, Option<string[]> Set, Option<long?> Seed,
-        Option<int?> Threads, Option<string?> Resume, Option<string> Out);
+        Option<int?> Threads, Option<string?> Resume, Option<string> Out, Option<string> Device);
 
     private static Common AddCommon(Command c)
     {
@@ -28,8 +28,9 @@ internal static class TrainCommands
             new Option<long?>("--seed") { Description = "training seed (training.seed)" },
             CommonOptions.Threads(),
             new Option<string?>("--resume") { Description = "continue an interrupted run: its run directory" },
-            new Option<string>("--out") { Description = "output model directory", Required = true });
-        foreach (var o in new Option[] { common.RunsDir, common.Config, common.Set, common.Seed, common.Threads, common.Resume, common.Out })
+            new Option<string>("--out") { Description = "output model directory", Required = true },
+            CommonOptions.Device());
+        foreach (var o in new Option[] { common.RunsDir, common.Config, common.Set, common.Seed, common.Threads, common.Resume, common.Out, common.Device })
             c.Options.Add(o);
         return common;
     }
@@ -53,7 +54,7 @@ internal static class TrainCommands
         else registry.UpdateStatus(run.Id, RunStatus.Running);
         try
         {
-            var result = body(new StageContext(run, Console.Out, Resume: resume is not null));
+            var result = body(new StageContext(run, Console.Out, CommonOptions.ParseDevice(parse.GetValue(common.Device)), resume is not null));
             var metrics = new Dictionary<string, double> { ["final_loss"] = result.Training.FinalLoss, ["wall_seconds"] = result.Seconds };
             foreach (var (k, v) in result.Training.BestMetrics ?? new Dictionary<string, double>()) metrics["best_" + k] = v;
             run.WriteSummary(new { stage = result.Stage, model_dir = result.ModelDirectory, steps = result.Training.Steps, metrics });

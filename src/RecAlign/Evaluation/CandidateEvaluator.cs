@@ -61,6 +61,27 @@ public static class CandidateEvaluator
         GenerationConfig? generation = null, bool constrained = false, int batchSize = 16, bool keepDetails = false,
         int maxPromptTokens = 1024, bool sdpoRule = false)
     {
+        var answers = GenerateAnswers(lm, tokenizer, questions, generation, constrained, batchSize, maxPromptTokens);
+        return GenerationMetrics.CandidateLists(answers, questions, sdpoRule: sdpoRule, keepDetails: keepDetails);
+    }
+
+    /// <summary>
+    /// Open generation grounded to the full catalog (as BIGRec/CausalDPO evaluate): the free answer is mapped to catalog
+    /// items by exact title, then by title similarity, giving a ranking of the whole catalog; HR@K, NDCG@K and MRR
+    /// against the true item.
+    /// </summary>
+    public static EvaluationResult GroundedCatalog(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions,
+        CatalogGrounder grounder, Data.ItemCatalog catalog, GenerationConfig? generation = null, int batchSize = 16, IReadOnlyList<int>? ks = null)
+    {
+        var answers = GenerateAnswers(lm, tokenizer, questions, generation, constrained: false, batchSize, 1024);
+        var targets = questions.Select(q => catalog.TryGetByTitle(q.Target, out var id) ? id
+            : throw new ArgumentException($"target title '{q.Target}' is not in the catalog")).ToList();
+        return GenerationMetrics.FullCatalog(answers, targets, grounder, ks ?? [1, 5, 10, 20]);
+    }
+
+    private static List<string> GenerateAnswers(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions,
+        GenerationConfig? generation, bool constrained, int batchSize, int maxPromptTokens)
+    {
         var config = (generation ?? new GenerationConfig { MaxNewTokens = 32 }) with
         {
             EosTokenId = tokenizer.StopIds().ToList(),
@@ -79,7 +100,7 @@ public static class CandidateEvaluator
             for (int i = 0; i < batch.Count; i++)
                 answers.Add(tokenizer.Decode(result.Best(i).Tokens));
         }
-        return GenerationMetrics.CandidateLists(answers, questions, sdpoRule: sdpoRule, keepDetails: keepDetails);
+        return answers;
     }
 
     public static EvaluationResult FromScores(Tensor scores, IReadOnlyList<CandidateQuestion> questions, IReadOnlyList<int>? ks = null)

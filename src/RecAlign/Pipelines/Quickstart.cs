@@ -19,7 +19,7 @@ public sealed record QuickstartConfig
 /// </summary>
 public static class Quickstart
 {
-    public static PipelineResult Run(QuickstartConfig config, string runsDir, TextWriter? console = null)
+    public static PipelineResult Run(QuickstartConfig config, string runsDir, TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
         var world = SyntheticWorld.Generate(SyntheticConfig.Preset(config.DataSize) with { Seed = config.Pipeline.Seed });
         var dataset = world.Dataset;
@@ -28,6 +28,6 @@ public static class Quickstart
         var data = new PipelineData($"synthetic-{config.DataSize}", dataset.Catalog, split.Train, split.Validation, split.Test,
             PretrainCorpus.FromDataset(dataset, holdOutLast: 2), PromptTemplates.Item);
         console?.WriteLine($"synthetic {config.DataSize}: {dataset.UserCount} users, {dataset.Catalog.Count} items, {dataset.Interactions.Length} interactions");
-        return RecommendationPipeline.Run(data, config.Pipeline, runsDir, "quickstart", config, console);
+        return RecommendationPipeline.Run(data, config.Pipeline, runsDir, "quickstart", config, console, device);
     }
 }

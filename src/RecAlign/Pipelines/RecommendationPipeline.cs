@@ -58,13 +58,14 @@ public sealed record PipelineResult(RunDirectory Run, IReadOnlyList<MethodResult
 /// </summary>
 public static class RecommendationPipeline
 {
-    public static PipelineResult Run(PipelineData data, PipelineConfig config, string runsDir, string kind, object resolvedConfig, TextWriter? console = null)
+    public static PipelineResult Run(PipelineData data, PipelineConfig config, string runsDir, string kind, object resolvedConfig,
+        TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
         var total = Stopwatch.StartNew();
         var run = RunDirectory.Create(runsDir, kind, resolvedConfig);
         var registry = RunRegistry.ForRunsDir(runsDir);
         registry.Register(run, RunStatus.Running);
-        var ctx = new StageContext(run, console);
+        var ctx = new StageContext(run, console, device);
         try
         {
             var (methods, stages) = RunStages(data, config, run, ctx);
@@ -143,7 +144,7 @@ public static class RecommendationPipeline
         foreach (var stage in new[] { sft, dpo, sdpo })
         {
             var evalWatch = Stopwatch.StartNew();
-            var (lm, tok) = ModelDirectory.Load(stage.ModelDirectory);
+            var (lm, tok) = ModelDirectory.Load(stage.ModelDirectory, device: ctx.TorchDevice);
             using (lm)
             {
                 var metrics = WithExtras(CandidateEvaluator.Rank(lm, tok, evaluation).Metrics, data, q => CandidateEvaluator.Rank(lm, tok, q).Metrics);

@@ -22,7 +22,7 @@ public sealed record SequenceTablePipelineConfig
 public static class SequenceTablePipeline
 {
     public static PipelineResult Run(string trainCsv, string validationCsv, string? itemsFile, IReadOnlyList<(string Name, string Path)> extraCandidateFiles,
-        SequenceTablePipelineConfig config, string runsDir, TextWriter? console = null)
+        SequenceTablePipelineConfig config, string runsDir, TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
         var train = SequenceTableLoader.Load(trainCsv, itemsFile);
         var validation = SequenceTableLoader.Load(validationCsv, itemsFile);
@@ -39,6 +39,6 @@ public static class SequenceTablePipeline
         var data = new PipelineData(Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(trainCsv))) ?? "seqcsv", train.Catalog,
             train.Examples, validation.Examples, validation.Examples, corpus, templates) { ExtraEvaluations = extras };
         console?.WriteLine($"{trainCsv}: {train.Examples.Count} training rows ({train.UserCount} users); {validationCsv}: {validation.Examples.Count} rows; {train.Catalog.Count} items");
-        return RecommendationPipeline.Run(data, config.Pipeline, runsDir, "pipeline", config, console);
+        return RecommendationPipeline.Run(data, config.Pipeline, runsDir, "pipeline", config, console, device);
     }
 }
