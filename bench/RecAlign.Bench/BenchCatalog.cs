@@ -6,5 +6,13 @@ internal static class BenchCatalog
     public static readonly Dictionary<string, Func<string[], int>> All = new()
     {
         ["engine"] = EngineBench.Run,
+        ["align-step"] = AlignStepBench.Run,
+        ["optimizer"] = OptimizerBench.Run,
+        ["data"] = DataPrepBench.Run,
+        ["candidates"] = CandidatesBench.Run,
+        ["evaluation"] = EvaluationBench.Run,
+        ["logprobs"] = LogProbBench.Run,
+        ["safetensors-io"] = CheckpointTokenizerBench.SafetensorsIo,
+        ["tokenizer-encode"] = CheckpointTokenizerBench.TokenizerEncode,
     };
 }

@@ -94,7 +94,9 @@ internal static class EngineBench
         using var lm = LanguageModel.Create(config, seed: 1);
         lm.to(dtype);
         long parameters = lm.parameters().Sum(p => p.numel());
-        using var optimizer = optim.AdamW(lm.parameters(), lr: 1e-4, weight_decay: 0.1);
+        // RecAlign's AdamW: in bf16 it steps fp32 master weights, as training does.
+        using var optimizer = RecAlign.Training.Optimization.AdamW.FromConfig(lm.named_parameters().Select(p => (p.name, p.parameter)),
+            new RecAlign.Training.Optimization.OptimizerConfig { LearningRate = 1e-4, WeightDecay = 0.1 });
         using var g = new Generator(7);
         using var data = randint(0, config.VocabSize, [batch, seq + 1], generator: g);
         using var ids = data.narrow(1, 0, seq);
@@ -106,10 +108,10 @@ internal static class EngineBench
         {
             if (step == warmup) sw.Start();
             using var scope = NewDisposeScope();
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             var loss = NextTokenLoss.Compute(lm, ids, targets);
             loss.backward();
-            optimizer.step();
+            optimizer.Step();
             if (trackRss && step == warmup + Math.Max(10, steps / 10)) rssStart = BenchOutput.RssMb();
         }
         sw.Stop();

@@ -8,6 +8,15 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
+        yield return QuickstartCommand.Build();
+        yield return PipelineCommand.Build();
+        foreach (var c in TrainCommands.Build()) yield return c;
+        yield return EvalCommand.Build();
+        var data = new Command("data", "prepare, inspect, sample and audit recommendation data");
+        foreach (var c in DataPrepareCommands.Build()) data.Subcommands.Add(c);
+        foreach (var c in DataPipelineCommands.Build()) data.Subcommands.Add(c);
+        yield return data;
+        foreach (var c in RunsCommands.Build()) yield return c;
         yield return CommonOptions.Placeholder();
     }
 }

@@ -1,3 +1,4 @@
+using RecAlign.IO;
 using System.Diagnostics;
 using System.Text.Json;
 using RecAlign.Models.Checkpoints;

@@ -135,6 +135,25 @@ public sealed class CheckpointIOTests : IDisposable
     }
 
     [Fact]
+    public void LoadTensorsReturnsEveryTensorConverted()
+    {
+        using var src = new Tiny();
+        CheckpointIO.Save(src, Dir);
+        var tensors = CheckpointIO.LoadTensors(Dir, ScalarType.BFloat16);
+        try
+        {
+            Assert.Equal(src.state_dict().Keys.Order(StringComparer.Ordinal), tensors.Keys.Order(StringComparer.Ordinal));
+            Assert.Equal(ScalarType.BFloat16, tensors["q_proj.weight"].dtype);
+            Assert.Equal(ScalarType.Int64, tensors["step"].dtype);
+            Assert.Equal(7L, tensors["step"].item<long>());
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    [Fact]
     public void ShardedModuleSaveLoads()
     {
         torch.manual_seed(4);

@@ -115,6 +115,27 @@ public sealed class SafetensorsTests : IDisposable
     }
 
     [Fact]
+    public void LargeTensorsMoveWithoutManagedCopies()
+    {
+        // 16 MiB of data; reading and writing must not allocate managed buffers of that size.
+        using var big = torch.arange(4L << 20, dtype: ScalarType.Float32);
+        var path = Path.Combine(_dir, "big.safetensors");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        SafetensorsWriter.Write(path, new Dictionary<string, Tensor> { ["big"] = big });
+        long written = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        before = GC.GetAllocatedBytesForCurrentThread();
+        using (var f = SafetensorsFile.Open(path))
+        using (var back = f.ReadTensor("big"))
+        {
+            long read = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(written < 1 << 20, $"write allocated {written} managed bytes");
+            Assert.True(read < 1 << 20, $"read allocated {read} managed bytes");
+            Assert.Equal((4L << 20) - 1, back[-1].item<float>());
+        }
+    }
+
+    [Fact]
     public void TruncatedFileGivesClearErrorNamingTheFile()
     {
         using var t = torch.ones(10);
@@ -148,6 +169,10 @@ public sealed class SafetensorsTests : IDisposable
         e = Assert.Throws<InvalidDataException>(() => SafetensorsFile.Open(path));
         Assert.Contains("'t'", e.Message);
         Assert.Contains("needs 12", e.Message);
+
+        var twice = Encoding.UTF8.GetBytes("{\"t\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},\"t\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}");
+        File.WriteAllBytes(path, [.. BitConverter.GetBytes((ulong)twice.Length), .. twice, 0, 0]);
+        Assert.Contains("appears twice", Assert.Throws<InvalidDataException>(() => SafetensorsFile.Open(path)).Message);
 
         var badType = Encoding.UTF8.GetBytes("{\"t\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]}}");
         File.WriteAllBytes(path, [.. BitConverter.GetBytes((ulong)badType.Length), .. badType, 0]);

@@ -150,6 +150,17 @@ public class LanguageModelTests
     }
 
     [Fact]
+    public void SameSeedGivesSameWeights()
+    {
+        using var a = LanguageModel.Create(TinyConfig(), seed: 77);
+        using var b = LanguageModel.Create(TinyConfig(), seed: 77);
+        using var c = LanguageModel.Create(TinyConfig(), seed: 78);
+        var (sa, sb, sc) = (a.state_dict(), b.state_dict(), c.state_dict());
+        Assert.All(sa.Keys, k => Assert.True(sa[k].allclose(sb[k], 0, 0), k));
+        Assert.False(sa["model.embed_tokens.weight"].allclose(sc["model.embed_tokens.weight"]));
+    }
+
+    [Fact]
     public void ParameterNamesMatchHuggingFace()
     {
         using var lm = LanguageModel.Create(TinyConfig(), seed: 1);

@@ -106,3 +106,35 @@ public class RngStateTests
         Assert.Equal(snap.TorchCpuState, back.TorchCpuState);
     }
 }
+
+public class ResumeStateTests
+{
+    [Fact]
+    public void SaveLoadRoundTrip()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "recalign-resume-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var rng = new Pcg32(3, 4);
+            rng.NextUInt32();
+            var state = new ResumeState(12, new LrSchedulerState(12), new DataPosition(2, 5), new RngSnapshot([1, 2, 3], rng.State), 1);
+            var path = Path.Combine(dir, "trainer_state.json");
+            state.Save(path);
+            var back = ResumeState.Load(path);
+            Assert.Equal(state.OptimizerStep, back.OptimizerStep);
+            Assert.Equal(state.Scheduler, back.Scheduler);
+            Assert.Equal(state.Data, back.Data);
+            Assert.Equal(state.Rng.TorchCpuState, back.Rng.TorchCpuState);
+            Assert.Equal(rng.State, back.Rng.DataRng);
+            Assert.Equal(1, back.AccumulationMicroStep);
+            Assert.Contains("\"optimizer_step\"", File.ReadAllText(path));
+            File.WriteAllText(path, "{\"optimizer_step\": \"x\"}");
+            var e = Assert.Throws<FormatException>(() => ResumeState.Load(path));
+            Assert.Contains("optimizer_step", e.Message);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+}

@@ -1,3 +1,4 @@
+using RecAlign.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -134,6 +135,28 @@ public static class CheckpointIO
         foreach (var (saved, target) in pairs)
             ckpt.ReadInto(saved, targets[target]);
         return new CheckpointLoadReport(pairs.Select(p => p.Target).ToList(), missing, unexpected);
+    }
+
+    /// <summary>Reads every tensor of a checkpoint into new CPU tensors (floating ones converted to
+    /// <paramref name="floatDType"/> when given). The caller owns and disposes them.</summary>
+    public static Dictionary<string, Tensor> LoadTensors(string directory, ScalarType? floatDType = null, string baseName = "model")
+    {
+        using var ckpt = SafetensorsCheckpoint.Open(directory, baseName);
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var name in ckpt.TensorNames)
+            {
+                var fileType = SafetensorsDTypes.ToScalarType(ckpt.GetInfo(name).DType);
+                result[name] = ckpt.ReadTensor(name, floatDType is { } f && SafetensorsDTypes.IsFloating(fileType) ? f : null);
+            }
+            return result;
+        }
+        catch
+        {
+            foreach (var t in result.Values) t.Dispose();
+            throw;
+        }
     }
 
     private static string Preview(IReadOnlyList<string> names, int max = 20) =>

@@ -1,3 +1,4 @@
+using RecAlign.IO;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TorchSharp;
@@ -169,75 +170,5 @@ public sealed class SafetensorsCheckpoint : IDisposable
             index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         names.Add(IndexFileName(baseName));
         return names;
-    }
-}
-
-/// <summary>Atomic file and directory replacement.</summary>
-public static class AtomicFile
-{
-    /// <summary>Writes text via a temp file in the same directory, then renames over <paramref name="path"/>.</summary>
-    public static void WriteAllText(string path, string text)
-    {
-        var full = Path.GetFullPath(path);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.tmp-{Guid.NewGuid():N}");
-        try
-        {
-            File.WriteAllText(tmp, text, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
-    }
-
-    /// <summary>Builds a directory's full contents in <c>{dir}.tmp-{guid}</c> via <paramref name="fill"/>, then swaps
-    /// it in: an existing directory is renamed aside, the new one renamed in, the old one deleted. Readers never
-    /// see a half-written directory.</summary>
-    public static void ReplaceDirectory(string directory, Action<string> fill)
-    {
-        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
-        var parent = Path.GetDirectoryName(full) ?? throw new ArgumentException($"Cannot replace a root directory: {full}");
-        Directory.CreateDirectory(parent);
-        var tmp = $"{full}.tmp-{Guid.NewGuid():N}";
-        Directory.CreateDirectory(tmp);
-        try
-        {
-            fill(tmp);
-        }
-        catch
-        {
-            TryDelete(tmp);
-            throw;
-        }
-
-        if (Directory.Exists(full))
-        {
-            var old = $"{full}.old-{Guid.NewGuid():N}";
-            Directory.Move(full, old);
-            try
-            {
-                Directory.Move(tmp, full);
-            }
-            catch
-            {
-                Directory.Move(old, full);
-                TryDelete(tmp);
-                throw;
-            }
-            TryDelete(old);
-        }
-        else
-        {
-            Directory.Move(tmp, full);
-        }
-    }
-
-    private static void TryDelete(string dir)
-    {
-        try { Directory.Delete(dir, recursive: true); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
     }
 }

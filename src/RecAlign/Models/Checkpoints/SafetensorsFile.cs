@@ -111,6 +111,7 @@ public sealed class SafetensorsFile : IDisposable
                 throw new InvalidDataException($"{path}: header must be a JSON object.");
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
             var tensors = new List<SafetensorsTensorInfo>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var prop in doc.RootElement.EnumerateObject())
             {
                 if (prop.Name == "__metadata__")
@@ -125,6 +126,8 @@ public sealed class SafetensorsFile : IDisposable
                     }
                     continue;
                 }
+                if (!names.Add(prop.Name))
+                    throw new InvalidDataException($"{path}: tensor '{prop.Name}' appears twice in the header.");
                 tensors.Add(ParseTensor(path, prop));
             }
 

@@ -69,7 +69,8 @@ public sealed class LanguageModel : nn.Module
             if (name.EndsWith("layernorm.weight") || name.EndsWith("norm.weight")) p.fill_(1.0);
             else if (name.EndsWith(".bias")) p.zero_();
             else if (name.Contains("lora_")) continue; // adapters keep their own init
-            else nn.init.normal_(p, 0, name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight") ? residualStd : std, generator);
+            // Tensor.normal_ honours the generator; nn.init.normal_ in TorchSharp 0.107 ignores it (checked).
+            else p.normal_(0, name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight") ? residualStd : std, generator);
         }
     }
 

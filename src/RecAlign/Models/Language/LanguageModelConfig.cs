@@ -104,7 +104,8 @@ public sealed record LanguageModelConfig
             NumHiddenLayers = Req("num_hidden_layers"),
             NumAttentionHeads = heads,
             NumKeyValueHeads = OptInt("num_key_value_heads") ?? heads,
-            HeadDimOverride = OptInt("head_dim"),
+            // head_dim equal to the derived width is not an override (keeps configs equal across a round trip).
+            HeadDimOverride = OptInt("head_dim") is { } hd && hd != Req("hidden_size") / heads ? hd : null,
             RopeTheta = OptDouble("rope_theta", 10000.0),
             RopeScaling = scaling,
             RmsNormEps = OptDouble("rms_norm_eps", 1e-6),

@@ -52,7 +52,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         {
             // PEFT's kaiming_uniform_(a=√5) is U(−1/√in, 1/√in).
             double bound = 1.0 / Math.Sqrt(InFeatures);
-            nn.init.uniform_(a.weight!, -bound, bound, generator);
+            a.weight!.uniform_(-bound, bound, generator); // nn.init.uniform_ ignores the generator in TorchSharp 0.107
             b.weight!.zero_();
         }
         lora_A = a;

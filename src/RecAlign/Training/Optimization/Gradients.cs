@@ -14,13 +14,19 @@ public static class Gradients
     /// </summary>
     public static Tensor GlobalNorm(IEnumerable<Parameter> parameters)
     {
+        using var scope = torch.NewDisposeScope();
+        var grads = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
+        return GlobalNormOfGrads(grads).MoveToOuterDisposeScope();
+    }
+
+    /// <summary><see cref="GlobalNorm"/> over gradient tensors themselves (e.g. flat grad buffers).</summary>
+    public static Tensor GlobalNormOfGrads(IReadOnlyList<Tensor> grads)
+    {
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        var squares = new List<Tensor>();
-        foreach (var p in parameters)
+        var squares = new List<Tensor>(grads.Count);
+        foreach (var g in grads)
         {
-            var g = p.grad;
-            if (g is null) continue;
             squares.Add(g.dtype is ScalarType.Float32 or ScalarType.Float64
                 ? Square(g.norm().to(ScalarType.Float32))
                 : g.square().sum(ScalarType.Float32));
@@ -38,17 +44,20 @@ public static class Gradients
     /// </summary>
     public static Tensor ClipGradNorm(IEnumerable<Parameter> parameters, double maxNorm)
     {
+        using var scope = torch.NewDisposeScope();
+        var grads = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
+        return ClipGradNormOfGrads(grads, maxNorm).MoveToOuterDisposeScope();
+    }
+
+    /// <summary><see cref="ClipGradNorm"/> over gradient tensors themselves (e.g. flat grad buffers).</summary>
+    public static Tensor ClipGradNormOfGrads(IReadOnlyList<Tensor> grads, double maxNorm)
+    {
         if (!(maxNorm > 0)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "max norm must be > 0");
-        var list = parameters as IReadOnlyList<Parameter> ?? parameters.ToList();
-        var total = GlobalNorm(list);
+        var total = GlobalNormOfGrads(grads);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var coef = total.add(1e-6).reciprocal_().mul_(maxNorm).clamp_max_(1.0);
-        foreach (var p in list)
-        {
-            var g = p.grad;
-            g?.mul_(coef);
-        }
+        foreach (var g in grads) g.mul_(coef);
         return total;
     }
 

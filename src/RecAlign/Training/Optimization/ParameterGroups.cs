@@ -29,15 +29,18 @@ public static class ParameterGroups
     /// <summary>
     /// The usual split: parameters with ndim ≥ 2 whose name has no norm/bias component decay; biases, norm weights and
     /// every 1-D/0-D tensor do not. Frozen parameters (requires_grad false) are left out. Groups are "decay" then
-    /// "no_decay"; an empty group is omitted.
+    /// "no_decay"; an empty group is omitted. A parameter listed twice (tied weights, same tensor under two names) is
+    /// kept once, under its first name, so it is not stepped twice.
     /// </summary>
     public static IReadOnlyList<ParameterGroup> Default(IEnumerable<(string name, Parameter parameter)> namedParameters, double weightDecay)
     {
         var decay = new List<(string, Parameter)>();
         var noDecay = new List<(string, Parameter)>();
+        var seen = new HashSet<(IntPtr, string)>();
         foreach (var (name, p) in namedParameters)
         {
             if (!p.requires_grad) continue;
+            if (p.numel() > 0 && !seen.Add((NativeTensor.DataPointer(p), string.Join(',', p.shape)))) continue;
             (Decays(name, p) ? decay : noDecay).Add((name, p));
         }
         var groups = new List<ParameterGroup>();

@@ -1,0 +1,223 @@
+using RecAlign.IO;
+using System.CommandLine;
+using System.Globalization;
+using RecAlign.Configuration;
+using RecAlign.Data;
+using RecAlign.Data.Audit;
+using RecAlign.Data.Candidates;
+using RecAlign.Data.Formats;
+using RecAlign.Data.Splits;
+using RecAlign.Data.Storage;
+using RecAlign.Data.Synthetic;
+using RecAlign.Prompts;
+using Spectre.Console;
+
+namespace RecAlign.Cli.Commands;
+
+/// <summary><c>data synth | candidates | export | prompts | preferences | audit</c>: synthetic data, candidate
+/// lists, S-DPO JSON export, TRL JSONL and the leak audit. The lead mounts them under <c>data</c>.</summary>
+public static class DataPipelineCommands
+{
+    public static IEnumerable<Command> Build()
+    {
+        yield return Synth();
+        yield return Candidates();
+        yield return Export();
+        yield return Prompts(preferences: false);
+        yield return Prompts(preferences: true);
+        yield return Audit();
+    }
+
+    private static Command Synth()
+    {
+        var size = new Option<string>("--size") { Description = "preset: tiny or small", DefaultValueFactory = _ => "tiny" };
+        size.AcceptOnlyFromAmong("tiny", "small");
+        var seed = new Option<ulong>("--seed") { Description = "world seed", DefaultValueFactory = _ => 42UL };
+        var output = new Option<string>("--out", "-o") { Description = "dataset folder to write", Required = true };
+        var set = CommonOptions.Set();
+        var cmd = new Command("synth", "generate a synthetic dataset (canonical dataset folder + synthetic_config.json)");
+        foreach (var o in new Option[] { size, seed, output, set }) cmd.Options.Add(o);
+        cmd.SetAction(pr => Guard(() =>
+        {
+            var preset = SyntheticConfig.Preset(pr.GetValue(size)!) with { Seed = pr.GetValue(seed) };
+            var config = ConfigLoader.Load(preset, null, pr.GetValue(set));
+            var world = SyntheticWorld.Generate(config);
+            var dir = pr.GetValue(output)!;
+            var manifest = DatasetStore.Save(world.Dataset, dir, new Dictionary<string, string>
+            {
+                ["format"] = "synthetic",
+                ["size"] = pr.GetValue(size)!,
+                ["seed"] = config.Seed.ToString(CultureInfo.InvariantCulture),
+                ["shift_timestamp"] = world.ShiftTimestamp.ToString(CultureInfo.InvariantCulture),
+            });
+            var cfgPath = Path.Combine(dir, "synthetic_config.json");
+            AtomicFile.Write(cfgPath, s => { using var w = new StreamWriter(s); w.Write(ConfigLoader.ToJson(config)); });
+            Console.WriteLine($"wrote {Path.GetFullPath(dir)}: {world.Dataset.UserCount} users, {world.Catalog.Count} items, " +
+                $"{world.Dataset.Interactions.Length} interactions ({manifest.ContentHash}); shifted period from {world.ShiftTimestamp}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static (Option<string> Split, Option<int> Count, Option<string> Negatives, Option<ulong> Seed, Option<double> Power) SamplingOptions()
+    {
+        var split = new Option<string>("--split") { Description = "leave_one_out | temporal | user_ratio | temporal_shift | popularity_shift | attribute_shift | exposure_shift (train/test candidates by different exposure policies)", DefaultValueFactory = _ => "leave_one_out" };
+        var count = new Option<int>("--count", "-n") { Description = "candidates per list, target included", DefaultValueFactory = _ => 20 };
+        var negatives = new Option<string>("--negatives") { Description = "uniform | popularity", DefaultValueFactory = _ => "uniform" };
+        negatives.AcceptOnlyFromAmong("uniform", "popularity");
+        var seed = new Option<ulong>("--seed") { Description = "candidate seed (per example: seed, user, position)", DefaultValueFactory = _ => 0UL };
+        var power = new Option<double>("--popularity-power") { Description = "exponent on counts for popularity negatives", DefaultValueFactory = _ => 1.0 };
+        return (split, count, negatives, seed, power);
+    }
+
+    private static IReadOnlyList<(string, int)> WriteBundle(ParseResult pr, string dataDir, string outDir, int maxHistory, string prefix, bool gzipTrain,
+        (Option<string> Split, Option<int> Count, Option<string> Negatives, Option<ulong> Seed, Option<double> Power) o, SplitMethod? forced = null)
+    {
+        var dataset = DatasetStore.Load(dataDir);
+        var method = forced ?? ParseEnum<SplitMethod>(pr.GetValue(o.Split)!, "--split");
+        var split = Splitter.Split(dataset, new SplitConfig { Method = method });
+        var cfg = new CandidateConfig
+        {
+            Count = pr.GetValue(o.Count),
+            Seed = pr.GetValue(o.Seed),
+            Negatives = ParseEnum<NegativeSampling>(pr.GetValue(o.Negatives)!, "--negatives"),
+            PopularityPower = pr.GetValue(o.Power),
+        };
+        var (trainSampler, evalSampler) = CandidateBundle.Samplers(cfg, dataset.Catalog.Count, split);
+        return CandidateBundle.Write(outDir, dataset.Catalog, split, trainSampler, evalSampler,
+            new CandidateBundleOptions { Prefix = prefix, MaxHistory = maxHistory, GzipTrain = gzipTrain });
+    }
+
+    private static Command Candidates()
+    {
+        var data = new Argument<string>("dataset") { Description = "a dataset folder (data prepare / data synth)" };
+        var output = new Option<string>("--out", "-o") { Description = "output folder", Required = true };
+        var maxHistory = new Option<int>("--max-history") { Description = "latest N history items kept (0 = all)", DefaultValueFactory = _ => 0 };
+        var o = SamplingOptions();
+        var cmd = new Command("candidates", "split a dataset and write seeded candidate lists (S-DPO JSON: train/val/test.json + id2name.txt)");
+        cmd.Arguments.Add(data);
+        foreach (var x in new Option[] { output, maxHistory, o.Split, o.Count, o.Negatives, o.Seed, o.Power }) cmd.Options.Add(x);
+        cmd.SetAction(pr => Guard(() =>
+        {
+            foreach (var (path, n) in WriteBundle(pr, pr.GetValue(data)!, pr.GetValue(output)!, pr.GetValue(maxHistory), "", false, o))
+                Console.WriteLine($"wrote {path} ({n})");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command Export()
+    {
+        var data = new Argument<string>("dataset") { Description = "a dataset folder (data prepare / data synth)" };
+        var output = new Option<string>("--out", "-o") { Description = "output folder", Required = true };
+        var name = new Option<string?>("--name") { Description = "file prefix (default: the dataset folder name)" };
+        var o = SamplingOptions();
+        var cmd = new Command("export", "export a dataset in S-DPO's layout: <name>-train/val/test.json (user split 8:1:1, last 10 history items, 20 candidates) + id2name.txt");
+        cmd.Arguments.Add(data);
+        foreach (var x in new Option[] { output, name, o.Count, o.Negatives, o.Seed, o.Power }) cmd.Options.Add(x);
+        cmd.SetAction(pr => Guard(() =>
+        {
+            var dir = pr.GetValue(data)!;
+            var prefix = (pr.GetValue(name) ?? new DirectoryInfo(dir).Name) + "-";
+            foreach (var (path, n) in WriteBundle(pr, dir, pr.GetValue(output)!, 10, prefix, false, o, SplitMethod.UserRatio))
+                Console.WriteLine($"wrote {path} ({n})");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command Prompts(bool preferences)
+    {
+        var input = new Argument<string>("file") { Description = "candidate JSON (S-DPO format, .json or .json.gz)" };
+        var output = new Option<string>("--out", "-o") { Description = "output JSONL (.jsonl or .jsonl.gz)", Required = true };
+        var templates = new Option<string>("--templates") { Description = "music | movie | item | hybrid, or a template file (one per line)", DefaultValueFactory = _ => "item" };
+        var seed = new Option<ulong>("--seed") { Description = "template / negative choice seed", DefaultValueFactory = _ => 0UL };
+        var maxHistory = new Option<int>("--max-history") { Description = "latest N history items in the prompt (0 = all)", DefaultValueFactory = _ => 10 };
+        var style = new Option<string>("--style") { Description = "title list style: comma | quoted | numbered", DefaultValueFactory = _ => "comma" };
+        style.AcceptOnlyFromAmong("comma", "quoted", "numbered");
+        var rejected = new Option<int>("--rejected", "-k") { Description = "negatives per example (1 = DPO, 3+ = Softmax-DPO)", DefaultValueFactory = _ => 1 };
+        var cmd = preferences
+            ? new Command("preferences", "render candidate lists into TRL preference JSONL {prompt, chosen, rejected}")
+            : new Command("prompts", "render candidate lists into TRL prompt-completion JSONL {prompt, completion}");
+        cmd.Arguments.Add(input);
+        foreach (var x in new Option[] { output, templates, seed, maxHistory, style }) cmd.Options.Add(x);
+        if (preferences) cmd.Options.Add(rejected);
+        cmd.SetAction(pr => Guard(() =>
+        {
+            var file = CandidatePromptJson.Read(pr.GetValue(input)!);
+            var listStyle = ParseEnum<ItemListStyle>(pr.GetValue(style)!, "--style");
+            var config = new PromptConfig
+            {
+                Seed = pr.GetValue(seed), MaxHistory = pr.GetValue(maxHistory), HistoryStyle = listStyle, CandidateStyle = listStyle,
+                RejectedCount = preferences ? pr.GetValue(rejected) : 1,
+            };
+            var builder = new PromptBuilder(file.Catalog, PromptTemplates.NamedOrFile(pr.GetValue(templates)!), config);
+            var path = pr.GetValue(output)!;
+            if (preferences) TrlJsonl.WritePreferences(path, builder.BuildPreferences(file.Examples));
+            else TrlJsonl.WriteSft(path, builder.Build(file.Examples));
+            Console.WriteLine($"wrote {path} ({file.Examples.Count} examples)");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command Audit()
+    {
+        var input = new Argument<string>("file") { Description = "candidate JSON to audit (S-DPO format)" };
+        var train = new Option<string?>("--train") { Description = "training candidate JSON the lookup learns from (else leave-one-out on FILE)" };
+        var maxLookup = new Option<double>("--max-lookup-hr1") { Description = "fail above this history-free lookup HR@1", DefaultValueFactory = _ => new AuditThresholds().MaxLookupHr1 };
+        var cmd = new Command("audit", "check candidate lists for answer leaks (exit code 1 when the audit fails)");
+        cmd.Arguments.Add(input);
+        cmd.Options.Add(train);
+        cmd.Options.Add(maxLookup);
+        cmd.SetAction(pr => Guard(() =>
+        {
+            var trainPath = pr.GetValue(train);
+            CandidatePromptFile? trainFile = trainPath is null ? null : CandidatePromptJson.Read(trainPath);
+            var file = CandidatePromptJson.Read(pr.GetValue(input)!, trainFile?.Catalog);
+            IReadOnlyList<CandidateExample>? trainExamples = trainFile?.Examples;
+            var report = LeakAudit.Run(file.Examples, file.Catalog, trainExamples, new AuditThresholds { MaxLookupHr1 = pr.GetValue(maxLookup) });
+            PrintReport(report);
+            return report.Passed ? 0 : 1;
+        }));
+        return cmd;
+    }
+
+    private static void PrintReport(AuditReport r)
+    {
+        var t = new Table().AddColumn("check").AddColumn(new TableColumn("value").RightAligned()).AddColumn("limit / reference");
+        string F(double x) => x.ToString("F3", CultureInfo.InvariantCulture);
+        t.AddRow("examples (train)", $"{r.Examples} ({r.TrainExamples})", $"list length {r.ListLength}");
+        t.AddRow($"history-free lookup HR@1 ({r.LookupSource})", F(r.LookupHr1), $"max {F(r.Thresholds.MaxLookupHr1)}, chance {F(r.ChanceHr1)}");
+        t.AddRow("same set, same answer", F(r.RepeatedSetRate), $"max {F(r.Thresholds.MaxRepeatedSetRate)}");
+        t.AddRow("negatives shared per answer", F(r.SameAnswerOverlap), $"max {F(r.Thresholds.MaxSameAnswerOverlap)}, independent {F(r.ExpectedSameAnswerOverlap)}");
+        t.AddRow("answer position max/expected", F(r.PositionMaxOverExpected), $"max {F(r.Thresholds.MaxPositionSkew)} (p = {r.PositionPValue.ToString("G3", CultureInfo.InvariantCulture)})");
+        if (r.TargetOverlap is { } o) t.AddRow("answers also train answers", F(o), "info");
+        if (r.DuplicateExampleRate is { } d) t.AddRow("(history, answer) also in train", F(d), "info");
+        t.AddRow("lists without exactly one answer", r.MalformedLists.ToString(CultureInfo.InvariantCulture), $"max {r.Thresholds.MaxMalformedRate:P1}");
+        AnsiConsole.Write(t);
+        if (r.Passed) AnsiConsole.MarkupLine("[green]audit passed[/]");
+        else
+        {
+            AnsiConsole.MarkupLine("[red]audit FAILED[/]");
+            foreach (var f in r.Failures) AnsiConsole.MarkupLineInterpolated($"  [red]-[/] {f}");
+        }
+    }
+
+    private static T ParseEnum<T>(string value, string option) where T : struct, Enum
+    {
+        var normal = value.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
+        return Enum.TryParse<T>(normal, ignoreCase: true, out var v) && Enum.IsDefined(v) ? v
+            : throw new ArgumentException($"{option}: unknown value '{value}' (known: {string.Join(", ", Enum.GetNames<T>())})");
+    }
+
+    private static int Guard(Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (e is DataFormatException or FormatException or ArgumentException or IOException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+    }
+}

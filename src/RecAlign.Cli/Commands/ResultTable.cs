@@ -1,0 +1,21 @@
+using RecAlign.Pipelines;
+using Spectre.Console;
+
+namespace RecAlign.Cli.Commands;
+
+/// <summary>The comparison table every pipeline command prints.</summary>
+internal static class ResultTable
+{
+    public static Table Build(string title, PipelineResult result)
+    {
+        var extras = result.Methods.SelectMany(m => m.Metrics.Keys).Where(k => k.EndsWith("/hr1")).Distinct().ToList();
+        var table = new Table().Title(title);
+        table.AddColumns(["method", "HR@1", "ValidRatio", "NDCG@5", "MRR", .. extras.Select(e => e.Replace("/hr1", " HR@1")), "stage time"]);
+        foreach (var m in result.Methods)
+            table.AddRow([Markup.Escape(m.Method), F(m.Metrics, "hr1"), F(m.Metrics, "valid_ratio"), F(m.Metrics, "ndcg@5"), F(m.Metrics, "mrr"),
+                .. extras.Select(e => F(m.Metrics, e)), m.StageSeconds is { } t ? $"{t:F0}s" : "-"]);
+        return table;
+    }
+
+    private static string F(IReadOnlyDictionary<string, double> m, string key) => m.TryGetValue(key, out var v) ? v.ToString("F4") : "-";
+}

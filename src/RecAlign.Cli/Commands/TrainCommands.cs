@@ -1,0 +1,152 @@
+using System.CommandLine;
+using RecAlign.Configuration;
+using RecAlign.Data.Formats;
+using RecAlign.Data.Storage;
+using RecAlign.Inference;
+using RecAlign.Models.Language;
+using RecAlign.Prompts;
+using RecAlign.Runs;
+using RecAlign.Text;
+using RecAlign.Training.Stages;
+
+namespace RecAlign.Cli.Commands;
+
+/// <summary><c>pretrain</c>, <c>sft</c> and <c>align</c>: each stage on its own, with a run directory, registry row,
+/// config file + <c>--set</c> overrides and <c>--resume</c>.</summary>
+internal static class TrainCommands
+{
+    public static IEnumerable<Command> Build() => [Pretrain(), Sft(), Align()];
+
+    private sealed record Common(Option<string> RunsDir, Option<string?> Config, Option<string[]> Set, Option<long?> Seed,
+        Option<int?> Threads, Option<string?> Resume, Option<string> Out);
+
+    private static Common AddCommon(Command c)
+    {
+        var common = new Common(
+            CommonOptions.RunsDir(),
+            CommonOptions.Config(), CommonOptions.Set(),
+            new Option<long?>("--seed") { Description = "training seed (training.seed)" },
+            CommonOptions.Threads(),
+            new Option<string?>("--resume") { Description = "continue an interrupted run: its run directory" },
+            new Option<string>("--out") { Description = "output model directory", Required = true });
+        foreach (var o in new Option[] { common.RunsDir, common.Config, common.Set, common.Seed, common.Threads, common.Resume, common.Out })
+            c.Options.Add(o);
+        return common;
+    }
+
+    private static T Resolve<T>(ParseResult parse, Common common, T defaults)
+    {
+        CommonOptions.ApplyThreads(parse.GetValue(common.Threads));
+        var overrides = (parse.GetValue(common.Set) ?? []).ToList();
+        if (parse.GetValue(common.Seed) is { } seed) overrides.Add($"training.seed={seed}");
+        return ConfigLoader.Load(defaults, parse.GetValue(common.Config), overrides);
+    }
+
+    /// <summary>Runs a stage inside a run directory registered in the registry; marks it completed or failed.</summary>
+    private static int InRun(ParseResult parse, Common common, string kind, object config, Func<StageContext, StageResult> body)
+    {
+        var runsDir = parse.GetValue(common.RunsDir)!;
+        var registry = RunRegistry.ForRunsDir(runsDir);
+        var resume = parse.GetValue(common.Resume);
+        var run = resume is null ? RunDirectory.Create(runsDir, kind, config) : RunDirectory.Open(resume);
+        if (resume is null) registry.Register(run, RunStatus.Running);
+        else registry.UpdateStatus(run.Id, RunStatus.Running);
+        try
+        {
+            var result = body(new StageContext(run, Console.Out, Resume: resume is not null));
+            var metrics = new Dictionary<string, double> { ["final_loss"] = result.Training.FinalLoss, ["wall_seconds"] = result.Seconds };
+            foreach (var (k, v) in result.Training.BestMetrics ?? new Dictionary<string, double>()) metrics["best_" + k] = v;
+            run.WriteSummary(new { stage = result.Stage, model_dir = result.ModelDirectory, steps = result.Training.Steps, metrics });
+            registry.SetFinalMetrics(run.Id, metrics);
+            registry.UpdateStatus(run.Id, RunStatus.Completed);
+            Console.WriteLine($"{kind}: model written to {result.ModelDirectory}; run {run.Path}");
+            return 0;
+        }
+        catch
+        {
+            registry.UpdateStatus(run.Id, RunStatus.Failed);
+            throw;
+        }
+    }
+
+    private static Option<string?> Validation() => new("--validation") { Description = "candidate-prompt JSON for validation HR@1 (early stopping, best checkpoint)" };
+    private static Option<string> Template() => new("--template") { Description = "prompt template set (music, movie, item) or file", DefaultValueFactory = _ => "item" };
+
+    private static List<CandidateQuestion> Questions(string? path, string template)
+    {
+        if (path is null) return [];
+        var file = CandidatePromptJson.Read(path);
+        return CandidateQuestions.From(new PromptBuilder(file.Catalog, PromptTemplates.NamedOrFile(template)), file.Catalog, file.Examples);
+    }
+
+    private static List<PromptExample> SftExamples(string path, string template)
+    {
+        if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return TrlJsonl.ReadSft(path);
+        var file = CandidatePromptJson.Read(path);
+        return new PromptBuilder(file.Catalog, PromptTemplates.NamedOrFile(template)).Build(file.Examples);
+    }
+
+    private static Command Pretrain()
+    {
+        var c = new Command("pretrain", "train a from-scratch LM on a dataset's catalog text and training histories (or a text file)");
+        var dataset = new Option<string?>("--dataset") { Description = "canonical dataset directory (recalign data prepare)" };
+        var corpus = new Option<string?>("--corpus") { Description = "plain-text corpus, one document per line" };
+        c.Options.Add(dataset);
+        c.Options.Add(corpus);
+        var common = AddCommon(c);
+        c.SetAction(parse =>
+        {
+            var config = Resolve(parse, common, new PretrainConfig());
+            List<string> texts = parse.GetValue(dataset) is { } d ? PretrainCorpus.FromDataset(DatasetStore.Load(d))
+                : parse.GetValue(corpus) is { } f ? File.ReadLines(f).Where(l => l.Length > 0).ToList()
+                : throw new ArgumentException("give --dataset DIR or --corpus FILE");
+            var tokenizer = CompactVocabularyTokenizer.Build(texts);
+            return InRun(parse, common, "pretrain", config, ctx => StageRunner.Pretrain(texts, tokenizer, config, parse.GetValue(common.Out)!, ctx));
+        });
+        return c;
+    }
+
+    private static Command Sft()
+    {
+        var c = new Command("sft", "supervised fine-tuning on prompts → target titles (TRL prompt/completion JSONL or candidate-prompt JSON)");
+        var model = new Option<string>("--model") { Description = "starting model directory", Required = true };
+        var train = new Option<string>("--train") { Description = "training data (.jsonl TRL prompt/completion, or candidate-prompt .json/.json.gz)", Required = true };
+        var lora = new Option<bool>("--lora") { Description = "train LoRA adapters (PEFT defaults; tune with --set lora.rank=16 ...)" };
+        var validation = Validation();
+        var template = Template();
+        foreach (var o in new Option[] { model, train, lora, validation, template }) c.Options.Add(o);
+        var common = AddCommon(c);
+        c.SetAction(parse =>
+        {
+            var config = Resolve(parse, common, parse.GetValue(lora) ? new SftConfig { Lora = new LoraConfig() } : new SftConfig());
+            var data = SftExamples(parse.GetValue(train)!, parse.GetValue(template)!);
+            var questions = Questions(parse.GetValue(validation), parse.GetValue(template)!);
+            return InRun(parse, common, "sft", config, ctx => StageRunner.Sft(parse.GetValue(model)!, data, questions, config, parse.GetValue(common.Out)!, ctx));
+        });
+        return c;
+    }
+
+    private static Command Align()
+    {
+        var c = new Command("align", "preference alignment (dpo, sdpo, ipo, hinge, robust, simpo, drdpo) from an SFT model on TRL preference JSONL");
+        var model = new Option<string>("--model") { Description = "SFT model directory (also the reference)", Required = true };
+        var train = new Option<string>("--train") { Description = "TRL preference JSONL: {prompt, chosen, rejected (string or list)}", Required = true };
+        var loss = new Option<string?>("--loss") { Description = "loss type (loss.loss_type)" };
+        var lora = new Option<bool>("--lora") { Description = "train LoRA adapters; the base serves as a live reference with --set reference=live" };
+        var validation = Validation();
+        var template = Template();
+        foreach (var o in new Option[] { model, train, loss, lora, validation, template }) c.Options.Add(o);
+        var common = AddCommon(c);
+        c.SetAction(parse =>
+        {
+            var defaults = parse.GetValue(lora) ? new AlignConfig { Lora = new LoraConfig() } : new AlignConfig();
+            if (parse.GetValue(loss) is { } l) defaults = defaults with { Loss = defaults.Loss with { LossType = l } };
+            var config = Resolve(parse, common, defaults);
+            var data = TrlJsonl.ReadPreferences(parse.GetValue(train)!);
+            var questions = Questions(parse.GetValue(validation), parse.GetValue(template)!);
+            return InRun(parse, common, "align", config, ctx =>
+                StageRunner.Align(parse.GetValue(model)!, data, questions, config, parse.GetValue(common.Out)!, ctx, config.Loss.LossType));
+        });
+        return c;
+    }
+}

@@ -1,0 +1,14 @@
+using RecAlign.Prompts;
+using RecAlign.Text;
+
+namespace RecAlign.Alignment;
+
+/// <summary>Token ids of a preference example: prompt (with BOS), chosen response and K rejected responses (each
+/// ending with EOS).</summary>
+public sealed record TokenizedPreference(int[] Prompt, int[] Chosen, int[][] Rejected)
+{
+    public static TokenizedPreference From(ITokenizer tokenizer, PreferenceExample example, int maxPromptTokens = int.MaxValue) =>
+        new(PromptTokenization.Prompt(tokenizer, example.Prompt, maxPromptTokens),
+            PromptTokenization.Response(tokenizer, example.Chosen),
+            example.Rejected.Select(r => PromptTokenization.Response(tokenizer, r)).ToArray());
+}

@@ -1,0 +1,36 @@
+using RecAlign.Data;
+using RecAlign.Inference;
+using RecAlign.Training.Optimization;
+using static TorchSharp.torch;
+
+namespace RecAlign.Evaluation;
+
+/// <summary>Reference points for candidate-list evaluation, scored through the same metrics as every model.</summary>
+public static class Baselines
+{
+    /// <summary>Uniformly random scores (seeded): HR@1 ≈ 1/C.</summary>
+    public static IReadOnlyDictionary<string, double> Random(IReadOnlyList<CandidateQuestion> questions, ulong seed)
+    {
+        var rng = new Pcg32(seed, 0x5eed);
+        int c = questions.Max(q => q.Candidates.Count);
+        var scores = new float[questions.Count * c];
+        for (int i = 0; i < questions.Count; i++)
+            for (int j = 0; j < c; j++)
+                scores[i * c + j] = j < questions[i].Candidates.Count ? (float)rng.NextDouble() : float.NegativeInfinity;
+        using var t = tensor(scores, [questions.Count, c]);
+        return CandidateEvaluator.FromScores(t, questions).Metrics;
+    }
+
+    /// <summary>Scores each candidate by its training popularity (titles resolved through the catalog).</summary>
+    public static IReadOnlyDictionary<string, double> Popularity(IReadOnlyList<CandidateQuestion> questions, ItemCatalog catalog, IReadOnlyList<double> popularity)
+    {
+        int c = questions.Max(q => q.Candidates.Count);
+        var scores = new float[questions.Count * c];
+        Array.Fill(scores, float.NegativeInfinity);
+        for (int i = 0; i < questions.Count; i++)
+            for (int j = 0; j < questions[i].Candidates.Count; j++)
+                scores[i * c + j] = catalog.TryGetByTitle(questions[i].Candidates[j], out var id) ? (float)popularity[id] : 0f;
+        using var t = tensor(scores, [questions.Count, c]);
+        return CandidateEvaluator.FromScores(t, questions).Metrics;
+    }
+}

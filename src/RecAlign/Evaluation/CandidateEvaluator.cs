@@ -1,0 +1,96 @@
+using RecAlign.Inference;
+using RecAlign.Models.Language;
+using RecAlign.Models.Language.Generation;
+using RecAlign.Prompts;
+using RecAlign.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RecAlign.Evaluation;
+
+/// <summary>
+/// Likelihood ranking of candidate lists: every candidate title is scored by log p(title + EOS | prompt), summed and
+/// length-normalised, with one shared prompt KV cache per question (<see cref="ContinuationScorer"/>). Gives a full
+/// ranking of each list, so HR@1 (= hr1; valid_ratio is 1 by construction), HR@K, NDCG@K and MRR.
+/// </summary>
+public static class CandidateEvaluator
+{
+    public static readonly IReadOnlyList<int> DefaultKs = [1, 3, 5, 10];
+
+    /// <summary>Scores [N, C] for every question (C = the largest list; shorter lists are padded with −∞).</summary>
+    public static Tensor Score(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions,
+        bool lengthNormalised = false, int batchSize = 8, int maxPromptTokens = 1024)
+    {
+        int c = questions.Count == 0 ? 0 : questions.Max(q => q.Candidates.Count);
+        var scores = new float[questions.Count * c];
+        Array.Fill(scores, float.NegativeInfinity);
+        var candidateTokens = new Dictionary<string, int[]>(StringComparer.Ordinal);
+        int[] Tokens(string title) => candidateTokens.TryGetValue(title, out var t) ? t : candidateTokens[title] = PromptTokenization.Response(tokenizer, title);
+        using var _ = no_grad();
+        for (int start = 0; start < questions.Count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            var batch = questions.Skip(start).Take(batchSize).ToList();
+            var prompts = batch.Select(q => PromptTokenization.Prompt(tokenizer, q.Prompt, maxPromptTokens)).ToList();
+            var conts = batch.Select(q => (IReadOnlyList<int[]>)q.Candidates.Select(Tokens).ToList()).ToList();
+            using var result = ContinuationScorer.Score(lm, prompts, conts, tokenizer.PadOrEosId());
+            var s = lengthNormalised ? result.Sums / result.Lengths.to(ScalarType.Float32) : result.Sums;
+            var values = s.cpu().data<float>().ToArray();
+            int k = 0;
+            for (int i = 0; i < batch.Count; i++)
+                for (int j = 0; j < batch[i].Candidates.Count; j++)
+                    scores[(start + i) * c + j] = values[k++];
+        }
+        return tensor(scores, [questions.Count, c]);
+    }
+
+    /// <summary>Rank-mode metrics: hr1, valid_ratio (always 1), hr@K, ndcg@K, mrr.</summary>
+    public static EvaluationResult Rank(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions,
+        bool lengthNormalised = false, int batchSize = 8, IReadOnlyList<int>? ks = null)
+    {
+        using var scores = Score(lm, tokenizer, questions, lengthNormalised, batchSize);
+        return FromScores(scores, questions, ks);
+    }
+
+    /// <summary>
+    /// Generate-mode metrics as S-DPO computes them: the model writes an answer (greedy or beam, optionally constrained
+    /// to the candidate titles by a token trie), the answer is matched to a candidate by <see cref="AnswerMatcher"/>;
+    /// hr1 = answers matching the target, valid_ratio = answers matching any candidate.
+    /// </summary>
+    public static EvaluationResult Generate(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions,
+        GenerationConfig? generation = null, bool constrained = false, int batchSize = 16, bool keepDetails = false,
+        int maxPromptTokens = 1024, bool sdpoRule = false)
+    {
+        var config = (generation ?? new GenerationConfig { MaxNewTokens = 32 }) with
+        {
+            EosTokenId = tokenizer.StopIds().ToList(),
+            PadTokenId = tokenizer.PadOrEosId(),
+        };
+        var answers = new List<string>(questions.Count);
+        using var _ = no_grad();
+        for (int start = 0; start < questions.Count; start += batchSize)
+        {
+            var batch = questions.Skip(start).Take(batchSize).ToList();
+            var prompts = batch.Select(q => PromptTokenization.Prompt(tokenizer, q.Prompt, maxPromptTokens)).ToList();
+            IReadOnlyList<TokenTrie?>? tries = constrained
+                ? batch.Select(q => (TokenTrie?)new TokenTrie(q.Candidates.Select(c => (IReadOnlyList<int>)PromptTokenization.Response(tokenizer, c)))).ToList()
+                : null;
+            var result = Models.Language.Generation.Generator.Generate(lm, prompts, config, tries, ids => tokenizer.Decode(ids));
+            for (int i = 0; i < batch.Count; i++)
+                answers.Add(tokenizer.Decode(result.Best(i).Tokens));
+        }
+        return GenerationMetrics.CandidateLists(answers, questions, sdpoRule: sdpoRule, keepDetails: keepDetails);
+    }
+
+    public static EvaluationResult FromScores(Tensor scores, IReadOnlyList<CandidateQuestion> questions, IReadOnlyList<int>? ks = null)
+    {
+        using var targets = tensor(questions.Select(q => (long)q.TargetIndex).ToArray());
+        var result = Metrics.FromScores(scores, targets, ks ?? DefaultKs);
+        var extra = new Dictionary<string, double>
+        {
+            [Metrics.HitRatioAt1Key] = result[Metrics.HitRatioKey(1)],
+            [Metrics.ValidRatioKey] = 1.0,
+        };
+        return result.Merge(new EvaluationResult(result.N, extra));
+    }
+}

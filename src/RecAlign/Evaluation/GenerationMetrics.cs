@@ -1,0 +1,73 @@
+using RecAlign.Inference;
+using static TorchSharp.torch;
+
+namespace RecAlign.Evaluation;
+
+/// <summary>
+/// Metrics for generated answers (generate mode), the counterpart of <c>CandidateEvaluator</c>'s rank mode:
+/// candidate-list HitRatio@1/ValidRatio through an <see cref="AnswerMatcher"/>, and full-catalog HR@K/NDCG@K/MRR
+/// through a <see cref="CatalogGrounder"/>.
+/// </summary>
+public static class GenerationMetrics
+{
+    /// <summary><c>hr1</c>, <c>valid_ratio</c>, <c>n</c> for answers to candidate questions. A hit is a valid answer
+    /// whose matched title is the target's (titles compared normalised, so a duplicated target title still counts).
+    /// <paramref name="sdpoRule"/> = S-DPO's raw substring rule (<see cref="AnswerMatcher.MatchSdpo"/>).</summary>
+    public static EvaluationResult CandidateLists(IReadOnlyList<string> answers, IReadOnlyList<CandidateQuestion> questions,
+        AnswerMatcher? matcher = null, bool sdpoRule = false, bool keepDetails = false)
+    {
+        if (answers.Count != questions.Count)
+            throw new ArgumentException($"{answers.Count} answers for {questions.Count} questions", nameof(answers));
+        matcher ??= new AnswerMatcher();
+        int hits = 0, valid = 0;
+        var details = keepDetails ? new List<ExampleDetail>(answers.Count) : null;
+        for (int i = 0; i < answers.Count; i++)
+        {
+            var q = questions[i];
+            var m = sdpoRule ? AnswerMatcher.MatchSdpo(answers[i], q.Candidates) : matcher.Match(answers[i], q.Candidates);
+            bool hit = m.Index is int j && (j == q.TargetIndex
+                || AnswerMatcher.Normalize(q.Candidates[j]) == AnswerMatcher.Normalize(q.Target));
+            if (m.IsValid) valid++;
+            if (hit) hits++;
+            details?.Add(new ExampleDetail(i) { Target = q.TargetIndex, Matched = m.Index, Answer = answers[i], Valid = m.IsValid, Hit = hit });
+        }
+        int n = answers.Count;
+        return new EvaluationResult(n, new Dictionary<string, double>
+        {
+            [Metrics.HitRatioAt1Key] = n == 0 ? 0 : (double)hits / n,
+            [Metrics.ValidRatioKey] = n == 0 ? 0 : (double)valid / n,
+        }, details);
+    }
+
+    /// <summary>HR@K, NDCG@K, MRR over the whole catalog: each answer is grounded to a score per item (exact title
+    /// first, then similarity) and the target item's rank is taken, with <paramref name="histories"/> (optional)
+    /// excluded from the ranking as in sequential recommenders' full-ranking protocol.</summary>
+    public static EvaluationResult FullCatalog(IReadOnlyList<string> answers, IReadOnlyList<int> targetItems, CatalogGrounder grounder,
+        IReadOnlyList<int> ks, IReadOnlyList<IReadOnlyList<int>>? histories = null, bool keepDetails = false, int batchSize = 256)
+    {
+        if (answers.Count != targetItems.Count)
+            throw new ArgumentException($"{answers.Count} answers for {targetItems.Count} targets", nameof(answers));
+        if (histories is not null && histories.Count != answers.Count)
+            throw new ArgumentException($"{histories.Count} histories for {answers.Count} answers", nameof(histories));
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be ≥ 1");
+        // Batches bound the [batch, catalog] score matrix; ranks are gathered and the metrics computed once.
+        var ranks = new List<long>(answers.Count);
+        for (int start = 0; start < answers.Count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            int count = Math.Min(batchSize, answers.Count - start);
+            var scores = grounder.Scores(answers.Skip(start).Take(count).ToList());
+            var targets = tensor(targetItems.Skip(start).Take(count).Select(t => (long)t).ToArray());
+            var r = histories is null
+                ? Metrics.Ranks(scores, targets, TieBreak.Pessimistic)
+                : Metrics.Ranks(scores, targets, histories.Skip(start).Take(count).ToList(), TieBreak.Pessimistic);
+            ranks.AddRange(r.data<long>().ToArray());
+        }
+        using var rankTensor = tensor(ranks.ToArray());
+        var result = Metrics.FromRanks(rankTensor, ks, keepDetails);
+        if (keepDetails && result.Details is not null)
+            return new EvaluationResult(result.N, result.Metrics,
+                result.Details.Select((d, i) => d with { Target = targetItems[i], Answer = answers[i] }).ToList());
+        return result;
+    }
+}

@@ -1,0 +1,125 @@
+using System.IO.Compression;
+
+namespace RecAlign.IO;
+
+/// <summary>The one way RecAlign writes files and directories: readers never see a half-written one (temp file or
+/// directory in the same folder, then a rename, which is atomic within a file system), and <c>.gz</c> paths are
+/// compressed and decompressed transparently.</summary>
+public static class AtomicFile
+{
+    public static void WriteAllText(string path, string text) => WriteAllBytes(path, new System.Text.UTF8Encoding(false).GetBytes(text));
+
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    {
+        var copy = bytes.ToArray();
+        Write(path, s => s.Write(copy));
+    }
+
+    /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>; a <c>.gz</c> path is gzip-compressed.
+    /// The file appears only once complete.</summary>
+    public static void Write(string path, Action<Stream> write)
+    {
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(dir);
+        var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var file = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                // Callers may dispose what they get (a StreamWriter without leaveOpen); the file must stay open for
+                // the flush to disk, so they get a view that ignores Dispose.
+                var view = new KeepOpenStream(file);
+                if (IsGzip(full))
+                {
+                    using var gz = new GZipStream(view, CompressionLevel.Optimal, leaveOpen: true);
+                    write(gz);
+                }
+                else write(view);
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { } // best effort: the original error matters
+            throw;
+        }
+    }
+
+    /// <summary>Opens <paramref name="path"/> for reading, decompressing <c>.gz</c> files.</summary>
+    public static Stream OpenRead(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"file not found: {path}", path);
+        Stream s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return IsGzip(path) ? new GZipStream(s, CompressionMode.Decompress) : s;
+    }
+
+    public static bool IsGzip(string path) => path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Builds a directory's full contents in <c>{dir}.tmp-{guid}</c> via <paramref name="fill"/>, then swaps
+    /// it in: an existing directory is renamed aside, the new one renamed in, the old one deleted. Readers never
+    /// see a half-written directory.</summary>
+    public static void ReplaceDirectory(string directory, Action<string> fill)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        var parent = Path.GetDirectoryName(full) ?? throw new ArgumentException($"Cannot replace a root directory: {full}");
+        Directory.CreateDirectory(parent);
+        var tmp = $"{full}.tmp-{Guid.NewGuid():N}";
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            fill(tmp);
+        }
+        catch
+        {
+            TryDelete(tmp);
+            throw;
+        }
+
+        if (Directory.Exists(full))
+        {
+            var old = $"{full}.old-{Guid.NewGuid():N}";
+            Directory.Move(full, old);
+            try
+            {
+                Directory.Move(tmp, full);
+            }
+            catch
+            {
+                Directory.Move(old, full);
+                TryDelete(tmp);
+                throw;
+            }
+            TryDelete(old);
+        }
+        else
+        {
+            Directory.Move(tmp, full);
+        }
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    private sealed class KeepOpenStream(Stream inner) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+        public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
+        public override void WriteByte(byte value) => inner.WriteByte(value);
+        protected override void Dispose(bool disposing) { if (disposing) inner.Flush(); }
+    }
+}

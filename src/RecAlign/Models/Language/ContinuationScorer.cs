@@ -1,0 +1,88 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RecAlign.Models.Language;
+
+/// <summary>Summed log-probabilities of continuations (flattened: prompt 0's continuations first), their token
+/// counts, and which prompt each belongs to.</summary>
+public sealed record ContinuationLogProbs(Tensor Sums, Tensor Lengths, Tensor Owner) : IDisposable
+{
+    public void Dispose()
+    {
+        Sums.Dispose();
+        Lengths.Dispose();
+        Owner.Dispose();
+    }
+}
+
+/// <summary>
+/// log p(continuation | prompt) for many continuations per prompt, computing each prompt's KV cache once and
+/// expanding it over its continuations in one batch: prompts are left-padded, continuations right-padded, the first
+/// continuation token is scored from the prompt's last position. Differentiable when grad is enabled, so preference
+/// training scores chosen and all rejected responses in one pass that shares the prompt; under no_grad it ranks
+/// candidate lists. Only continuation positions reach the output projection, and log-softmax is never materialised:
+/// log p(y) = logit_y − logsumexp(logits), in fp32.
+/// </summary>
+public static class ContinuationScorer
+{
+    public static ContinuationLogProbs Score(LanguageModel lm, IReadOnlyList<int[]> prompts,
+        IReadOnlyList<IReadOnlyList<int[]>> continuations, int padId)
+    {
+        if (prompts.Count != continuations.Count) throw new ArgumentException("one continuation list per prompt");
+        if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("prompts must not be empty (start them with BOS)");
+        var device = lm.Device;
+        using var scope = NewDisposeScope();
+        int b = prompts.Count, promptLen = prompts.Max(p => p.Length);
+        var promptIds = new long[b * promptLen];
+        var promptMask = new long[b * promptLen];
+        Array.Fill(promptIds, padId);
+        for (int r = 0; r < b; r++)
+        {
+            int offset = promptLen - prompts[r].Length; // left padding
+            for (int j = 0; j < prompts[r].Length; j++)
+            {
+                promptIds[r * promptLen + offset + j] = prompts[r][j];
+                promptMask[r * promptLen + offset + j] = 1;
+            }
+        }
+        var owners = new List<long>();
+        var flat = new List<int[]>();
+        for (int r = 0; r < b; r++)
+            foreach (var c in continuations[r])
+            {
+                if (c.Length == 0) throw new ArgumentException($"prompt {r} has an empty continuation");
+                owners.Add(r);
+                flat.Add(c);
+            }
+        int n = flat.Count, contLen = flat.Max(c => c.Length);
+        var contIds = new long[n * contLen];
+        var contMask = new long[n * contLen];
+        Array.Fill(contIds, padId);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < flat[i].Length; j++)
+            {
+                contIds[i * contLen + j] = flat[i][j];
+                contMask[i * contLen + j] = 1;
+            }
+
+        using var cache = lm.NewCache();
+        var promptHidden = lm.Hidden(tensor(promptIds, [b, promptLen], device: device), tensor(promptMask, [b, promptLen], device: device), cache);
+        var owner = tensor(owners.ToArray(), device: device);
+        using var expanded = cache.Select(owner);
+        var ids = tensor(contIds, [n, contLen], device: device);
+        var mask = tensor(contMask, [n, contLen], device: device);
+        var contHidden = lm.Hidden(ids, mask, expanded);
+
+        // Position j of a continuation is predicted from the hidden state before it.
+        var lastPrompt = promptHidden.select(1, promptLen - 1).index_select(0, owner).unsqueeze(1);   // [N, 1, D]
+        var predictors = contLen > 1 ? cat([lastPrompt, contHidden.narrow(1, 0, contLen - 1)], 1) : lastPrompt;
+        var valid = mask.reshape(-1).nonzero().squeeze(1);
+        var logits = lm.Logits(predictors.reshape(n * contLen, -1).index_select(0, valid)).to(ScalarType.Float32);
+        var targets = ids.reshape(-1).index_select(0, valid);
+        var tokenLogp = logits.gather(1, targets.unsqueeze(1)).squeeze(1) - logits.logsumexp(1);
+        var row = valid.div(contLen, rounding_mode: RoundingMode.floor);
+        var sums = zeros(n, ScalarType.Float32, device: device).index_add(0, row, tokenLogp, 1.0);
+        var lengths = mask.sum(1);
+        return new ContinuationLogProbs(sums.MoveToOuterDisposeScope(), lengths.MoveToOuterDisposeScope(), owner.MoveToOuterDisposeScope());
+    }
+}

@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using RecAlign.Alignment;
+using RecAlign.Data;
+using RecAlign.Data.Candidates;
+using RecAlign.Evaluation;
+using RecAlign.Inference;
+using RecAlign.Models.Language;
+using RecAlign.Prompts;
+using RecAlign.Runs;
+using RecAlign.Text;
+using RecAlign.Training.Stages;
+
+namespace RecAlign.Pipelines;
+
+/// <summary>What the pipeline trains and evaluates on, whatever the source (synthetic world, sequence tables...).
+/// Evaluation examples get candidate lists from RecAlign's own sampler, seeded per example, never by target.</summary>
+public sealed record PipelineData(
+    string Name,
+    ItemCatalog Catalog,
+    IReadOnlyList<SequenceExample> Train,
+    IReadOnlyList<SequenceExample> Validation,
+    IReadOnlyList<SequenceExample> Evaluation,
+    IReadOnlyList<string> PretrainCorpus,
+    IReadOnlyList<PromptTemplate> Templates)
+{
+    /// <summary>Further question sets scored by every trained model (e.g. a published candidate file).</summary>
+    public IReadOnlyList<(string Name, IReadOnlyList<CandidateQuestion> Questions)> ExtraEvaluations { get; init; } = [];
+}
+
+/// <summary>Settings of the pipeline; the defaults are the quickstart's (a few minutes on a 2-core CPU).</summary>
+public sealed record PipelineConfig
+{
+    public ulong Seed { get; init; } = 42;
+    public int Candidates { get; init; } = 20;
+    public int SftExamples { get; init; } = 3000;
+    public int PreferenceExamples { get; init; } = 1500;
+    public int SdpoNegatives { get; init; } = 3;
+    public int ValidationQuestions { get; init; } = 200;
+    public int EvaluationQuestions { get; init; } = 600;
+    public PretrainConfig Pretrain { get; init; } = new();
+    public SftConfig Sft { get; init; } = new();
+    /// <summary>β = 1 for both DPO and S-DPO, as in the S-DPO paper's comparison.</summary>
+    public AlignConfig Dpo { get; init; } = new() { Loss = new PreferenceLossConfig { LossType = "dpo", Beta = 1.0 } };
+    public AlignConfig Sdpo { get; init; } = new() { Loss = new PreferenceLossConfig { LossType = "sdpo", Beta = 1.0 } };
+}
+
+/// <summary>One method's result in the summary.</summary>
+public sealed record MethodResult(string Method, IReadOnlyDictionary<string, double> Metrics, double? StageSeconds, string? ModelDirectory);
+
+public sealed record PipelineResult(RunDirectory Run, IReadOnlyList<MethodResult> Methods, IReadOnlyList<StageResult> Stages, double Seconds);
+
+/// <summary>
+/// The LM recommender end to end: compact tokenizer from the data → pretrain a from-scratch LM on catalog text and
+/// training histories → SFT on candidate prompts → DPO and Softmax-DPO from the same SFT model → every model plus a
+/// random and a popularity baseline evaluated on the same candidate lists → summary.json (per method hr1,
+/// valid_ratio, ranking metrics, stage wall times, model directories), registry row and report.
+/// </summary>
+public static class RecommendationPipeline
+{
+    public static PipelineResult Run(PipelineData data, PipelineConfig config, string runsDir, string kind, object resolvedConfig, TextWriter? console = null)
+    {
+        var total = Stopwatch.StartNew();
+        var run = RunDirectory.Create(runsDir, kind, resolvedConfig);
+        var registry = RunRegistry.ForRunsDir(runsDir);
+        registry.Register(run, RunStatus.Running);
+        var ctx = new StageContext(run, console);
+        try
+        {
+            var (methods, stages) = RunStages(data, config, run, ctx);
+            var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" || kv.Key.EndsWith("/hr1"))
+                .Select(kv => KeyValuePair.Create($"{m.Method}/{kv.Key}", Math.Round(kv.Value, 6)))).ToDictionary();
+            run.WriteSummary(new JsonObject
+            {
+                ["run"] = run.Id,
+                ["status"] = "completed",
+                ["data"] = data.Name,
+                ["seed"] = config.Seed,
+                ["methods"] = new JsonObject(methods.Select(m => KeyValuePair.Create(m.Method, (JsonNode?)MethodJson(m)))),
+                ["final_metrics"] = new JsonObject(finalMetrics.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+                ["stages"] = new JsonArray(stages.Select(st => (JsonNode)new JsonObject
+                {
+                    ["name"] = st.Stage, ["wall_seconds"] = Math.Round(st.Seconds, 1), ["steps"] = st.Training.Steps,
+                    ["model_dir"] = Path.GetRelativePath(run.Path, st.ModelDirectory),
+                }).ToArray()),
+                ["wall_seconds"] = Math.Round(total.Elapsed.TotalSeconds, 1),
+            });
+            registry.SetFinalMetrics(run.Id, finalMetrics);
+            registry.UpdateStatus(run.Id, RunStatus.Completed);
+            Report.Write(run);
+            return new PipelineResult(run, methods, stages, total.Elapsed.TotalSeconds);
+        }
+        catch
+        {
+            registry.UpdateStatus(run.Id, RunStatus.Failed);
+            throw;
+        }
+    }
+
+    private static JsonObject MethodJson(MethodResult m)
+    {
+        var o = new JsonObject();
+        foreach (var (k, v) in m.Metrics) o[k] = Math.Round(v, 6);
+        if (m.StageSeconds is { } s) o["wall_seconds"] = Math.Round(s, 1);
+        if (m.ModelDirectory is { } d) o["model_dir"] = d;
+        return o;
+    }
+
+    private static (List<MethodResult>, List<StageResult>) RunStages(PipelineData data, PipelineConfig config, RunDirectory run, StageContext ctx)
+    {
+        var sw = Stopwatch.StartNew();
+        var catalog = data.Catalog;
+        var sampler = CandidateSampler.For(new CandidateConfig { Count = config.Candidates, Seed = config.Seed }, catalog.Count);
+        var trainCandidates = sampler.Sample(Subsample(data.Train, config.SftExamples, config.Seed));
+        var validation = Questions(data, sampler.Sample(data.Validation.Take(config.ValidationQuestions)), config.Seed + 1);
+        var evaluation = Questions(data, sampler.Sample(data.Evaluation.Take(config.EvaluationQuestions)), config.Seed + 2);
+        var prompts = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed });
+        var sftData = prompts.Build(trainCandidates);
+        var dpoData = prompts.BuildPreferences(trainCandidates.Take(config.PreferenceExamples), 1);
+        var sdpoData = prompts.BuildPreferences(trainCandidates.Take(config.PreferenceExamples), config.SdpoNegatives);
+        ctx.Say($"data {data.Name}: {catalog.Count} items; {sftData.Count} SFT / {dpoData.Count} preference examples, " +
+            $"{validation.Count} validation and {evaluation.Count} evaluation questions ({sw.Elapsed.TotalSeconds:F1}s)");
+
+        var tokenizer = CompactVocabularyTokenizer.Build(data.PretrainCorpus.Concat(catalog.Items.Select(i => i.Title)).Concat(sftData.Take(200).Select(e => e.Prompt)));
+        ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids");
+        long seed = (long)config.Seed;
+        var models = Path.Combine(run.Path, "models");
+        var pretrain = StageRunner.Pretrain(data.PretrainCorpus, tokenizer, config.Pretrain with { Training = config.Pretrain.Training with { Seed = seed } },
+            Path.Combine(models, "pretrain"), ctx);
+        var sft = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft with { Training = config.Sft.Training with { Seed = seed } },
+            Path.Combine(models, "sft"), ctx);
+        var dpo = StageRunner.Align(sft.ModelDirectory, dpoData, validation, config.Dpo with { Training = config.Dpo.Training with { Seed = seed } },
+            Path.Combine(models, "dpo"), ctx, "dpo");
+        var sdpo = StageRunner.Align(sft.ModelDirectory, sdpoData, validation, config.Sdpo with { Training = config.Sdpo.Training with { Seed = seed } },
+            Path.Combine(models, "sdpo"), ctx, "sdpo");
+
+        var popularity = CandidateSampler.PopularityWeights(data.Train.Select(e => e.Target), catalog.Count);
+        var results = new List<MethodResult>
+        {
+            new("random", WithExtras(Baselines.Random(evaluation, config.Seed), data, q => Baselines.Random(q, config.Seed)), null, null),
+            new("popularity", WithExtras(Baselines.Popularity(evaluation, catalog, popularity), data, q => Baselines.Popularity(q, catalog, popularity)), null, null),
+        };
+        foreach (var stage in new[] { sft, dpo, sdpo })
+        {
+            var evalWatch = Stopwatch.StartNew();
+            var (lm, tok) = ModelDirectory.Load(stage.ModelDirectory);
+            using (lm)
+            {
+                var metrics = WithExtras(CandidateEvaluator.Rank(lm, tok, evaluation).Metrics, data, q => CandidateEvaluator.Rank(lm, tok, q).Metrics);
+                results.Add(new(stage.Stage, metrics, stage.Seconds, Path.GetRelativePath(run.Path, stage.ModelDirectory)));
+                run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => "test_" + kv.Key, kv => kv.Value), stage.Stage);
+                ctx.Say($"evaluation {stage.Stage}: hr1 {metrics["hr1"]:F4}, ndcg@5 {metrics.GetValueOrDefault("ndcg@5"):F4}" +
+                    string.Concat(data.ExtraEvaluations.Select(e => $", {e.Name}/hr1 {metrics[e.Name + "/hr1"]:F4}")) + $" ({evalWatch.Elapsed.TotalSeconds:F1}s)");
+            }
+        }
+        return (results, [pretrain, sft, dpo, sdpo]);
+    }
+
+    private static IReadOnlyDictionary<string, double> WithExtras(IReadOnlyDictionary<string, double> main, PipelineData data,
+        Func<IReadOnlyList<CandidateQuestion>, IReadOnlyDictionary<string, double>> evaluate)
+    {
+        var all = new Dictionary<string, double>(main);
+        foreach (var (name, questions) in data.ExtraEvaluations)
+            foreach (var (k, v) in evaluate(questions))
+                all[$"{name}/{k}"] = v;
+        return all;
+    }
+
+    /// <summary>A seeded subset of the training examples (all of them when there are fewer).</summary>
+    private static IReadOnlyList<SequenceExample> Subsample(IReadOnlyList<SequenceExample> examples, int n, ulong seed)
+    {
+        if (examples.Count <= n) return examples;
+        var order = Enumerable.Range(0, examples.Count).ToArray();
+        new Training.Optimization.Pcg32(seed, 0x5ab).Shuffle<int>(order);
+        return order.Take(n).Order().Select(i => examples[i]).ToList();
+    }
+
+    private static List<CandidateQuestion> Questions(PipelineData data, IReadOnlyList<CandidateExample> examples, ulong seed) =>
+        CandidateQuestions.From(new PromptBuilder(data.Catalog, data.Templates, new PromptConfig { Seed = seed }), data.Catalog, examples);
+}

@@ -1,0 +1,23 @@
+using RecAlign.Data;
+using RecAlign.Inference;
+
+namespace RecAlign.Prompts;
+
+/// <summary>Renders candidate examples (ids) as <see cref="CandidateQuestion"/>s (text) for evaluation.</summary>
+public static class CandidateQuestions
+{
+    public static List<CandidateQuestion> From(PromptBuilder builder, ItemCatalog catalog, IEnumerable<CandidateExample> examples) =>
+        examples.Select(e => new CandidateQuestion(builder.Prompt(e), e.Candidates.Select(catalog.Title).ToList(), TargetIndex(e))).ToList();
+
+    public static int TargetIndex(CandidateExample e)
+    {
+        int found = -1;
+        for (int i = 0; i < e.Candidates.Count; i++)
+        {
+            if (e.Candidates[i] != e.Target) continue;
+            if (found >= 0) throw new ArgumentException($"candidate list of example {e.User} holds its target twice");
+            found = i;
+        }
+        return found >= 0 ? found : throw new ArgumentException($"candidate list of example {e.User} lacks its target");
+    }
+}

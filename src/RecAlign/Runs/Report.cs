@@ -1,0 +1,203 @@
+using RecAlign.IO;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace RecAlign.Runs;
+
+/// <summary>A curve the report draws when any of <see cref="Keys"/> (first present wins) appears in metrics.jsonl.</summary>
+public sealed record PlotSpec(string FileName, string Title, string YLabel, IReadOnlyList<string> Keys);
+
+/// <summary>What <see cref="Report.Write"/> produced: the markdown file and the plots it links (absolute paths).</summary>
+public sealed record ReportResult(string MarkdownPath, IReadOnlyList<string> PlotPaths);
+
+/// <summary>
+/// Writes a run's <c>report.md</c>: run facts, a final-metrics table (summary.json's <c>final_metrics</c>), a
+/// per-method table (summary.json's <c>methods</c>: {name: {metric: value, wall_seconds}}), a per-stage table (summary.json's <c>stages</c>: name, wall_seconds, steps, tokens), the last logged values per
+/// stage, and PNG curves (ScottPlot) under <c>plots/</c> linked relatively. A curve is drawn only when its metric was
+/// logged, one series per stage: training loss (<c>loss</c>), reward margin (<c>reward_margin</c>), validation HR@1
+/// (<c>val_hr1</c>); see <see cref="Plots"/> for the accepted aliases.
+/// </summary>
+public static class Report
+{
+    public static readonly IReadOnlyList<PlotSpec> Plots =
+    [
+        new("loss.png", "Training loss", "loss", ["loss", "train_loss", "train/loss"]),
+        new("reward_margin.png", "Reward margin", "chosen - rejected reward", ["reward_margin", "rewards/margins", "margin"]),
+        new("val_hr1.png", "Validation HR@1", "HR@1", ["val_hr1", "val/hr1", "eval_hr1", "valid_hr1"]),
+    ];
+
+    private const string NoStage = "run";
+
+    public static ReportResult Write(RunDirectory run, int width = 900, int height = 480)
+    {
+        var metrics = run.ReadMetrics();
+        var summary = run.ReadSummary();
+        Directory.CreateDirectory(run.PlotsPath);
+        var plots = new List<(PlotSpec Spec, string Path)>();
+        foreach (var spec in Plots)
+        {
+            var key = spec.Keys.FirstOrDefault(k => metrics.Any(r => r.Values.ContainsKey(k)));
+            if (key is null) continue;
+            var path = Path.Combine(run.PlotsPath, spec.FileName);
+            AtomicFile.WriteAllBytes(path, RenderCurve(Series(metrics, key), spec.Title, spec.YLabel, width, height));
+            plots.Add((spec, path));
+        }
+        var md = BuildMarkdown(run, summary, metrics, plots.Select(p => (p.Spec.Title, RunDirectory.PlotsFolder + "/" + p.Spec.FileName)).ToList());
+        AtomicFile.WriteAllText(run.ReportPath, md);
+        return new ReportResult(run.ReportPath, plots.Select(p => p.Path).ToList());
+    }
+
+    /// <summary>(step, value) points of one metric, grouped by stage in order of first appearance; non-finite values dropped.</summary>
+    public static IReadOnlyList<(string Stage, double[] Steps, double[] Values)> Series(IReadOnlyList<MetricsRecord> records, string key)
+    {
+        var order = new List<string>();
+        var points = new Dictionary<string, List<(double, double)>>();
+        foreach (var r in records)
+        {
+            if (!r.Values.TryGetValue(key, out var v) || !double.IsFinite(v)) continue;
+            var stage = r.Stage ?? NoStage;
+            if (!points.TryGetValue(stage, out var list)) { points[stage] = list = []; order.Add(stage); }
+            list.Add((r.Step, v));
+        }
+        return order.Select(s => (s, points[s].Select(p => p.Item1).ToArray(), points[s].Select(p => p.Item2).ToArray())).ToList();
+    }
+
+    /// <summary>A PNG line chart, one series per stage.</summary>
+    public static byte[] RenderCurve(IReadOnlyList<(string Stage, double[] Steps, double[] Values)> series, string title, string yLabel, int width, int height)
+    {
+        var plt = new ScottPlot.Plot();
+        foreach (var (stage, xs, ys) in series)
+        {
+            var line = plt.Add.Scatter(xs, ys);
+            line.LegendText = stage;
+            line.MarkerSize = xs.Length > 60 ? 0 : 4;
+            line.LineWidth = 1.5f;
+        }
+        plt.Title(title);
+        plt.XLabel("step");
+        plt.YLabel(yLabel);
+        if (series.Count > 1 || (series.Count == 1 && series[0].Stage != NoStage)) plt.ShowLegend();
+        return plt.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
+    }
+
+    internal static string BuildMarkdown(RunDirectory run, JsonObject? summary, IReadOnlyList<MetricsRecord> metrics,
+        IReadOnlyList<(string Title, string RelativePath)> plots)
+    {
+        var sb = new StringBuilder();
+        sb.Append("# Run `").Append(run.Id).Append("`\n\n");
+        sb.Append("| | |\n|---|---|\n");
+        sb.Append("| kind | ").Append(Cell(run.Kind)).Append(" |\n");
+        sb.Append("| created (UTC) | ").Append(run.Created.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)).Append(" |\n");
+        if (Text(summary?["status"]) is string status) sb.Append("| status | ").Append(Cell(status)).Append(" |\n");
+        if ((Number(summary?["wall_seconds"]) ?? Number(summary?["total_seconds"])) is double wall) sb.Append("| wall time | ").Append(Duration(wall)).Append(" |\n");
+        if (Text(summary?["parent"]) is string parent) sb.Append("| parent run | `").Append(Cell(parent)).Append("` |\n");
+        if (Text(summary?["checkpoint"]) is string ckpt) sb.Append("| checkpoint | `").Append(Cell(ckpt)).Append("` |\n");
+        if (metrics.Count > 0) sb.Append("| metrics records | ").Append(metrics.Count.ToString(CultureInfo.InvariantCulture)).Append(" |\n");
+        sb.Append('\n');
+
+        sb.Append("## Results\n\n");
+        if (summary?["final_metrics"] is JsonObject fm && fm.Count > 0)
+        {
+            sb.Append("| metric | value |\n|---|---:|\n");
+            foreach (var (k, v) in fm)
+                sb.Append("| ").Append(Cell(k)).Append(" | ").Append(Number(v) is double d ? Format(d) : Cell(v?.ToJsonString() ?? "")).Append(" |\n");
+        }
+        else if (summary?["methods"] is not JsonObject { Count: > 0 })
+            sb.Append("No final metrics recorded (summary.json has no `final_metrics`).\n");
+        sb.Append('\n');
+
+        // Several methods evaluated in one run (e.g. quickstart): one row per method, one column per metric.
+        if (summary?["methods"] is JsonObject methods && methods.Count > 0)
+        {
+            var rows = methods.Where(m => m.Value is JsonObject).Select(m => (Name: m.Key, Values: (JsonObject)m.Value!)).ToList();
+            var cols = rows.SelectMany(r => r.Values.Where(kv => Number(kv.Value) is not null).Select(kv => kv.Key)).Distinct().ToList();
+            sb.Append("| method | ").Append(string.Join(" | ", cols.Select(c => c == "wall_seconds" ? "wall time" : Cell(c)))).Append(" |\n");
+            sb.Append("|---|").Append(string.Concat(cols.Select(_ => "---:|"))).Append('\n');
+            foreach (var (name, values) in rows)
+            {
+                sb.Append("| ").Append(Cell(name));
+                foreach (var c in cols)
+                {
+                    var v = Number(values[c]);
+                    sb.Append(" | ").Append(v is not double d ? "" : c == "wall_seconds" ? Duration(d) : Format(d));
+                }
+                sb.Append(" |\n");
+            }
+            sb.Append('\n');
+        }
+
+        if (summary?["stages"] is JsonArray stages && stages.Count > 0)
+        {
+            sb.Append("## Stages\n\n| stage | wall time | steps | tokens |\n|---|---:|---:|---:|\n");
+            foreach (var s in stages.OfType<JsonObject>())
+            {
+                sb.Append("| ").Append(Cell(Text(s["name"]) ?? "?"))
+                  .Append(" | ").Append(Number(s["wall_seconds"]) is double w ? Duration(w) : "")
+                  .Append(" | ").Append(Number(s["steps"]) is double st ? st.ToString("0", CultureInfo.InvariantCulture) : "")
+                  .Append(" | ").Append(Number(s["tokens"]) is double tk ? tk.ToString("#,0", CultureInfo.InvariantCulture) : "")
+                  .Append(" |\n");
+            }
+            sb.Append('\n');
+        }
+
+        if (metrics.Count > 0)
+        {
+            // Metrics as rows and stages as columns: runs log many metrics but have few stages, so this stays narrow.
+            sb.Append("## Last logged values\n\n");
+            var keys = metrics.SelectMany(r => r.Values.Keys).Distinct().ToList();
+            var byStage = metrics.GroupBy(r => r.Stage ?? NoStage).ToList();
+            sb.Append("| metric | ").Append(string.Join(" | ", byStage.Select(g => Cell(g.Key)))).Append(" |\n");
+            sb.Append("|---|").Append(string.Concat(byStage.Select(_ => "---:|"))).Append('\n');
+            sb.Append("| *last step* | ").Append(string.Join(" | ", byStage.Select(g => g.Max(r => r.Step).ToString(CultureInfo.InvariantCulture)))).Append(" |\n");
+            foreach (var k in keys)
+            {
+                sb.Append("| ").Append(Cell(k));
+                foreach (var g in byStage)
+                {
+                    var last = g.LastOrDefault(r => r.Values.ContainsKey(k));
+                    sb.Append(" | ").Append(last is null ? "" : Format(last.Values[k]));
+                }
+                sb.Append(" |\n");
+            }
+            sb.Append('\n');
+        }
+
+        if (plots.Count > 0)
+        {
+            sb.Append("## Curves\n\n");
+            foreach (var (title, rel) in plots)
+                sb.Append("### ").Append(title).Append("\n\n![").Append(title).Append("](").Append(rel).Append(")\n\n");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>A metric value for tables: integers plain, else 4 decimals or scientific for very large/small.</summary>
+    public static string Format(double v) =>
+        !double.IsFinite(v) ? v.ToString(CultureInfo.InvariantCulture)
+        : v == Math.Floor(v) && Math.Abs(v) < 1e15 ? v.ToString("0", CultureInfo.InvariantCulture)
+        : Math.Abs(v) >= 1e4 || Math.Abs(v) < 1e-3 ? v.ToString("0.###e+0", CultureInfo.InvariantCulture)
+        : v.ToString("0.0000", CultureInfo.InvariantCulture);
+
+    /// <summary>"12.3 s", "4m 05s", "1h 02m 03s".</summary>
+    public static string Duration(double seconds)
+    {
+        if (seconds < 60) return seconds.ToString("0.0", CultureInfo.InvariantCulture) + " s";
+        var t = TimeSpan.FromSeconds(Math.Round(seconds));
+        return t.TotalHours >= 1
+            ? $"{(int)t.TotalHours}h {t.Minutes:00}m {t.Seconds:00}s"
+            : $"{t.Minutes}m {t.Seconds:00}s";
+    }
+
+    /// <summary>A JSON number (or a numeric string such as "NaN"), else null.</summary>
+    public static double? Number(JsonNode? node)
+    {
+        if (node is not JsonValue v) return null;
+        if (v.TryGetValue<double>(out var d)) return d;
+        return v.TryGetValue<string>(out var s) && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out d) ? d : null;
+    }
+
+    public static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+
+    private static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
+}

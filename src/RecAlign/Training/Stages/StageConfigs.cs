@@ -1,0 +1,63 @@
+using RecAlign.Alignment;
+using RecAlign.Models.Language;
+using RecAlign.Training.Optimization;
+
+namespace RecAlign.Training.Stages;
+
+/// <summary>Causal-LM pretraining of a from-scratch model on catalog text and training histories.</summary>
+public sealed record PretrainConfig
+{
+    /// <summary><c>tiny</c> (the embedded default), <c>small10m</c> or <c>medium30m</c>.</summary>
+    public string ModelSize { get; init; } = "tiny";
+    public TrainingConfig Training { get; init; } = new()
+    {
+        Epochs = 2, BatchSize = 32, MaxLength = 160, LogEvery = 20,
+        Optimizer = new OptimizerConfig { LearningRate = 2e-3, WeightDecay = 0.1, WarmupRatio = 0.05, MinLrRatio = 0.1 },
+    };
+
+    public static LanguageModelConfig ModelConfig(string size, int vocabSize) => size.ToLowerInvariant() switch
+    {
+        "tiny" => LanguageModelConfig.Tiny(vocabSize),
+        "small10m" => LanguageModelConfig.Small10M(vocabSize),
+        "medium30m" => LanguageModelConfig.Medium30M(vocabSize),
+        _ => throw new ArgumentException($"unknown model size '{size}' (known: tiny, small10m, medium30m)"),
+    };
+}
+
+/// <summary>Supervised fine-tuning on (prompt, target title) pairs, loss on the response only.</summary>
+public sealed record SftConfig
+{
+    public TrainingConfig Training { get; init; } = new()
+    {
+        Epochs = 2, BatchSize = 16, MaxLength = 512, LogEvery = 20, EvalEvery = 100, MetricForBestModel = "hr1",
+        Optimizer = new OptimizerConfig { LearningRate = 1e-3, WeightDecay = 0.0, WarmupRatio = 0.05, MinLrRatio = 0.1 },
+    };
+    /// <summary>LoRA adapters instead of full fine-tuning; null trains every weight.</summary>
+    public LoraConfig? Lora { get; init; }
+    public int MaxPromptTokens { get; init; } = 480;
+    /// <summary>Validation questions ranked at each evaluation (a fixed subset keeps evaluation cheap).</summary>
+    public int EvalQuestions { get; init; } = 200;
+}
+
+public enum ReferenceMode
+{
+    /// <summary>Reference log-probs precomputed once with the starting model and cached on disk.</summary>
+    Cached,
+    /// <summary>The policy with LoRA adapters disabled (needs <see cref="AlignConfig.Lora"/>).</summary>
+    Live,
+}
+
+/// <summary>Preference alignment (DPO, S-DPO, ...) from an SFT model.</summary>
+public sealed record AlignConfig
+{
+    public PreferenceLossConfig Loss { get; init; } = new();
+    public TrainingConfig Training { get; init; } = new()
+    {
+        Epochs = 1, BatchSize = 8, MaxLength = 512, LogEvery = 10, EvalEvery = 50, MetricForBestModel = "hr1",
+        Optimizer = new OptimizerConfig { LearningRate = 1e-4, WeightDecay = 0.0, WarmupRatio = 0.1, MinLrRatio = 0.1 },
+    };
+    public LoraConfig? Lora { get; init; }
+    public ReferenceMode Reference { get; init; } = ReferenceMode.Cached;
+    public int MaxPromptTokens { get; init; } = 480;
+    public int EvalQuestions { get; init; } = 200;
+}

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using RecAlign.Alignment;
+using RecAlign.Evaluation;
+using RecAlign.Inference;
+using RecAlign.Models.Language;
+using RecAlign.Prompts;
+using RecAlign.Runs;
+using RecAlign.Text;
+using RecAlign.Training.Batching;
+using RecAlign.Training.Progress;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RecAlign.Training.Stages;
+
+/// <summary>What a stage produced: its model directory, wall time and training record.</summary>
+public sealed record StageResult(string Stage, string ModelDirectory, double Seconds, TrainingResult Training);
+
+/// <summary>Where a stage reports: a run directory (metrics.jsonl, log.txt, checkpoints) and the console.</summary>
+public sealed record StageContext(RunDirectory? Run = null, TextWriter? Console = null, Device? Device = null, bool Resume = false)
+{
+    public Device TorchDevice => Device ?? CPU;
+    public void Say(string line)
+    {
+        Console?.WriteLine(line);
+        Run?.Log(line);
+    }
+}
+
+/// <summary>
+/// The training stages of the LM recommender: pretrain → SFT → align. Each loads its starting model directory, runs
+/// the shared <see cref="Trainer"/> with its objective, evaluates on validation candidate lists, and writes an
+/// HF-compatible model directory. The CLI and the quickstart call these; they hold no loop of their own.
+/// </summary>
+public static class StageRunner
+{
+    public static StageResult Pretrain(IReadOnlyList<string> corpus, ITokenizer tokenizer, PretrainConfig config, string outputDir, StageContext ctx)
+    {
+        var sw = Stopwatch.StartNew();
+        var modelConfig = PretrainConfig.ModelConfig(config.ModelSize, tokenizer.VocabSize) with
+        {
+            BosTokenId = tokenizer.BosId, EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.PadId,
+            MaxPositionEmbeddings = Math.Max(512, config.Training.MaxLength),
+        };
+        using var lm = LanguageModel.Create(modelConfig, config.Training.Seed);
+        Prepare(lm, config.Training.Precision, ctx);
+        var eos = tokenizer.EosId ?? throw new InvalidOperationException("pretraining needs a tokenizer with EOS");
+        var examples = corpus.Select(text => new TokenizedExample(tokenizer.Encode(text, addBos: true), [eos])).ToList();
+        ctx.Say($"pretrain: {lm.parameters().Sum(p => p.numel()) / 1e6:F2}M parameters, {examples.Count} texts, {examples.Sum(e => (long)e.Length)} tokens");
+        var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength, trainOnPrompt: true);
+        var result = Train("pretrain", lm, objective, config.Training, evaluate: null, ctx);
+        ModelDirectory.Save(lm, tokenizer, outputDir);
+        return new StageResult("pretrain", outputDir, sw.Elapsed.TotalSeconds, result);
+    }
+
+    public static StageResult Sft(string baseModelDir, IReadOnlyList<PromptExample> train, IReadOnlyList<CandidateQuestion> validation,
+        SftConfig config, string outputDir, StageContext ctx)
+    {
+        var sw = Stopwatch.StartNew();
+        var (lm, tokenizer) = ModelDirectory.Load(baseModelDir, device: ctx.TorchDevice);
+        using (lm)
+        {
+            Prepare(lm, config.Training.Precision, ctx);
+            if (config.Lora is { } lora) lm.AddLora(lora, config.Training.Seed);
+            var examples = train.Select(e => PromptTokenization.Example(tokenizer, e, config.MaxPromptTokens)).ToList();
+            ctx.Say($"sft: {examples.Count} examples from {baseModelDir}{(config.Lora is null ? "" : $" (LoRA r={config.Lora.Rank})")}");
+            var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength);
+            var evalSet = validation.Take(config.EvalQuestions).ToList();
+            var result = Train("sft", lm, objective, config.Training, Evaluator(lm, tokenizer, evalSet), ctx);
+            ModelDirectory.Save(lm, tokenizer, outputDir);
+            return new StageResult("sft", outputDir, sw.Elapsed.TotalSeconds, result);
+        }
+    }
+
+    public static StageResult Align(string sftModelDir, IReadOnlyList<PreferenceExample> preferences, IReadOnlyList<CandidateQuestion> validation,
+        AlignConfig config, string outputDir, StageContext ctx, string stageName = "align")
+    {
+        var sw = Stopwatch.StartNew();
+        var (lm, tokenizer) = ModelDirectory.Load(sftModelDir, device: ctx.TorchDevice);
+        using (lm)
+        {
+            Prepare(lm, config.Training.Precision, ctx);
+            var loss = PreferenceLosses.Create(config.Loss, config.Training.Seed);
+            var examples = preferences.Select(p => TokenizedPreference.From(tokenizer, p, config.MaxPromptTokens)).ToList();
+            int pad = tokenizer.PadOrEosId();
+            ReferenceLogProbs? reference = null;
+            if (loss.RequiresReference && config.Reference == ReferenceMode.Cached)
+            {
+                var cachePath = Path.Combine(ctx.Run?.Path ?? Path.GetDirectoryName(Path.GetFullPath(outputDir))!, "cache", $"reference-{stageName}.safetensors");
+                var refWatch = Stopwatch.StartNew();
+                lm.eval();
+                reference = ReferenceLogProbs.LoadOrCompute(cachePath, lm, examples, pad, ReferenceLogProbs.ModelHash(sftModelDir));
+                ctx.Say($"{stageName}: reference log-probs for {examples.Count} examples in {refWatch.Elapsed.TotalSeconds:F1}s ({cachePath})");
+            }
+            if (config.Lora is { } lora) lm.AddLora(lora, config.Training.Seed);
+            else if (config.Reference == ReferenceMode.Live && loss.RequiresReference)
+                throw new ArgumentException("reference=live needs LoRA adapters (set lora), so the base model can serve as the reference");
+            ctx.Say($"{stageName}: {config.Loss.LossType} (β={config.Loss.EffectiveBeta}) on {examples.Count} preference examples with K={examples[0].Rejected.Length}");
+            var objective = new PreferenceObjective(lm, examples, loss, pad, reference);
+            var evalSet = validation.Take(config.EvalQuestions).ToList();
+            var result = Train(stageName, lm, objective, config.Training, Evaluator(lm, tokenizer, evalSet), ctx);
+            ModelDirectory.Save(lm, tokenizer, outputDir);
+            return new StageResult(stageName, outputDir, sw.Elapsed.TotalSeconds, result);
+        }
+    }
+
+    private static void Prepare(LanguageModel lm, Precision precision, StageContext ctx)
+    {
+        lm.to(ctx.TorchDevice);
+        lm.to(precision == Precision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32);
+    }
+
+    private static Func<long, IReadOnlyDictionary<string, double>>? Evaluator(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions) =>
+        questions.Count == 0 ? null : _ => CandidateEvaluator.Rank(lm, tokenizer, questions, batchSize: 8).Metrics;
+
+    private static TrainingResult Train(string stage, LanguageModel lm, ITrainingObjective objective, TrainingConfig config,
+        Func<long, IReadOnlyDictionary<string, double>>? evaluate, StageContext ctx)
+    {
+        using var progress = TrainingProgress.Create(new ProgressOptions { Label = stage }, ctx.Console is null ? TextWriter.Null : null);
+        long lastTokens = 0;
+        var trainer = new Trainer(lm, objective, config, ctx.Run is null ? null : Path.Combine(ctx.Run.CheckpointsPath, stage))
+        {
+            Evaluate = evaluate,
+            OnLog = entry =>
+            {
+                ctx.Run?.LogMetrics(entry.Step, entry.Values, stage);
+                if (entry.Values.Keys.Any(k => k.StartsWith("eval_")))
+                    ctx.Say($"{stage} step {entry.Step}: " + string.Join(", ", entry.Values.Where(v => v.Key is "eval_hr1" or "eval_ndcg@5" or "eval_mrr").Select(v => $"{v.Key}={v.Value:F4}")));
+            },
+            OnStep = (step, total, loss, tokens) =>
+            {
+                progress.Report(step, total, new Dictionary<string, double> { ["loss"] = loss }, tokens - lastTokens);
+                lastTokens = tokens;
+            },
+        };
+        var result = trainer.Train(ctx.Resume);
+        progress.Complete();
+        ctx.Say($"{stage}: {result.Steps} steps in {result.Seconds:F1}s, final loss {result.FinalLoss:F4}" +
+            (result.BestMetrics is { } best ? $", best hr1 {best.GetValueOrDefault("hr1"):F4} at step {result.BestStep}" : ""));
+        return result;
+    }
+}

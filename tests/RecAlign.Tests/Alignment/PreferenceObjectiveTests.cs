@@ -1,0 +1,105 @@
+using RecAlign.Alignment;
+using RecAlign.Models.Language;
+using RecAlign.Training;
+using RecAlign.Training.Optimization;
+using static TorchSharp.torch;
+
+namespace RecAlign.Tests.Alignment;
+
+public class PreferenceObjectiveTests
+{
+    private static LanguageModelConfig Config => new()
+    {
+        VocabSize = 40, HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4,
+        NumKeyValueHeads = 2, MaxPositionEmbeddings = 32,
+    };
+
+    /// <summary>Prompt [BOS, x] prefers the response [10 + x, EOS]; K negatives are other "items".</summary>
+    private static List<TokenizedPreference> Data(int k) =>
+        Enumerable.Range(0, 48).Select(i =>
+        {
+            int x = 3 + i % 6;
+            var rejected = Enumerable.Range(1, k).Select(j => new[] { 10 + (x - 3 + j) % 6 + 3, 2 }).ToArray();
+            return new TokenizedPreference([1, x, 30 + i % 5], [10 + x, 2], rejected);
+        }).ToList();
+
+    private static double RankAccuracy(LanguageModel lm)
+    {
+        // HR@1 over the 6 possible answers for each of the 6 prompts.
+        using var _ = no_grad();
+        int hits = 0;
+        for (int x = 3; x < 9; x++)
+        {
+            var answers = Enumerable.Range(13, 6).Select(a => new[] { a, 2 }).ToList();
+            using var s = ContinuationScorer.Score(lm, [[1, x, 30]], [answers], 0);
+            if (s.Sums.argmax().item<long>() == x - 3) hits++;
+        }
+        return hits / 6.0;
+    }
+
+    private static TrainingConfig Training(int steps) => new()
+    {
+        Seed = 1, MaxSteps = steps, BatchSize = 8, Precision = Precision.Fp32, LogEvery = 1, BucketFactor = 1,
+        Optimizer = new OptimizerConfig { LearningRate = 3e-3, WarmupSteps = 2, WeightDecay = 0 },
+    };
+
+    [Theory]
+    [InlineData("dpo", 1)]
+    [InlineData("sdpo", 3)]
+    public void AlignmentLowersLossAndRaisesHitRatio(string lossType, int k)
+    {
+        using var lm = LanguageModel.Create(Config, seed: 5);
+        var data = Data(k);
+        var reference = ReferenceLogProbs.Compute(lm, data, padId: 0);
+        double before = RankAccuracy(lm);
+        var loss = PreferenceLosses.Create(new PreferenceLossConfig { LossType = lossType, Beta = 1.0 });
+        var result = new Trainer(lm, new PreferenceObjective(lm, data, loss, 0, reference), Training(40)).Train();
+        var first = result.History.First().Values;
+        var last = result.History.Last(h => h.Values.ContainsKey("loss")).Values;
+        // At step 0 policy == reference: DPO loss = ln 2, S-DPO = softplus(ln K) = ln(1 + K).
+        Assert.Equal(Math.Log(1 + k), first["loss"], 3);
+        Assert.True(last["loss"] < 0.3 * first["loss"], $"loss {first["loss"]} → {last["loss"]}");
+        Assert.True(last["rewards/margins"] > 0);
+        double after = RankAccuracy(lm);
+        Assert.True(after >= 0.8 && after >= before + 0.5, $"HR@1 {before} → {after}");
+    }
+
+    [Fact]
+    public void LoraLiveReferenceEqualsCachedReference()
+    {
+        using var lm = LanguageModel.Create(Config, seed: 6);
+        var data = Data(1);
+        var cached = ReferenceLogProbs.Compute(lm, data, padId: 0);
+        lm.AddLora(new LoraConfig { Rank = 4, Alpha = 8, Dropout = 0, TargetModules = LoraConfig.AllTargets }, seed: 2);
+        using (no_grad())
+            foreach (var (name, p) in lm.named_parameters())
+                if (name.Contains("lora_B")) p.normal_(0, 0.2); // policy now differs from the reference
+        var loss = PreferenceLosses.Create(new PreferenceLossConfig { LossType = "dpo", Beta = 0.5 });
+        int[] batch = [0, 1, 2, 3, 7];
+        using var live = new PreferenceObjective(lm, data, loss, 0).Compute(batch).Loss;
+        using var withCache = new PreferenceObjective(lm, data, loss, 0, cached).Compute(batch).Loss;
+        Assert.Equal(withCache.item<float>(), live.item<float>(), 5);
+    }
+
+    [Fact]
+    public void ReferenceCacheIsReusedOnlyForTheSameDataAndModel()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "recalign-ref-" + Guid.NewGuid().ToString("N") + ".safetensors");
+        try
+        {
+            using var lm = LanguageModel.Create(Config, seed: 7);
+            var data = Data(2);
+            var first = ReferenceLogProbs.LoadOrCompute(path, lm, data, 0, modelHash: "m1");
+            using var other = LanguageModel.Create(Config, seed: 8);
+            var reused = ReferenceLogProbs.LoadOrCompute(path, other, data, 0, modelHash: "m1"); // same hash: cache hit
+            var recomputed = ReferenceLogProbs.LoadOrCompute(path, other, data, 0, modelHash: "m2");
+            int[] all = Enumerable.Range(0, data.Count).ToArray();
+            using var a = first.Rows(all, CPU);
+            using var b = reused.Rows(all, CPU);
+            using var c = recomputed.Rows(all, CPU);
+            Assert.True(a.allclose(b, 0, 0));
+            Assert.False(a.allclose(c, 1e-3, 1e-3));
+        }
+        finally { File.Delete(path); }
+    }
+}

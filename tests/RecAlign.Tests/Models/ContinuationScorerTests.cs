@@ -1,0 +1,47 @@
+using RecAlign.Models.Language;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RecAlign.Tests.Models;
+
+public class ContinuationScorerTests
+{
+    private static double SeparateLogProb(LanguageModel lm, int[] prompt, int[] continuation)
+    {
+        using var scope = NewDisposeScope();
+        var ids = tensor(prompt.Concat(continuation).Select(i => (long)i).ToArray()).unsqueeze(0);
+        var logp = lm.Forward(ids).log_softmax(-1)[0];
+        double sum = 0;
+        for (int j = 0; j < continuation.Length; j++)
+            sum += logp[prompt.Length - 1 + j, continuation[j]].item<float>();
+        return sum;
+    }
+
+    [Fact]
+    public void SharedPromptScoresEqualSeparateForwards()
+    {
+        using var lm = LanguageModel.Create(LanguageModelTests.TinyConfig(), seed: 21);
+        int[][] prompts = [[1, 5, 6, 7, 8], [1, 9]];
+        int[][][] conts = [[[10, 11, 2], [12, 2], [13, 14, 15, 2]], [[16, 2], [17, 18, 2]]];
+        using var _ = no_grad();
+        using var scores = ContinuationScorer.Score(lm, prompts, conts.Select(c => (IReadOnlyList<int[]>)c).ToList(), padId: 0);
+        var sums = scores.Sums.data<float>().ToArray();
+        Assert.Equal(new long[] { 3, 2, 4, 2, 3 }, scores.Lengths.data<long>().ToArray());
+        Assert.Equal(new long[] { 0, 0, 0, 1, 1 }, scores.Owner.data<long>().ToArray());
+        int k = 0;
+        for (int p = 0; p < prompts.Length; p++)
+            foreach (var c in conts[p])
+                Assert.Equal(SeparateLogProb(lm, prompts[p], c), sums[k++], 4);
+    }
+
+    [Fact]
+    public void GradientsFlowThroughTheSharedPrompt()
+    {
+        using var lm = LanguageModel.Create(LanguageModelTests.TinyConfig(), seed: 22);
+        using var scores = ContinuationScorer.Score(lm, [[1, 3, 4]], [[[5, 2], [6, 7, 2]]], padId: 0);
+        (scores.Sums[0] - scores.Sums[1]).backward();
+        var q = lm.named_parameters().First(p => p.name == "model.layers.0.self_attn.q_proj.weight").parameter;
+        using var grad = q.grad!;
+        Assert.True(grad.abs().sum().item<float>() > 0);
+    }
+}

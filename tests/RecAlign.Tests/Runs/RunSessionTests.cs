@@ -1,0 +1,39 @@
+using RecAlign.Runs;
+
+namespace RecAlign.Tests.Runs;
+
+public class RunSessionTests
+{
+    private sealed record Cfg(int Seed = 3);
+
+    [Fact]
+    public void CompleteFailAndInterruptAreRecorded()
+    {
+        using var tmp = new TempDir();
+        string ok, bad, cut;
+        using (var s = RunSession.Start(tmp.Path, "sft", new Cfg()))
+        {
+            ok = s.Id;
+            Assert.Equal(RunStatus.Running, s.Registry.Get(ok).Status);
+            s.Run.LogMetrics(1, new Dictionary<string, double> { ["loss"] = 1.5 }, "sft");
+            s.Complete(new RunSummary { FinalMetrics = new Dictionary<string, double> { ["hr1"] = 0.3 } }, writeReport: false);
+        }
+        using (var s = RunSession.Start(tmp.Path, "align", new Cfg(), parent: ok))
+        {
+            bad = s.Id;
+            s.Fail(new InvalidOperationException("boom"));
+        }
+        using (var s = RunSession.Start(tmp.Path, "eval", new Cfg())) cut = s.Id;
+
+        var reg = RunRegistry.ForRunsDir(tmp.Path);
+        var okRec = reg.Get(ok);
+        Assert.Equal(RunStatus.Completed, okRec.Status);
+        Assert.Equal(0.3, okRec.FinalMetrics["hr1"]);
+        Assert.Equal("completed", (string)RunDirectory.Open(okRec.Dir).ReadSummary()!["status"]!);
+        var badRec = reg.Get(bad);
+        Assert.Equal(RunStatus.Failed, badRec.Status);
+        Assert.Equal(ok, badRec.Parent);
+        Assert.Contains("boom", File.ReadAllText(Path.Combine(badRec.Dir, RunDirectory.LogFile)));
+        Assert.Equal(RunStatus.Interrupted, reg.Get(cut).Status);
+    }
+}
