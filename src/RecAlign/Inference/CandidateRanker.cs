@@ -41,11 +41,10 @@ public sealed class CandidateRanker
     {
         var (sum, lengths, counts) = Prepare(prompts, candidates);
         using var noGrad = no_grad();
-        for (int start = 0; start < prompts.Count; start += PromptBatchSize)
-        {
-            int end = Math.Min(prompts.Count, start + PromptBatchSize);
-            ScoreBatch(prompts, candidates, start, end, sum);
-        }
+        // Batch prompts of similar length together: less left padding, and equal lengths need no mask at all.
+        var order = Enumerable.Range(0, prompts.Count).OrderBy(p => prompts[p].Length).ToArray();
+        for (int start = 0; start < order.Length; start += PromptBatchSize)
+            ScoreBatch(prompts, candidates, order[start..Math.Min(order.Length, start + PromptBatchSize)], sum);
         return new CandidateScores(sum, lengths, counts);
     }
 
@@ -107,15 +106,16 @@ public sealed class CandidateRanker
         return (sum, lengths, counts);
     }
 
-    /// <summary>Prompts [start, end): one prefill, one expanded-cache forward over all their candidates.</summary>
-    private void ScoreBatch(IReadOnlyList<int[]> prompts, IReadOnlyList<IReadOnlyList<int[]>> candidates, int start, int end, float[,] sum)
+    /// <summary>The prompts <paramref name="batch"/>: one prefill, one expanded-cache forward over all their candidates.</summary>
+    private void ScoreBatch(IReadOnlyList<int[]> prompts, IReadOnlyList<IReadOnlyList<int[]>> candidates, int[] batch, float[,] sum)
     {
         using var scope = NewDisposeScope();
         var device = _model.Device;
-        int b = end - start;
-        int tp = Enumerable.Range(start, b).Max(p => prompts[p].Length);
-        int c = Enumerable.Range(start, b).Max(p => candidates[p].Count);
-        int len = Enumerable.Range(start, b).Max(p => candidates[p].Max(x => x.Length));
+        int b = batch.Length;
+        int tp = batch.Max(p => prompts[p].Length);
+        int c = batch.Max(p => candidates[p].Count);
+        int len = batch.Max(p => candidates[p].Max(x => x.Length));
+        bool ragged = batch.Any(p => prompts[p].Length != tp);
 
         // Left-padded prompts.
         var promptIds = new long[b * tp];
@@ -123,7 +123,7 @@ public sealed class CandidateRanker
         Array.Fill(promptIds, _pad);
         for (int i = 0; i < b; i++)
         {
-            var prompt = prompts[start + i];
+            var prompt = prompts[batch[i]];
             int offset = i * tp + tp - prompt.Length;
             for (int j = 0; j < prompt.Length; j++) { promptIds[offset + j] = prompt[j]; promptMask[offset + j] = 1; }
         }
@@ -137,7 +137,7 @@ public sealed class CandidateRanker
         Array.Fill(contIds, _pad);
         for (int i = 0; i < b; i++)
         {
-            var cands = candidates[start + i];
+            var cands = candidates[batch[i]];
             for (int k = 0; k < c; k++)
             {
                 int row = i * c + k;
@@ -158,7 +158,7 @@ public sealed class CandidateRanker
         }
 
         using var cache = _model.NewCache();
-        var hidden = _model.Hidden(tensor(promptIds, [b, tp], device: device), tensor(promptMask, [b, tp], device: device), cache);
+        var hidden = _model.Hidden(tensor(promptIds, [b, tp], device: device), ragged ? tensor(promptMask, [b, tp], device: device) : null, cache);
         var firstLogProbs = LogProbsOf(hidden.select(1, tp - 1), null);                             // [b, V] fp32
         var rowScores = firstLogProbs.gather(1, tensor(firstTokens, [b, c], device: device)).reshape(-1); // [b·C]
 
@@ -170,7 +170,10 @@ public sealed class CandidateRanker
             var tokenLogProbs = LogProbsOf(flatHidden, tensor(targetTokens.ToArray(), device: device)); // [N]
             rowScores = rowScores.index_add(0, tensor(targetRows.ToArray(), device: device), tokenLogProbs, 1.0);
         }
-        CopyOut(rowScores.view(b, c), start, candidates, sum);
+        var values = rowScores.cpu().data<float>().ToArray();
+        for (int i = 0; i < b; i++)
+            for (int k = 0; k < candidates[batch[i]].Count; k++)
+                sum[batch[i], k] = values[i * c + k];
     }
 
     /// <summary>Candidates [from, to) of one prompt, each as prompt + candidate through a full forward.</summary>
@@ -218,14 +221,5 @@ public sealed class CandidateRanker
             var result = targets is null ? logProbs : logProbs.gather(1, targets.narrow(0, s, count).unsqueeze(1)).squeeze(1);
             return result.MoveToOuterDisposeScope();
         }
-    }
-
-    private static void CopyOut(Tensor scores, int start, IReadOnlyList<IReadOnlyList<int[]>> candidates, float[,] sum)
-    {
-        long c = scores.shape[1];
-        var values = scores.cpu().data<float>().ToArray();
-        for (int i = 0; i < scores.shape[0]; i++)
-            for (int k = 0; k < candidates[start + i].Count; k++)
-                sum[start + i, k] = values[i * c + k];
     }
 }

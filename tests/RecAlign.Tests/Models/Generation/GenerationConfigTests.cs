@@ -2,13 +2,16 @@ using RecAlign.Models.Language.Generation;
 
 namespace RecAlign.Tests.Models.Generation;
 
-public class GenerationConfigTests
+public class GenerationConfigTests : IDisposable
 {
+    private readonly string _dir = Directory.CreateTempSubdirectory("gencfg").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
     [Fact]
     public void SaveThenLoadRoundTrips()
     {
-        var dir = Directory.CreateTempSubdirectory("gencfg").FullName;
-        try
+        var dir = _dir;
         {
             var config = new GenerationConfig
             {
@@ -22,13 +25,12 @@ public class GenerationConfigTests
             Assert.Equal(config, GenerationConfig.Load(dir));
             Assert.Equal(config, GenerationConfig.Load(path));
         }
-        finally { Directory.Delete(dir, true); }
     }
 
     [Fact]
     public void ReadsAHuggingFaceFileAndIgnoresKeysItDoesNotUse()
     {
-        var path = Path.Combine(Directory.CreateTempSubdirectory("gencfg").FullName, "generation_config.json");
+        var path = Path.Combine(_dir, "generation_config.json");
         File.WriteAllText(path, """
         {
           "_from_model_config": true,
@@ -59,7 +61,7 @@ public class GenerationConfigTests
     [Fact]
     public void BadFieldsNameTheFileAndField()
     {
-        var path = Path.Combine(Directory.CreateTempSubdirectory("gencfg").FullName, "generation_config.json");
+        var path = Path.Combine(_dir, "generation_config.json");
         File.WriteAllText(path, """{ "max_new_tokens": "many" }""");
         var e = Assert.Throws<FormatException>(() => GenerationConfig.Load(path));
         Assert.Contains(path, e.Message);
