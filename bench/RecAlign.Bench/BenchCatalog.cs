@@ -7,6 +7,8 @@ internal static class BenchCatalog
     {
         ["engine"] = EngineBench.Run,
         ["align-step"] = AlignStepBench.Run,
+        ["candidate-scoring"] = CandidateScoringBench.Run,
+        ["generation"] = GenerationBench.Run,
         ["optimizer"] = OptimizerBench.Run,
         ["data"] = DataPrepBench.Run,
         ["candidates"] = CandidatesBench.Run,

@@ -36,11 +36,27 @@ public sealed class LlamaAttention : nn.Module
         q = RotaryEmbedding.Apply(q, ctx.Cos, ctx.Sin);
         k = RotaryEmbedding.Apply(k, ctx.Cos, ctx.Sin);
         if (ctx.Cache is not null) (k, v) = ctx.Cache.Append(_layerIndex, k, v);
-        k = RepeatKv(k);
-        v = RepeatKv(v);
-        var attn = ctx.Mask is null
-            ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: t > 1 && k.shape[2] == t)
-            : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: ctx.Mask);
+        Tensor attn;
+        int rep = _heads / _kvHeads;
+        if (rep > 1 && (ctx.Mask is not null || t == 1))
+        {
+            // Grouped-query attention without materialising repeated K/V: fold each group's query heads into the
+            // query length, so one kv head serves rep·t queries.
+            long len = k.shape[2];
+            var qg = q.reshape(b, _kvHeads, rep * t, _headDim);
+            var mask = ctx.Mask?.expand(b, rep, t, len).reshape(b, 1, rep * t, len);
+            var o = mask is null ? nn.functional.scaled_dot_product_attention(qg, k, v)
+                                 : nn.functional.scaled_dot_product_attention(qg, k, v, attn_mask: mask);
+            attn = o.view(b, _heads, t, _headDim);
+        }
+        else
+        {
+            k = RepeatKv(k);
+            v = RepeatKv(v);
+            attn = ctx.Mask is null
+                ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: t > 1 && k.shape[2] == t)
+                : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: ctx.Mask);
+        }
         var merged = attn.transpose(1, 2).reshape(b, t, _heads * _headDim);
         return o_proj.forward(merged).MoveToOuterDisposeScope();
     }
