@@ -110,70 +110,13 @@ public sealed class CandidateRanker
     private void ScoreBatch(IReadOnlyList<int[]> prompts, IReadOnlyList<IReadOnlyList<int[]>> candidates, int[] batch, float[,] sum)
     {
         using var scope = NewDisposeScope();
-        var device = _model.Device;
-        int b = batch.Length;
-        int tp = batch.Max(p => prompts[p].Length);
-        int c = batch.Max(p => candidates[p].Count);
-        int len = batch.Max(p => candidates[p].Max(x => x.Length));
-        bool ragged = batch.Any(p => prompts[p].Length != tp);
-
-        // Left-padded prompts.
-        var promptIds = new long[b * tp];
-        var promptMask = new long[b * tp];
-        Array.Fill(promptIds, _pad);
-        for (int i = 0; i < b; i++)
-        {
-            var prompt = prompts[batch[i]];
-            int offset = i * tp + tp - prompt.Length;
-            for (int j = 0; j < prompt.Length; j++) { promptIds[offset + j] = prompt[j]; promptMask[offset + j] = 1; }
-        }
-        // Candidates, row i·C + k; a prompt with fewer than C candidates gets padding rows that are never read.
-        var firstTokens = new long[b * c];
-        var contIds = new long[b * c * Math.Max(1, len - 1)];
-        var contMask = new long[contIds.Length];
-        var targets = new List<long>();     // flat positions in [b·C, len−1] that predict a candidate token
-        var targetTokens = new List<long>();
-        var targetRows = new List<long>();  // the candidate row each target belongs to
-        Array.Fill(contIds, _pad);
-        for (int i = 0; i < b; i++)
-        {
-            var cands = candidates[batch[i]];
-            for (int k = 0; k < c; k++)
-            {
-                int row = i * c + k;
-                if (k >= cands.Count) { firstTokens[row] = _pad; continue; }
-                var cand = cands[k];
-                firstTokens[row] = cand[0];
-                // Feeding cand[0..n−2] predicts cand[1..n−1]; cand[0] itself comes from the prompt's last position.
-                for (int j = 0; j + 1 < cand.Length; j++)
-                {
-                    long flat = (long)row * (len - 1) + j;
-                    contIds[flat] = cand[j];
-                    contMask[flat] = 1;
-                    targets.Add(flat);
-                    targetTokens.Add(cand[j + 1]);
-                    targetRows.Add(row);
-                }
-            }
-        }
-
-        using var cache = _model.NewCache();
-        var hidden = _model.Hidden(tensor(promptIds, [b, tp], device: device), ragged ? tensor(promptMask, [b, tp], device: device) : null, cache);
-        var firstLogProbs = LogProbsOf(hidden.select(1, tp - 1), null);                             // [b, V] fp32
-        var rowScores = firstLogProbs.gather(1, tensor(firstTokens, [b, c], device: device)).reshape(-1); // [b·C]
-
-        if (targets.Count > 0)
-        {
-            using var expanded = cache.RepeatInterleave(c);
-            var contHidden = _model.Hidden(tensor(contIds, [b * c, len - 1], device: device), tensor(contMask, [b * c, len - 1], device: device), expanded);
-            var flatHidden = contHidden.reshape(-1, contHidden.shape[^1]).index_select(0, tensor(targets.ToArray(), device: device));
-            var tokenLogProbs = LogProbsOf(flatHidden, tensor(targetTokens.ToArray(), device: device)); // [N]
-            rowScores = rowScores.index_add(0, tensor(targetRows.ToArray(), device: device), tokenLogProbs, 1.0);
-        }
-        var values = rowScores.cpu().data<float>().ToArray();
-        for (int i = 0; i < b; i++)
-            for (int k = 0; k < candidates[batch[i]].Count; k++)
-                sum[batch[i], k] = values[i * c + k];
+        using var scores = ContinuationScorer.Score(_model, batch.Select(p => prompts[p]).ToList(),
+            batch.Select(p => candidates[p]).ToList(), _pad, MaxLogitElements);
+        var values = scores.Sums.cpu().data<float>().ToArray();
+        int k = 0;
+        foreach (var p in batch)
+            for (int c = 0; c < candidates[p].Count; c++)
+                sum[p, c] = values[k++];
     }
 
     /// <summary>Candidates [from, to) of one prompt, each as prompt + candidate through a full forward.</summary>
@@ -198,28 +141,9 @@ public sealed class CandidateRanker
         }
         var hidden = _model.Hidden(tensor(ids, [n, t], device: device));
         var selected = hidden.reshape(-1, hidden.shape[^1]).index_select(0, tensor(positions.ToArray(), device: device));
-        var logProbs = LogProbsOf(selected, tensor(tokens.ToArray(), device: device));
+        var logProbs = ContinuationScorer.TargetLogProbs(_model, selected, tensor(tokens.ToArray(), device: device), MaxLogitElements);
         var rowScores = zeros(n, ScalarType.Float32, device: device).index_add(0, tensor(rows.ToArray(), device: device), logProbs, 1.0);
         var values = rowScores.cpu().data<float>().ToArray();
         for (int i = 0; i < n; i++) sum[promptIndex, from + i] = values[i];
-    }
-
-    /// <summary>fp32 log-softmax of the logits of <paramref name="hidden"/> [N, D]: the full rows [N, V] when
-    /// <paramref name="targets"/> is null, else log p(targets[n]) [N]. Chunked so at most MaxLogitElements live.</summary>
-    private Tensor LogProbsOf(Tensor hidden, Tensor? targets)
-    {
-        long n = hidden.shape[0], chunk = Math.Max(1, MaxLogitElements / _model.Config.VocabSize);
-        if (targets is null || n <= chunk) return Chunk(0, n);
-        var parts = new List<Tensor>();
-        for (long s = 0; s < n; s += chunk) parts.Add(Chunk(s, Math.Min(chunk, n - s)));
-        return cat(parts, 0);
-
-        Tensor Chunk(long s, long count)
-        {
-            using var scope = NewDisposeScope();
-            var logProbs = _model.Logits(hidden.narrow(0, s, count)).to(ScalarType.Float32).log_softmax(-1);
-            var result = targets is null ? logProbs : logProbs.gather(1, targets.narrow(0, s, count).unsqueeze(1)).squeeze(1);
-            return result.MoveToOuterDisposeScope();
-        }
     }
 }

@@ -25,8 +25,11 @@ public sealed record ContinuationLogProbs(Tensor Sums, Tensor Lengths, Tensor Ow
 /// </summary>
 public static class ContinuationScorer
 {
+    /// <summary>Default bound on live fp32 logits (elements) per output-projection chunk: 16M floats = 64 MB.</summary>
+    public const long DefaultMaxLogitElements = 16L << 20;
+
     public static ContinuationLogProbs Score(LanguageModel lm, IReadOnlyList<int[]> prompts,
-        IReadOnlyList<IReadOnlyList<int[]>> continuations, int padId)
+        IReadOnlyList<IReadOnlyList<int[]>> continuations, int padId, long maxLogitElements = DefaultMaxLogitElements)
     {
         if (prompts.Count != continuations.Count) throw new ArgumentException("one continuation list per prompt");
         if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("prompts must not be empty (start them with BOS)");
@@ -77,12 +80,29 @@ public static class ContinuationScorer
         var lastPrompt = promptHidden.select(1, promptLen - 1).index_select(0, owner).unsqueeze(1);   // [N, 1, D]
         var predictors = contLen > 1 ? cat([lastPrompt, contHidden.narrow(1, 0, contLen - 1)], 1) : lastPrompt;
         var valid = mask.reshape(-1).nonzero().squeeze(1);
-        var logits = lm.Logits(predictors.reshape(n * contLen, -1).index_select(0, valid)).to(ScalarType.Float32);
-        var targets = ids.reshape(-1).index_select(0, valid);
-        var tokenLogp = logits.gather(1, targets.unsqueeze(1)).squeeze(1) - logits.logsumexp(1);
+        var tokenLogp = TargetLogProbs(lm, predictors.reshape(n * contLen, -1).index_select(0, valid), ids.reshape(-1).index_select(0, valid), maxLogitElements);
         var row = valid.div(contLen, rounding_mode: RoundingMode.floor);
         var sums = zeros(n, ScalarType.Float32, device: device).index_add(0, row, tokenLogp, 1.0);
         var lengths = mask.sum(1);
         return new ContinuationLogProbs(sums.MoveToOuterDisposeScope(), lengths.MoveToOuterDisposeScope(), owner.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>log p(targets[m] | hidden[m]) [M] in fp32 as logit − logsumexp, through the output projection in chunks
+    /// of at most <paramref name="maxLogitElements"/> logits, so a 150k vocabulary never needs an [M, V] block at once.</summary>
+    public static Tensor TargetLogProbs(LanguageModel lm, Tensor hidden, Tensor targets, long maxLogitElements = DefaultMaxLogitElements)
+    {
+        long m = hidden.shape[0], chunk = Math.Max(1, maxLogitElements / lm.Config.VocabSize);
+        if (m <= chunk) return Chunk(0, m);
+        var parts = new List<Tensor>();
+        for (long s = 0; s < m; s += chunk) parts.Add(Chunk(s, Math.Min(chunk, m - s)));
+        return cat(parts, 0);
+
+        Tensor Chunk(long start, long count)
+        {
+            using var scope = NewDisposeScope();
+            var logits = lm.Logits(hidden.narrow(0, start, count)).to(ScalarType.Float32);
+            var t = targets.narrow(0, start, count).unsqueeze(1);
+            return (logits.gather(1, t).squeeze(1) - logits.logsumexp(1)).MoveToOuterDisposeScope();
+        }
     }
 }
