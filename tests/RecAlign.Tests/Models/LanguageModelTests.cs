@@ -150,6 +150,23 @@ public class LanguageModelTests
     }
 
     [Fact]
+    public void BFloat16ExplicitCausalAttentionMatchesSdpaPath()
+    {
+        // Unmasked bf16 training batches take the explicit-matmul attention; an all-ones mask forces SDPA.
+        // Both are compared with the fp32 model: the explicit path must be as close to it as bf16 SDPA is.
+        using var lm = LanguageModel.Create(TinyConfig(), seed: 10);
+        using var ids = tensor(new long[,] { { 3, 1, 4, 1, 5, 9, 2, 6 }, { 5, 3, 5, 8, 9, 7, 9, 3 } });
+        using var reference = lm.Forward(ids);
+        lm.to(ScalarType.BFloat16);
+        using var explicitPath = lm.Forward(ids).to(ScalarType.Float32);
+        using var sdpaPath = lm.Forward(ids, ones(2, 8, ScalarType.Int64)).to(ScalarType.Float32);
+        double explicitError = (explicitPath - reference).abs().max().item<float>();
+        double sdpaError = (sdpaPath - reference).abs().max().item<float>();
+        double scale = reference.abs().max().item<float>();
+        Assert.True(explicitError <= 1.5 * sdpaError + 0.01 * scale, $"explicit {explicitError}, sdpa {sdpaError}, logit scale {scale}");
+    }
+
+    [Fact]
     public void SameSeedGivesSameWeights()
     {
         using var a = LanguageModel.Create(TinyConfig(), seed: 77);
