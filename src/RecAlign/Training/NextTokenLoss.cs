@@ -13,18 +13,33 @@ public static class NextTokenLoss
 {
     public const long IgnoreIndex = -100;
 
+    /// <summary>fp32 logits per cross-entropy block (1M floats = 4 MB).</summary>
+    public const long ChunkLogitElements = 1L << 20;
+
     /// <summary><paramref name="targets"/>[b, t] is the token expected after inputIds[b, t] (already shifted), or
     /// <see cref="IgnoreIndex"/>. Batches are right-padded; padding positions must carry IgnoreIndex.</summary>
-    public static Tensor Compute(LanguageModel lm, Tensor inputIds, Tensor targets)
+    public static Tensor Compute(LanguageModel lm, Tensor inputIds, Tensor targets, long chunkLogitElements = ChunkLogitElements)
     {
         using var scope = NewDisposeScope();
         var hidden = lm.Hidden(inputIds);
         var flatHidden = hidden.view(-1, hidden.shape[^1]);
         var flatTargets = targets.reshape(-1);
         var positions = (flatTargets != IgnoreIndex).nonzero().squeeze(1);
-        var logits = lm.Logits(flatHidden.index_select(0, positions)).to(ScalarType.Float32);
-        var loss = nn.functional.cross_entropy(logits, flatTargets.index_select(0, positions));
-        return loss.MoveToOuterDisposeScope();
+        var selected = flatHidden.index_select(0, positions);
+        var targetsAt = flatTargets.index_select(0, positions);
+        long n = selected.shape[0], rows = Math.Max(1, chunkLogitElements / lm.Config.VocabSize);
+        if (n <= rows)
+            return nn.functional.cross_entropy(lm.Logits(selected).to(ScalarType.Float32), targetsAt).MoveToOuterDisposeScope();
+        // Blocks of rows keep each fp32 logit block cache-sized; the memory-bound softmax passes then run from cache.
+        Tensor? total = null;
+        for (long start = 0; start < n; start += rows)
+        {
+            long count = Math.Min(rows, n - start);
+            var part = nn.functional.cross_entropy(lm.Logits(selected.narrow(0, start, count)).to(ScalarType.Float32),
+                targetsAt.narrow(0, start, count), reduction: nn.Reduction.Sum);
+            total = total is null ? part : total + part;
+        }
+        return (total! / n).MoveToOuterDisposeScope();
     }
 
     /// <summary>Shifts a right-padded batch for LM training: targets[t] = ids[t+1]; the last position and every

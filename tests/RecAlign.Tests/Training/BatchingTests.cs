@@ -45,3 +45,26 @@ public class BatchingTests
         Assert.True(Padding(plan) < Padding(random) / 2);
     }
 }
+
+public class NextTokenLossTests
+{
+    [Fact]
+    public void BlockwiseCrossEntropyEqualsOneShotLossAndGradients()
+    {
+        using var lm = RecAlign.Models.Language.LanguageModel.Create(RecAlign.Tests.Models.LanguageModelTests.TinyConfig(), seed: 4);
+        using var ids = TorchSharp.torch.tensor(new long[,] { { 1, 5, 7, 9, 11, 2 }, { 1, 6, 8, 10, 0, 0 } });
+        using var targets = TorchSharp.torch.tensor(new long[,] { { 5, 7, 9, 11, 2, NextTokenLoss.IgnoreIndex }, { 6, 8, 10, 2, NextTokenLoss.IgnoreIndex, NextTokenLoss.IgnoreIndex } });
+        var q = lm.named_parameters().First(p => p.name == "model.layers.0.self_attn.q_proj.weight").parameter;
+
+        using var whole = NextTokenLoss.Compute(lm, ids, targets);
+        whole.backward();
+        using var gradWhole = q.grad!.clone();
+        q.grad!.zero_();
+        using var blocks = NextTokenLoss.Compute(lm, ids, targets, chunkLogitElements: 3 * 50); // 3 rows per block of 9 targets
+        blocks.backward();
+        using var gradBlocks = q.grad!.clone();
+
+        Assert.Equal(whole.item<float>(), blocks.item<float>(), 5);
+        Assert.True(gradWhole.allclose(gradBlocks, 1e-5, 1e-6));
+    }
+}
