@@ -46,27 +46,51 @@ internal static class TrainCommands
     /// <summary>Runs a stage inside a run directory registered in the registry; marks it completed or failed.</summary>
     private static int InRun(ParseResult parse, Common common, string kind, object config, Func<StageContext, StageResult> body)
     {
-        var runsDir = parse.GetValue(common.RunsDir)!;
-        var registry = RunRegistry.ForRunsDir(runsDir);
         var resume = parse.GetValue(common.Resume);
-        var run = resume is null ? RunDirectory.Create(runsDir, kind, config) : RunDirectory.Open(resume);
-        if (resume is null) registry.Register(run, RunStatus.Running);
-        else registry.UpdateStatus(run.Id, RunStatus.Running);
+        RunSession? session = null;
+        RunDirectory run;
+        RunRegistry registry;
+        if (resume is null)
+        {
+            session = RunSession.Start(parse.GetValue(common.RunsDir)!, kind, config);
+            (run, registry) = (session.Run, session.Registry);
+        }
+        else
+        {
+            // A resumed run keeps its folder and registry row.
+            run = RunDirectory.Open(resume);
+            registry = RunRegistry.ForRunsDir(parse.GetValue(common.RunsDir)!);
+            registry.UpdateStatus(run.Id, RunStatus.Running);
+        }
         try
         {
             var result = body(new StageContext(run, Console.Out, CommonOptions.ParseDevice(parse.GetValue(common.Device)), resume is not null));
             var metrics = new Dictionary<string, double> { ["final_loss"] = result.Training.FinalLoss, ["wall_seconds"] = result.Seconds };
             foreach (var (k, v) in result.Training.BestMetrics ?? new Dictionary<string, double>()) metrics["best_" + k] = v;
-            run.WriteSummary(new { stage = result.Stage, model_dir = result.ModelDirectory, steps = result.Training.Steps, metrics });
-            registry.SetFinalMetrics(run.Id, metrics);
-            registry.UpdateStatus(run.Id, RunStatus.Completed);
+            var summary = new RunSummary
+            {
+                FinalMetrics = metrics, WallSeconds = result.Seconds, Checkpoint = result.ModelDirectory,
+                Stages = [new StageSummary(result.Stage) { WallSeconds = result.Seconds, Steps = result.Training.Steps }],
+            };
+            if (session is not null) session.Complete(summary);
+            else
+            {
+                run.WriteSummary(summary);
+                registry.SetFinalMetrics(run.Id, metrics);
+                registry.UpdateStatus(run.Id, RunStatus.Completed);
+            }
             Console.WriteLine($"{kind}: model written to {result.ModelDirectory}; run {run.Path}");
             return 0;
         }
-        catch
+        catch (Exception e)
         {
-            registry.UpdateStatus(run.Id, RunStatus.Failed);
+            if (session is not null) session.Fail(e);
+            else registry.UpdateStatus(run.Id, RunStatus.Failed);
             throw;
+        }
+        finally
+        {
+            session?.Dispose();
         }
     }
 

@@ -62,16 +62,15 @@ public static class RecommendationPipeline
         TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
         var total = Stopwatch.StartNew();
-        var run = RunDirectory.Create(runsDir, kind, resolvedConfig);
-        var registry = RunRegistry.ForRunsDir(runsDir);
-        registry.Register(run, RunStatus.Running);
+        using var session = RunSession.Start(runsDir, kind, resolvedConfig);
+        var run = session.Run;
         var ctx = new StageContext(run, console, device);
         try
         {
             var (methods, stages) = RunStages(data, config, run, ctx);
             var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" || kv.Key.EndsWith("/hr1"))
                 .Select(kv => KeyValuePair.Create($"{m.Method}/{kv.Key}", Math.Round(kv.Value, 6)))).ToDictionary();
-            run.WriteSummary(new JsonObject
+            session.Complete(new JsonObject
             {
                 ["run"] = run.Id,
                 ["status"] = "completed",
@@ -85,15 +84,12 @@ public static class RecommendationPipeline
                     ["model_dir"] = Path.GetRelativePath(run.Path, st.ModelDirectory),
                 }).ToArray()),
                 ["wall_seconds"] = Math.Round(total.Elapsed.TotalSeconds, 1),
-            });
-            registry.SetFinalMetrics(run.Id, finalMetrics);
-            registry.UpdateStatus(run.Id, RunStatus.Completed);
-            Report.Write(run);
+            }, finalMetrics);
             return new PipelineResult(run, methods, stages, total.Elapsed.TotalSeconds);
         }
-        catch
+        catch (Exception e)
         {
-            registry.UpdateStatus(run.Id, RunStatus.Failed);
+            session.Fail(e);
             throw;
         }
     }

@@ -37,8 +37,15 @@ public sealed class RunSession : IDisposable
     public void Complete(RunSummary summary, bool writeReport = true)
     {
         var final = summary with { Status = RunStatus.Completed };
-        Run.WriteSummary(final);
-        Registry.SetFinalMetrics(Run.Id, final.FinalMetrics);
+        Complete(final, final.FinalMetrics, writeReport);
+    }
+
+    /// <summary>As <see cref="Complete(RunSummary, bool)"/> for a command whose summary has a shape of its own (it
+    /// should still carry <c>status</c> and <c>final_metrics</c>, which reports read).</summary>
+    public void Complete(object summary, IReadOnlyDictionary<string, double> finalMetrics, bool writeReport = true)
+    {
+        Run.WriteSummary(summary);
+        Registry.SetFinalMetrics(Run.Id, finalMetrics);
         Registry.UpdateStatus(Run.Id, RunStatus.Completed);
         _finished = true;
         Run.Log("completed");
