@@ -9,7 +9,7 @@ public static class PretrainCorpus
 {
     public static List<string> FromDataset(InteractionDataset dataset, int holdOutLast = 2)
     {
-        var histories = dataset.Sequences()
+        var histories = Data.Splits.Splitter.Sequences(dataset)
             .Select(s => s.Items.Length > holdOutLast ? s.Items[..^holdOutLast] : [])
             .Where(items => items.Length > 0)
             .Select(items => PromptBuilder.Join(items.Select(dataset.Catalog.Title), ItemListStyle.Comma));
