@@ -10,6 +10,10 @@ public sealed record QuickstartConfig
 {
     /// <summary>Synthetic preset: <c>tiny</c> or <c>small</c>.</summary>
     public string DataSize { get; init; } = "small";
+    /// <summary>Correlation between the training- and test-period exposure of the world's items (see
+    /// docs/data/synthetic.md): null keeps the preset's shift (−0.6, an out-of-distribution test period); 1 removes
+    /// the shift, so the test period is in distribution.</summary>
+    public double? ShiftCorrelation { get; init; }
     public PipelineConfig Pipeline { get; init; } = new();
 }
 
@@ -21,7 +25,9 @@ public static class Quickstart
 {
     public static PipelineResult Run(QuickstartConfig config, string runsDir, TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
-        var world = SyntheticWorld.Generate(SyntheticConfig.Preset(config.DataSize) with { Seed = config.Pipeline.Seed });
+        var preset = SyntheticConfig.Preset(config.DataSize) with { Seed = config.Pipeline.Seed };
+        if (config.ShiftCorrelation is { } rho) preset = preset with { ShiftCorrelation = rho };
+        var world = SyntheticWorld.Generate(preset);
         var dataset = world.Dataset;
         // One training example per user (their last training prefix); validation and test are the held-out items.
         var split = Splitter.Split(dataset, new SplitConfig { Method = SplitMethod.LeaveOneOut, TrainAllPrefixes = false });

@@ -36,6 +36,12 @@ public sealed record PipelineConfig
     public int SftExamples { get; init; } = 3000;
     public int PreferenceExamples { get; init; } = 1500;
     public int SdpoNegatives { get; init; } = 3;
+    /// <summary>How rejected responses are picked from the candidate list: <c>random</c> (the S-DPO paper) or
+    /// <c>hard</c> (the SFT model's highest-scored wrong candidates, mined once after SFT).</summary>
+    public RejectedSelection Rejected { get; init; } = RejectedSelection.Random;
+    /// <summary>An existing SFT model directory to align from, skipping pretrain and SFT (its tokenizer is used);
+    /// e.g. to compare alignment settings on one SFT model.</summary>
+    public string? SftModel { get; init; }
     public int ValidationQuestions { get; init; } = 200;
     public int EvaluationQuestions { get; init; } = 600;
     public PretrainConfig Pretrain { get; init; } = new();
@@ -113,23 +119,40 @@ public static class RecommendationPipeline
         var evaluation = Questions(data, sampler.Sample(data.Evaluation.Take(config.EvaluationQuestions)), config.Seed + 2);
         var prompts = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed });
         var sftData = prompts.Build(trainCandidates);
-        var dpoData = prompts.BuildPreferences(trainCandidates.Take(config.PreferenceExamples), 1);
-        var sdpoData = prompts.BuildPreferences(trainCandidates.Take(config.PreferenceExamples), config.SdpoNegatives);
-        ctx.Say($"data {data.Name}: {catalog.Count} items; {sftData.Count} SFT / {dpoData.Count} preference examples, " +
+        var preferenceExamples = trainCandidates.Take(config.PreferenceExamples).ToList();
+        ctx.Say($"data {data.Name}: {catalog.Count} items; {sftData.Count} SFT / {preferenceExamples.Count} preference examples, " +
             $"{validation.Count} validation and {evaluation.Count} evaluation questions ({sw.Elapsed.TotalSeconds:F1}s)");
 
-        var tokenizer = CompactVocabularyTokenizer.Build(data.PretrainCorpus.Concat(catalog.Items.Select(i => i.Title)).Concat(sftData.Take(200).Select(e => e.Prompt)));
-        ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids");
         long seed = (long)config.Seed;
         var models = Path.Combine(run.Path, "models");
-        var pretrain = StageRunner.Pretrain(data.PretrainCorpus, tokenizer, config.Pretrain with { Training = config.Pretrain.Training with { Seed = seed } },
-            Path.Combine(models, "pretrain"), ctx);
-        var sft = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft with { Training = config.Sft.Training with { Seed = seed } },
-            Path.Combine(models, "sft"), ctx);
+        var stages = new List<StageResult>();
+        StageResult sft;
+        if (config.SftModel is { } sftModel)
+        {
+            if (!File.Exists(Path.Combine(sftModel, "config.json")))
+                throw new ArgumentException($"pipeline.sft_model: '{sftModel}' is not a model directory (no config.json)");
+            sft = new StageResult("sft", Path.GetFullPath(sftModel), 0, new Training.TrainingResult(0, double.NaN, null, null, false, 0, []));
+            ctx.Say($"aligning from the existing SFT model {sft.ModelDirectory} (pretrain and SFT skipped)");
+        }
+        else
+        {
+            var tokenizer = CompactVocabularyTokenizer.Build(data.PretrainCorpus.Concat(catalog.Items.Select(i => i.Title)).Concat(sftData.Take(200).Select(e => e.Prompt)));
+            ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids");
+            var pretrain = StageRunner.Pretrain(data.PretrainCorpus, tokenizer, config.Pretrain with { Training = config.Pretrain.Training with { Seed = seed } },
+                Path.Combine(models, "pretrain"), ctx);
+            sft = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft with { Training = config.Sft.Training with { Seed = seed } },
+                Path.Combine(models, "sft"), ctx);
+            stages.Add(pretrain);
+            stages.Add(sft);
+        }
+
+        var (dpoData, sdpoData) = PreferenceData(preferenceExamples, prompts, catalog, config, sft.ModelDirectory, ctx);
         var dpo = StageRunner.Align(sft.ModelDirectory, dpoData, validation, config.Dpo with { Training = config.Dpo.Training with { Seed = seed } },
             Path.Combine(models, "dpo"), ctx, "dpo");
         var sdpo = StageRunner.Align(sft.ModelDirectory, sdpoData, validation, config.Sdpo with { Training = config.Sdpo.Training with { Seed = seed } },
             Path.Combine(models, "sdpo"), ctx, "sdpo");
+        stages.Add(dpo);
+        stages.Add(sdpo);
 
         var popularity = CandidateSampler.PopularityWeights(data.Train.Select(e => e.Target), catalog.Count);
         var results = new List<MethodResult>
@@ -144,13 +167,33 @@ public static class RecommendationPipeline
             using (lm)
             {
                 var metrics = WithExtras(CandidateEvaluator.Rank(lm, tok, evaluation).Metrics, data, q => CandidateEvaluator.Rank(lm, tok, q).Metrics);
-                results.Add(new(stage.Stage, metrics, stage.Seconds, Path.GetRelativePath(run.Path, stage.ModelDirectory)));
+                results.Add(new(stage.Stage, metrics, stage.Training.Steps > 0 ? stage.Seconds : null, Path.GetRelativePath(run.Path, stage.ModelDirectory)));
                 run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => "test_" + kv.Key, kv => kv.Value), stage.Stage);
                 ctx.Say($"evaluation {stage.Stage}: hr1 {metrics["hr1"]:F4}, ndcg@5 {metrics.GetValueOrDefault("ndcg@5"):F4}" +
                     string.Concat(data.ExtraEvaluations.Select(e => $", {e.Name}/hr1 {metrics[e.Name + "/hr1"]:F4}")) + $" ({evalWatch.Elapsed.TotalSeconds:F1}s)");
             }
         }
-        return (results, [pretrain, sft, dpo, sdpo]);
+        return (results, stages);
+    }
+
+    /// <summary>DPO (one rejected) and S-DPO (<see cref="PipelineConfig.SdpoNegatives"/> rejected) examples; with hard
+    /// negatives DPO's rejected response is S-DPO's first, the SFT model's top wrong candidate.</summary>
+    private static (List<PreferenceExample> Dpo, List<PreferenceExample> Sdpo) PreferenceData(IReadOnlyList<CandidateExample> examples,
+        PromptBuilder prompts, ItemCatalog catalog, PipelineConfig config, string sftModel, StageContext ctx)
+    {
+        if (config.Rejected == RejectedSelection.Random)
+            return (prompts.BuildPreferences(examples, 1), prompts.BuildPreferences(examples, config.SdpoNegatives));
+        var sw = Stopwatch.StartNew();
+        var questions = CandidateQuestions.From(prompts, catalog, examples);
+        var (lm, tokenizer) = ModelDirectory.Load(sftModel, device: ctx.TorchDevice);
+        using (lm)
+        {
+            using var scores = CandidateEvaluator.Score(lm, tokenizer, questions);
+            var sdpo = HardNegatives.Select(scores, questions, config.SdpoNegatives);
+            var dpo = sdpo.Select(p => p with { Rejected = [p.Rejected[0]] }).ToList();
+            ctx.Say($"hard negatives: the SFT model's top {config.SdpoNegatives} wrong candidates of {questions.Count} examples ({sw.Elapsed.TotalSeconds:F1}s)");
+            return (dpo, sdpo);
+        }
     }
 
     private static IReadOnlyDictionary<string, double> WithExtras(IReadOnlyDictionary<string, double> main, PipelineData data,
