@@ -36,9 +36,9 @@ public sealed record PipelineConfig
     public int SftExamples { get; init; } = 3000;
     public int PreferenceExamples { get; init; } = 1500;
     public int SdpoNegatives { get; init; } = 3;
-    /// <summary>How rejected responses are picked from the candidate list: <c>random</c> (the S-DPO paper) or
-    /// <c>hard</c> (the SFT model's highest-scored wrong candidates, mined once after SFT).</summary>
-    public RejectedSelection Rejected { get; init; } = RejectedSelection.Random;
+    /// <summary>How rejected responses are picked from the candidate list: <c>hard</c> (the SFT model's highest-scored
+    /// wrong candidates, mined once after SFT) or <c>random</c> (the S-DPO paper's choice); docs/benchmarks.md compares them.</summary>
+    public RejectedSelection Rejected { get; init; } = RejectedSelection.Hard;
     /// <summary>An existing SFT model directory to align from, skipping pretrain and SFT (its tokenizer is used);
     /// e.g. to compare alignment settings on one SFT model.</summary>
     public string? SftModel { get; init; }
@@ -115,11 +115,11 @@ public static class RecommendationPipeline
         var catalog = data.Catalog;
         var sampler = CandidateSampler.For(new CandidateConfig { Count = config.Candidates, Seed = config.Seed }, catalog.Count);
         var trainCandidates = sampler.Sample(Subsample(data.Train, config.SftExamples, config.Seed));
-        var validation = Questions(data, sampler.Sample(data.Validation.Take(config.ValidationQuestions)), config.Seed + 1);
-        var evaluation = Questions(data, sampler.Sample(data.Evaluation.Take(config.EvaluationQuestions)), config.Seed + 2);
+        var validation = Questions(data, sampler.Sample(Subsample(data.Validation, config.ValidationQuestions, config.Seed + 1)), config.Seed + 1);
+        var evaluation = Questions(data, sampler.Sample(Subsample(data.Evaluation, config.EvaluationQuestions, config.Seed + 2)), config.Seed + 2);
         var prompts = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed });
         var sftData = prompts.Build(trainCandidates);
-        var preferenceExamples = trainCandidates.Take(config.PreferenceExamples).ToList();
+        var preferenceExamples = Subsample(trainCandidates, config.PreferenceExamples, config.Seed + 3);
         ctx.Say($"data {data.Name}: {catalog.Count} items; {sftData.Count} SFT / {preferenceExamples.Count} preference examples, " +
             $"{validation.Count} validation and {evaluation.Count} evaluation questions ({sw.Elapsed.TotalSeconds:F1}s)");
 
@@ -206,8 +206,9 @@ public static class RecommendationPipeline
         return all;
     }
 
-    /// <summary>A seeded subset of the training examples (all of them when there are fewer).</summary>
-    private static IReadOnlyList<SequenceExample> Subsample(IReadOnlyList<SequenceExample> examples, int n, ulong seed)
+    /// <summary>A seeded subset of the examples in their original order (all of them when there are fewer). Never the
+    /// first n: sequence tables list each user's prefixes together, so a head would be a handful of users.</summary>
+    private static IReadOnlyList<T> Subsample<T>(IReadOnlyList<T> examples, int n, ulong seed)
     {
         if (examples.Count <= n) return examples;
         var order = Enumerable.Range(0, examples.Count).ToArray();
