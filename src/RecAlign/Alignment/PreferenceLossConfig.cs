@@ -4,7 +4,7 @@ namespace RecAlign.Alignment;
 
 /// <summary>
 /// Which preference loss to use and its parameters (snake_case keys: <c>loss_type</c>, <c>beta</c>,
-/// <c>label_smoothing</c>, <c>simpo_gamma</c>, <c>drdpo_beta_prime</c>, <c>beta_dpo_*</c>, <c>alpha_dpo_*</c>).
+/// <c>label_smoothing</c>, <c>simpo_gamma</c>, <c>drdpo_beta_prime</c>, <c>beta_dpo_*</c>, <c>alpha_dpo_*</c>, <c>rpo_alpha</c>).
 /// <see cref="Beta"/> left null takes the method's default (<see cref="PreferenceLosses.DefaultBeta"/>);
 /// <see cref="Resolve"/> fills it in so a run can store the resolved value.
 /// </summary>
@@ -29,6 +29,9 @@ public sealed record PreferenceLossConfig
     public double AlphaDpoAlpha { get; init; } = 0.2;
     /// <summary>α-DPO's γ/β (the constant part of the margin).</summary>
     public double AlphaDpoGammaBetaRatio { get; init; } = 0.6;
+    /// <summary>TRL's <c>rpo_alpha</c>: adds α × the chosen responses' token-mean NLL to any loss (<see cref="RpoLoss"/>);
+    /// null leaves the loss as it is.</summary>
+    public double? RpoAlpha { get; init; }
 
     [JsonIgnore]
     public double EffectiveBeta => Beta ?? PreferenceLosses.DefaultBeta(LossType);

@@ -44,7 +44,8 @@ public static class PreferenceLosses
     public static IPreferenceLoss Create(PreferenceLossConfig config, long seed = 0)
     {
         var entry = Entry(config.LossType);
-        return entry.Create(config, config.Beta ?? entry.Beta, seed);
+        var loss = entry.Create(config, config.Beta ?? entry.Beta, seed);
+        return config.RpoAlpha is { } alpha ? new RpoLoss(loss, alpha) : loss;
     }
 
     private static (double Beta, Func<PreferenceLossConfig, double, long, IPreferenceLoss> Create) Entry(string lossType) =>
