@@ -1,3 +1,4 @@
+using RecAlign.Data;
 using RecAlign.Data.Splits;
 using RecAlign.Data.Synthetic;
 using RecAlign.Prompts;
@@ -29,11 +30,27 @@ public static class Quickstart
         if (config.ShiftCorrelation is { } rho) preset = preset with { ShiftCorrelation = rho };
         var world = SyntheticWorld.Generate(preset);
         var dataset = world.Dataset;
-        // One training example per user (their last training prefix); validation and test are the held-out items.
-        var split = Splitter.Split(dataset, new SplitConfig { Method = SplitMethod.LeaveOneOut, TrainAllPrefixes = false });
-        var data = new PipelineData($"synthetic-{config.DataSize}", dataset.Catalog, split.Train, split.Validation, split.Test,
-            PretrainCorpus.FromDataset(dataset, holdOutLast: 2), PromptTemplates.Item);
+        // Validation and test are each user's last two items. SFT trains on each user's latest training prefix and the
+        // preference data comes from the prefix before it: recent like the test, and new to the SFT model.
+        var split = Splitter.Split(dataset, new SplitConfig { Method = SplitMethod.LeaveOneOut });
+        var (latest, previous) = LatestTwoPrefixes(split.Train);
+        var data = new PipelineData($"synthetic-{config.DataSize}", dataset.Catalog, latest, split.Validation, split.Test,
+            PretrainCorpus.FromDataset(dataset, holdOutLast: 2), PromptTemplates.Item) { PreferencePool = previous };
         console?.WriteLine($"synthetic {config.DataSize}: {dataset.UserCount} users, {dataset.Catalog.Count} items, {dataset.Interactions.Length} interactions");
         return RecommendationPipeline.Run(data, config.Pipeline, runsDir, "quickstart", config, console, device);
+    }
+
+    /// <summary>Each user's last training example and the one before it (users with one training example have none).</summary>
+    internal static (List<SequenceExample> Latest, List<SequenceExample> Previous) LatestTwoPrefixes(IReadOnlyList<SequenceExample> train)
+    {
+        var latest = new List<SequenceExample>();
+        var previous = new List<SequenceExample>();
+        foreach (var user in train.GroupBy(e => e.User).OrderBy(g => g.Key))
+        {
+            var byTime = user.OrderBy(e => e.History.Count).ToList();
+            latest.Add(byTime[^1]);
+            if (byTime.Count > 1) previous.Add(byTime[^2]);
+        }
+        return (latest, previous);
     }
 }

@@ -26,6 +26,12 @@ public sealed record PipelineData(
 {
     /// <summary>Further question sets scored by every trained model (e.g. a published candidate file).</summary>
     public IReadOnlyList<(string Name, IReadOnlyList<CandidateQuestion> Questions)> ExtraEvaluations { get; init; } = [];
+
+    /// <summary>Training examples the preference data is drawn from, disjoint from <see cref="Train"/> (e.g. each
+    /// user's earlier prefixes); null draws it from the SFT examples. Preferences on examples the SFT model never
+    /// trained on carry new information, and their hard negatives are the model's generalisation errors rather than
+    /// what is left after it fitted those very targets.</summary>
+    public IReadOnlyList<SequenceExample>? PreferencePool { get; init; }
 }
 
 /// <summary>Settings of the pipeline; the defaults are the quickstart's (a few minutes on a 2-core CPU).</summary>
@@ -119,8 +125,11 @@ public static class RecommendationPipeline
         var evaluation = Questions(data, sampler.Sample(Subsample(data.Evaluation, config.EvaluationQuestions, config.Seed + 2)), config.Seed + 2);
         var prompts = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed });
         var sftData = prompts.Build(trainCandidates);
-        var preferenceExamples = Subsample(trainCandidates, config.PreferenceExamples, config.Seed + 3);
-        ctx.Say($"data {data.Name}: {catalog.Count} items; {sftData.Count} SFT / {preferenceExamples.Count} preference examples, " +
+        var preferenceExamples = data.PreferencePool is { } pool
+            ? sampler.Sample(Subsample(pool, config.PreferenceExamples, config.Seed + 3))
+            : Subsample(trainCandidates, config.PreferenceExamples, config.Seed + 3);
+        ctx.Say($"data {data.Name}: {catalog.Count} items; {sftData.Count} SFT / {preferenceExamples.Count} preference examples" +
+            (data.PreferencePool is null ? " (from the SFT examples), " : " (held out from SFT), ") +
             $"{validation.Count} validation and {evaluation.Count} evaluation questions ({sw.Elapsed.TotalSeconds:F1}s)");
 
         long seed = (long)config.Seed;

@@ -1,0 +1,41 @@
+using RecAlign.Data;
+using RecAlign.Data.Splits;
+using RecAlign.Data.Synthetic;
+using RecAlign.Pipelines;
+
+namespace RecAlign.Tests.Pipelines;
+
+public class QuickstartDataTests
+{
+    [Fact]
+    public void LatestTwoPrefixesPicksEachUsersLastAndPreviousTrainingExample()
+    {
+        SequenceExample E(int user, int target, params int[] history) => new(user, history, target, history.Length);
+        var train = new List<SequenceExample>
+        {
+            E(2, 7, 5), E(1, 11, 10), E(1, 12, 10, 11), E(2, 8, 5, 7), E(1, 13, 10, 11, 12), E(3, 4, 9),
+        };
+        var (latest, previous) = Quickstart.LatestTwoPrefixes(train);
+        Assert.Equal([13, 8, 4], latest.Select(e => e.Target));
+        Assert.Equal([12, 7], previous.Select(e => e.Target)); // user 3 has a single training example
+    }
+
+    [Fact]
+    public void OnTheSyntheticWorldSftAndPreferenceExamplesAreDisjointAndBothPrecedeValidation()
+    {
+        var world = SyntheticWorld.Generate(SyntheticConfig.Preset("tiny") with { Seed = 5 });
+        var split = Splitter.Split(world.Dataset, new SplitConfig { Method = SplitMethod.LeaveOneOut });
+        var (latest, previous) = Quickstart.LatestTwoPrefixes(split.Train);
+        var validation = split.Validation.ToDictionary(e => e.User);
+        Assert.Equal(world.Dataset.UserCount, latest.Count);
+        foreach (var e in latest)
+        {
+            // the latest training prefix is the validation history minus its last item
+            Assert.Equal(validation[e.User].History.Count - 1, e.History.Count);
+            Assert.Equal(validation[e.User].History[^1], e.Target);
+        }
+        var latestByUser = latest.ToDictionary(e => e.User);
+        foreach (var e in previous)
+            Assert.Equal(latestByUser[e.User].History.Count - 1, e.History.Count);
+    }
+}
