@@ -6,6 +6,7 @@ using RecAlign.Data.Candidates;
 using RecAlign.Evaluation;
 using RecAlign.Inference;
 using RecAlign.Models.Language;
+using RecAlign.Models.Language.Generation;
 using RecAlign.Prompts;
 using RecAlign.Runs;
 using RecAlign.Text;
@@ -50,6 +51,9 @@ public sealed record PipelineConfig
     public string? SftModel { get; init; }
     public int ValidationQuestions { get; init; } = 200;
     public int EvaluationQuestions { get; init; } = 600;
+    /// <summary>Also answer the evaluation questions by greedy generation matched to a candidate, as S-DPO evaluates:
+    /// <c>gen_hr1</c> and <c>gen_valid_ratio</c> (answers that name any candidate) beside the ranking metrics.</summary>
+    public bool GenerationEvaluation { get; init; } = true;
     public PretrainConfig Pretrain { get; init; } = new();
     public SftConfig Sft { get; init; } = new();
     /// <summary>β = 1 for both DPO and S-DPO, as in the S-DPO paper's comparison.</summary>
@@ -80,7 +84,7 @@ public static class RecommendationPipeline
         try
         {
             var (methods, stages) = RunStages(data, config, run, ctx);
-            var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" || kv.Key.EndsWith("/hr1"))
+            var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" or "gen_hr1" or "gen_valid_ratio" || kv.Key.EndsWith("/hr1"))
                 .Select(kv => KeyValuePair.Create($"{m.Method}/{kv.Key}", Math.Round(kv.Value, 6)))).ToDictionary();
             session.Complete(new JsonObject
             {
@@ -176,9 +180,18 @@ public static class RecommendationPipeline
             using (lm)
             {
                 var metrics = WithExtras(CandidateEvaluator.Rank(lm, tok, evaluation).Metrics, data, q => CandidateEvaluator.Rank(lm, tok, q).Metrics);
+                if (config.GenerationEvaluation)
+                {
+                    var generated = CandidateEvaluator.Generate(lm, tok, evaluation, new GenerationConfig { MaxNewTokens = GeneratedTokens(tok, evaluation) }).Metrics;
+                    metrics = new Dictionary<string, double>(metrics)
+                    {
+                        ["gen_hr1"] = generated[Metrics.HitRatioAt1Key], ["gen_valid_ratio"] = generated[Metrics.ValidRatioKey],
+                    };
+                }
                 results.Add(new(stage.Stage, metrics, stage.Training.Steps > 0 ? stage.Seconds : null, Path.GetRelativePath(run.Path, stage.ModelDirectory)));
                 run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => "test_" + kv.Key, kv => kv.Value), stage.Stage);
                 ctx.Say($"evaluation {stage.Stage}: hr1 {metrics["hr1"]:F4}, ndcg@5 {metrics.GetValueOrDefault("ndcg@5"):F4}" +
+                    (metrics.TryGetValue("gen_hr1", out var genHr1) ? $", generated hr1 {genHr1:F4} (valid {metrics["gen_valid_ratio"]:F4})" : "") +
                     string.Concat(data.ExtraEvaluations.Select(e => $", {e.Name}/hr1 {metrics[e.Name + "/hr1"]:F4}")) + $" ({evalWatch.Elapsed.TotalSeconds:F1}s)");
             }
         }
@@ -204,6 +217,10 @@ public static class RecommendationPipeline
             return (dpo, sdpo);
         }
     }
+
+    /// <summary>Enough new tokens for the longest candidate title plus EOS.</summary>
+    private static int GeneratedTokens(Text.ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions) =>
+        questions.SelectMany(q => q.Candidates).Distinct().Max(t => PromptTokenization.Response(tokenizer, t).Length) + 2;
 
     private static IReadOnlyDictionary<string, double> WithExtras(IReadOnlyDictionary<string, double> main, PipelineData data,
         Func<IReadOnlyList<CandidateQuestion>, IReadOnlyDictionary<string, double>> evaluate)
