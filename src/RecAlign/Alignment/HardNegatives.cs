@@ -12,6 +12,9 @@ public enum RejectedSelection
     Random,
     /// <summary>The other candidates the starting (SFT) model scores highest: the mistakes alignment should fix.</summary>
     Hard,
+    /// <summary>The starting model's own greedy answer when it is wrong (often a title that is not in the list), then
+    /// its hard listed negatives: teaches "a listed title over the one you would have written".</summary>
+    Generated,
 }
 
 /// <summary>
@@ -47,6 +50,24 @@ public static class HardNegatives
             if (rejected.Count < k)
                 throw new ArgumentException($"question {i}: {rejected.Count} negatives in its candidate list, {k} rejected requested");
             result.Add(new PreferenceExample(q.Prompt, q.Target, rejected));
+        }
+        return result;
+    }
+
+    /// <summary>Puts each example's generated answer first among its rejected responses when it is a wrong, non-empty
+    /// answer (compared after <see cref="AnswerMatcher.Normalize"/>), keeping the count: the last hard negative makes room.</summary>
+    public static List<PreferenceExample> WithGeneratedAnswers(IReadOnlyList<PreferenceExample> hard, IReadOnlyList<string> answers)
+    {
+        if (answers.Count != hard.Count) throw new ArgumentException($"{answers.Count} answers for {hard.Count} examples");
+        var result = new List<PreferenceExample>(hard.Count);
+        for (int i = 0; i < hard.Count; i++)
+        {
+            var e = hard[i];
+            var answer = answers[i].Trim();
+            var key = AnswerMatcher.Normalize(answer);
+            if (key.Length == 0 || key == AnswerMatcher.Normalize(e.Chosen)) { result.Add(e); continue; }
+            var rest = e.Rejected.Where(r => AnswerMatcher.Normalize(r) != key);
+            result.Add(e with { Rejected = [answer, .. rest.Take(e.Rejected.Count - 1)] });
         }
         return result;
     }

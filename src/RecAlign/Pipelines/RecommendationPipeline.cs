@@ -212,8 +212,15 @@ public static class RecommendationPipeline
         {
             using var scores = CandidateEvaluator.Score(lm, tokenizer, questions);
             var sdpo = HardNegatives.Select(scores, questions, config.SdpoNegatives);
+            if (config.Rejected == RejectedSelection.Generated)
+            {
+                var answers = CandidateEvaluator.Generate(lm, tokenizer, questions, new GenerationConfig { MaxNewTokens = GeneratedTokens(tokenizer, questions) },
+                    keepDetails: true).Details!.Select(d => d.Answer ?? "").ToList();
+                sdpo = HardNegatives.WithGeneratedAnswers(sdpo, answers);
+            }
             var dpo = sdpo.Select(p => p with { Rejected = [p.Rejected[0]] }).ToList();
-            ctx.Say($"hard negatives: the SFT model's top {config.SdpoNegatives} wrong candidates of {questions.Count} examples ({sw.Elapsed.TotalSeconds:F1}s)");
+            ctx.Say($"hard negatives: the SFT model's " + (config.Rejected == RejectedSelection.Generated ? "wrong greedy answer and " : "") +
+                $"top wrong candidates ({config.SdpoNegatives} in all) for {questions.Count} examples ({sw.Elapsed.TotalSeconds:F1}s)");
             return (dpo, sdpo);
         }
     }

@@ -1,5 +1,6 @@
 using RecAlign.Alignment;
 using RecAlign.Inference;
+using RecAlign.Prompts;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -49,5 +50,24 @@ public class HardNegativesTests
         Assert.Contains("1 negatives", Assert.Throws<ArgumentException>(() => HardNegatives.Select(scores, questions, 2)).Message);
         using var wrong = zeros(2, 2);
         Assert.Contains("questions=1", Assert.Throws<ArgumentException>(() => HardNegatives.Select(wrong, questions, 1)).Message);
+    }
+
+    [Fact]
+    public void Generated_answers_lead_the_rejected_list_only_when_wrong()
+    {
+        var hard = new List<PreferenceExample>
+        {
+            new("p0", "Target A", ["X", "Y", "Z"]),
+            new("p1", "Target B", ["X", "Y", "Z"]),
+            new("p2", "Target C", ["X", "Y", "Z"]),
+            new("p3", "Target D", ["X", "Y", "Z"]),
+        };
+        // off-list answer; a correct one (case and quotes differ); a listed wrong one; nothing
+        var got = HardNegatives.WithGeneratedAnswers(hard, ["Burning Window", "\"target b\"", " y ", ""]);
+        Assert.Equal(["Burning Window", "X", "Y"], got[0].Rejected);
+        Assert.Equal(["X", "Y", "Z"], got[1].Rejected);
+        Assert.Equal(["y", "X", "Z"], got[2].Rejected);
+        Assert.Equal(["X", "Y", "Z"], got[3].Rejected);
+        Assert.Throws<ArgumentException>(() => HardNegatives.WithGeneratedAnswers(hard, ["a"]));
     }
 }
