@@ -10,13 +10,13 @@ internal static class ResultTable
     {
         var extras = result.Methods.SelectMany(m => m.Metrics.Keys).Where(k => k.EndsWith("/hr1")).Distinct().ToList();
         // Ranking answers from the list by construction (ValidRatio 1); generated answers may name no candidate.
-        bool generated = result.Methods.Any(m => m.Metrics.ContainsKey("gen_hr1"));
+        bool generated = result.Methods.Any(m => m.Metrics.ContainsKey(RecommendationPipeline.GeneratedHr1Key));
         var table = new Table().Title(title);
         table.AddColumns(["method", "HR@1", "NDCG@5", "MRR", .. generated ? (string[])["HR@1 (generated)", "ValidRatio (generated)"] : ["ValidRatio"],
             .. extras.Select(e => e.Replace("/hr1", " HR@1")), "stage time"]);
         foreach (var m in result.Methods)
             table.AddRow([Markup.Escape(m.Method), F(m.Metrics, "hr1"), F(m.Metrics, "ndcg@5"), F(m.Metrics, "mrr"),
-                .. generated ? (string[])[F(m.Metrics, "gen_hr1"), F(m.Metrics, "gen_valid_ratio")] : [F(m.Metrics, "valid_ratio")],
+                .. generated ? (string[])[F(m.Metrics, RecommendationPipeline.GeneratedHr1Key), F(m.Metrics, RecommendationPipeline.GeneratedValidRatioKey)] : [F(m.Metrics, "valid_ratio")],
                 .. extras.Select(e => F(m.Metrics, e)), m.StageSeconds is { } t ? $"{t:F0}s" : "-"]);
         return table;
     }

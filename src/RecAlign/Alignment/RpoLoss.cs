@@ -27,14 +27,12 @@ public sealed class RpoLoss(IPreferenceLoss inner, double alpha) : IPreferenceLo
 
     public PreferenceLossOutput Compute(PreferenceBatchLogps batch)
     {
-        if (batch.ChosenLengths is null)
-            throw new ArgumentException($"{Name} with rpo_alpha: PreferenceBatchLogps.ChosenLengths is required (the NLL term is a token mean)");
         using var scope = NewDisposeScope();
         var inner = Inner.Compute(batch);
-        var chosen = batch.PolicyChosen.dtype == ScalarType.Float64 ? batch.PolicyChosen : batch.PolicyChosen.to(ScalarType.Float32);
-        var lengths = batch.ChosenLengths.to(chosen.dtype).clamp_min(1.0);
-        var nll = ChosenNll(chosen, lengths);
-        var perExampleNll = -chosen * (chosen.shape[0] / lengths.sum());
+        // The shared checks: shapes, an fp32-or-wider dtype and lengths clamped to at least 1.
+        var b = CheckedBatch.From(batch, Name + " with rpo_alpha", needsReference: false, needsLengths: true);
+        var nll = ChosenNll(b.PolicyChosen, b.ChosenLengths!);
+        var perExampleNll = -b.PolicyChosen * (b.B / b.ChosenLengths!.sum());
         var perExample = inner.PerExample + Alpha * perExampleNll;
         var loss = inner.Loss + Alpha * nll;
         var stats = new Dictionary<string, Tensor>(inner.Stats) { [NllLoss] = nll.detach().MoveToOuterDisposeScope() };

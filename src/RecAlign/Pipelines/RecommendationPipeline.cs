@@ -74,6 +74,9 @@ public sealed record PipelineResult(RunDirectory Run, IReadOnlyList<MethodResult
 /// </summary>
 public static class RecommendationPipeline
 {
+    /// <summary>Summary keys of the generated-answer scores (<see cref="PipelineConfig.GenerationEvaluation"/>).</summary>
+    public const string GeneratedHr1Key = "gen_hr1", GeneratedValidRatioKey = "gen_valid_ratio";
+
     public static PipelineResult Run(PipelineData data, PipelineConfig config, string runsDir, string kind, object resolvedConfig,
         TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
@@ -84,7 +87,7 @@ public static class RecommendationPipeline
         try
         {
             var (methods, stages) = RunStages(data, config, run, ctx);
-            var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" or "gen_hr1" or "gen_valid_ratio" || kv.Key.EndsWith("/hr1"))
+            var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" or GeneratedHr1Key or GeneratedValidRatioKey || kv.Key.EndsWith("/hr1"))
                 .Select(kv => KeyValuePair.Create($"{m.Method}/{kv.Key}", Math.Round(kv.Value, 6)))).ToDictionary();
             session.Complete(new JsonObject
             {
@@ -182,16 +185,16 @@ public static class RecommendationPipeline
                 var metrics = WithExtras(CandidateEvaluator.Rank(lm, tok, evaluation).Metrics, data, q => CandidateEvaluator.Rank(lm, tok, q).Metrics);
                 if (config.GenerationEvaluation)
                 {
-                    var generated = CandidateEvaluator.Generate(lm, tok, evaluation, new GenerationConfig { MaxNewTokens = GeneratedTokens(tok, evaluation) }).Metrics;
+                    var generated = GenerateGreedy(lm, tok, evaluation).Metrics;
                     metrics = new Dictionary<string, double>(metrics)
                     {
-                        ["gen_hr1"] = generated[Metrics.HitRatioAt1Key], ["gen_valid_ratio"] = generated[Metrics.ValidRatioKey],
+                        [GeneratedHr1Key] = generated[Metrics.HitRatioAt1Key], [GeneratedValidRatioKey] = generated[Metrics.ValidRatioKey],
                     };
                 }
                 results.Add(new(stage.Stage, metrics, stage.Training.Steps > 0 ? stage.Seconds : null, Path.GetRelativePath(run.Path, stage.ModelDirectory)));
                 run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => "test_" + kv.Key, kv => kv.Value), stage.Stage);
                 ctx.Say($"evaluation {stage.Stage}: hr1 {metrics["hr1"]:F4}, ndcg@5 {metrics.GetValueOrDefault("ndcg@5"):F4}" +
-                    (metrics.TryGetValue("gen_hr1", out var genHr1) ? $", generated hr1 {genHr1:F4} (valid {metrics["gen_valid_ratio"]:F4})" : "") +
+                    (metrics.TryGetValue(GeneratedHr1Key, out var genHr1) ? $", generated hr1 {genHr1:F4} (valid {metrics[GeneratedValidRatioKey]:F4})" : "") +
                     string.Concat(data.ExtraEvaluations.Select(e => $", {e.Name}/hr1 {metrics[e.Name + "/hr1"]:F4}")) + $" ({evalWatch.Elapsed.TotalSeconds:F1}s)");
             }
         }
@@ -214,8 +217,7 @@ public static class RecommendationPipeline
             var sdpo = HardNegatives.Select(scores, questions, config.SdpoNegatives);
             if (config.Rejected == RejectedSelection.Generated)
             {
-                var answers = CandidateEvaluator.Generate(lm, tokenizer, questions, new GenerationConfig { MaxNewTokens = GeneratedTokens(tokenizer, questions) },
-                    keepDetails: true).Details!.Select(d => d.Answer ?? "").ToList();
+                var answers = GenerateGreedy(lm, tokenizer, questions, keepDetails: true).Details!.Select(d => d.Answer ?? "").ToList();
                 sdpo = HardNegatives.WithGeneratedAnswers(sdpo, answers);
             }
             var dpo = sdpo.Select(p => p with { Rejected = [p.Rejected[0]] }).ToList();
@@ -225,9 +227,12 @@ public static class RecommendationPipeline
         }
     }
 
-    /// <summary>Enough new tokens for the longest candidate title plus EOS.</summary>
-    private static int GeneratedTokens(Text.ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions) =>
-        questions.SelectMany(q => q.Candidates).Distinct().Max(t => PromptTokenization.Response(tokenizer, t).Length) + 2;
+    /// <summary>Greedy answers matched to the candidates, with room for the longest candidate title plus EOS.</summary>
+    private static EvaluationResult GenerateGreedy(LanguageModel lm, Text.ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions, bool keepDetails = false)
+    {
+        int maxTokens = questions.SelectMany(q => q.Candidates).Distinct().Max(t => PromptTokenization.Response(tokenizer, t).Length) + 2;
+        return CandidateEvaluator.Generate(lm, tokenizer, questions, new GenerationConfig { MaxNewTokens = maxTokens }, keepDetails: keepDetails);
+    }
 
     private static IReadOnlyDictionary<string, double> WithExtras(IReadOnlyDictionary<string, double> main, PipelineData data,
         Func<IReadOnlyList<CandidateQuestion>, IReadOnlyDictionary<string, double>> evaluate)
