@@ -33,4 +33,26 @@ public static class Baselines
         using var t = tensor(scores, [questions.Count, c]);
         return CandidateEvaluator.FromScores(t, questions).Metrics;
     }
+
+    /// <summary>Scores each candidate with a ground-truth scorer, e.g. a synthetic world's true next-item logit: the
+    /// Bayes-optimal ranking, the ceiling every learned model is measured against. <paramref name="examples"/> are the
+    /// questions' source examples, in the same order and with the candidates in the order shown.</summary>
+    public static IReadOnlyDictionary<string, double> Oracle(IReadOnlyList<CandidateQuestion> questions, IReadOnlyList<CandidateExample> examples,
+        Func<CandidateExample, int, double> score)
+    {
+        if (examples.Count != questions.Count)
+            throw new ArgumentException($"{examples.Count} examples for {questions.Count} questions", nameof(examples));
+        int c = questions.Max(q => q.Candidates.Count);
+        var scores = new float[questions.Count * c];
+        Array.Fill(scores, float.NegativeInfinity);
+        for (int i = 0; i < questions.Count; i++)
+        {
+            if (examples[i].Candidates.Count != questions[i].Candidates.Count)
+                throw new ArgumentException($"example {i} has {examples[i].Candidates.Count} candidates, its question {questions[i].Candidates.Count}", nameof(examples));
+            for (int j = 0; j < examples[i].Candidates.Count; j++)
+                scores[i * c + j] = (float)score(examples[i], examples[i].Candidates[j]);
+        }
+        using var t = tensor(scores, [questions.Count, c]);
+        return CandidateEvaluator.FromScores(t, questions).Metrics;
+    }
 }

@@ -33,6 +33,10 @@ public sealed record PipelineData(
     /// trained on carry new information, and their hard negatives are the model's generalisation errors rather than
     /// what is left after it fitted those very targets.</summary>
     public IReadOnlyList<SequenceExample>? PreferencePool { get; init; }
+
+    /// <summary>Ground truth, where the data has one (a synthetic world): the true score of an item as the next one of an
+    /// evaluation example. Adds an <c>oracle</c> row (the Bayes-optimal ranking) to the results.</summary>
+    public Func<CandidateExample, int, double>? GroundTruth { get; init; }
 }
 
 /// <summary>Settings of the pipeline; the defaults are the quickstart's (a few minutes on a 2-core CPU).</summary>
@@ -129,7 +133,8 @@ public static class RecommendationPipeline
         var sampler = CandidateSampler.For(new CandidateConfig { Count = config.Candidates, Seed = config.Seed }, catalog.Count);
         var trainCandidates = sampler.Sample(Subsample(data.Train, config.SftExamples, config.Seed));
         var validation = Questions(data, sampler.Sample(Subsample(data.Validation, config.ValidationQuestions, config.Seed + 1)), config.Seed + 1);
-        var evaluation = Questions(data, sampler.Sample(Subsample(data.Evaluation, config.EvaluationQuestions, config.Seed + 2)), config.Seed + 2);
+        var evaluationExamples = sampler.Sample(Subsample(data.Evaluation, config.EvaluationQuestions, config.Seed + 2));
+        var evaluation = Questions(data, evaluationExamples, config.Seed + 2);
         var prompts = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed });
         var sftData = prompts.Build(trainCandidates);
         var preferenceExamples = data.PreferencePool is { } pool
@@ -176,6 +181,8 @@ public static class RecommendationPipeline
             new("random", WithExtras(Baselines.Random(evaluation, config.Seed), data, q => Baselines.Random(q, config.Seed)), null, null),
             new("popularity", WithExtras(Baselines.Popularity(evaluation, catalog, popularity), data, q => Baselines.Popularity(q, catalog, popularity)), null, null),
         };
+        if (data.GroundTruth is { } truth)
+            results.Add(new("oracle", Baselines.Oracle(evaluation, evaluationExamples, truth), null, null));
         foreach (var stage in new[] { sft, dpo, sdpo })
         {
             var evalWatch = Stopwatch.StartNew();
