@@ -9,6 +9,7 @@ using RecAlign.Data.Formats;
 using RecAlign.Data.Splits;
 using RecAlign.Data.Storage;
 using RecAlign.Data.Synthetic;
+using RecAlign.Pipelines;
 using RecAlign.Prompts;
 using Spectre.Console;
 
@@ -21,6 +22,7 @@ public static class DataPipelineCommands
     public static IEnumerable<Command> Build()
     {
         yield return Synth();
+        yield return Headroom();
         yield return Candidates();
         yield return Export();
         yield return Prompts(preferences: false);
@@ -54,6 +56,29 @@ public static class DataPipelineCommands
             AtomicFile.Write(cfgPath, s => { using var w = new StreamWriter(s); w.Write(ConfigLoader.ToJson(config)); });
             Console.WriteLine($"wrote {Path.GetFullPath(dir)}: {world.Dataset.UserCount} users, {world.Catalog.Count} items, " +
                 $"{world.Dataset.Interactions.Length} interactions ({manifest.ContentHash}); shifted period from {world.ShiftTimestamp}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command Headroom()
+    {
+        var size = new Option<string>("--size") { Description = "preset: tiny or small", DefaultValueFactory = _ => "small" };
+        size.AcceptOnlyFromAmong("tiny", "small");
+        var seed = new Option<ulong>("--seed") { Description = "world and candidate seed", DefaultValueFactory = _ => 42UL };
+        var count = new Option<int>("--count", "-n") { Description = "candidates per list, target included", DefaultValueFactory = _ => 20 };
+        var set = CommonOptions.Set();
+        var cmd = new Command("headroom", "HR@1 of the synthetic world's ground-truth rankers (the Bayes-optimal oracle and its parts) and of popularity on the leave-one-out test lists");
+        foreach (var o in new Option[] { size, seed, count, set }) cmd.Options.Add(o);
+        cmd.SetAction(pr => Guard(() =>
+        {
+            var config = ConfigLoader.Load(SyntheticConfig.Preset(pr.GetValue(size)!) with { Seed = pr.GetValue(seed) }, null, pr.GetValue(set));
+            var rows = SyntheticHeadroom.Compute(SyntheticWorld.Generate(config), pr.GetValue(count), config.Seed);
+            var table = new Spectre.Console.Table().AddColumns("ranker", "HR@1", "NDCG@5", "what it ranks by");
+            foreach (var r in rows)
+                table.AddRow(r.Ranker, r.Hr1.ToString("F4", CultureInfo.InvariantCulture), r.Ndcg5.ToString("F4", CultureInfo.InvariantCulture), Spectre.Console.Markup.Escape(r.Description));
+            table.Title = new Spectre.Console.TableTitle($"synthetic {pr.GetValue(size)} (seed {config.Seed}), {pr.GetValue(count)} candidates, every user's last item");
+            Spectre.Console.AnsiConsole.Write(table);
             return 0;
         }));
         return cmd;
