@@ -12,27 +12,12 @@ public static class Baselines
     public static IReadOnlyDictionary<string, double> Random(IReadOnlyList<CandidateQuestion> questions, ulong seed)
     {
         var rng = new Pcg32(seed, 0x5eed);
-        int c = questions.Max(q => q.Candidates.Count);
-        var scores = new float[questions.Count * c];
-        for (int i = 0; i < questions.Count; i++)
-            for (int j = 0; j < c; j++)
-                scores[i * c + j] = j < questions[i].Candidates.Count ? (float)rng.NextDouble() : float.NegativeInfinity;
-        using var t = tensor(scores, [questions.Count, c]);
-        return CandidateEvaluator.FromScores(t, questions).Metrics;
+        return Ranked(questions, (_, _) => rng.NextDouble());
     }
 
     /// <summary>Scores each candidate by its training popularity (titles resolved through the catalog).</summary>
-    public static IReadOnlyDictionary<string, double> Popularity(IReadOnlyList<CandidateQuestion> questions, ItemCatalog catalog, IReadOnlyList<double> popularity)
-    {
-        int c = questions.Max(q => q.Candidates.Count);
-        var scores = new float[questions.Count * c];
-        Array.Fill(scores, float.NegativeInfinity);
-        for (int i = 0; i < questions.Count; i++)
-            for (int j = 0; j < questions[i].Candidates.Count; j++)
-                scores[i * c + j] = catalog.TryGetByTitle(questions[i].Candidates[j], out var id) ? (float)popularity[id] : 0f;
-        using var t = tensor(scores, [questions.Count, c]);
-        return CandidateEvaluator.FromScores(t, questions).Metrics;
-    }
+    public static IReadOnlyDictionary<string, double> Popularity(IReadOnlyList<CandidateQuestion> questions, ItemCatalog catalog, IReadOnlyList<double> popularity) =>
+        Ranked(questions, (i, j) => catalog.TryGetByTitle(questions[i].Candidates[j], out var id) ? popularity[id] : 0);
 
     /// <summary>Scores each candidate with a ground-truth scorer, e.g. a synthetic world's true next-item logit: the
     /// Bayes-optimal ranking, the ceiling every learned model is measured against. <paramref name="examples"/> are the
@@ -42,16 +27,22 @@ public static class Baselines
     {
         if (examples.Count != questions.Count)
             throw new ArgumentException($"{examples.Count} examples for {questions.Count} questions", nameof(examples));
+        for (int i = 0; i < questions.Count; i++)
+            if (examples[i].Candidates.Count != questions[i].Candidates.Count)
+                throw new ArgumentException($"example {i} has {examples[i].Candidates.Count} candidates, its question {questions[i].Candidates.Count}", nameof(examples));
+        return Ranked(questions, (i, j) => score(examples[i], examples[i].Candidates[j]));
+    }
+
+    /// <summary>The metrics of ranking each question's candidates by <paramref name="score"/>(question, candidate),
+    /// called in question then candidate order; shorter lists are padded with −∞.</summary>
+    private static IReadOnlyDictionary<string, double> Ranked(IReadOnlyList<CandidateQuestion> questions, Func<int, int, double> score)
+    {
         int c = questions.Max(q => q.Candidates.Count);
         var scores = new float[questions.Count * c];
         Array.Fill(scores, float.NegativeInfinity);
         for (int i = 0; i < questions.Count; i++)
-        {
-            if (examples[i].Candidates.Count != questions[i].Candidates.Count)
-                throw new ArgumentException($"example {i} has {examples[i].Candidates.Count} candidates, its question {questions[i].Candidates.Count}", nameof(examples));
-            for (int j = 0; j < examples[i].Candidates.Count; j++)
-                scores[i * c + j] = (float)score(examples[i], examples[i].Candidates[j]);
-        }
+            for (int j = 0; j < questions[i].Candidates.Count; j++)
+                scores[i * c + j] = (float)score(i, j);
         using var t = tensor(scores, [questions.Count, c]);
         return CandidateEvaluator.FromScores(t, questions).Metrics;
     }

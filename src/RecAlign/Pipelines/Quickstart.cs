@@ -39,9 +39,7 @@ public static class Quickstart
         var (latest, previous) = LatestTwoPrefixes(split.Train);
         var data = new PipelineData($"synthetic-{config.DataSize}", dataset.Catalog, latest, split.Validation, split.Test,
             PretrainCorpus.FromDataset(dataset, holdOutLast: 2), PromptTemplates.Item) { PreferencePool = config.HeldOutPreferences ? previous : null };
-        // The oracle row: the world's true logit in the period each test target was drawn in (one test example per user).
-        var testPeriod = split.Test.ToDictionary(e => e.User, e => world.PeriodOf(e.TargetTimestamp));
-        data = data with { GroundTruth = (e, item) => world.Score(e.User, e.History, item, testPeriod[e.User]) };
+        data = data with { GroundTruth = world.GroundTruth(split.Test) }; // the oracle row
         console?.WriteLine($"synthetic {config.DataSize}: {dataset.UserCount} users, {dataset.Catalog.Count} items, {dataset.Interactions.Length} interactions");
         return RecommendationPipeline.Run(data, config.Pipeline, runsDir, "quickstart", config, console, device);
     }

@@ -20,13 +20,14 @@ public static class SyntheticHeadroom
         var split = Splitter.Split(world.Dataset, new SplitConfig { Method = SplitMethod.LeaveOneOut });
         var examples = CandidateSampler.For(new CandidateConfig { Count = candidates, Seed = seed }, world.Catalog.Count).Sample(split.Test);
         var questions = examples.Select(e => new CandidateQuestion("", e.Candidates.Select(world.Catalog.Title).ToList(), CandidateQuestions.TargetIndex(e))).ToList();
-        var period = split.Test.ToDictionary(e => e.User, e => world.PeriodOf(e.TargetTimestamp));
+        var truth = world.GroundTruth(split.Test);
         var allTargets = CandidateSampler.PopularityWeights(split.Train.Select(e => e.Target), world.Catalog.Count);
         var latestTargets = CandidateSampler.PopularityWeights(Quickstart.LatestTwoPrefixes(split.Train).Latest.Select(e => e.Target), world.Catalog.Count);
         var rankers = new (string Name, string Description, Func<CandidateExample, int, double> Score)[]
         {
-            ("oracle", "true logit in the test target's period (Bayes-optimal)", (e, i) => world.Score(e.User, e.History, i, period[e.User])),
-            ("oracle_no_exposure", "true logit without the platform's exposure term", (e, i) => world.Score(e.User, e.History, i, period[e.User]) - world.Exposure(i, period[e.User])),
+            ("oracle", "true logit in the test target's period (Bayes-optimal)", truth),
+            ("oracle_no_exposure", "true logit without the platform's exposure term", // the only period-dependent term
+                (e, i) => world.Score(e.User, e.History, i, SyntheticPeriod.Train) - world.Exposure(i, SyntheticPeriod.Train)),
             ("oracle_train_exposure", "true logit with the training period's exposure (all a training-period learner can know)",
                 (e, i) => world.Score(e.User, e.History, i, SyntheticPeriod.Train)),
             ("popularity_all", "count of every training target", (_, i) => allTargets[i]),

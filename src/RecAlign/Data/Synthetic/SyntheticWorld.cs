@@ -212,6 +212,14 @@ public sealed class SyntheticWorld
         return s;
     }
 
+    /// <summary>The ground-truth scorer of evaluation examples: <see cref="Score"/> in the period each example's target
+    /// was drawn in. <paramref name="evaluation"/> holds at most one example per user (e.g. a leave-one-out test split).</summary>
+    public Func<CandidateExample, int, double> GroundTruth(IEnumerable<SequenceExample> evaluation)
+    {
+        var period = evaluation.ToDictionary(e => e.User, e => PeriodOf(e.TargetTimestamp));
+        return (e, item) => Score(e.User, e.History, item, period[e.User]);
+    }
+
     /// <summary>Ground-truth logits of every item (see <see cref="Score"/>), written into <paramref name="logits"/>.</summary>
     public void Logits(int user, IReadOnlyList<int> history, SyntheticPeriod period, Span<double> logits)
     {
