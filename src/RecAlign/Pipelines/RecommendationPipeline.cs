@@ -157,7 +157,7 @@ public static class RecommendationPipeline
         }
         else
         {
-            var tokenizer = CompactVocabularyTokenizer.Build(data.PretrainCorpus.Concat(catalog.Items.Select(i => i.Title)).Concat(sftData.Take(200).Select(e => e.Prompt)));
+            var tokenizer = CompactVocabularyTokenizer.Build(data.PretrainCorpus.Concat(catalog.Items.Select(i => PromptTokenization.ResponseSeparator + i.Title)).Concat(sftData.Take(200).Select(e => e.Prompt)));
             ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids");
             var pretrain = StageRunner.Pretrain(data.PretrainCorpus, tokenizer, config.Pretrain with { Training = config.Pretrain.Training with { Seed = seed } },
                 Path.Combine(models, "pretrain"), ctx);

@@ -12,7 +12,8 @@ public enum ItemListStyle
 }
 
 /// <summary>Prompt rendering settings; defaults reproduce S-DPO (last 10 history items, comma-joined titles, one
-/// random template per example, a space after the template).</summary>
+/// random template per example). The space between the prompt and the answer is added when the answer is tokenized
+/// (<see cref="PromptTokenization"/>), not here.</summary>
 public sealed record PromptConfig
 {
     public ulong Seed { get; init; } = 0;
@@ -20,8 +21,9 @@ public sealed record PromptConfig
     public int MaxHistory { get; init; } = 10;
     public ItemListStyle HistoryStyle { get; init; } = ItemListStyle.Comma;
     public ItemListStyle CandidateStyle { get; init; } = ItemListStyle.Comma;
-    /// <summary>Appended to every rendered template (S-DPO appends one space, so the answer follows "Answer: ").</summary>
-    public string PromptSuffix { get; init; } = " ";
+    /// <summary>Appended to every rendered template (e.g. a newline). Trailing spaces are dropped at tokenization, where
+    /// the answer gets its leading space (S-DPO's "Answer: " + title becomes "Answer:" + " title").</summary>
+    public string PromptSuffix { get; init; } = "";
     /// <summary>Slot token after each history title in <c>{history_embeddings}</c>.</summary>
     public string EmbeddingToken { get; init; } = "[HistoryEmb]";
     /// <summary>Negatives per preference example (1 for DPO, 3+ for Softmax-DPO).</summary>

@@ -16,7 +16,7 @@ public class PromptBuilderTests
         var t = new PromptTemplate("This user has listened to {history} in the previous. Given the following list of artists: {candidates}, recommend one. Answer:");
         var b = new PromptBuilder(Catalog, [t]);
         var p = b.Build(Example);
-        Assert.Equal("This user has listened to Boris, Fever Ray, Fennesz in the previous. Given the following list of artists: Lion King, The, Iggy Pop, Hope, recommend one. Answer: ", p.Prompt);
+        Assert.Equal("This user has listened to Boris, Fever Ray, Fennesz in the previous. Given the following list of artists: Lion King, The, Iggy Pop, Hope, recommend one. Answer:", p.Prompt);
         Assert.Equal("Iggy Pop", p.Response);
         var quoted = new PromptBuilder(Catalog, [t], new PromptConfig { CandidateStyle = ItemListStyle.Quoted, MaxHistory = 2, PromptSuffix = "" }).Prompt(Example);
         Assert.Contains("Fever Ray, Fennesz in", quoted);

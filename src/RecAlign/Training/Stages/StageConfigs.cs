@@ -11,7 +11,10 @@ public sealed record PretrainConfig
     public string ModelSize { get; init; } = "tiny";
     public TrainingConfig Training { get; init; } = new()
     {
-        Epochs = 2, BatchSize = 32, MaxLength = 160, LogEvery = 20,
+        // 3 epochs at batch 16 (714 steps): the histories teach which item follows which, and a from-scratch model only
+        // reads a prompt's history when pretraining got that far (2 epochs at batch 32 left it an unconditional
+        // popularity model; docs/benchmarks.md, session 5).
+        Epochs = 3, BatchSize = 16, MaxLength = 160, LogEvery = 20,
         Optimizer = new OptimizerConfig { LearningRate = 2e-3, WeightDecay = 0.1, WarmupRatio = 0.05, MinLrRatio = 0.1 },
     };
 
