@@ -58,6 +58,10 @@ public sealed record PipelineConfig
     /// <summary>Also answer the evaluation questions by greedy generation matched to a candidate, as S-DPO evaluates:
     /// <c>gen_hr1</c> and <c>gen_valid_ratio</c> (answers that name any candidate) beside the ranking metrics.</summary>
     public bool GenerationEvaluation { get; init; } = true;
+    /// <summary>Also rank each model's evaluation lists with the prompt's history left out: <c>hr1_without_history</c>
+    /// beside <c>hr1</c> shows how much a model reads the history (an LM that has only learned popularity scores the
+    /// same either way).</summary>
+    public bool HistoryAblation { get; init; } = true;
     public PretrainConfig Pretrain { get; init; } = new();
     public SftConfig Sft { get; init; } = new();
     /// <summary>β = 1 for both DPO and S-DPO, as in the S-DPO paper's comparison.</summary>
@@ -80,6 +84,8 @@ public static class RecommendationPipeline
 {
     /// <summary>Summary keys of the generated-answer scores (<see cref="PipelineConfig.GenerationEvaluation"/>).</summary>
     public const string GeneratedHr1Key = "gen_hr1", GeneratedValidRatioKey = "gen_valid_ratio";
+    /// <summary>Summary key of HR@1 on the evaluation lists with the history left out (<see cref="PipelineConfig.HistoryAblation"/>).</summary>
+    public const string Hr1WithoutHistoryKey = "hr1_without_history";
 
     public static PipelineResult Run(PipelineData data, PipelineConfig config, string runsDir, string kind, object resolvedConfig,
         TextWriter? console = null, TorchSharp.torch.Device? device = null)
@@ -91,7 +97,7 @@ public static class RecommendationPipeline
         try
         {
             var (methods, stages) = RunStages(data, config, run, ctx);
-            var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" or GeneratedHr1Key or GeneratedValidRatioKey || kv.Key.EndsWith("/hr1"))
+            var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" or GeneratedHr1Key or GeneratedValidRatioKey or Hr1WithoutHistoryKey || kv.Key.EndsWith("/hr1"))
                 .Select(kv => KeyValuePair.Create($"{m.Method}/{kv.Key}", Math.Round(kv.Value, 6)))).ToDictionary();
             session.Complete(new JsonObject
             {
@@ -135,6 +141,7 @@ public static class RecommendationPipeline
         var validation = Questions(data, sampler.Sample(Subsample(data.Validation, config.ValidationQuestions, config.Seed + 1)), config.Seed + 1);
         var evaluationExamples = sampler.Sample(Subsample(data.Evaluation, config.EvaluationQuestions, config.Seed + 2));
         var evaluation = Questions(data, evaluationExamples, config.Seed + 2);
+        var withoutHistory = config.HistoryAblation ? Questions(data, evaluationExamples, config.Seed + 2, omitHistory: true) : null;
         var prompts = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed });
         var sftData = prompts.Build(trainCandidates);
         var preferenceExamples = data.PreferencePool is { } pool
@@ -190,6 +197,8 @@ public static class RecommendationPipeline
             using (lm)
             {
                 var metrics = WithExtras(CandidateEvaluator.Rank(lm, tok, evaluation).Metrics, data, q => CandidateEvaluator.Rank(lm, tok, q).Metrics);
+                if (withoutHistory is not null)
+                    metrics = new Dictionary<string, double>(metrics) { [Hr1WithoutHistoryKey] = CandidateEvaluator.Rank(lm, tok, withoutHistory).Metrics[Metrics.HitRatioAt1Key] };
                 if (config.GenerationEvaluation)
                 {
                     var generated = GenerateGreedy(lm, tok, evaluation).Metrics;
@@ -201,6 +210,7 @@ public static class RecommendationPipeline
                 results.Add(new(stage.Stage, metrics, stage.Training.Steps > 0 ? stage.Seconds : null, Path.GetRelativePath(run.Path, stage.ModelDirectory)));
                 run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => "test_" + kv.Key, kv => kv.Value), stage.Stage);
                 ctx.Say($"evaluation {stage.Stage}: hr1 {metrics["hr1"]:F4}, ndcg@5 {metrics.GetValueOrDefault("ndcg@5"):F4}" +
+                    (metrics.TryGetValue(Hr1WithoutHistoryKey, out var bare) ? $", hr1 without history {bare:F4}" : "") +
                     (metrics.TryGetValue(GeneratedHr1Key, out var genHr1) ? $", generated hr1 {genHr1:F4} (valid {metrics[GeneratedValidRatioKey]:F4})" : "") +
                     string.Concat(data.ExtraEvaluations.Select(e => $", {e.Name}/hr1 {metrics[e.Name + "/hr1"]:F4}")) + $" ({evalWatch.Elapsed.TotalSeconds:F1}s)");
             }
@@ -261,6 +271,6 @@ public static class RecommendationPipeline
         return order.Take(n).Order().Select(i => examples[i]).ToList();
     }
 
-    private static List<CandidateQuestion> Questions(PipelineData data, IReadOnlyList<CandidateExample> examples, ulong seed) =>
-        CandidateQuestions.From(new PromptBuilder(data.Catalog, data.Templates, new PromptConfig { Seed = seed }), data.Catalog, examples);
+    private static List<CandidateQuestion> Questions(PipelineData data, IReadOnlyList<CandidateExample> examples, ulong seed, bool omitHistory = false) =>
+        CandidateQuestions.From(new PromptBuilder(data.Catalog, data.Templates, new PromptConfig { Seed = seed, OmitHistory = omitHistory }), data.Catalog, examples);
 }

@@ -33,7 +33,7 @@ public sealed class PromptBuilder
     {
         var rng = Rng(example, 1);
         var template = _templates[_templates.Count == 1 ? 0 : rng.NextInt(_templates.Count)];
-        var history = example.History;
+        var history = Config.OmitHistory ? [] : example.History;
         if (Config.MaxHistory > 0 && history.Count > Config.MaxHistory)
             history = history.Skip(history.Count - Config.MaxHistory).ToArray();
         var values = new Dictionary<string, string>(4, StringComparer.Ordinal)

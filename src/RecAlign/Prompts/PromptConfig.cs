@@ -24,6 +24,9 @@ public sealed record PromptConfig
     /// <summary>Appended to every rendered template (e.g. a newline). Trailing spaces are dropped at tokenization, where
     /// the answer gets its leading space (S-DPO's "Answer: " + title becomes "Answer:" + " title").</summary>
     public string PromptSuffix { get; init; } = "";
+    /// <summary>Render the history as empty (the history ablation: the same question, template and candidates without
+    /// the user's past, to measure how much a model reads it).</summary>
+    public bool OmitHistory { get; init; }
     /// <summary>Slot token after each history title in <c>{history_embeddings}</c>.</summary>
     public string EmbeddingToken { get; init; } = "[HistoryEmb]";
     /// <summary>Negatives per preference example (1 for DPO, 3+ for Softmax-DPO).</summary>

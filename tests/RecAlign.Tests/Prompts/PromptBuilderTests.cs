@@ -26,6 +26,20 @@ public class PromptBuilderTests
     }
 
     [Fact]
+    public void OmitHistoryRendersTheSameQuestionWithoutItsTitles()
+    {
+        // The pipeline's history ablation (hr1_without_history) asks the same question with the history left out.
+        foreach (ulong seed in new ulong[] { 1, 2, 3, 4, 5 })
+        {
+            var full = new PromptBuilder(Catalog, PromptTemplates.Item, new PromptConfig { Seed = seed }).Prompt(Example);
+            var bare = new PromptBuilder(Catalog, PromptTemplates.Item, new PromptConfig { Seed = seed, OmitHistory = true }).Prompt(Example);
+            foreach (var h in Example.History) Assert.DoesNotContain(Catalog.Title(h), bare);
+            // Same template (drawn per example, not per rendered history), so only the history's titles are gone.
+            Assert.Equal(full.Replace("Boris, Fever Ray, Fennesz", ""), bare);
+        }
+    }
+
+    [Fact]
     public void TemplatesValidatePlaceholdersAndReadSdpoFiles()
     {
         Assert.Throws<ArgumentException>(() => new PromptTemplate("{history} -> {target}"));
