@@ -198,14 +198,12 @@ public static class RecommendationPipeline
             {
                 var metrics = WithExtras(CandidateEvaluator.Rank(lm, tok, evaluation).Metrics, data, q => CandidateEvaluator.Rank(lm, tok, q).Metrics);
                 if (withoutHistory is not null)
-                    metrics = new Dictionary<string, double>(metrics) { [Hr1WithoutHistoryKey] = CandidateEvaluator.Rank(lm, tok, withoutHistory).Metrics[Metrics.HitRatioAt1Key] };
+                    metrics[Hr1WithoutHistoryKey] = CandidateEvaluator.Rank(lm, tok, withoutHistory).Metrics[Metrics.HitRatioAt1Key];
                 if (config.GenerationEvaluation)
                 {
                     var generated = GenerateGreedy(lm, tok, evaluation).Metrics;
-                    metrics = new Dictionary<string, double>(metrics)
-                    {
-                        [GeneratedHr1Key] = generated[Metrics.HitRatioAt1Key], [GeneratedValidRatioKey] = generated[Metrics.ValidRatioKey],
-                    };
+                    metrics[GeneratedHr1Key] = generated[Metrics.HitRatioAt1Key];
+                    metrics[GeneratedValidRatioKey] = generated[Metrics.ValidRatioKey];
                 }
                 results.Add(new(stage.Stage, metrics, stage.Training.Steps > 0 ? stage.Seconds : null, Path.GetRelativePath(run.Path, stage.ModelDirectory)));
                 run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => "test_" + kv.Key, kv => kv.Value), stage.Stage);
@@ -251,7 +249,7 @@ public static class RecommendationPipeline
         return CandidateEvaluator.Generate(lm, tokenizer, questions, new GenerationConfig { MaxNewTokens = maxTokens }, keepDetails: keepDetails);
     }
 
-    private static IReadOnlyDictionary<string, double> WithExtras(IReadOnlyDictionary<string, double> main, PipelineData data,
+    private static Dictionary<string, double> WithExtras(IReadOnlyDictionary<string, double> main, PipelineData data,
         Func<IReadOnlyList<CandidateQuestion>, IReadOnlyDictionary<string, double>> evaluate)
     {
         var all = new Dictionary<string, double>(main);
