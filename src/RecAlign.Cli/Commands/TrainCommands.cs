@@ -1,4 +1,5 @@
 using System.CommandLine;
+using RecAlign.Alignment;
 using RecAlign.Configuration;
 using RecAlign.Data.Formats;
 using RecAlign.Data.Storage;
@@ -43,56 +44,41 @@ internal static class TrainCommands
         return ConfigLoader.Load(defaults, parse.GetValue(common.Config), overrides);
     }
 
-    /// <summary>Runs a stage inside a run directory registered in the registry; marks it completed or failed.</summary>
-    private static int InRun(ParseResult parse, Common common, string kind, object config, Func<StageContext, StageResult> body)
+    /// <summary>Runs a stage inside a run directory registered in the registry; marks it completed, failed or (on a
+    /// signal) interrupted. Everything that can be checked is checked before the run folder exists; a resumed run
+    /// must be called with the config and <paramref name="inputs"/> that started it.</summary>
+    private static int InRun(ParseResult parse, Common common, string kind, object config,
+        IReadOnlyDictionary<string, string?> inputs, Func<StageContext, StageResult> body)
     {
+        var device = CommonOptions.ParseDevice(parse.GetValue(common.Device));
         var resume = parse.GetValue(common.Resume);
-        RunSession? session = null;
-        RunDirectory run;
-        RunRegistry registry;
-        if (resume is null)
-        {
-            session = RunSession.Start(parse.GetValue(common.RunsDir)!, kind, config);
-            (run, registry) = (session.Run, session.Registry);
-        }
-        else
-        {
-            // A resumed run keeps its folder and registry row.
-            run = RunDirectory.Open(resume);
-            registry = RunRegistry.ForRunsDir(parse.GetValue(common.RunsDir)!);
-            registry.UpdateStatus(run.Id, RunStatus.Running);
-        }
+        using var session = resume is null
+            ? RunSession.Start(parse.GetValue(common.RunsDir)!, kind, config, inputs: inputs)
+            : RunSession.Resume(resume, kind, config, inputs);
         try
         {
-            var result = body(new StageContext(run, Console.Out, CommonOptions.ParseDevice(parse.GetValue(common.Device)), resume is not null));
+            var result = body(new StageContext(session.Run, Console.Out, device, resume is not null));
             var metrics = new Dictionary<string, double> { ["final_loss"] = result.Training.FinalLoss, ["wall_seconds"] = result.Seconds };
             foreach (var (k, v) in result.Training.BestMetrics ?? new Dictionary<string, double>()) metrics["best_" + k] = v;
-            var summary = new RunSummary
+            session.Complete(new RunSummary
             {
                 FinalMetrics = metrics, WallSeconds = result.Seconds, Checkpoint = result.ModelDirectory,
                 Stages = [new StageSummary(result.Stage) { WallSeconds = result.Seconds, Steps = result.Training.Steps }],
-            };
-            if (session is not null) session.Complete(summary);
-            else
-            {
-                run.WriteSummary(summary);
-                registry.SetFinalMetrics(run.Id, metrics);
-                registry.UpdateStatus(run.Id, RunStatus.Completed);
-            }
-            Console.WriteLine($"{kind}: model written to {result.ModelDirectory}; run {run.Path}");
+            });
+            Console.WriteLine($"{kind}: model written to {result.ModelDirectory}; run {session.Run.Path}");
             return 0;
         }
         catch (Exception e)
         {
-            if (session is not null) session.Fail(e);
-            else registry.UpdateStatus(run.Id, RunStatus.Failed);
+            session.Fail(e);
             throw;
         }
-        finally
-        {
-            session?.Dispose();
-        }
     }
+
+    /// <summary>A stage's inputs as <c>inputs.json</c> records them: full paths, so a resume from elsewhere compares
+    /// the same files.</summary>
+    private static Dictionary<string, string?> Inputs(params (string Name, string? Value, bool IsPath)[] inputs) =>
+        inputs.ToDictionary(i => i.Name, i => i.IsPath && i.Value is not null ? Path.GetFullPath(i.Value) : i.Value);
 
     private static Option<string?> Validation() => new("--validation") { Description = "candidate-prompt JSON for validation HR@1 (early stopping, best checkpoint)" };
     private static Option<string> Template() => new("--template") { Description = "prompt template set (music, movie, item) or file", DefaultValueFactory = _ => "item" };
@@ -122,11 +108,15 @@ internal static class TrainCommands
         c.SetAction(parse =>
         {
             var config = Resolve(parse, common, new PretrainConfig());
-            List<string> texts = parse.GetValue(dataset) is { } d ? PretrainCorpus.FromDataset(DatasetStore.Load(d))
-                : parse.GetValue(corpus) is { } f ? File.ReadLines(f).Where(l => l.Length > 0).ToList()
-                : throw new ArgumentException("give --dataset DIR or --corpus FILE");
+            var (d, f) = (parse.GetValue(dataset), parse.GetValue(corpus));
+            if ((d is null) == (f is null)) throw new ArgumentException("pretrain: give either --dataset DIR or --corpus FILE (one of them)");
+            List<string> texts = d is not null ? PretrainCorpus.FromDataset(DatasetStore.Load(d))
+                : File.Exists(f) ? File.ReadLines(f!).Where(l => l.Length > 0).ToList()
+                : throw new FileNotFoundException($"--corpus {Path.GetFullPath(f!)}: file not found", f);
+            if (texts.Count == 0) throw new ArgumentException($"pretrain: {Path.GetFullPath(d ?? f!)} holds no text to train on");
             var tokenizer = CompactVocabularyTokenizer.Build(texts);
-            return InRun(parse, common, "pretrain", config, ctx => StageRunner.Pretrain(texts, tokenizer, config, parse.GetValue(common.Out)!, ctx));
+            var inputs = Inputs(("dataset", d, true), ("corpus", f, true), ("out", parse.GetValue(common.Out), true));
+            return InRun(parse, common, "pretrain", config, inputs, ctx => StageRunner.Pretrain(texts, tokenizer, config, parse.GetValue(common.Out)!, ctx));
         });
         return c;
     }
@@ -144,16 +134,20 @@ internal static class TrainCommands
         c.SetAction(parse =>
         {
             var config = Resolve(parse, common, parse.GetValue(lora) ? new SftConfig { Lora = new LoraConfig() } : new SftConfig());
+            ModelDirectory.RequireModelDirectory(parse.GetValue(model)!);
             var data = SftExamples(parse.GetValue(train)!, parse.GetValue(template)!);
+            if (data.Count == 0) throw new ArgumentException($"sft: {Path.GetFullPath(parse.GetValue(train)!)} holds no training examples");
             var questions = Questions(parse.GetValue(validation), parse.GetValue(template)!);
-            return InRun(parse, common, "sft", config, ctx => StageRunner.Sft(parse.GetValue(model)!, data, questions, config, parse.GetValue(common.Out)!, ctx));
+            var inputs = Inputs(("model", parse.GetValue(model), true), ("train", parse.GetValue(train), true),
+                ("validation", parse.GetValue(validation), true), ("template", parse.GetValue(template), false), ("out", parse.GetValue(common.Out), true));
+            return InRun(parse, common, "sft", config, inputs, ctx => StageRunner.Sft(parse.GetValue(model)!, data, questions, config, parse.GetValue(common.Out)!, ctx));
         });
         return c;
     }
 
     private static Command Align()
     {
-        var c = new Command("align", "preference alignment (dpo, sdpo, ipo, hinge, robust, simpo, drdpo) from an SFT model on TRL preference JSONL");
+        var c = new Command("align", $"preference alignment ({string.Join(", ", PreferenceLosses.Names)}) from an SFT model on TRL preference JSONL");
         var model = new Option<string>("--model") { Description = "SFT model directory (also the reference)", Required = true };
         var train = new Option<string>("--train") { Description = "TRL preference JSONL: {prompt, chosen, rejected (string or list)}", Required = true };
         var loss = new Option<string?>("--loss") { Description = "loss type (loss.loss_type)" };
@@ -167,9 +161,14 @@ internal static class TrainCommands
             var defaults = parse.GetValue(lora) ? new AlignConfig { Lora = new LoraConfig() } : new AlignConfig();
             if (parse.GetValue(loss) is { } l) defaults = defaults with { Loss = defaults.Loss with { LossType = l } };
             var config = Resolve(parse, common, defaults);
+            PreferenceLosses.Canonical(config.Loss.LossType); // an unknown loss fails here, before a run folder exists
+            ModelDirectory.RequireModelDirectory(parse.GetValue(model)!);
             var data = TrlJsonl.ReadPreferences(parse.GetValue(train)!);
+            if (data.Count == 0) throw new ArgumentException($"align: {Path.GetFullPath(parse.GetValue(train)!)} holds no preference examples");
             var questions = Questions(parse.GetValue(validation), parse.GetValue(template)!);
-            return InRun(parse, common, "align", config, ctx =>
+            var inputs = Inputs(("model", parse.GetValue(model), true), ("train", parse.GetValue(train), true),
+                ("validation", parse.GetValue(validation), true), ("template", parse.GetValue(template), false), ("out", parse.GetValue(common.Out), true));
+            return InRun(parse, common, "align", config, inputs, ctx =>
                 StageRunner.Align(parse.GetValue(model)!, data, questions, config, parse.GetValue(common.Out)!, ctx, config.Loss.LossType));
         });
         return c;

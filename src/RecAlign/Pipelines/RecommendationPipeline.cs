@@ -67,6 +67,26 @@ public sealed record PipelineConfig
     /// <summary>β = 1 for both DPO and S-DPO, as in the S-DPO paper's comparison.</summary>
     public AlignConfig Dpo { get; init; } = new() { Loss = new PreferenceLossConfig { LossType = "dpo", Beta = 1.0 } };
     public AlignConfig Sdpo { get; init; } = new() { Loss = new PreferenceLossConfig { LossType = "sdpo", Beta = 1.0 } };
+
+    /// <summary>
+    /// Every stage of a pipeline run trains with <see cref="Seed"/>: this config with the four stages'
+    /// <c>training.seed</c> set to it, so the resolved config a run stores is the one it ran. A stage seed set to
+    /// anything but its default or <see cref="Seed"/> is refused rather than silently replaced.
+    /// </summary>
+    public PipelineConfig WithStageSeeds()
+    {
+        long seed = (long)Seed, unset = new Training.TrainingConfig().Seed;
+        foreach (var (name, stage) in new[] { ("pretrain", Pretrain.Training), ("sft", Sft.Training), ("dpo", Dpo.Training), ("sdpo", Sdpo.Training) })
+            if (stage.Seed != seed && stage.Seed != unset)
+                throw new ArgumentException($"pipeline.{name}.training.seed={stage.Seed}: every stage of a pipeline run trains with pipeline.seed ({Seed}); set pipeline.seed (or --seed) instead");
+        return this with
+        {
+            Pretrain = Pretrain with { Training = Pretrain.Training with { Seed = seed } },
+            Sft = Sft with { Training = Sft.Training with { Seed = seed } },
+            Dpo = Dpo with { Training = Dpo.Training with { Seed = seed } },
+            Sdpo = Sdpo with { Training = Sdpo.Training with { Seed = seed } },
+        };
+    }
 }
 
 /// <summary>One method's result in the summary.</summary>
@@ -90,6 +110,7 @@ public static class RecommendationPipeline
     public static PipelineResult Run(PipelineData data, PipelineConfig config, string runsDir, string kind, object resolvedConfig,
         TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
+        config = config.WithStageSeeds(); // callers that store the outer config apply it first (Quickstart does)
         var total = Stopwatch.StartNew();
         using var session = RunSession.Start(runsDir, kind, resolvedConfig);
         var run = session.Run;
@@ -151,7 +172,6 @@ public static class RecommendationPipeline
             (data.PreferencePool is null ? " (from the SFT examples), " : " (held out from SFT), ") +
             $"{validation.Count} validation and {evaluation.Count} evaluation questions ({sw.Elapsed.TotalSeconds:F1}s)");
 
-        long seed = (long)config.Seed;
         var models = Path.Combine(run.Path, "models");
         var stages = new List<StageResult>();
         StageResult sft;
@@ -166,18 +186,18 @@ public static class RecommendationPipeline
         {
             var tokenizer = CompactVocabularyTokenizer.Build(data.PretrainCorpus.Concat(catalog.Items.Select(i => PromptTokenization.ResponseSeparator + i.Title)).Concat(sftData.Take(200).Select(e => e.Prompt)));
             ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids");
-            var pretrain = StageRunner.Pretrain(data.PretrainCorpus, tokenizer, config.Pretrain with { Training = config.Pretrain.Training with { Seed = seed } },
+            var pretrain = StageRunner.Pretrain(data.PretrainCorpus, tokenizer, config.Pretrain,
                 Path.Combine(models, "pretrain"), ctx);
-            sft = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft with { Training = config.Sft.Training with { Seed = seed } },
+            sft = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft,
                 Path.Combine(models, "sft"), ctx);
             stages.Add(pretrain);
             stages.Add(sft);
         }
 
         var (dpoData, sdpoData) = PreferenceData(preferenceExamples, prompts, catalog, config, sft.ModelDirectory, ctx);
-        var dpo = StageRunner.Align(sft.ModelDirectory, dpoData, validation, config.Dpo with { Training = config.Dpo.Training with { Seed = seed } },
+        var dpo = StageRunner.Align(sft.ModelDirectory, dpoData, validation, config.Dpo,
             Path.Combine(models, "dpo"), ctx, "dpo");
-        var sdpo = StageRunner.Align(sft.ModelDirectory, sdpoData, validation, config.Sdpo with { Training = config.Sdpo.Training with { Seed = seed } },
+        var sdpo = StageRunner.Align(sft.ModelDirectory, sdpoData, validation, config.Sdpo,
             Path.Combine(models, "sdpo"), ctx, "sdpo");
         stages.Add(dpo);
         stages.Add(sdpo);

@@ -24,6 +24,7 @@ public static class SequenceTablePipeline
     public static PipelineResult Run(string trainCsv, string validationCsv, string? itemsFile, IReadOnlyList<(string Name, string Path)> extraCandidateFiles,
         SequenceTablePipelineConfig config, string runsDir, TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
+        config = config with { Pipeline = config.Pipeline.WithStageSeeds() }; // the stored config says the seeds used
         var train = SequenceTableLoader.Load(trainCsv, itemsFile);
         var validation = SequenceTableLoader.Load(validationCsv, itemsFile);
         var trainUsers = SequenceTableLoader.LoadDataset(trainCsv).Dataset;

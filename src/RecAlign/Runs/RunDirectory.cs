@@ -23,6 +23,9 @@ public sealed class RunDirectory : IDisposable
 {
     public const string ConfigFile = "config.json";
     public const string ResolvedConfigFile = "resolved_config.json";
+    /// <summary>A command's inputs that are not config fields (data files, model and output folders), so a resumed
+    /// run can be checked against them.</summary>
+    public const string InputsFile = "inputs.json";
     public const string LogFile = "log.txt";
     public const string MetricsFile = "metrics.jsonl";
     public const string SummaryFile = "summary.json";
@@ -270,6 +273,19 @@ public sealed class RunDirectory : IDisposable
     public JsonObject? ReadConfig() => ReadObject(System.IO.Path.Combine(Path, ConfigFile));
 
     public JsonObject? ReadResolvedConfig() => ReadObject(System.IO.Path.Combine(Path, ResolvedConfigFile));
+
+    /// <summary>Writes <c>inputs.json</c>: the command's inputs that are not config fields (paths, loss name...).</summary>
+    public void WriteInputs(IReadOnlyDictionary<string, string?> inputs)
+    {
+        var node = new JsonObject();
+        foreach (var (k, v) in inputs.OrderBy(kv => kv.Key, StringComparer.Ordinal)) node[k] = v;
+        AtomicFile.WriteAllText(System.IO.Path.Combine(Path, InputsFile), node.ToJsonString(ConfigLoader.Json) + "\n");
+    }
+
+    public JsonObject? ReadInputs() => ReadObject(System.IO.Path.Combine(Path, InputsFile));
+
+    /// <summary>A config as <c>resolved_config.json</c> stores it (a record serialised as ConfigLoader does).</summary>
+    public static JsonNode ConfigNode(object config) => ToNode(config);
 
     /// <summary>Writes any other whole file in the run folder atomically, e.g. <c>eval.json</c>.</summary>
     public string WriteFile(string relativePath, string text)

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 
 namespace RecAlign.Runs;
@@ -6,10 +8,15 @@ namespace RecAlign.Runs;
 /// A command's run from start to end, so every command records runs the same way: <see cref="Start"/> creates the
 /// folder and registers it as running; <see cref="Complete"/> writes the summary, stores the final metrics, marks it
 /// completed and (by default) writes the report; <see cref="Fail"/> records the error; disposing a session that
-/// was neither completed nor failed marks it interrupted.
+/// was neither completed nor failed marks it interrupted, and so does a termination signal (SIGINT, SIGTERM,
+/// SIGHUP, SIGQUIT) that arrives while it is open. <see cref="Resume"/> reopens a run after checking that the call
+/// is the one that started it.
 /// </summary>
 public sealed class RunSession : IDisposable
 {
+    private static readonly ConcurrentDictionary<RunSession, byte> OpenSessions = new();
+    private static readonly Lazy<PosixSignalRegistration[]> SignalHandlers = new(RegisterSignalHandlers);
+    private readonly Lock _gate = new();
     private bool _finished;
 
     private RunSession(RunDirectory run, RunRegistry registry)
@@ -23,13 +30,68 @@ public sealed class RunSession : IDisposable
     public string Id => Run.Id;
 
     /// <param name="registryPath">registry file; default <c>&lt;runsDir&gt;/registry.sqlite</c>.</param>
+    /// <param name="inputs">the command's inputs that are not config fields (data files, model and output folders),
+    /// stored in <c>inputs.json</c> for <see cref="Resume"/> to check.</param>
     public static RunSession Start(string runsDir, string kind, object resolvedConfig, JsonNode? givenConfig = null,
-        string? parent = null, string? registryPath = null)
+        string? parent = null, string? registryPath = null, IReadOnlyDictionary<string, string?>? inputs = null)
     {
         var run = RunDirectory.Create(runsDir, kind, resolvedConfig, givenConfig);
+        if (inputs is not null) run.WriteInputs(inputs);
         var registry = new RunRegistry(registryPath ?? RunRegistry.DefaultPath(runsDir));
         registry.Register(run, RunStatus.Running, parent);
-        return new RunSession(run, registry);
+        return Track(new RunSession(run, registry));
+    }
+
+    /// <summary>
+    /// Reopens the run folder <paramref name="runPath"/> to continue it: the call must be the one that started it
+    /// (same kind, same resolved config, same inputs), or the run's records would describe another run than the one
+    /// trained; any difference is refused, listed field by field. The registry is the one beside the run folder.
+    /// </summary>
+    public static RunSession Resume(string runPath, string kind, object resolvedConfig,
+        IReadOnlyDictionary<string, string?>? inputs = null, string? registryPath = null)
+    {
+        var run = RunDirectory.Open(runPath);
+        try
+        {
+            if (run.Kind != kind)
+                throw new ArgumentException($"--resume {run.Path}: that is a '{run.Kind}' run, not a '{kind}' run");
+            var differences = new List<string>();
+            var storedConfig = run.ReadResolvedConfig()
+                ?? throw new FormatException($"--resume {run.Path}: {RunDirectory.ResolvedConfigFile} is missing");
+            Differences(storedConfig, RunDirectory.ConfigNode(resolvedConfig), "", differences);
+            if (inputs is not null && run.ReadInputs() is { } storedInputs) // runs from before inputs.json have none
+            {
+                var given = new JsonObject();
+                foreach (var (k, v) in inputs) given[k] = v;
+                Differences(storedInputs, given, "", differences);
+            }
+            if (differences.Count > 0)
+                throw new ArgumentException($"--resume {run.Path}: this call differs from the one that started the run " +
+                    $"({string.Join("; ", differences)}); resume with the run's own arguments (its " +
+                    $"{RunDirectory.ResolvedConfigFile} and {RunDirectory.InputsFile}), or start a new run");
+        }
+        catch
+        {
+            run.Dispose();
+            throw;
+        }
+        var registry = new RunRegistry(registryPath ?? RunRegistry.DefaultPath(Path.GetDirectoryName(run.Path)!));
+        registry.UpdateStatus(run.Id, RunStatus.Running);
+        run.Log("resumed");
+        return Track(new RunSession(run, registry));
+    }
+
+    /// <summary>Adds "path: stored → given" for every leaf that differs (paths in the config's own snake_case).</summary>
+    private static void Differences(JsonNode? stored, JsonNode? given, string path, List<string> into)
+    {
+        if (stored is JsonObject a && given is JsonObject b)
+        {
+            foreach (var key in a.Select(p => p.Key).Union(b.Select(p => p.Key)).Order(StringComparer.Ordinal))
+                Differences(a[key], b[key], path.Length == 0 ? key : $"{path}.{key}", into);
+            return;
+        }
+        string Show(JsonNode? n) => n is null ? "(none)" : n.ToJsonString();
+        if (!JsonNode.DeepEquals(stored, given)) into.Add($"{path}: {Show(stored)} → {Show(given)}");
     }
 
     /// <summary>Writes <c>summary.json</c> (status completed), stores its final metrics in the registry, and writes
@@ -44,11 +106,16 @@ public sealed class RunSession : IDisposable
     /// should still carry <c>status</c> and <c>final_metrics</c>, which reports read).</summary>
     public void Complete(object summary, IReadOnlyDictionary<string, double> finalMetrics, bool writeReport = true)
     {
-        Run.WriteSummary(summary);
-        Registry.SetFinalMetrics(Run.Id, finalMetrics);
-        Registry.UpdateStatus(Run.Id, RunStatus.Completed);
-        _finished = true;
-        Run.Log("completed");
+        lock (_gate)
+        {
+            if (_finished) return; // a termination signal got here first
+            Run.WriteSummary(summary);
+            Registry.SetFinalMetrics(Run.Id, finalMetrics);
+            Registry.UpdateStatus(Run.Id, RunStatus.Completed);
+            _finished = true;
+            Run.Log("completed");
+        }
+        OpenSessions.TryRemove(this, out _);
         if (writeReport) Report.Write(Run);
     }
 
@@ -56,25 +123,67 @@ public sealed class RunSession : IDisposable
     /// far), and the registry row is marked failed.</summary>
     public void Fail(Exception error, RunSummary? partial = null)
     {
-        Run.Log($"failed: {error.GetType().Name}: {error.Message}");
-        Run.WriteSummary((partial ?? new RunSummary()) with { Status = RunStatus.Failed });
-        Registry.UpdateStatus(Run.Id, RunStatus.Failed);
-        _finished = true;
+        lock (_gate)
+        {
+            if (_finished) return;
+            Run.Log($"failed: {error.GetType().Name}: {error.Message}");
+            Run.WriteSummary((partial ?? new RunSummary()) with { Status = RunStatus.Failed });
+            Registry.UpdateStatus(Run.Id, RunStatus.Failed);
+            _finished = true;
+        }
+        OpenSessions.TryRemove(this, out _);
     }
 
     public void Dispose()
     {
-        if (!_finished)
+        Interrupt("session disposed before Complete/Fail");
+        Run.Dispose();
+    }
+
+    /// <summary>Marks the run interrupted (log line + registry) unless it already ended. Never throws: it runs while
+    /// an exception unwinds or the process is being terminated.</summary>
+    private void Interrupt(string why)
+    {
+        lock (_gate)
         {
-            _finished = true;
+            if (!_finished)
+            {
+                _finished = true;
+                try
+                {
+                    Run.Log($"interrupted ({why}); resume with --resume {Run.Path}");
+                    Registry.UpdateStatus(Run.Id, RunStatus.Interrupted);
+                }
+                catch (IOException) { }
+                catch (Microsoft.Data.Sqlite.SqliteException) { }
+            }
+        }
+        OpenSessions.TryRemove(this, out _);
+    }
+
+    private static RunSession Track(RunSession session)
+    {
+        _ = SignalHandlers.Value;
+        OpenSessions.TryAdd(session, 0);
+        return session;
+    }
+
+    /// <summary>On a termination signal, records every open run as interrupted, then lets the signal's default
+    /// action (ending the process) go on: a killed run must not stay "running" in the registry.</summary>
+    private static PosixSignalRegistration[] RegisterSignalHandlers()
+    {
+        var handlers = new List<PosixSignalRegistration>();
+        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
+        {
             try
             {
-                Run.Log("interrupted (session disposed before Complete/Fail)");
-                Registry.UpdateStatus(Run.Id, RunStatus.Interrupted);
+                handlers.Add(PosixSignalRegistration.Create(signal, context =>
+                {
+                    foreach (var session in OpenSessions.Keys) session.Interrupt($"signal {context.Signal}");
+                }));
             }
-            catch (IOException) { } // disposal must not mask the exception that is unwinding
-            catch (Microsoft.Data.Sqlite.SqliteException) { }
+            catch (PlatformNotSupportedException) { } // e.g. SIGHUP/SIGQUIT on Windows
         }
-        Run.Dispose();
+        return handlers.ToArray();
     }
 }

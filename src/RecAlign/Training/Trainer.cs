@@ -45,6 +45,8 @@ public sealed class Trainer
     public Action<TrainingLogEntry>? OnLog { get; init; }
     /// <summary>Called after every optimizer step with (step, total steps, loss, tokens so far): progress display.</summary>
     public Action<long, long, double, long>? OnStep { get; init; }
+    /// <summary>Called once when <see cref="Train"/> resumes from a checkpoint, with its (step, tokens so far).</summary>
+    public Action<long, long>? OnResume { get; init; }
     /// <summary>Test hook: throw after this many optimizer steps, as a crash would.</summary>
     internal long? CrashAfterStep { get; init; }
 
@@ -64,7 +66,10 @@ public sealed class Trainer
 
         var state = new TrainerState();
         if (resume && _checkpointDir is not null && LatestCheckpoint(_checkpointDir) is { } latest)
+        {
             state = Restore(latest, trainable, optimizer, scheduler);
+            OnResume?.Invoke(state.Step, state.Tokens);
+        }
         else
             torch.manual_seed(_config.Seed);
 

@@ -36,4 +36,33 @@ public class RunSessionTests
         Assert.Contains("boom", File.ReadAllText(Path.Combine(badRec.Dir, RunDirectory.LogFile)));
         Assert.Equal(RunStatus.Interrupted, reg.Get(cut).Status);
     }
+
+    [Fact]
+    public void ResumeContinuesTheSameCallAndRefusesAChangedOneFieldByField()
+    {
+        using var tmp = new TempDir();
+        var inputs = new Dictionary<string, string?> { ["train"] = "/data/a.json", ["validation"] = null };
+        string path;
+        using (var s = RunSession.Start(tmp.Path, "sft", new Cfg(3), inputs: inputs)) path = s.Run.Path; // interrupted
+
+        var changedConfig = Assert.Throws<ArgumentException>(() => RunSession.Resume(path, "sft", new Cfg(4), inputs));
+        Assert.Contains("seed: 3 → 4", changedConfig.Message);
+        var changedInput = Assert.Throws<ArgumentException>(() => RunSession.Resume(path, "sft", new Cfg(3),
+            new Dictionary<string, string?> { ["train"] = "/data/b.json", ["validation"] = "/data/v.json" }));
+        Assert.Contains("train: \"/data/a.json\" → \"/data/b.json\"", changedInput.Message);
+        Assert.Contains("validation: (none) → \"/data/v.json\"", changedInput.Message);
+        var wrongKind = Assert.Throws<ArgumentException>(() => RunSession.Resume(path, "align", new Cfg(3), inputs));
+        Assert.Contains("'sft' run", wrongKind.Message);
+        Assert.Equal(RunStatus.Interrupted, RunRegistry.ForRunsDir(tmp.Path).Get(Path.GetFileName(path)).Status);
+
+        using (var s = RunSession.Resume(path, "sft", new Cfg(3), inputs))
+        {
+            Assert.Equal(RunStatus.Running, s.Registry.Get(s.Id).Status);
+            s.Complete(new RunSummary(), writeReport: false);
+        }
+        Assert.Equal(RunStatus.Completed, RunRegistry.ForRunsDir(tmp.Path).Get(Path.GetFileName(path)).Status);
+        var log = File.ReadAllText(Path.Combine(path, RunDirectory.LogFile));
+        Assert.Contains("interrupted", log);
+        Assert.Contains("resumed", log);
+    }
 }

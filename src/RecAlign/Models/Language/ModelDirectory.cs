@@ -53,12 +53,20 @@ public static class ModelDirectory
         }
     }
 
+    /// <summary>The model directory's config path; a clear error when <paramref name="directory"/> is not one (callers
+    /// check before they create anything, e.g. a run folder).</summary>
+    public static string RequireModelDirectory(string directory)
+    {
+        var configPath = Path.Combine(directory, ConfigFile);
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"{Path.GetFullPath(directory)}: not a model directory (no {ConfigFile})", configPath);
+        return configPath;
+    }
+
     /// <summary>Loads a model directory (RecAlign's or a HuggingFace Llama/Qwen2/Mistral/SmolLM one) in
     /// <paramref name="dtype"/> (default: fp32 for training stability on CPU) on <paramref name="device"/>.</summary>
     public static (LanguageModel Model, ITokenizer Tokenizer) Load(string directory, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        var configPath = Path.Combine(directory, ConfigFile);
-        if (!File.Exists(configPath)) throw new FileNotFoundException($"{Path.GetFullPath(directory)}: not a model directory (no {ConfigFile})", configPath);
+        var configPath = RequireModelDirectory(directory);
         var config = LanguageModelConfig.FromHuggingFaceJson(configPath);
         var lm = new LanguageModel(config);
         lm.to(dtype);

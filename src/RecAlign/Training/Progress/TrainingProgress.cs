@@ -62,9 +62,10 @@ public sealed class ProgressTracker
         {
             _firstTime = now;
             _firstStep = step;
-            // With one report only, fall back to the whole elapsed time.
+            // With one report only, fall back to the whole elapsed time for that one step (a resumed run's first
+            // report may say step 101: the steps before it were another process's).
             double s = _time.GetElapsedTime(_start, now).TotalSeconds;
-            if (s > 0) { stepsPerSecond = step / s; tokensPerSecond = tokens / s; }
+            if (s > 0) { stepsPerSecond = 1 / s; tokensPerSecond = tokens / s; }
         }
         else
         {

@@ -60,6 +60,17 @@ public class TrainingProgressTests
     }
 
     [Fact]
+    public void ResumedRunsFirstReportCountsOneStepNotTheStepNumber()
+    {
+        var time = new FakeTime();
+        var t = new ProgressTracker(time);
+        time.Advance(TimeSpan.FromSeconds(5));
+        var first = t.Update(101, 200, 50); // resumed at step 100: one step done in this process
+        Assert.Equal(0.2, first.StepsPerSecond, 1e-12);
+        Assert.Equal(TimeSpan.FromSeconds(495), first.Eta);
+    }
+
+    [Fact]
     public void TrackerMeasuresRatesFromTheFirstReport()
     {
         var time = new FakeTime();
