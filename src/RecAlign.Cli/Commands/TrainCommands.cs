@@ -63,7 +63,7 @@ internal static class TrainCommands
             session.Complete(new RunSummary
             {
                 FinalMetrics = metrics, WallSeconds = result.Seconds, Checkpoint = result.ModelDirectory,
-                Stages = [new StageSummary(result.Stage) { WallSeconds = result.Seconds, Steps = result.Training.Steps }],
+                Stages = [new StageSummary(result.Stage) { WallSeconds = result.Seconds, Steps = result.Training.Steps, Tokens = result.Training.Tokens }],
             });
             Console.WriteLine($"{kind}: model written to {result.ModelDirectory}; run {session.Run.Path}");
             return 0;

@@ -130,7 +130,7 @@ public static class RecommendationPipeline
                 ["final_metrics"] = new JsonObject(finalMetrics.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
                 ["stages"] = new JsonArray(stages.Select(st => (JsonNode)new JsonObject
                 {
-                    ["name"] = st.Stage, ["wall_seconds"] = Math.Round(st.Seconds, 1), ["steps"] = st.Training.Steps,
+                    ["name"] = st.Stage, ["wall_seconds"] = Math.Round(st.Seconds, 1), ["steps"] = st.Training.Steps, ["tokens"] = st.Training.Tokens,
                     ["model_dir"] = Path.GetRelativePath(run.Path, st.ModelDirectory),
                 }).ToArray()),
                 ["wall_seconds"] = Math.Round(total.Elapsed.TotalSeconds, 1),

@@ -17,7 +17,11 @@ namespace RecAlign.Training;
 public sealed record TrainingLogEntry(long Step, double Epoch, IReadOnlyDictionary<string, double> Values);
 
 public sealed record TrainingResult(long Steps, double FinalLoss, IReadOnlyDictionary<string, double>? BestMetrics, long? BestStep,
-    bool StoppedEarly, double Seconds, IReadOnlyList<TrainingLogEntry> History);
+    bool StoppedEarly, double Seconds, IReadOnlyList<TrainingLogEntry> History)
+{
+    /// <summary>Tokens trained on over the whole run (a resumed run counts the steps before the interruption too).</summary>
+    public long Tokens { get; init; }
+}
 
 /// <summary>
 /// The one training loop every stage uses: length-bucketed batches, gradient accumulation, global-norm clipping, AdamW
@@ -175,7 +179,7 @@ public sealed class Trainer
         if (_config.LoadBestModelAtEnd && state.BestStep is not null && _checkpointDir is not null && state.BestStep != state.Step)
             LoadWeights(Path.Combine(_checkpointDir, "best"), trainable);
         _model.eval();
-        return new TrainingResult(state.Step, lastLoss, state.BestMetrics, state.BestStep, stoppedEarly, sw.Elapsed.TotalSeconds, history);
+        return new TrainingResult(state.Step, lastLoss, state.BestMetrics, state.BestStep, stoppedEarly, sw.Elapsed.TotalSeconds, history) { Tokens = state.Tokens };
     }
 
     private IReadOnlyDictionary<string, double> RunEvaluation(long step)

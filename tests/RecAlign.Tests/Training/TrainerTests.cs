@@ -52,10 +52,11 @@ public class TrainerTests
             var corpus = Corpus(40);
             var config = Training(12, Precision.Bf16) with { SaveEvery = 4 };
             IReadOnlyList<double> uninterrupted;
+            long uninterruptedTokens;
             using (var lm = LanguageModel.Create(Config, seed: 2))
             {
                 lm.to(ScalarType.BFloat16);
-                new Trainer(lm, new NextTokenObjective(lm, corpus, 0, 16), config, Path.Combine(dir, "a")).Train();
+                uninterruptedTokens = new Trainer(lm, new NextTokenObjective(lm, corpus, 0, 16), config, Path.Combine(dir, "a")).Train().Tokens;
                 uninterrupted = Trainer.LossTrace(Trainer.LatestCheckpoint(Path.Combine(dir, "a"))!);
             }
             using (var lm = LanguageModel.Create(Config, seed: 2))
@@ -67,8 +68,13 @@ public class TrainerTests
             using (var lm = LanguageModel.Create(Config, seed: 99)) // different init: everything must come from the checkpoint
             {
                 lm.to(ScalarType.BFloat16);
-                var resumed = new Trainer(lm, new NextTokenObjective(lm, corpus, 0, 16), config, Path.Combine(dir, "b")).Train(resume: true);
+                long? resumedAt = null;
+                var resumed = new Trainer(lm, new NextTokenObjective(lm, corpus, 0, 16), config, Path.Combine(dir, "b"))
+                    { OnResume = (step, _) => resumedAt = step }.Train(resume: true);
                 Assert.Equal(12, resumed.Steps);
+                Assert.Equal(4, resumedAt); // the last checkpoint before the crash after step 6
+                Assert.True(uninterruptedTokens > 0);
+                Assert.Equal(uninterruptedTokens, resumed.Tokens); // the whole run's tokens, not this process's
             }
             var afterResume = Trainer.LossTrace(Trainer.LatestCheckpoint(Path.Combine(dir, "b"))!);
             Assert.Equal(12, uninterrupted.Count);
