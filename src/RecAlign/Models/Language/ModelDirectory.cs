@@ -18,6 +18,8 @@ public static class ModelDirectory
     public const string GenerationConfigFile = "generation_config.json";
     public const string AdapterConfigFile = "adapter_config.json";
     public const string AdapterBaseName = "adapter_model";
+    /// <summary>Where a LoRA stage puts its adapters (PEFT's layout) inside the merged model directory it writes.</summary>
+    public const string AdapterFolder = "adapter";
 
     /// <summary>Writes the model (adapters merged in, when attached, so the directory is a plain causal LM) and
     /// its tokenizer, replacing <paramref name="directory"/> atomically.</summary>

@@ -67,7 +67,7 @@ public static class StageRunner
             var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength);
             var evalSet = validation.Take(config.EvalQuestions).ToList();
             var result = Train("sft", lm, objective, config.Training, Evaluator(lm, tokenizer, evalSet), ctx);
-            ModelDirectory.Save(lm, tokenizer, outputDir);
+            SaveModel(lm, tokenizer, outputDir, baseModelDir, ctx);
             return new StageResult("sft", outputDir, sw.Elapsed.TotalSeconds, result);
         }
     }
@@ -95,13 +95,25 @@ public static class StageRunner
             if (config.Lora is { } lora) lm.AddLora(lora, config.Training.Seed);
             else if (config.Reference == ReferenceMode.Live && loss.RequiresReference)
                 throw new ArgumentException("reference=live needs LoRA adapters (set lora), so the base model can serve as the reference");
-            ctx.Say($"{stageName}: {config.Loss.LossType} (β={config.Loss.EffectiveBeta}) on {examples.Count} preference examples with K={examples[0].Rejected.Length}");
+            ctx.Say($"{stageName}: {config.Loss.LossType} (β={config.Loss.EffectiveBeta}) on {examples.Count} preference examples with K={examples[0].Rejected.Length}" +
+                (config.Lora is null ? "" : $" (LoRA r={config.Lora.Rank}, reference {config.Reference.ToString().ToLowerInvariant()})"));
             var objective = new PreferenceObjective(lm, examples, loss, pad, reference);
             var evalSet = validation.Take(config.EvalQuestions).ToList();
             var result = Train(stageName, lm, objective, config.Training, Evaluator(lm, tokenizer, evalSet), ctx);
-            ModelDirectory.Save(lm, tokenizer, outputDir);
+            SaveModel(lm, tokenizer, outputDir, sftModelDir, ctx);
             return new StageResult(stageName, outputDir, sw.Elapsed.TotalSeconds, result);
         }
+    }
+
+    /// <summary>Writes the model directory (adapters merged in, so it loads as a plain causal LM) and, for a LoRA
+    /// stage, the adapters alone in PEFT's layout under <see cref="ModelDirectory.AdapterFolder"/>.</summary>
+    private static void SaveModel(LanguageModel lm, ITokenizer tokenizer, string outputDir, string baseModelDir, StageContext ctx)
+    {
+        ModelDirectory.Save(lm, tokenizer, outputDir);
+        if (lm.LoraConfig is null) return;
+        var adapterDir = Path.Combine(outputDir, ModelDirectory.AdapterFolder);
+        ModelDirectory.SaveAdapter(lm, adapterDir, Path.GetFullPath(baseModelDir));
+        ctx.Say($"LoRA adapters (PEFT layout) in {adapterDir}");
     }
 
     private static void Prepare(LanguageModel lm, Precision precision, StageContext ctx)
