@@ -7,27 +7,50 @@ internal static class CommonOptions
 {
     public static Option<string?> Config() => new("--config", "-c") { Description = "JSON or YAML config file" };
 
-    public static Option<string[]> Set() => new("--set")
+    /// <summary><c>--set key=value</c>; <paramref name="example"/> is a real key of the command's config (the default
+    /// is one of the pretrain/sft/align stage configs).</summary>
+    public static Option<string[]> Set(string example = "training.optimizer.learning_rate=1e-4") => new("--set")
     {
-        Description = "override a config field, e.g. --set learning_rate=3e-4 (repeatable)",
+        Description = $"override a config field by its dotted snake_case key, e.g. --set {example} (repeatable; a wrong key lists the valid ones)",
         AllowMultipleArgumentsPerToken = false,
     };
 
-    public static Option<string> Device() => new("--device") { Description = "cpu, cuda or cuda:N (CUDA needs a CUDA libtorch package)", DefaultValueFactory = _ => "cpu" };
+    private const string DeviceValues = "cpu, cuda or cuda:N";
 
-    /// <summary>The torch device for a <c>--device</c> value, with a clear error when CUDA is asked for but absent.</summary>
+    /// <summary><c>--device</c>; a value that is not a device, or CUDA on a CPU-only build, is a parse error.</summary>
+    public static Option<string> Device()
+    {
+        var option = new Option<string>("--device") { Description = $"{DeviceValues} (CUDA needs a CUDA libtorch package)", DefaultValueFactory = _ => "cpu" };
+        option.Validators.Add(result =>
+        {
+            try { ParseDevice(result.GetValueOrDefault<string>()); }
+            catch (ArgumentException e) { result.AddError(e.Message); }
+        });
+        return option;
+    }
+
+    /// <summary>The torch device for a <c>--device</c> value: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>, with a clear
+    /// error for anything else and when CUDA is asked for but this build has none.</summary>
     public static TorchSharp.torch.Device ParseDevice(string? value)
     {
         var text = string.IsNullOrWhiteSpace(value) ? "cpu" : value.Trim().ToLowerInvariant();
-        if (text.StartsWith("cuda") && !TorchSharp.torch.cuda.is_available())
-            throw new ArgumentException($"--device {text}: CUDA is not available (reference a CUDA build of libtorch instead of libtorch-cpu-linux-x64)");
+        if (!System.Text.RegularExpressions.Regex.IsMatch(text, @"^(cpu|cuda(:\d+)?)$"))
+            throw new ArgumentException($"--device '{value}': unknown device (accepted: {DeviceValues})");
+        if (text.StartsWith("cuda", StringComparison.Ordinal))
+        {
+            if (!TorchSharp.torch.cuda.is_available())
+                throw new ArgumentException($"--device {text}: CUDA is not available in this build (it uses the CPU-only libtorch package; reference a CUDA build of libtorch to use a GPU)");
+            if (text.Length > 4 && (!int.TryParse(text[5..], System.Globalization.CultureInfo.InvariantCulture, out var n) || n >= TorchSharp.torch.cuda.device_count()))
+                throw new ArgumentException($"--device {text}: no such GPU (this machine has {TorchSharp.torch.cuda.device_count()}: cuda:0 to cuda:{TorchSharp.torch.cuda.device_count() - 1})");
+        }
         return new TorchSharp.torch.Device(text);
     }
 
-    /// <summary>Where run directories and the registry live: $RECALIGN_RUNS_DIR or ./runs.</summary>
+    /// <summary>Where run directories and the registry live: $RECALIGN_RUNS_DIR or ./runs. The help shows the
+    /// resolved default, so the description only says where it comes from.</summary>
     public static Option<string> RunsDir() => new("--runs-dir")
     {
-        Description = $"folder holding run folders and the registry (default: ${RecAlign.Runs.RunDirectory.RunsDirVariable} or ./runs)",
+        Description = $"folder holding run folders and the registry (${RecAlign.Runs.RunDirectory.RunsDirVariable} sets the default)",
         DefaultValueFactory = _ => RecAlign.Runs.RunDirectory.DefaultRunsDir,
     };
 
@@ -38,10 +61,15 @@ internal static class CommonOptions
         if (threads is > 0) TorchSharp.torch.set_num_threads(threads.Value);
     }
 
+    public static string Version =>
+        System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(CommonOptions).Assembly)?.InformationalVersion
+        ?? typeof(CommonOptions).Assembly.GetName().Version?.ToString() ?? "unknown";
+
     public static Command Placeholder()
     {
         var c = new Command("version", "print the version");
-        c.SetAction(_ => { Console.WriteLine(typeof(CommonOptions).Assembly.GetName().Version); return 0; });
+        // The same text as --version: the informational version (1.0.0+commit), not the 4-part assembly version.
+        c.SetAction(_ => { Console.WriteLine(Version); return 0; });
         return c;
     }
 }

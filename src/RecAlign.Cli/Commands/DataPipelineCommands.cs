@@ -36,10 +36,10 @@ public static class DataPipelineCommands
         size.AcceptOnlyFromAmong("tiny", "small");
         var seed = new Option<ulong>("--seed") { Description = "world seed", DefaultValueFactory = _ => 42UL };
         var output = new Option<string>("--out", "-o") { Description = "dataset folder to write", Required = true };
-        var set = CommonOptions.Set();
+        var set = CommonOptions.Set("users=500");
         var cmd = new Command("synth", "generate a synthetic dataset (canonical dataset folder + synthetic_config.json)");
         foreach (var o in new Option[] { size, seed, output, set }) cmd.Options.Add(o);
-        cmd.SetAction(pr => Guard(() =>
+        cmd.SetAction(pr =>
         {
             var preset = SyntheticConfig.Preset(pr.GetValue(size)!) with { Seed = pr.GetValue(seed) };
             var config = ConfigLoader.Load(preset, null, pr.GetValue(set));
@@ -57,7 +57,7 @@ public static class DataPipelineCommands
             Console.WriteLine($"wrote {Path.GetFullPath(dir)}: {world.Dataset.UserCount} users, {world.Catalog.Count} items, " +
                 $"{world.Dataset.Interactions.Length} interactions ({manifest.ContentHash}); shifted period from {world.ShiftTimestamp}");
             return 0;
-        }));
+        });
         return cmd;
     }
 
@@ -67,10 +67,10 @@ public static class DataPipelineCommands
         size.AcceptOnlyFromAmong("tiny", "small");
         var seed = new Option<ulong>("--seed") { Description = "world and candidate seed", DefaultValueFactory = _ => 42UL };
         var count = new Option<int>("--count", "-n") { Description = "candidates per list, target included", DefaultValueFactory = _ => 20 };
-        var set = CommonOptions.Set();
+        var set = CommonOptions.Set("users=500");
         var cmd = new Command("headroom", "HR@1 of the synthetic world's ground-truth rankers (the Bayes-optimal oracle and its parts) and of popularity on the leave-one-out test lists");
         foreach (var o in new Option[] { size, seed, count, set }) cmd.Options.Add(o);
-        cmd.SetAction(pr => Guard(() =>
+        cmd.SetAction(pr =>
         {
             var config = ConfigLoader.Load(SyntheticConfig.Preset(pr.GetValue(size)!) with { Seed = pr.GetValue(seed) }, null, pr.GetValue(set));
             var rows = SyntheticHeadroom.Compute(SyntheticWorld.Generate(config), pr.GetValue(count), config.Seed);
@@ -80,7 +80,7 @@ public static class DataPipelineCommands
             table.Title = new Spectre.Console.TableTitle($"synthetic {pr.GetValue(size)} (seed {config.Seed}), {pr.GetValue(count)} candidates, every user's last item");
             Spectre.Console.AnsiConsole.Write(table);
             return 0;
-        }));
+        });
         return cmd;
     }
 
@@ -122,12 +122,12 @@ public static class DataPipelineCommands
         var cmd = new Command("candidates", "split a dataset and write seeded candidate lists (S-DPO JSON: train/val/test.json + id2name.txt)");
         cmd.Arguments.Add(data);
         foreach (var x in new Option[] { output, maxHistory, o.Split, o.Count, o.Negatives, o.Seed, o.Power }) cmd.Options.Add(x);
-        cmd.SetAction(pr => Guard(() =>
+        cmd.SetAction(pr =>
         {
             foreach (var (path, n) in WriteBundle(pr, pr.GetValue(data)!, pr.GetValue(output)!, pr.GetValue(maxHistory), "", false, o))
                 Console.WriteLine($"wrote {path} ({n})");
             return 0;
-        }));
+        });
         return cmd;
     }
 
@@ -140,14 +140,14 @@ public static class DataPipelineCommands
         var cmd = new Command("export", "export a dataset in S-DPO's layout: <name>-train/val/test.json (user split 8:1:1, last 10 history items, 20 candidates) + id2name.txt");
         cmd.Arguments.Add(data);
         foreach (var x in new Option[] { output, name, o.Count, o.Negatives, o.Seed, o.Power }) cmd.Options.Add(x);
-        cmd.SetAction(pr => Guard(() =>
+        cmd.SetAction(pr =>
         {
             var dir = pr.GetValue(data)!;
             var prefix = (pr.GetValue(name) ?? new DirectoryInfo(dir).Name) + "-";
             foreach (var (path, n) in WriteBundle(pr, dir, pr.GetValue(output)!, 10, prefix, false, o, SplitMethod.UserRatio))
                 Console.WriteLine($"wrote {path} ({n})");
             return 0;
-        }));
+        });
         return cmd;
     }
 
@@ -167,7 +167,7 @@ public static class DataPipelineCommands
         cmd.Arguments.Add(input);
         foreach (var x in new Option[] { output, templates, seed, maxHistory, style }) cmd.Options.Add(x);
         if (preferences) cmd.Options.Add(rejected);
-        cmd.SetAction(pr => Guard(() =>
+        cmd.SetAction(pr =>
         {
             var file = CandidatePromptJson.Read(pr.GetValue(input)!);
             var listStyle = ParseEnum<ItemListStyle>(pr.GetValue(style)!, "--style");
@@ -182,7 +182,7 @@ public static class DataPipelineCommands
             else TrlJsonl.WriteSft(path, builder.Build(file.Examples));
             Console.WriteLine($"wrote {path} ({file.Examples.Count} examples)");
             return 0;
-        }));
+        });
         return cmd;
     }
 
@@ -195,7 +195,7 @@ public static class DataPipelineCommands
         cmd.Arguments.Add(input);
         cmd.Options.Add(train);
         cmd.Options.Add(maxLookup);
-        cmd.SetAction(pr => Guard(() =>
+        cmd.SetAction(pr =>
         {
             var trainPath = pr.GetValue(train);
             CandidatePromptFile? trainFile = trainPath is null ? null : CandidatePromptJson.Read(trainPath);
@@ -204,7 +204,7 @@ public static class DataPipelineCommands
             var report = LeakAudit.Run(file.Examples, file.Catalog, trainExamples, new AuditThresholds { MaxLookupHr1 = pr.GetValue(maxLookup) });
             PrintReport(report);
             return report.Passed ? 0 : 1;
-        }));
+        });
         return cmd;
     }
 
@@ -233,16 +233,6 @@ public static class DataPipelineCommands
     {
         var normal = value.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
         return Enum.TryParse<T>(normal, ignoreCase: true, out var v) && Enum.IsDefined(v) ? v
-            : throw new ArgumentException($"{option}: unknown value '{value}' (known: {string.Join(", ", Enum.GetNames<T>())})");
-    }
-
-    private static int Guard(Func<int> body)
-    {
-        try { return body(); }
-        catch (Exception e) when (e is DataFormatException or FormatException or ArgumentException or IOException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
-        }
+            : throw new ArgumentException($"{option}: unknown value '{value}' (known: {string.Join(", ", Enum.GetNames<T>().Select(System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName))})");
     }
 }

@@ -20,11 +20,7 @@ public static class RunsCommands
     }
 
     /// <summary>The <c>--runs-dir</c> option, shared with other commands that create runs.</summary>
-    public static Option<string> RunsDir() => new("--runs-dir")
-    {
-        Description = $"folder holding run folders (default: ${RunDirectory.RunsDirVariable} or ./runs)",
-        DefaultValueFactory = _ => RunDirectory.DefaultRunsDir,
-    };
+    public static Option<string> RunsDir() => CommonOptions.RunsDir();
 
     private static Option<string?> Registry() => new("--registry")
     {
@@ -65,7 +61,7 @@ public static class RunsCommands
         var status = new Option<string?>("--status") { Description = "only runs with this status (created, running, completed, failed, interrupted)" };
         var limit = new Option<int>("--limit") { Description = "at most this many runs", DefaultValueFactory = _ => 50 };
         foreach (var o in new Option[] { runsDir, registry, kind, status, limit }) cmd.Options.Add(o);
-        cmd.SetAction(parse => Guard(() =>
+        cmd.SetAction(parse =>
         {
             var dir = parse.GetValue(runsDir)!;
             if (parse.GetValue(registry) is null && !Directory.Exists(dir))
@@ -85,7 +81,10 @@ public static class RunsCommands
             var rows = reg.List(new RunFilter(Kind: parse.GetValue(kind), Status: st, Limit: parse.GetValue(limit)));
             if (rows.Count == 0)
             {
-                AnsiConsole.WriteLine($"no runs in {Path.GetFullPath(dir)}");
+                var filters = string.Join(" and ", new[] { parse.GetValue(kind) is string k ? $"of kind '{k}'" : null, st is { } x ? $"with status {RunRegistry.StatusName(x)}" : null }.OfType<string>());
+                var kinds = filters.Length == 0 ? [] : reg.List().Select(r => r.Kind).Distinct().Order(StringComparer.Ordinal).ToList();
+                AnsiConsole.WriteLine(filters.Length == 0 ? $"no runs in {Path.GetFullPath(dir)}"
+                    : $"no runs {filters} in {Path.GetFullPath(dir)}" + (kinds.Count > 0 ? $" (kinds there: {string.Join(", ", kinds)})" : ""));
                 return 0;
             }
             // The id starts with the creation time, so no separate time column: the table stays readable at 80 columns.
@@ -105,7 +104,7 @@ public static class RunsCommands
             }
             AnsiConsole.Write(table);
             return 0;
-        }));
+        });
         return cmd;
     }
 
@@ -118,7 +117,7 @@ public static class RunsCommands
         cmd.Arguments.Add(id);
         cmd.Options.Add(runsDir);
         cmd.Options.Add(registry);
-        cmd.SetAction(parse => Guard(() =>
+        cmd.SetAction(parse =>
         {
             var dir = parse.GetValue(runsDir)!;
             var (run, record) = ResolveRun(parse.GetValue(id)!, dir, parse.GetValue(registry));
@@ -156,7 +155,7 @@ public static class RunsCommands
                 AnsiConsole.Write(ct);
             }
             return 0;
-        }));
+        });
         return cmd;
     }
 
@@ -171,7 +170,7 @@ public static class RunsCommands
         cmd.Arguments.Add(b);
         cmd.Options.Add(runsDir);
         cmd.Options.Add(registry);
-        cmd.SetAction(parse => Guard(() =>
+        cmd.SetAction(parse =>
         {
             var dir = parse.GetValue(runsDir)!;
             var (runA, recA) = ResolveRun(parse.GetValue(a)!, dir, parse.GetValue(registry));
@@ -198,7 +197,7 @@ public static class RunsCommands
             foreach (var (k, va, vb) in diffs) ct.AddRow(Cells(k, va ?? "(absent)", vb ?? "(absent)"));
             AnsiConsole.Write(ct);
             return 0;
-        }));
+        });
         return cmd;
     }
 
@@ -211,28 +210,17 @@ public static class RunsCommands
         cmd.Arguments.Add(id);
         cmd.Options.Add(runsDir);
         cmd.Options.Add(registry);
-        cmd.SetAction(parse => Guard(() =>
+        cmd.SetAction(parse =>
         {
             var dir = parse.GetValue(runsDir)!;
             var (run, _) = ResolveRun(parse.GetValue(id)!, dir, parse.GetValue(registry));
             var result = Report.Write(run);
             AnsiConsole.WriteLine($"wrote {result.MarkdownPath} ({result.PlotPaths.Count} plot(s))");
             return 0;
-        }));
+        });
         return cmd;
     }
 
     // Plain Text cells: run ids and config values must not be parsed as Spectre markup.
     private static IRenderable[] Cells(params string[] values) => values.Select(v => (IRenderable)new Spectre.Console.Text(v)).ToArray();
-
-    private static int Guard(Func<int> body)
-    {
-        try { return body(); }
-        catch (Exception e) when (e is ArgumentException or KeyNotFoundException or FormatException or IOException)
-        {
-            var message = e is ArgumentException { ParamName: string p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message;
-            Console.Error.WriteLine($"error: {message}");
-            return 1;
-        }
-    }
 }

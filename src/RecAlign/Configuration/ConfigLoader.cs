@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using RecAlign.IO;
 using YamlDotNet.Serialization;
 
 namespace RecAlign.Configuration;
@@ -38,12 +39,19 @@ public static class ConfigLoader
             }
             catch (Exception e) when (e is JsonException or YamlDotNet.Core.YamlException)
             {
-                throw new FormatException($"{path}: cannot parse config: {e.Message}", e);
+                (long? line, string reason) = e switch
+                {
+                    JsonException j => (j.LineNumber + 1, JsonErrors.Reason(j)),
+                    YamlDotNet.Core.YamlException y => ((long?)y.Start.Line, y.Message.TrimEnd('.')),
+                    _ => ((long?)null, e.Message),
+                };
+                throw new FormatException($"{path}{(line is > 0 ? $":{line}" : "")}: cannot parse config: {reason}", e);
             }
             if (fileNode is not JsonObject obj) throw new FormatException($"{path}: a config file must hold an object at its top level");
             Merge(node, obj, path, "");
         }
-        foreach (var o in overrides ?? [])
+        var applied = (overrides ?? []).ToList();
+        foreach (var o in applied)
             ApplyOverride(node, o);
         try
         {
@@ -51,8 +59,58 @@ public static class ConfigLoader
         }
         catch (JsonException e)
         {
-            throw new FormatException($"{path ?? "config"}: invalid value at '{e.Path?.TrimStart('$', '.')}': {e.Message}", e);
+            throw new FormatException(DescribeInvalidValue(typeof(T), node, e, path, applied), e);
         }
+    }
+
+    /// <summary>A value that does not convert, named by where it came from: the last override that set it (or a
+    /// section holding it), else the file, else the defaults; and what the field expects, from the config's type.</summary>
+    private static string DescribeInvalidValue(Type configType, JsonObject node, JsonException e, string? path, IReadOnlyList<string> overrides)
+    {
+        var key = (e.Path ?? "$").TrimStart('$').TrimStart('.');
+        var expected = ExpectedAt(configType, key);
+        var reason = expected is null ? JsonErrors.Reason(e) : "expected " + expected;
+        for (int i = overrides.Count - 1; i >= 0; i--)
+        {
+            int eq = overrides[i].IndexOf('=');
+            var set = overrides[i][..eq].Trim();
+            if (key == set || key.StartsWith(set + ".", StringComparison.Ordinal) || key.StartsWith(set + "[", StringComparison.Ordinal))
+                return $"override '{overrides[i]}': {(key == set ? "" : $"'{key}': ")}{reason}";
+        }
+        var got = ValueAt(node, key) is { } v ? $" (got {v.ToJsonString()})" : "";
+        return $"{path ?? "config"}: '{key}': {reason}{got}";
+    }
+
+    /// <summary>The JSON shape the field at a dotted key (<c>training.optimizer.learning_rate</c>, <c>a.b[2]</c>)
+    /// expects, or null when the key does not lead to a field.</summary>
+    private static string? ExpectedAt(Type configType, string key)
+    {
+        if (key.Length == 0) return null;
+        var info = Json.GetTypeInfo(configType);
+        Type type = configType;
+        foreach (var segment in key.Split('.'))
+        {
+            var name = segment.Split('[')[0];
+            var property = info.Properties.FirstOrDefault(p => p.Name == name);
+            if (property is null) return null;
+            type = property.PropertyType;
+            for (int k = segment.Count(c => c == '['); k > 0; k--)
+                type = Json.GetTypeInfo(type).ElementType ?? type;
+            info = Json.GetTypeInfo(type);
+        }
+        return JsonErrors.Expected(type);
+    }
+
+    private static JsonNode? ValueAt(JsonNode? node, string key)
+    {
+        foreach (var segment in key.Split('.'))
+        {
+            var parts = segment.Split('[');
+            node = node is JsonObject o ? o[parts[0]] : null;
+            foreach (var index in parts.Skip(1))
+                node = node is JsonArray a && int.TryParse(index.TrimEnd(']'), out var i) && i < a.Count ? a[i] : null;
+        }
+        return node;
     }
 
     public static string ToJson<T>(T config) => JsonSerializer.Serialize(config, Json);
@@ -68,7 +126,8 @@ public static class ConfigLoader
         for (int i = 0; i < keys.Length - 1; i++)
         {
             if (target[keys[i]] is not JsonObject child)
-                throw new FormatException($"override '{assignment}': '{string.Join('.', keys[..(i + 1)])}' is not a section of this config");
+                throw new FormatException($"override '{assignment}': '{string.Join('.', keys[..(i + 1)])}' is not a section of this config " +
+                    $"(sections{(i == 0 ? "" : $" of '{string.Join('.', keys[..i])}'")}: {string.Join(", ", target.Where(p => p.Value is JsonObject).Select(p => p.Key).DefaultIfEmpty("none"))})");
             target = child;
         }
         var last = keys[^1];

@@ -94,7 +94,7 @@ public sealed class EvaluationResult
     {
         JsonObject obj;
         try { obj = JsonNode.Parse(json) as JsonObject ?? throw new FormatException($"{source}: expected a JSON object"); }
-        catch (JsonException e) { throw new FormatException($"{source}: invalid JSON at line {e.LineNumber + 1}: {e.Message}", e); }
+        catch (JsonException e) { throw new FormatException($"{source}: invalid JSON at line {e.LineNumber + 1}: {RecAlign.IO.JsonErrors.Reason(e)}", e); }
         if (obj["n"] is not JsonValue nv || !nv.TryGetValue<int>(out var n))
             throw new FormatException($"{source}: field 'n' is missing or not an integer");
         var metrics = new OrderedDictionary<string, double>();

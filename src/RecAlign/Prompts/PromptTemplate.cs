@@ -72,7 +72,7 @@ public sealed partial class PromptTemplate
     public static IReadOnlyList<PromptTemplate> Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"prompt template file not found: {path}", path);
-        return Parse(File.ReadAllText(path, Encoding.UTF8), Path.GetFileName(path));
+        return Parse(File.ReadAllText(path, Encoding.UTF8), Path.GetFullPath(path));
     }
 
     public override string ToString() => Text;

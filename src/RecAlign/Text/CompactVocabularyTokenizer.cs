@@ -150,7 +150,7 @@ public sealed class CompactVocabularyTokenizer : ITokenizer
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not valid JSON (line {e.LineNumber + 1}): {e.Message}", e);
+            throw new InvalidDataException($"{path}: not valid JSON (line {e.LineNumber + 1}): {RecAlign.IO.JsonErrors.Reason(e)}", e);
         }
         if (root is not JsonObject obj) throw new InvalidDataException($"{path}: top level must be an object.");
         if ((string?)obj["format"] != FormatName) throw new InvalidDataException($"{path}: field 'format' must be '{FormatName}'.");

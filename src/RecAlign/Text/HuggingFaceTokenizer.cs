@@ -264,7 +264,7 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{source}: not valid JSON (line {e.LineNumber + 1}): {e.Message}", e);
+            throw new InvalidDataException($"{source}: not valid JSON (line {e.LineNumber + 1}): {RecAlign.IO.JsonErrors.Reason(e)}", e);
         }
     }
 }

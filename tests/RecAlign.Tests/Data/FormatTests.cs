@@ -32,6 +32,51 @@ public class CandidatePromptJsonTests
         Assert.Equal("µ-Ziq", back.Catalog.Title(e.Target));
     }
 
+    private static string Element(int i) =>
+        $"    {{\n        \"historyList\": \"A{i}\",\n        \"itemList\": [\n            \"B{i}\",\n            \"C{i}\"\n        ],\n        \"trueSelection\": \"C{i}\"\n    }}";
+
+    [Fact]
+    public void TruncatedFileNamesTheFullPathTheLineAndTheElement()
+    {
+        // 8 lines per element after the opening bracket: element [3] starts on line 26; cut inside it (line 28).
+        var text = "[\n" + string.Join(",\n", Enumerable.Range(0, 5).Select(Element)) + "\n]";
+        var lines = text.Split('\n');
+        var path = Path.Combine(Path.GetTempPath(), $"recalign-trunc-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, string.Join('\n', lines.Take(28)));
+        try
+        {
+            var e = Assert.Throws<DataFormatException>(() => CandidatePromptJson.Read(path));
+            Assert.Equal(path, e.File);
+            Assert.Equal(28, e.Line);
+            Assert.Equal("[3]", e.Field);
+            Assert.DoesNotContain("LineNumber", e.Message);
+            Assert.DoesNotContain("Path:", e.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void ErrorsPastTheFirstBufferKeepFileWideLinesAndElementIndexes()
+    {
+        // ~300 KB: several 64 KB chunks; element 2000's candidate is a number.
+        var elements = Enumerable.Range(0, 3000).Select(Element).ToList();
+        elements[2000] = elements[2000].Replace("\"B2000\"", "7");
+        var text = "[\n" + string.Join(",\n", elements) + "\n]";
+        var e = Assert.Throws<DataFormatException>(() => CandidatePromptJson.Read(new MemoryStream(Encoding.UTF8.GetBytes(text)), "big.json"));
+        Assert.Equal(2 + 8 * 2000, e.Line);
+        Assert.Equal("[2000].itemList[0]", e.Field);
+
+        elements[2000] = Element(2000).Replace("\"B2000\",", "\"B2000\" oops,");
+        text = "[\n" + string.Join(",\n", elements) + "\n]";
+        e = Assert.Throws<DataFormatException>(() => CandidatePromptJson.Read(new MemoryStream(Encoding.UTF8.GetBytes(text)), "big.json"));
+        Assert.Equal(2 + 8 * 2000 + 3, e.Line);
+        Assert.Equal("[2000]", e.Field);
+
+        var ok = CandidatePromptJson.Read(new MemoryStream(Encoding.UTF8.GetBytes("\uFEFF[\n" + string.Join(",\n", Enumerable.Range(0, 3000).Select(Element)) + "\n]")), "big.json");
+        Assert.Equal(3000, ok.Examples.Count);
+        Assert.Equal("C2999", ok.Catalog.Title(ok.Examples[^1].Target));
+    }
+
     [Fact]
     public void HistoryMayBeAListAndCatalogsCanBeSupplied()
     {
@@ -58,7 +103,7 @@ public class CandidatePromptJsonTests
         Assert.Equal("val.json", e.File);
         Assert.Equal("[1].trueSelection", e.Field);
         Assert.Contains("element 1", e.Message);
-        Assert.StartsWith("val.json: field '[1].trueSelection': ", e.Message);
+        Assert.StartsWith("val.json:1: field '[1].trueSelection': ", e.Message); // the line the element starts on
         var bad = Assert.Throws<DataFormatException>(() => CandidatePromptJson.Read(new MemoryStream("[{\"historyList\": 3}]"u8.ToArray()), "b.json"));
         Assert.Equal("[0].historyList", bad.Field);
         var broken = Assert.Throws<DataFormatException>(() => CandidatePromptJson.Read(new MemoryStream("[{\"historyList\": \"a\",\n ]"u8.ToArray()), "c.json"));

@@ -47,7 +47,7 @@ public static class CandidatePromptJson
     public static CandidatePromptFile Read(string path, ItemCatalog? catalog = null, CandidatePromptReadOptions? options = null)
     {
         using var stream = AtomicFile.OpenRead(path);
-        return Read(stream, Path.GetFileName(path), catalog, options);
+        return Read(stream, Path.GetFullPath(path), catalog, options);
     }
 
     public static CandidatePromptFile Read(Stream stream, string fileName, ItemCatalog? catalog = null, CandidatePromptReadOptions? options = null)
@@ -61,11 +61,11 @@ public static class CandidatePromptJson
         var warnings = new List<string>();
         int index = 0;
 
-        int IdOf(string title, string field)
+        int IdOf(string title, string field, long line)
         {
             if (byTitle.TryGetValue(title, out var id)) return id;
             if (catalog is not null && options.UnknownTitles == UnknownTitlePolicy.Error)
-                throw new DataFormatException(fileName, 0, field, $"title '{ItemListFile.Clip(title)}' is not in the catalog");
+                throw new DataFormatException(fileName, line, field, $"title '{ItemListFile.Clip(title)}' is not in the catalog");
             id = items.Count;
             // Built catalogs use the title as the external id; a clash with a supplied catalog's ids gets a prefix.
             var ext = externalIds.Contains(title) ? "title:" + title : title;
@@ -75,61 +75,58 @@ public static class CandidatePromptJson
             return id;
         }
 
-        try
+        void Add(JsonElement element, long line)
         {
-            foreach (var element in JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(stream).ToBlockingEnumerable())
+            string at = $"[{index}]";
+            if (element.ValueKind != JsonValueKind.Object)
+                throw new DataFormatException(fileName, line, at, $"expected an object, got {element.ValueKind}");
+            var historyTitles = ReadHistory(element, fileName, line, at);
+            var itemList = Require(element, "itemList", fileName, line, at);
+            if (itemList.ValueKind != JsonValueKind.Array)
+                throw new DataFormatException(fileName, line, at + ".itemList", $"expected a list of titles, got {itemList.ValueKind}");
+            var truth = Require(element, "trueSelection", fileName, line, at);
+            if (truth.ValueKind != JsonValueKind.String)
+                throw new DataFormatException(fileName, line, at + ".trueSelection", $"expected a title string, got {truth.ValueKind}");
+            string trueTitle = truth.GetString()!;
+            var candidateTitles = new List<string>(itemList.GetArrayLength());
+            int k = 0;
+            foreach (var t in itemList.EnumerateArray())
             {
-                string at = $"[{index}]";
-                if (element.ValueKind != JsonValueKind.Object)
-                    throw new DataFormatException(fileName, 0, at, $"expected an object, got {element.ValueKind}");
-                var historyTitles = ReadHistory(element, fileName, at);
-                var itemList = Require(element, "itemList", fileName, at);
-                if (itemList.ValueKind != JsonValueKind.Array)
-                    throw new DataFormatException(fileName, 0, at + ".itemList", $"expected a list of titles, got {itemList.ValueKind}");
-                var truth = Require(element, "trueSelection", fileName, at);
-                if (truth.ValueKind != JsonValueKind.String)
-                    throw new DataFormatException(fileName, 0, at + ".trueSelection", $"expected a title string, got {truth.ValueKind}");
-                string trueTitle = truth.GetString()!;
-                var candidateTitles = new List<string>(itemList.GetArrayLength());
-                int k = 0;
-                foreach (var t in itemList.EnumerateArray())
-                {
-                    if (t.ValueKind != JsonValueKind.String)
-                        throw new DataFormatException(fileName, 0, $"{at}.itemList[{k}]", $"expected a title string, got {t.ValueKind}");
-                    candidateTitles.Add(t.GetString()!);
-                    k++;
-                }
-                int hits = candidateTitles.Count(t => t == trueTitle);
-                if (hits == 0)
-                    throw new DataFormatException(fileName, 0, at + ".trueSelection",
-                        $"element {index}: trueSelection '{ItemListFile.Clip(trueTitle)}' is not in itemList");
-                if (candidateTitles.Distinct(StringComparer.Ordinal).Count() != candidateTitles.Count)
-                {
-                    var dup = candidateTitles.GroupBy(t => t, StringComparer.Ordinal).First(g => g.Count() > 1).Key;
-                    var message = $"element {index}: itemList names '{ItemListFile.Clip(dup)}' more than once" + (hits > 1 ? " (the answer)" : "");
-                    if (options.RejectDuplicateCandidates) throw new DataFormatException(fileName, 0, at + ".itemList", message);
-                    warnings.Add(message);
-                }
-                var history = historyTitles.Select(t => IdOf(t, at + ".historyList")).ToArray();
-                var candidates = candidateTitles.Select(t => IdOf(t, at + ".itemList")).ToArray();
-                examples.Add(new CandidateExample(index, history, IdOf(trueTitle, at + ".trueSelection"), candidates));
-                index++;
+                if (t.ValueKind != JsonValueKind.String)
+                    throw new DataFormatException(fileName, line, $"{at}.itemList[{k}]", $"expected a title string, got {t.ValueKind}");
+                candidateTitles.Add(t.GetString()!);
+                k++;
             }
+            int hits = candidateTitles.Count(t => t == trueTitle);
+            if (hits == 0)
+                throw new DataFormatException(fileName, line, at + ".trueSelection",
+                    $"element {index}: trueSelection '{ItemListFile.Clip(trueTitle)}' is not in itemList");
+            if (candidateTitles.Distinct(StringComparer.Ordinal).Count() != candidateTitles.Count)
+            {
+                var dup = candidateTitles.GroupBy(t => t, StringComparer.Ordinal).First(g => g.Count() > 1).Key;
+                var message = $"element {index}: itemList names '{ItemListFile.Clip(dup)}' more than once" + (hits > 1 ? " (the answer)" : "");
+                if (options.RejectDuplicateCandidates) throw new DataFormatException(fileName, line, at + ".itemList", message);
+                warnings.Add(message);
+            }
+            var history = historyTitles.Select(t => IdOf(t, at + ".historyList", line)).ToArray();
+            var candidates = candidateTitles.Select(t => IdOf(t, at + ".itemList", line)).ToArray();
+            examples.Add(new CandidateExample(index, history, IdOf(trueTitle, at + ".trueSelection", line), candidates));
         }
-        catch (JsonException e)
+
+        foreach (var (element, line) in JsonArrayStream.Elements(stream, fileName))
         {
-            throw new DataFormatException(fileName, (e.LineNumber ?? -1) + 1, e.Path is null or "$" ? $"[{index}]" : e.Path,
-                $"malformed JSON: {e.Message}", e);
+            Add(element, line);
+            index++;
         }
         return new CandidatePromptFile(catalog is not null && items.Count == catalog.Count ? catalog : new ItemCatalog(items), examples, warnings);
     }
 
-    private static JsonElement Require(JsonElement obj, string name, string file, string at) =>
-        obj.TryGetProperty(name, out var v) ? v : throw new DataFormatException(file, 0, $"{at}.{name}", "missing");
+    private static JsonElement Require(JsonElement obj, string name, string file, long line, string at) =>
+        obj.TryGetProperty(name, out var v) ? v : throw new DataFormatException(file, line, $"{at}.{name}", "missing");
 
-    private static List<string> ReadHistory(JsonElement element, string file, string at)
+    private static List<string> ReadHistory(JsonElement element, string file, long line, string at)
     {
-        var h = Require(element, "historyList", file, at);
+        var h = Require(element, "historyList", file, line, at);
         switch (h.ValueKind)
         {
             case JsonValueKind.String:
@@ -140,12 +137,12 @@ public static class CandidatePromptJson
                 foreach (var t in h.EnumerateArray())
                 {
                     if (t.ValueKind != JsonValueKind.String)
-                        throw new DataFormatException(file, 0, $"{at}.historyList[{list.Count}]", $"expected a title string, got {t.ValueKind}");
+                        throw new DataFormatException(file, line, $"{at}.historyList[{list.Count}]", $"expected a title string, got {t.ValueKind}");
                     list.Add(t.GetString()!);
                 }
                 return list;
             default:
-                throw new DataFormatException(file, 0, at + ".historyList", $"expected a '::'-joined string or a list, got {h.ValueKind}");
+                throw new DataFormatException(file, line, at + ".historyList", $"expected a '::'-joined string or a list, got {h.ValueKind}");
         }
     }
 

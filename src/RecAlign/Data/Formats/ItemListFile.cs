@@ -11,7 +11,7 @@ public static class ItemListFile
     public static ItemCatalog Read(string path)
     {
         using var stream = AtomicFile.OpenRead(path);
-        return Read(stream, Path.GetFileName(path));
+        return Read(stream, Path.GetFullPath(path));
     }
 
     public static ItemCatalog Read(Stream stream, string fileName)

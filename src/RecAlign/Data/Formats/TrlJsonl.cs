@@ -83,7 +83,7 @@ public static class TrlJsonl
 
     private static List<T> ReadLines<T>(string path, Func<JsonElement, string, long, T> parse)
     {
-        var file = Path.GetFileName(path);
+        var file = Path.GetFullPath(path);
         using var stream = AtomicFile.OpenRead(path);
         using var reader = new StreamReader(stream, Encoding.UTF8);
         var result = new List<T>();
@@ -94,7 +94,7 @@ public static class TrlJsonl
             if (string.IsNullOrWhiteSpace(line)) continue;
             JsonDocument doc;
             try { doc = JsonDocument.Parse(line); }
-            catch (JsonException e) { throw new DataFormatException(file, lineNo, null, $"malformed JSON: {e.Message}", e); }
+            catch (JsonException e) { throw new DataFormatException(file, lineNo, null, $"malformed JSON: {JsonErrors.Reason(e)}", e); }
             using (doc)
             {
                 if (doc.RootElement.ValueKind != JsonValueKind.Object)

@@ -166,7 +166,7 @@ public static class JsonLinesLoader
         }
         catch (Exception e) when (e is JsonException or FormatException)
         {
-            throw Fields.Bad(r, null, $"not a JSON object: {e.Message}");
+            throw Fields.Bad(r, null, $"not a JSON object: {(e is JsonException j ? RecAlign.IO.JsonErrors.Reason(j) : e.Message)}");
         }
         return node as JsonObject ?? throw Fields.Bad(r, null, $"expected a JSON object, found {node?.GetValueKind().ToString() ?? "null"}");
     }

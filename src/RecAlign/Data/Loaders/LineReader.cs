@@ -36,7 +36,7 @@ internal sealed class LineReader : IDisposable
     public LineReader(string path, TextEncodingMode mode)
     {
         File = path;
-        DisplayName = Path.GetFileName(path);
+        DisplayName = Path.GetFullPath(path);
         _mode = mode;
         if (!System.IO.File.Exists(path))
             throw new DataFormatException(path, 0, null, "file not found");

@@ -74,7 +74,7 @@ public static class DatasetStore
         if (!File.Exists(path)) throw new DataFormatException(path, 0, null, "file not found (not a saved dataset folder)");
         DatasetManifest? m;
         try { m = JsonSerializer.Deserialize<DatasetManifest>(File.ReadAllText(path), ConfigLoader.Json); }
-        catch (JsonException e) { throw new DataFormatException(path, e.LineNumber + 1 ?? 0, e.Path, e.Message, e); }
+        catch (JsonException e) { throw new DataFormatException(path, e.LineNumber + 1 ?? 0, e.Path?.TrimStart('$', '.') is { Length: > 0 } f ? f : null, RecAlign.IO.JsonErrors.Reason(e), e); }
         if (m is null) throw new DataFormatException(path, 0, null, "empty manifest");
         if (m.FormatVersion != FormatVersion)
             throw new DataFormatException(path, 0, "format_version", $"unsupported version {m.FormatVersion} (this build reads {FormatVersion})");

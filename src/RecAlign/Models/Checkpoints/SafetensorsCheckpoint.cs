@@ -63,7 +63,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{full}: not valid JSON ({e.Message}).", e);
+            throw new InvalidDataException($"{full}: not valid JSON ({RecAlign.IO.JsonErrors.Reason(e)}).", e);
         }
         if (root?["weight_map"] is not JsonObject map)
             throw new InvalidDataException($"{full}: missing object field 'weight_map'.");

@@ -102,7 +102,7 @@ public sealed class SafetensorsFile : IDisposable
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: header is not valid JSON ({e.Message}).", e);
+            throw new InvalidDataException($"{path}: header is not valid JSON ({RecAlign.IO.JsonErrors.Reason(e)}).", e);
         }
 
         using (doc)

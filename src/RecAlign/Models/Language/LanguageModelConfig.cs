@@ -73,7 +73,7 @@ public sealed record LanguageModelConfig
         JsonObject o;
         try { o = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new FormatException("empty"); }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
-        { throw new FormatException($"{path}: not a JSON object: {e.Message}", e); }
+        { throw new FormatException($"{path}: not a JSON object: {(e is JsonException j ? RecAlign.IO.JsonErrors.Reason(j) : e.Message)}", e); }
         return FromHuggingFaceJson(o, path);
     }
 

@@ -34,7 +34,7 @@ public sealed record ResumeState(
         }
         catch (JsonException e)
         {
-            throw new FormatException($"{path}: invalid resume state at '{e.Path?.TrimStart('$', '.')}' (line {e.LineNumber + 1}): {e.Message}", e);
+            throw new FormatException($"{path}: invalid resume state at '{e.Path?.TrimStart('$', '.')}' (line {e.LineNumber + 1}): {RecAlign.IO.JsonErrors.Reason(e)}", e);
         }
     }
 }

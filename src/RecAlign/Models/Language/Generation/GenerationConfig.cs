@@ -72,7 +72,7 @@ public sealed record GenerationConfig
             o = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
                 as JsonObject ?? throw new FormatException($"{path}: the top level must be a JSON object");
         }
-        catch (JsonException e) { throw new FormatException($"{path}: not valid JSON (line {e.LineNumber + 1}): {e.Message}", e); }
+        catch (JsonException e) { throw new FormatException($"{path}: not valid JSON (line {e.LineNumber + 1}): {RecAlign.IO.JsonErrors.Reason(e)}", e); }
         return FromJson(o, path);
     }
 
@@ -83,7 +83,7 @@ public sealed record GenerationConfig
             if (o[key] is not { } node) return dflt;
             try { return node.GetValue<T>(); }
             catch (Exception e) when (e is InvalidOperationException or FormatException)
-            { throw new FormatException($"{source}: field '{key}' must be a {typeof(T).Name} (got {node.ToJsonString()})", e); }
+            { throw new FormatException($"{source}: field '{key}' must be {RecAlign.IO.JsonErrors.Expected(typeof(T))} (got {node.ToJsonString()})", e); }
         }
         var d = new GenerationConfig();
         IReadOnlyList<int> eos = o["eos_token_id"] switch
@@ -127,7 +127,7 @@ public sealed record GenerationConfig
         };
         try { config.Validate(); }
         catch (Exception e) when (e is ArgumentException or NotSupportedException)
-        { throw new FormatException($"{source}: {e.Message}", e); }
+        { throw new FormatException($"{source}: {(e is ArgumentException { ParamName: string p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message)}", e); }
         return config;
     }
 
