@@ -32,14 +32,22 @@ internal static class DataPrepareCommands
         var output = new Option<string?>("--out", "-o") { Description = "output folder (default: datasets/<name>)" };
         var name = new Option<string?>("--name") { Description = "dataset name (default: the input folder name)" };
         var skipBad = new Option<bool>("--skip-bad-rows") { Description = "skip malformed rows (counted and reported) instead of failing" };
+        var items = new Option<string?>("--items")
+        {
+            Description = "seqcsv only: item list (id::name id2name.txt, u.item or data_statis.csv); default: the one beside the table",
+        };
         var cmd = new Command("prepare", "load a raw dataset, filter it and write the canonical dataset folder");
-        foreach (var o in new Option[] { format, input, kcore, minRating, dups, output, name, skipBad }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { format, input, kcore, minRating, dups, output, name, skipBad, items }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             try
             {
                 var sw = System.Diagnostics.Stopwatch.StartNew();
-                var options = new LoadOptions { Name = pr.GetValue(name), SkipBadRows = pr.GetValue(skipBad) };
+                var itemList = pr.GetValue(items);
+                if (itemList is not null && !pr.GetValue(format)!.Equals("seqcsv", StringComparison.OrdinalIgnoreCase))
+                    throw new ArgumentException($"--items applies to -f seqcsv only (the {pr.GetValue(format)} loader finds its item file itself)");
+                if (itemList is not null && !File.Exists(itemList)) throw new ArgumentException($"--items {itemList}: file not found");
+                var options = new LoadOptions { Name = pr.GetValue(name), SkipBadRows = pr.GetValue(skipBad), ItemList = itemList };
                 var (raw, report) = DatasetLoaders.Load(pr.GetValue(format)!, pr.GetValue(input)!, options);
                 Console.WriteLine($"loaded {raw.Name}: {raw.UserCount} users, {raw.Catalog.Count} items, {raw.Interactions.Length} interactions ({sw.Elapsed.TotalSeconds:F1} s)");
                 Console.WriteLine("  " + report.ToString().Replace("\n", "\n  "));
@@ -58,6 +66,7 @@ internal static class DataPrepareCommands
                     ["duplicates"] = config.Duplicates.ToString(),
                     ["rows_skipped"] = report.RowsSkipped.ToString(CultureInfo.InvariantCulture),
                 };
+                if (itemList is not null) source["items"] = Path.GetFullPath(itemList);
                 var manifest = DatasetStore.Save(dataset, dir, source);
                 Console.WriteLine($"wrote {Path.GetFullPath(dir)} ({manifest.ContentHash}) in {sw.Elapsed.TotalSeconds:F1} s");
                 PrintStats(manifest.Stats);

@@ -1,4 +1,7 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Text.Json.Nodes;
+using RecAlign.Data;
 using RecAlign.Data.Formats;
 using RecAlign.Evaluation;
 using RecAlign.Inference;
@@ -18,54 +21,134 @@ internal static class EvalCommand
         var candidates = new Option<string>("--candidates") { Description = "candidate-prompt JSON (.json or .json.gz)", Required = true };
         var mode = new Option<string>("--mode")
         {
-            Description = "rank (likelihood of every candidate), generate (answer matched to a candidate) or catalog (free answer grounded to the whole catalog: HR/NDCG@K)",
+            Description = "rank (likelihood of every candidate), generate (answer matched to a candidate) or catalog (free answer grounded to the whole catalog: hr1, valid_ratio, HR/NDCG@K)",
             DefaultValueFactory = _ => "rank",
         };
-        var output = new Option<string?>("--out") { Description = "write the result JSON here" };
+        mode.AcceptOnlyFromAmong("rank", "generate", "catalog");
+        var catalogFile = new Option<string?>("--catalog")
+        {
+            Description = "catalog mode: the ranking universe answers are grounded to, an item list (id::title as id2name.txt / ood_id2name.txt, or u.item); " +
+                "default: the titles of the candidate file",
+        };
+        var output = new Option<string?>("--out") { Description = "write the result JSON here (metrics plus what was evaluated)" };
         var template = new Option<string>("--template") { Description = "prompt template set (music, movie, item) or a template file", DefaultValueFactory = _ => "item" };
-        var limit = new Option<int?>("--limit") { Description = "evaluate only the first N prompts" };
-        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
-        var beams = new Option<int>("--beams") { Description = "beam width in generate mode (1 = greedy)", DefaultValueFactory = _ => 1 };
+        var limit = new Option<int?>("--limit") { Description = "evaluate only the first N prompts (N > 0)" };
+        var batch = new Option<int>("--batch-size") { Description = "prompts scored or generated at once (> 0; larger is faster and uses more memory)", DefaultValueFactory = _ => 8 };
+        var beams = new Option<int>("--beams") { Description = "beam width in generate and catalog mode (1 = greedy)", DefaultValueFactory = _ => 1 };
         var constrained = new Option<bool>("--constrained") { Description = "generate mode: restrict answers to the candidate titles" };
         var normalised = new Option<bool>("--length-normalised") { Description = "rank mode: mean log-prob per token instead of the sum" };
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
-        var command = new Command("eval", "evaluate a model on a candidate-prompt file: hr1, valid_ratio (and HR/NDCG/MRR@K in rank mode)")
+        Positive(limit);
+        Positive(batch);
+        Positive(beams);
+        Positive(threads);
+        var command = new Command("eval", "evaluate a model on a candidate-prompt file: hr1, valid_ratio (and HR/NDCG/MRR@K in rank and catalog mode)")
         {
-            model, candidates, mode, output, template, limit, batch, beams, constrained, normalised, threads, device,
+            model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device,
         };
         command.SetAction(parse =>
         {
-            CommonOptions.ApplyThreads(parse.GetValue(threads));
-            var file = CandidatePromptJson.Read(parse.GetValue(candidates)!);
-            foreach (var w in file.Warnings.Take(5)) Console.Error.WriteLine($"warning: {w}");
-            var examples = parse.GetValue(limit) is { } n ? file.Examples.Take(n) : file.Examples;
-            var builder = new PromptBuilder(file.Catalog, PromptTemplates.NamedOrFile(parse.GetValue(template)!));
-            var questions = CandidateQuestions.From(builder, file.Catalog, examples);
-            var (lm, tokenizer) = ModelDirectory.Load(parse.GetValue(model)!, device: CommonOptions.ParseDevice(parse.GetValue(device)));
-            using (lm)
+            try
             {
-                var result = parse.GetValue(mode) switch
-                {
-                    "rank" => CandidateEvaluator.Rank(lm, tokenizer, questions, parse.GetValue(normalised), parse.GetValue(batch)),
-                    "generate" => CandidateEvaluator.Generate(lm, tokenizer, questions,
-                        new GenerationConfig { MaxNewTokens = 32, NumBeams = parse.GetValue(beams) }, parse.GetValue(constrained), parse.GetValue(batch)),
-                    "catalog" => CandidateEvaluator.GroundedCatalog(lm, tokenizer, questions, new CatalogGrounder(file.Catalog), file.Catalog,
-                        new GenerationConfig { MaxNewTokens = 32, NumBeams = parse.GetValue(beams) }, parse.GetValue(batch)),
-                    var other => throw new ArgumentException($"--mode must be rank, generate or catalog (got '{other}')"),
-                };
-                var table = new Table().AddColumns("metric", "value");
-                table.AddRow("n", result.N.ToString());
-                foreach (var (k, v) in result.Metrics) table.AddRow(k, v.ToString("F4"));
-                AnsiConsole.Write(table);
-                if (parse.GetValue(output) is { } path)
-                {
-                    result.WriteJson(path);
-                    Console.WriteLine($"wrote {path}");
-                }
+                return Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device);
             }
-            return 0;
+            catch (Exception e) when (e is DataFormatException or ArgumentException or IOException)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return 1;
+            }
         });
         return command;
     }
+
+    private static int Run(ParseResult parse, Option<string> model, Option<string> candidates, Option<string> mode, Option<string?> catalogFile,
+        Option<string?> output, Option<string> template, Option<int?> limit, Option<int> batch, Option<int> beams, Option<bool> constrained,
+        Option<bool> normalised, Option<int?> threads, Option<string> device)
+    {
+        CommonOptions.ApplyThreads(parse.GetValue(threads));
+        var modeName = parse.GetValue(mode)!;
+        var catalogPath = parse.GetValue(catalogFile);
+        if (catalogPath is not null && modeName != "catalog")
+            throw new ArgumentException($"--catalog applies to --mode catalog only (got --mode {modeName})");
+        var modelDir = parse.GetValue(model)!;
+        if (!File.Exists(Path.Combine(modelDir, "config.json")))
+            throw new ArgumentException($"--model {modelDir}: not a model directory (no config.json)");
+        var candidatePath = parse.GetValue(candidates)!;
+        if (!File.Exists(candidatePath)) throw new ArgumentException($"--candidates {candidatePath}: file not found");
+
+        // With --catalog, the candidate file's titles map into that catalog (ids 0..U-1 stay the universe's; titles it
+        // lacks, e.g. history items, are appended for the prompts only) and answers are grounded to the universe alone.
+        ItemCatalog? universe = catalogPath is null ? null : CatalogGrounder.ReadCatalog(catalogPath);
+        var file = CandidatePromptJson.Read(candidatePath, universe);
+        foreach (var w in file.Warnings.Take(5)) Console.Error.WriteLine($"warning: {w}");
+        var examples = parse.GetValue(limit) is { } n ? file.Examples.Take(n).ToList() : file.Examples;
+        var templateName = parse.GetValue(template)!;
+        var builder = new PromptBuilder(file.Catalog, PromptTemplates.NamedOrFile(templateName));
+        var questions = CandidateQuestions.From(builder, file.Catalog, examples);
+        var groundTo = universe ?? file.Catalog;
+        if (modeName == "catalog")
+        {
+            CandidateEvaluator.TargetsInCatalog(questions, groundTo); // fail before loading the model
+            Console.WriteLine($"catalog mode: grounding answers to {groundTo.Count} items of " +
+                (catalogPath is null ? $"{Path.GetFileName(candidatePath)} (its titles; pass --catalog FILE for another universe)" : catalogPath));
+        }
+        int batchSize = parse.GetValue(batch);
+        var (lm, tokenizer) = ModelDirectory.Load(modelDir, device: CommonOptions.ParseDevice(parse.GetValue(device)));
+        using (lm)
+        {
+            var result = modeName switch
+            {
+                "rank" => CandidateEvaluator.Rank(lm, tokenizer, questions, parse.GetValue(normalised), batchSize),
+                "generate" => CandidateEvaluator.Generate(lm, tokenizer, questions,
+                    new GenerationConfig { MaxNewTokens = 32, NumBeams = parse.GetValue(beams) }, parse.GetValue(constrained), batchSize),
+                "catalog" => CandidateEvaluator.GroundedCatalog(lm, tokenizer, questions, new CatalogGrounder(groundTo), groundTo,
+                    new GenerationConfig { MaxNewTokens = 32, NumBeams = parse.GetValue(beams) }, batchSize),
+                var other => throw new ArgumentException($"--mode must be rank, generate or catalog (got '{other}')"),
+            };
+            var evaluated = new JsonObject
+            {
+                ["model"] = Path.GetFullPath(modelDir),
+                ["candidates"] = Path.GetFullPath(candidatePath),
+                ["mode"] = modeName,
+                ["template"] = templateName,
+                ["limit"] = parse.GetValue(limit),
+                ["questions"] = questions.Count,
+                ["questions_in_file"] = file.Examples.Count,
+                ["batch_size"] = batchSize,
+            };
+            if (modeName != "rank") evaluated["beams"] = parse.GetValue(beams);
+            if (modeName == "generate") evaluated["constrained"] = parse.GetValue(constrained);
+            if (modeName == "rank") evaluated["length_normalised"] = parse.GetValue(normalised);
+            if (modeName == "catalog")
+            {
+                evaluated["catalog"] = catalogPath is null ? null : Path.GetFullPath(catalogPath);
+                evaluated["catalog_items"] = groundTo.Count;
+            }
+            result = result.WithEvaluated(evaluated);
+            var table = new Table().AddColumns("metric", "value");
+            table.AddRow("n", result.N.ToString());
+            foreach (var (k, v) in result.Metrics) table.AddRow(Markup.Escape(k), v.ToString("F4"));
+            AnsiConsole.Write(table);
+            if (parse.GetValue(output) is { } path)
+            {
+                result.WriteJson(path);
+                Console.WriteLine($"wrote {path}");
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>Rejects values ≤ 0 at parse time with an error naming the option.</summary>
+    private static void Positive(Option<int> option) => option.Validators.Add(r =>
+    {
+        if (r.Tokens.Count > 0 && r.GetValueOrDefault<int>() <= 0)
+            r.AddError($"{option.Name} must be greater than 0 (got {r.GetValueOrDefault<int>()})");
+    });
+
+    private static void Positive(Option<int?> option) => option.Validators.Add(r =>
+    {
+        if (r.GetValueOrDefault<int?>() is int v && v <= 0)
+            r.AddError($"{option.Name} must be greater than 0 (got {v})");
+    });
 }

@@ -11,9 +11,17 @@ internal static class PipelineCommand
     public static Command Build()
     {
         var train = new Option<string>("--train") { Description = "training sequence table (seq,len_seq,next), e.g. lastfm/ref-sdpo/train_data.csv", Required = true };
-        var validation = new Option<string>("--validation") { Description = "validation sequence table (tuning and evaluation)", Required = true };
+        var validation = new Option<string>("--validation")
+        {
+            Description = "validation sequence table: picks checkpoints (early stopping, best step); also the reported table when --test is absent",
+            Required = true,
+        };
+        var test = new Option<string?>("--test") { Description = "test sequence table (same format) the final table and summary report; validation metrics are kept as 'validation' columns" };
         var items = new Option<string?>("--items") { Description = "item list (id::name, u.item or data_statis.csv); default: found beside --train" };
-        var extra = new Option<string[]>("--extra-eval") { Description = "NAME=FILE.json: also score a published candidate-prompt file (repeatable)" };
+        var extra = new Option<string[]>("--extra-eval")
+        {
+            Description = "NAME=FILE.json: also score a published candidate-prompt file (repeatable; at most pipeline.evaluation_questions questions, a seeded subset)",
+        };
         var runsDir = CommonOptions.RunsDir();
         var config = CommonOptions.Config();
         var set = CommonOptions.Set();
@@ -21,9 +29,20 @@ internal static class PipelineCommand
         var device = CommonOptions.Device();
         var command = new Command("pipeline", "the LM recommender end to end on sequence tables: pretrain → SFT → DPO and Softmax-DPO → evaluation")
         {
-            train, validation, items, extra, runsDir, config, set, threads, device,
+            train, validation, test, items, extra, runsDir, config, set, threads, device,
         };
         command.SetAction(parse =>
+        {
+            try { return Run(parse); }
+            catch (Exception e) when (e is Data.DataFormatException or ArgumentException)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+
+        int Run(ParseResult parse)
         {
             CommonOptions.ApplyThreads(parse.GetValue(threads));
             var resolved = ConfigLoader.Load(new SequenceTablePipelineConfig(), parse.GetValue(config), parse.GetValue(set));
@@ -33,12 +52,18 @@ internal static class PipelineCommand
                 if (eq <= 0) throw new ArgumentException($"--extra-eval '{e}' must look like NAME=FILE.json");
                 return (e[..eq], e[(eq + 1)..]);
             }).ToList();
-            var result = SequenceTablePipeline.Run(parse.GetValue(train)!, parse.GetValue(validation)!, parse.GetValue(items), extras, resolved,
+            var testFile = parse.GetValue(test);
+            var validationFile = parse.GetValue(validation)!;
+            var result = SequenceTablePipeline.Run(parse.GetValue(train)!, validationFile, testFile, parse.GetValue(items), extras, resolved,
                 parse.GetValue(runsDir)!, Console.Out, CommonOptions.ParseDevice(parse.GetValue(device)));
-            AnsiConsole.Write(ResultTable.Build($"pipeline (seed {resolved.Pipeline.Seed}, {resolved.Pipeline.Candidates} candidates, evaluated on {Path.GetFileName(parse.GetValue(validation))})", result));
+            var reported = testFile is null
+                ? $"VALIDATION metrics on {Path.GetFileName(validationFile)}, which also picked the checkpoints (no --test)"
+                : $"TEST metrics on {Path.GetFileName(testFile)}; checkpoints picked on {Path.GetFileName(validationFile)} ('{SequenceTablePipeline.ValidationSetName} HR@1')";
+            AnsiConsole.Write(ResultTable.Build(Markup.Escape($"pipeline (seed {resolved.Pipeline.Seed}, {resolved.Pipeline.Candidates} candidates): {reported}"), result));
+            if (testFile is null)
+                Console.WriteLine($"note: these are validation scores; {Path.GetFileName(validationFile)} was also used for model selection, so they are optimistic (pass --test FILE)");
             Console.WriteLine($"total {result.Seconds:F0}s; run directory {result.Run.Path}");
             return 0;
-        });
-        return command;
+        }
     }
 }

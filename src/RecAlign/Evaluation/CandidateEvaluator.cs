@@ -21,6 +21,7 @@ public static class CandidateEvaluator
     public static Tensor Score(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions,
         bool lengthNormalised = false, int batchSize = 8, int maxPromptTokens = 1024)
     {
+        CheckBatchSize(batchSize);
         int c = questions.Count == 0 ? 0 : questions.Max(q => q.Candidates.Count);
         var scores = new float[questions.Count * c];
         Array.Fill(scores, float.NegativeInfinity);
@@ -67,21 +68,45 @@ public static class CandidateEvaluator
 
     /// <summary>
     /// Open generation grounded to the full catalog (as BIGRec/CausalDPO evaluate): the free answer is mapped to catalog
-    /// items by exact title, then by title similarity, giving a ranking of the whole catalog; HR@K, NDCG@K and MRR
-    /// against the true item.
+    /// items by exact title, then by title similarity, giving a ranking of the whole catalog; <c>hr1</c> (HR@1 over the
+    /// catalog), <c>valid_ratio</c> (answers naming a catalog item exactly), HR@K, NDCG@K and MRR against the true item
+    /// (see <see cref="GenerationMetrics.FullCatalog"/>). <paramref name="catalog"/> is the ranking universe the
+    /// <paramref name="grounder"/> was built on (e.g. CausalDPO's <c>ood_id2name.txt</c>); every target must be in it.
     /// </summary>
     public static EvaluationResult GroundedCatalog(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions,
         CatalogGrounder grounder, Data.ItemCatalog catalog, GenerationConfig? generation = null, int batchSize = 16, IReadOnlyList<int>? ks = null)
     {
+        var targets = TargetsInCatalog(questions, catalog);
         var answers = GenerateAnswers(lm, tokenizer, questions, generation, constrained: false, batchSize, 1024);
-        var targets = questions.Select(q => catalog.TryGetByTitle(q.Target, out var id) ? id
-            : throw new ArgumentException($"target title '{q.Target}' is not in the catalog")).ToList();
         return GenerationMetrics.FullCatalog(answers, targets, grounder, ks ?? [1, 5, 10, 20]);
+    }
+
+    /// <summary>Each question's target as an id of <paramref name="catalog"/> (exact title); an error naming how many
+    /// targets are missing (and the first few) when any is, since a target outside the ranking universe can never be hit.</summary>
+    public static IReadOnlyList<int> TargetsInCatalog(IReadOnlyList<CandidateQuestion> questions, Data.ItemCatalog catalog)
+    {
+        var targets = new List<int>(questions.Count);
+        var missing = new List<string>();
+        foreach (var q in questions)
+        {
+            if (catalog.TryGetByTitle(q.Target, out var id)) targets.Add(id);
+            else missing.Add(q.Target);
+        }
+        if (missing.Count > 0)
+            throw new ArgumentException($"{missing.Count} of {questions.Count} target titles are not in the catalog of {catalog.Count} items " +
+                $"(e.g. {string.Join(", ", missing.Distinct().Take(3).Select(t => $"'{t}'"))}); a catalog-mode universe must contain every target");
+        return targets;
+    }
+
+    private static void CheckBatchSize(int batchSize)
+    {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be ≥ 1");
     }
 
     private static List<string> GenerateAnswers(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions,
         GenerationConfig? generation, bool constrained, int batchSize, int maxPromptTokens)
     {
+        CheckBatchSize(batchSize);
         var config = (generation ?? new GenerationConfig { MaxNewTokens = 32 }) with
         {
             EosTokenId = tokenizer.StopIds().ToList(),

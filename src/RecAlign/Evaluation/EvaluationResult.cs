@@ -20,9 +20,10 @@ public sealed record ExampleDetail(int Index)
 }
 
 /// <summary>
-/// Metric name → value over <see cref="N"/> examples, with optional per-example details. JSON is flat, snake_case,
-/// in insertion order: <c>{"n": 100, "hr1": 0.61, "valid_ratio": 0.97, "hr@5": ..., "ndcg@5": ..., "mrr": ...,
-/// "details": [...]}</c> (<c>details</c> only when kept). Key names are those of <see cref="Metrics"/>.
+/// Metric name → value over <see cref="N"/> examples, with optional per-example details and a record of what was
+/// evaluated. JSON is flat, snake_case, in insertion order: <c>{"evaluated": {"model": ..., "candidates": ...},
+/// "n": 100, "hr1": 0.61, "valid_ratio": 0.97, "hr@5": ..., "ndcg@5": ..., "mrr": ..., "details": [...]}</c>
+/// (<c>evaluated</c> only when recorded, <c>details</c> only when kept). Key names are those of <see cref="Metrics"/>.
 /// </summary>
 public sealed class EvaluationResult
 {
@@ -35,22 +36,33 @@ public sealed class EvaluationResult
 
     private readonly OrderedDictionary<string, double> _metrics;
 
-    public EvaluationResult(int n, IEnumerable<KeyValuePair<string, double>> metrics, IReadOnlyList<ExampleDetail>? details = null)
+    public EvaluationResult(int n, IEnumerable<KeyValuePair<string, double>> metrics, IReadOnlyList<ExampleDetail>? details = null,
+        JsonObject? evaluated = null)
     {
         if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "example count must be ≥ 0");
         N = n;
         _metrics = new OrderedDictionary<string, double>();
         foreach (var (k, v) in metrics)
         {
-            if (k == "n" || k == "details") throw new ArgumentException($"metric name '{k}' is reserved", nameof(metrics));
+            if (k is "n" or "details" or EvaluatedKey) throw new ArgumentException($"metric name '{k}' is reserved", nameof(metrics));
             _metrics[k] = v;
         }
         Details = details;
+        Evaluated = evaluated?.DeepClone().AsObject();
     }
+
+    /// <summary>JSON key of <see cref="Evaluated"/>.</summary>
+    public const string EvaluatedKey = "evaluated";
 
     public int N { get; }
     public IReadOnlyDictionary<string, double> Metrics => _metrics;
     public IReadOnlyList<ExampleDetail>? Details { get; }
+    /// <summary>What was evaluated (e.g. model directory, data file, mode, template, limit, catalog); null when not
+    /// recorded. Free-form: the CLI's <c>eval</c> writes strings, numbers and nulls.</summary>
+    public JsonObject? Evaluated { get; }
+
+    /// <summary>This result with <paramref name="evaluated"/> recorded (a copy is kept).</summary>
+    public EvaluationResult WithEvaluated(JsonObject? evaluated) => new(N, _metrics, Details, evaluated);
 
     public double this[string key] => _metrics.TryGetValue(key, out var v) ? v
         : throw new KeyNotFoundException($"no metric '{key}' (have: {string.Join(", ", _metrics.Keys)})");
@@ -63,7 +75,7 @@ public sealed class EvaluationResult
             throw new ArgumentException($"cannot merge results over {N} and {other.N} examples without a prefix", nameof(other));
         var all = new OrderedDictionary<string, double>(_metrics);
         foreach (var (k, v) in other._metrics) all[(prefix ?? "") + k] = v;
-        return new EvaluationResult(N, all, Details);
+        return new EvaluationResult(N, all, Details, Evaluated);
     }
 
     public string ToJson(bool indented = true)
@@ -72,6 +84,11 @@ public sealed class EvaluationResult
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
+            if (Evaluated is not null)
+            {
+                w.WritePropertyName(EvaluatedKey);
+                Evaluated.WriteTo(w);
+            }
             w.WriteNumber("n", N);
             foreach (var (k, v) in _metrics)
             {
@@ -99,9 +116,15 @@ public sealed class EvaluationResult
             throw new FormatException($"{source}: field 'n' is missing or not an integer");
         var metrics = new OrderedDictionary<string, double>();
         IReadOnlyList<ExampleDetail>? details = null;
+        JsonObject? evaluated = null;
         foreach (var (k, v) in obj)
         {
             if (k == "n") continue;
+            if (k == EvaluatedKey)
+            {
+                evaluated = v as JsonObject ?? throw new FormatException($"{source}: field '{EvaluatedKey}' is not an object");
+                continue;
+            }
             if (k == "details")
             {
                 details = v.Deserialize<List<ExampleDetail>>(DetailJson);
@@ -109,7 +132,7 @@ public sealed class EvaluationResult
             }
             metrics[k] = ReadNumber(v, source, k);
         }
-        return new EvaluationResult(n, metrics, details);
+        return new EvaluationResult(n, metrics, details, evaluated);
     }
 
     /// <summary>Writes <see cref="ToJson"/> atomically (temp file in the same folder, then rename).</summary>

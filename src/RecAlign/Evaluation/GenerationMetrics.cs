@@ -39,9 +39,12 @@ public static class GenerationMetrics
         }, details);
     }
 
-    /// <summary>HR@K, NDCG@K, MRR over the whole catalog: each answer is grounded to a score per item (exact title
-    /// first, then similarity) and the target item's rank is taken, with <paramref name="histories"/> (optional)
-    /// excluded from the ranking as in sequential recommenders' full-ranking protocol.</summary>
+    /// <summary><c>hr1</c>, <c>valid_ratio</c>, then HR@K, NDCG@K, MRR over the whole catalog: each answer is grounded
+    /// to a score per item (exact title first, then similarity) and the target item's rank is taken, with
+    /// <paramref name="histories"/> (optional) excluded from the ranking as in sequential recommenders' full-ranking
+    /// protocol. <c>hr1</c> = share of targets ranked first (HR@1 over the catalog); <c>valid_ratio</c> = share of
+    /// answers that name a catalog item exactly (normalised title, <see cref="CatalogGrounder.ExactMatches"/>); the
+    /// rest were grounded by similarity only.</summary>
     public static EvaluationResult FullCatalog(IReadOnlyList<string> answers, IReadOnlyList<int> targetItems, CatalogGrounder grounder,
         IReadOnlyList<int> ks, IReadOnlyList<IReadOnlyList<int>>? histories = null, bool keepDetails = false, int batchSize = 256)
     {
@@ -65,9 +68,17 @@ public static class GenerationMetrics
         }
         using var rankTensor = tensor(ranks.ToArray());
         var result = Metrics.FromRanks(rankTensor, ks, keepDetails);
-        if (keepDetails && result.Details is not null)
-            return new EvaluationResult(result.N, result.Metrics,
-                result.Details.Select((d, i) => d with { Target = targetItems[i], Answer = answers[i] }).ToList());
-        return result;
+        var valid = answers.Select(a => grounder.ExactMatches(a).Count > 0).ToArray();
+        int n = answers.Count;
+        var metrics = new List<KeyValuePair<string, double>>
+        {
+            new(Metrics.HitRatioAt1Key, n == 0 ? 0 : (double)ranks.Count(r => r == 1) / n),
+            new(Metrics.ValidRatioKey, n == 0 ? 0 : (double)valid.Count(v => v) / n),
+        };
+        metrics.AddRange(result.Metrics);
+        var details = keepDetails && result.Details is not null
+            ? result.Details.Select((d, i) => d with { Target = targetItems[i], Answer = answers[i], Valid = valid[i] }).ToList()
+            : null;
+        return new EvaluationResult(result.N, metrics, details);
     }
 }

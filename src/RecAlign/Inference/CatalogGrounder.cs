@@ -29,6 +29,25 @@ public sealed class CatalogGrounder
             .ToDictionary(g => g.Key, g => g.Select(i => i.Id).ToArray(), StringComparer.Ordinal);
     }
 
+    /// <summary>
+    /// A ranking universe read from an item list: <c>id::title</c> lines (S-DPO/LLaRA <c>id2name.txt</c>, CausalDPO
+    /// <c>ood_id2name.txt</c>; read by <see cref="Data.Formats.ItemListFile"/>, ids in file order) or MovieLens-100K
+    /// <c>u.item</c> (<see cref="Data.Loaders.SequenceTableLoader.LoadCatalog"/>). DreamRec's <c>data_statis.csv</c>
+    /// is refused: it holds an item count but no titles to ground answers to.
+    /// </summary>
+    public static ItemCatalog ReadCatalog(string path)
+    {
+        if (!File.Exists(path)) throw new DataFormatException(path, 0, null, "file not found");
+        var name = Path.GetFileName(path);
+        if (name.Equals("data_statis.csv", StringComparison.OrdinalIgnoreCase))
+            throw new DataFormatException(path, 0, null, "holds an item count but no titles; catalog grounding needs an id::title list or u.item");
+        var catalog = name.Equals("u.item", StringComparison.OrdinalIgnoreCase)
+            ? Data.Loaders.SequenceTableLoader.LoadCatalog(path)
+            : Data.Formats.ItemListFile.Read(path);
+        if (catalog.Count == 0) throw new DataFormatException(path, 0, null, "no items");
+        return catalog;
+    }
+
     /// <summary>Item ids whose normalised title equals the answer's (empty when none).</summary>
     public IReadOnlyList<int> ExactMatches(string answer) =>
         _byNormalizedTitle.TryGetValue(AnswerMatcher.Normalize(answer), out var ids) ? ids : [];

@@ -1,5 +1,9 @@
+using System.Text.Json.Nodes;
+using RecAlign.Data;
+using RecAlign.Data.Candidates;
 using RecAlign.Data.Formats;
 using RecAlign.Data.Loaders;
+using RecAlign.Inference;
 using RecAlign.Prompts;
 using RecAlign.Training.Stages;
 
@@ -13,33 +17,127 @@ public sealed record SequenceTablePipelineConfig
     public PipelineConfig Pipeline { get; init; } = new() { SftExamples = 8000, PreferenceExamples = 3000, EvaluationQuestions = 100_000 };
 }
 
+/// <summary>A question set scored besides the main one, and how much of its source was scored.</summary>
+public sealed record ExtraEvaluationSet(string Name, string File, IReadOnlyList<CandidateQuestion> Questions, int Available);
+
 /// <summary>
-/// Real data through the <see cref="RecommendationPipeline"/>: train on a sequence table's prefixes, tune and evaluate on
-/// the validation table with candidate lists from RecAlign's own sampler (seeded per example, so they pass the leak
-/// audit), and optionally also score published candidate files (e.g. S-DPO's target-seeded LastFM lists) to show the
-/// difference.
+/// Real data through the <see cref="RecommendationPipeline"/>: train on a sequence table's prefixes, pick checkpoints on
+/// the validation table and report the test table (or, without one, the validation table, labelled as such), with
+/// candidate lists from RecAlign's own sampler (seeded per example, so they pass the leak audit), and optionally also
+/// score published candidate files (e.g. S-DPO's target-seeded LastFM lists) to show the difference.
 /// </summary>
 public static class SequenceTablePipeline
 {
-    public static PipelineResult Run(string trainCsv, string validationCsv, string? itemsFile, IReadOnlyList<(string Name, string Path)> extraCandidateFiles,
-        SequenceTablePipelineConfig config, string runsDir, TextWriter? console = null, TorchSharp.torch.Device? device = null)
+    /// <summary>Name of the extra question set holding the validation table's metrics when a test table is reported
+    /// (summary keys <c>METHOD/validation/hr1</c> ...).</summary>
+    public const string ValidationSetName = "validation";
+
+    /// <summary>Summary key of the object saying which table the reported metrics come from.</summary>
+    public const string EvaluationSummaryKey = "evaluation";
+
+    /// <param name="testCsv">Test table reported in the results; null reports the validation table, which then both
+    /// picks the checkpoints and is reported (optimistic; labelled so in the summary).</param>
+    public static PipelineResult Run(string trainCsv, string validationCsv, string? testCsv, string? itemsFile,
+        IReadOnlyList<(string Name, string Path)> extraCandidateFiles, SequenceTablePipelineConfig config, string runsDir,
+        TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
         config = config with { Pipeline = config.Pipeline.WithStageSeeds() }; // the stored config says the seeds used
+        // One item list for every table: --items, else the one beside the training table.
+        itemsFile ??= SequenceTableLoader.FindCatalog(Path.GetDirectoryName(Path.GetFullPath(trainCsv))!)
+            ?? throw new DataFormatException(trainCsv, 0, null, "no item list (id2name.txt, u.item or data_statis.csv) next to the table; pass one (--items FILE)");
         var train = SequenceTableLoader.Load(trainCsv, itemsFile);
         var validation = SequenceTableLoader.Load(validationCsv, itemsFile);
-        var trainUsers = SequenceTableLoader.LoadDataset(trainCsv).Dataset;
+        var test = testCsv is null ? null : SequenceTableLoader.Load(testCsv, itemsFile);
+        var trainUsers = SequenceTableLoader.LoadDataset(trainCsv, new LoadOptions { ItemList = itemsFile }).Dataset;
         var templates = PromptTemplates.NamedOrFile(config.Template);
-        var extras = extraCandidateFiles.Select(e =>
-        {
-            var file = CandidatePromptJson.Read(e.Path);
-            var builder = new PromptBuilder(file.Catalog, templates, new PromptConfig { Seed = config.Pipeline.Seed + 3 });
-            return (e.Name, (IReadOnlyList<Inference.CandidateQuestion>)CandidateQuestions.From(builder, file.Catalog, file.Examples));
-        }).ToList();
-        // Pretraining sees only training users (their whole sequences); validation users are disjoint in these tables.
+        var p = config.Pipeline;
+
+        var extras = new List<ExtraEvaluationSet>();
+        if (test is not null)
+            extras.Add(ValidationSet(validation.Examples, validationCsv, train.Catalog, templates, p));
+        foreach (var (name, path) in extraCandidateFiles)
+            extras.Add(CandidateFileSet(name, path, templates, p));
+
+        // Pretraining sees only training users (their whole sequences); validation and test users are disjoint in these tables.
         var corpus = PretrainCorpus.FromDataset(trainUsers, holdOutLast: 0);
+        var reported = test ?? validation;
         var data = new PipelineData(Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(trainCsv))) ?? "seqcsv", train.Catalog,
-            train.Examples, validation.Examples, validation.Examples, corpus, templates) { ExtraEvaluations = extras };
-        console?.WriteLine($"{trainCsv}: {train.Examples.Count} training rows ({train.UserCount} users); {validationCsv}: {validation.Examples.Count} rows; {train.Catalog.Count} items");
-        return RecommendationPipeline.Run(data, config.Pipeline, runsDir, "pipeline", config, console, device);
+            train.Examples, validation.Examples, reported.Examples, corpus, templates)
+        {
+            ExtraEvaluations = extras.Select(e => (e.Name, e.Questions)).ToList(),
+        };
+        console?.WriteLine($"{trainCsv}: {train.Examples.Count} training rows ({train.UserCount} users); {validationCsv}: {validation.Examples.Count} rows" +
+            (test is null ? "" : $"; {testCsv}: {test.Examples.Count} rows") + $"; {train.Catalog.Count} items");
+        console?.WriteLine(test is null
+            ? $"note: no --test table: the reported metrics are on the validation table {Path.GetFileName(validationCsv)}, which also picked the checkpoints (optimistic)"
+            : $"checkpoints are picked on {Path.GetFileName(validationCsv)}; reported metrics are on the test table {Path.GetFileName(testCsv)} " +
+              $"('{ValidationSetName}/...' columns: {extras[0].Questions.Count} of {extras[0].Available} validation rows)");
+        foreach (var e in extras.Where(e => e.Name != ValidationSetName || test is null))
+            console?.WriteLine($"extra evaluation {e.Name}: scoring {e.Questions.Count} of {e.Available} questions of {e.File}" +
+                (e.Questions.Count < e.Available ? $" (a seeded subset: pipeline.evaluation_questions = {p.EvaluationQuestions})" : ""));
+
+        var result = RecommendationPipeline.Run(data, p, runsDir, "pipeline", config, console, device);
+        RecordEvaluation(result.Run, validationCsv, testCsv, validation.Examples.Count, reported.Examples.Count, extras, p);
+        return result;
+    }
+
+    /// <summary>The validation table's questions as the pipeline would ask them when reporting it: the same seeded
+    /// subset, candidate lists and prompts, so <c>validation/hr1</c> equals the <c>hr1</c> a run without a test table reports.</summary>
+    public static ExtraEvaluationSet ValidationSet(IReadOnlyList<SequenceExample> validation, string file, ItemCatalog catalog,
+        IReadOnlyList<PromptTemplate> templates, PipelineConfig config)
+    {
+        var sampler = CandidateSampler.For(new CandidateConfig { Count = config.Candidates, Seed = config.Seed }, catalog.Count);
+        var examples = sampler.Sample(Subsample(validation, config.EvaluationQuestions, config.Seed + 2));
+        var builder = new PromptBuilder(catalog, templates, new PromptConfig { Seed = config.Seed + 2 });
+        return new ExtraEvaluationSet(ValidationSetName, file, CandidateQuestions.From(builder, catalog, examples), validation.Count);
+    }
+
+    /// <summary>A published candidate-prompt file, capped at <see cref="PipelineConfig.EvaluationQuestions"/> questions
+    /// (a seeded subset in file order when the file has more).</summary>
+    public static ExtraEvaluationSet CandidateFileSet(string name, string path, IReadOnlyList<PromptTemplate> templates, PipelineConfig config)
+    {
+        if (name == ValidationSetName) throw new ArgumentException($"--extra-eval name '{ValidationSetName}' is reserved (the validation table's columns)");
+        var file = CandidatePromptJson.Read(path);
+        var examples = Subsample(file.Examples, config.EvaluationQuestions, config.Seed + 4);
+        var builder = new PromptBuilder(file.Catalog, templates, new PromptConfig { Seed = config.Seed + 3 });
+        return new ExtraEvaluationSet(name, path, CandidateQuestions.From(builder, file.Catalog, examples), file.Examples.Count);
+    }
+
+    /// <summary>A seeded subset of <paramref name="n"/> examples in their original order (all of them when there are
+    /// fewer); the same rule as <see cref="RecommendationPipeline"/>'s, so equal seeds pick equal subsets.</summary>
+    public static IReadOnlyList<T> Subsample<T>(IReadOnlyList<T> examples, int n, ulong seed)
+    {
+        if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "pipeline.evaluation_questions must be ≥ 1");
+        if (examples.Count <= n) return examples;
+        var order = Enumerable.Range(0, examples.Count).ToArray();
+        new Training.Optimization.Pcg32(seed, 0x5ab).Shuffle<int>(order);
+        return order.Take(n).Order().Select(i => examples[i]).ToList();
+    }
+
+    /// <summary>Adds to <c>summary.json</c> which table the reported metrics come from and what each extra set scored.</summary>
+    private static void RecordEvaluation(Runs.RunDirectory run, string validationCsv, string? testCsv, int validationRows, int reportedRows,
+        IReadOnlyList<ExtraEvaluationSet> extras, PipelineConfig config)
+    {
+        var summary = run.ReadSummary();
+        if (summary is null) return;
+        summary[EvaluationSummaryKey] = new JsonObject
+        {
+            ["reported_split"] = testCsv is null ? "validation" : "test",
+            ["reported_file"] = Path.GetFullPath(testCsv ?? validationCsv),
+            ["reported_questions"] = Math.Min(reportedRows, config.EvaluationQuestions),
+            ["reported_rows"] = reportedRows,
+            ["model_selection_file"] = Path.GetFullPath(validationCsv),
+            ["model_selection_questions"] = Math.Min(validationRows, config.ValidationQuestions),
+            ["note"] = testCsv is null
+                ? "no test table: the reported metrics are on the validation table, which also picked the checkpoints (optimistic)"
+                : $"checkpoints picked on the validation table; reported metrics on the test table; '{ValidationSetName}/...' keys are validation metrics",
+            ["extra"] = new JsonObject(extras.Select(e => KeyValuePair.Create(e.Name, (JsonNode?)new JsonObject
+            {
+                ["file"] = Path.GetFullPath(e.File),
+                ["scored"] = e.Questions.Count,
+                ["available"] = e.Available,
+            }))),
+        };
+        run.WriteSummary(summary);
     }
 }

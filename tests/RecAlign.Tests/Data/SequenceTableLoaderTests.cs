@@ -116,4 +116,32 @@ public class SequenceTableLoaderTests
         Assert.Equal(9371 + 1171, d.UserCount);
         Assert.Equal(0, report.RowsSkipped);
     }
+
+    [Fact]
+    public void ItemListOption_ServesTablesWithoutOneBeside()
+    {
+        using var dir = new TempDir();
+        var statis = dir.Write("meta/data_statis.csv", "seq_size,item_num\n2,4\n");
+        var csv = dir.Write("tables/val_data.csv", "seq,len_seq,next\n4 4,1,0\n0 4,1,1\n0 1,2,2\n");
+        var e = Assert.Throws<DataFormatException>(() => DatasetLoaders.Load("seqcsv", csv));
+        Assert.Contains("--items", e.Message);
+        var (d, _) = DatasetLoaders.Load("seqcsv", csv, new LoadOptions { ItemList = statis });
+        Assert.Equal(4, d.Catalog.Count);
+        Assert.Equal(new[] { 0, 1, 2 }, d.Sequences()[0].Items);
+        var (folder, _) = DatasetLoaders.Load("seqcsv", dir.Sub("tables"), new LoadOptions { ItemList = statis });
+        Assert.Equal(3, folder.Interactions.Length);
+        Assert.Contains("not found", Assert.Throws<DataFormatException>(() =>
+            DatasetLoaders.Load("seqcsv", csv, new LoadOptions { ItemList = dir.Sub("none.txt") })).Message);
+    }
+
+    [SharedDataFact("DreamRec-baiyimeng-fork/ks/val_data.csv", "DreamRec/ks/data_statis.csv")]
+    public void SharedData_DreamRecKs_DatasetWithItemListOption()
+    {
+        var (d, report) = DatasetLoaders.Load("seqcsv", SharedData.PathOf("DreamRec-baiyimeng-fork/ks/val_data.csv"),
+            new LoadOptions { ItemList = SharedData.PathOf("DreamRec/ks/data_statis.csv") });
+        Assert.Equal(7261, d.Catalog.Count);
+        Assert.Equal(9209, d.UserCount);
+        Assert.Equal(76995, report.RowsRead);
+        Assert.Equal(0, report.RowsSkipped);
+    }
 }

@@ -33,6 +33,11 @@ public sealed record LoadOptions
     /// <c>len_seq</c> 1) are dropped and counted unless this is true.</summary>
     public bool KeepEmptyHistories { get; init; }
 
+    /// <summary>Sequence tables only: the item list (<c>id2name.txt</c>, <c>u.item</c> or <c>data_statis.csv</c>) to use
+    /// instead of the one beside the table, e.g. DreamRec's <c>data_statis.csv</c> kept in another folder. Null looks
+    /// beside each table.</summary>
+    public string? ItemList { get; init; }
+
     /// <summary>LastFM only: keep listening pairs that have no tag timestamp (at timestamp 0) instead of dropping them.</summary>
     public bool KeepUntimedPairs { get; init; }
 

@@ -112,13 +112,15 @@ public static class SequenceTableLoader
         return new ItemCatalog(sorted.Select(p => p.Item));
     }
 
-    /// <summary>Loads one table; <paramref name="catalogPath"/> defaults to the item list in the same folder.</summary>
+    /// <summary>Loads one table; <paramref name="catalogPath"/> defaults to <see cref="LoadOptions.ItemList"/>, then
+    /// to the item list in the same folder.</summary>
     public static SequenceTable Load(string csvPath, string? catalogPath = null, LoadOptions? options = null)
     {
         var o = options ?? LoadOptions.Default;
         if (!File.Exists(csvPath)) throw new DataFormatException(csvPath, 0, null, "file not found");
-        catalogPath ??= FindCatalog(Path.GetDirectoryName(Path.GetFullPath(csvPath))!)
-            ?? throw new DataFormatException(csvPath, 0, null, "no item list (id2name.txt, u.item or data_statis.csv) next to the table; pass one");
+        catalogPath ??= o.ItemList ?? FindCatalog(Path.GetDirectoryName(Path.GetFullPath(csvPath))!)
+            ?? throw new DataFormatException(csvPath, 0, null, "no item list (id2name.txt, u.item or data_statis.csv) next to the table; pass one (--items FILE)");
+        if (!File.Exists(catalogPath)) throw new DataFormatException(catalogPath, 0, null, "item list not found");
         var catalog = LoadCatalog(catalogPath);
         int pad = catalog.Count;
         var report = new LoadReport(o.MaxReportedReasons);
@@ -201,7 +203,7 @@ public static class SequenceTableLoader
     }
 
     /// <summary>The canonical dataset from one table or a folder of tables (every <c>*.csv</c> but data_statis.csv,
-    /// sharing the folder's item list): each reconstructed user's sequence is its first history followed by its
+    /// sharing the folder's item list, or <see cref="LoadOptions.ItemList"/> when given): each reconstructed user's sequence is its first history followed by its
     /// targets, timestamps are positions (0, 1, ...). Users of different files are kept apart.</summary>
     public static LoadResult LoadDataset(string path, LoadOptions? options = null)
     {

@@ -1,0 +1,127 @@
+using RecAlign.Data;
+using RecAlign.Data.Loaders;
+using RecAlign.Pipelines;
+using RecAlign.Prompts;
+using RecAlign.Tests.Data;
+using RecAlign.Training;
+using RecAlign.Training.Stages;
+
+namespace RecAlign.Tests.Pipelines;
+
+public class SequenceTablePipelineTests
+{
+    private static readonly string[] Titles = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel", "India", "Juliet"];
+
+    /// <summary>A table of <paramref name="users"/> users, each with every prefix of a 6-item sequence (width 3, padding 10).</summary>
+    private static string Table(int users, int offset)
+    {
+        var sb = new System.Text.StringBuilder("seq,len_seq,next\n");
+        for (int u = 0; u < users; u++)
+        {
+            var seq = Enumerable.Range(0, 6).Select(k => (u + offset + 3 * k) % 10).ToArray();
+            for (int t = 1; t < seq.Length; t++)
+            {
+                var hist = seq[Math.Max(0, t - 3)..t].ToList();
+                int len = hist.Count;
+                while (hist.Count < 3) hist.Add(10);
+                sb.Append(string.Join(' ', hist)).Append(',').Append(len).Append(',').Append(seq[t]).Append('\n');
+            }
+        }
+        return sb.ToString();
+    }
+
+    private static string CandidateFile(int n) => "[" + string.Join(",", Enumerable.Range(0, n).Select(i =>
+        $"{{\"historyList\": \"{Titles[i % 10]}\", \"itemList\": [\"{Titles[(i + 1) % 10]}\", \"{Titles[(i + 2) % 10]}\"], \"trueSelection\": \"{Titles[(i + 1) % 10]}\"}}")) + "]";
+
+    [Fact]
+    public void Subsample_IsSeededDeterministicAndKeepsOrder()
+    {
+        var xs = Enumerable.Range(0, 100).ToList();
+        var a = SequenceTablePipeline.Subsample(xs, 10, 7);
+        Assert.Equal(10, a.Count);
+        Assert.Equal(a, SequenceTablePipeline.Subsample(xs, 10, 7));
+        Assert.Equal(a.Order(), a);
+        Assert.NotEqual(a, SequenceTablePipeline.Subsample(xs, 10, 8));
+        Assert.Same(xs, SequenceTablePipeline.Subsample(xs, 100, 7));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SequenceTablePipeline.Subsample(xs, 0, 7));
+    }
+
+    [Fact]
+    public void CandidateFileSet_IsCappedByEvaluationQuestions()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("extra.json", CandidateFile(30));
+        var templates = PromptTemplates.NamedOrFile("item");
+        var capped = SequenceTablePipeline.CandidateFileSet("x", path, templates, new PipelineConfig { EvaluationQuestions = 12 });
+        Assert.Equal((12, 30), (capped.Questions.Count, capped.Available));
+        var again = SequenceTablePipeline.CandidateFileSet("x", path, templates, new PipelineConfig { EvaluationQuestions = 12 });
+        Assert.Equal(capped.Questions.Select(q => q.Prompt), again.Questions.Select(q => q.Prompt));
+        var all = SequenceTablePipeline.CandidateFileSet("x", path, templates, new PipelineConfig { EvaluationQuestions = 100 });
+        Assert.Equal((30, 30), (all.Questions.Count, all.Available));
+        var e = Assert.Throws<ArgumentException>(() => SequenceTablePipeline.CandidateFileSet(SequenceTablePipeline.ValidationSetName, path, templates, new PipelineConfig()));
+        Assert.Contains("reserved", e.Message);
+    }
+
+    [Fact]
+    public void ValidationSet_CapsAtEvaluationQuestions()
+    {
+        using var dir = new TempDir();
+        dir.Write("id2name.txt", string.Concat(Titles.Select((t, i) => $"{i}::{t}\n")));
+        var table = SequenceTableLoader.Load(dir.Write("val.csv", Table(6, 1)));
+        var set = SequenceTablePipeline.ValidationSet(table.Examples, "val.csv", table.Catalog, PromptTemplates.NamedOrFile("item"),
+            new PipelineConfig { EvaluationQuestions = 7, Candidates = 4 });
+        Assert.Equal(SequenceTablePipeline.ValidationSetName, set.Name);
+        Assert.Equal((7, table.Examples.Count), (set.Questions.Count, set.Available));
+        Assert.All(set.Questions, q => Assert.Equal(4, q.Candidates.Count));
+    }
+
+    [Fact]
+    public void Run_WithTestTable_ReportsTestAndKeepsValidationColumns()
+    {
+        using var dir = new TempDir();
+        dir.Write("data/id2name.txt", string.Concat(Titles.Select((t, i) => $"{i}::{t}\n")));
+        var train = dir.Write("data/train.csv", Table(12, 0));
+        // Validation and test tables elsewhere: the item list beside the training table serves them too.
+        var val = dir.Write("val/val.csv", Table(4, 5));
+        var test = dir.Write("test/test.csv", Table(4, 7));
+        var extra = dir.Write("extra.json", CandidateFile(9));
+        static TrainingConfig Tiny(TrainingConfig t) => t with { Epochs = 1, MaxSteps = 2, EvalEvery = 0 };
+        var p = new PipelineConfig
+        {
+            Candidates = 4, SftExamples = 20, PreferenceExamples = 8, ValidationQuestions = 5, EvaluationQuestions = 6,
+            GenerationEvaluation = false, HistoryAblation = false,
+        };
+        p = p with
+        {
+            Pretrain = p.Pretrain with { Training = Tiny(p.Pretrain.Training) },
+            Sft = p.Sft with { Training = Tiny(p.Sft.Training) },
+            Dpo = p.Dpo with { Training = Tiny(p.Dpo.Training) },
+            Sdpo = p.Sdpo with { Training = Tiny(p.Sdpo.Training) },
+        };
+        var config = new SequenceTablePipelineConfig { Template = "item", Pipeline = p };
+        var console = new StringWriter();
+        var result = SequenceTablePipeline.Run(train, val, test, null, [("pub", extra)], config, dir.Sub("runs"), console);
+
+        var sft = result.Methods.Single(m => m.Method == "sft").Metrics;
+        Assert.Contains("hr1", sft.Keys);
+        Assert.Contains("validation/hr1", sft.Keys);
+        Assert.Contains("pub/hr1", sft.Keys);
+        var summary = result.Run.ReadSummary()!;
+        var evaluation = summary[SequenceTablePipeline.EvaluationSummaryKey]!.AsObject();
+        Assert.Equal("test", (string?)evaluation["reported_split"]);
+        Assert.Equal(Path.GetFullPath(test), (string?)evaluation["reported_file"]);
+        Assert.Equal(Path.GetFullPath(val), (string?)evaluation["model_selection_file"]);
+        Assert.Equal(6, (int)evaluation["extra"]!["pub"]!["scored"]!);
+        Assert.Equal(9, (int)evaluation["extra"]!["pub"]!["available"]!);
+        Assert.Contains("sft/validation/hr1", summary["final_metrics"]!.AsObject().Select(kv => kv.Key));
+        Assert.Contains("scoring 6 of 9 questions", console.ToString());
+
+        // Without a test table the validation table is reported, and the summary says it also picked the checkpoints.
+        var plain = SequenceTablePipeline.Run(train, val, null, null, [], config, dir.Sub("runs"), new StringWriter());
+        var plainSft = plain.Methods.Single(m => m.Method == "sft").Metrics;
+        Assert.DoesNotContain("validation/hr1", plainSft.Keys);
+        var plainEval = plain.Run.ReadSummary()![SequenceTablePipeline.EvaluationSummaryKey]!.AsObject();
+        Assert.Equal("validation", (string?)plainEval["reported_split"]);
+        Assert.Contains("also picked the checkpoints", (string?)plainEval["note"] ?? "", StringComparison.Ordinal);
+    }
+}
