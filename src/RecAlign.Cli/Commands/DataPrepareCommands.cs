@@ -40,43 +40,35 @@ internal static class DataPrepareCommands
         foreach (var o in new Option[] { format, input, kcore, minRating, dups, output, name, skipBad, items }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
-            try
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var itemList = pr.GetValue(items);
+            if (itemList is not null && !pr.GetValue(format)!.Equals("seqcsv", StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"--items applies to -f seqcsv only (the {pr.GetValue(format)} loader finds its item file itself)");
+            if (itemList is not null && !File.Exists(itemList)) throw new ArgumentException($"--items {itemList}: file not found");
+            var options = new LoadOptions { Name = pr.GetValue(name), SkipBadRows = pr.GetValue(skipBad), ItemList = itemList };
+            var (raw, report) = DatasetLoaders.Load(pr.GetValue(format)!, pr.GetValue(input)!, options);
+            Console.WriteLine($"loaded {raw.Name}: {raw.UserCount} users, {raw.Catalog.Count} items, {raw.Interactions.Length} interactions ({sw.Elapsed.TotalSeconds:F1} s)");
+            Console.WriteLine("  " + report.ToString().Replace("\n", "\n  "));
+            int k = pr.GetValue(kcore);
+            if (k < 0) throw new ArgumentException("--k-core must be >= 0");
+            var config = new PreprocessConfig { UserCore = k, ItemCore = k, MinRating = pr.GetValue(minRating), Duplicates = pr.GetValue(dups) };
+            var (dataset, pre) = Preprocessor.Apply(raw, config);
+            Console.WriteLine("preprocessed: " + pre);
+            var dir = pr.GetValue(output) ?? Path.Combine("datasets", dataset.Name);
+            var source = new Dictionary<string, string>
             {
-                var sw = System.Diagnostics.Stopwatch.StartNew();
-                var itemList = pr.GetValue(items);
-                if (itemList is not null && !pr.GetValue(format)!.Equals("seqcsv", StringComparison.OrdinalIgnoreCase))
-                    throw new ArgumentException($"--items applies to -f seqcsv only (the {pr.GetValue(format)} loader finds its item file itself)");
-                if (itemList is not null && !File.Exists(itemList)) throw new ArgumentException($"--items {itemList}: file not found");
-                var options = new LoadOptions { Name = pr.GetValue(name), SkipBadRows = pr.GetValue(skipBad), ItemList = itemList };
-                var (raw, report) = DatasetLoaders.Load(pr.GetValue(format)!, pr.GetValue(input)!, options);
-                Console.WriteLine($"loaded {raw.Name}: {raw.UserCount} users, {raw.Catalog.Count} items, {raw.Interactions.Length} interactions ({sw.Elapsed.TotalSeconds:F1} s)");
-                Console.WriteLine("  " + report.ToString().Replace("\n", "\n  "));
-                int k = pr.GetValue(kcore);
-                if (k < 0) throw new ArgumentException("--k-core must be >= 0");
-                var config = new PreprocessConfig { UserCore = k, ItemCore = k, MinRating = pr.GetValue(minRating), Duplicates = pr.GetValue(dups) };
-                var (dataset, pre) = Preprocessor.Apply(raw, config);
-                Console.WriteLine("preprocessed: " + pre);
-                var dir = pr.GetValue(output) ?? Path.Combine("datasets", dataset.Name);
-                var source = new Dictionary<string, string>
-                {
-                    ["format"] = pr.GetValue(format)!,
-                    ["input"] = Path.GetFullPath(pr.GetValue(input)!),
-                    ["k_core"] = k.ToString(CultureInfo.InvariantCulture),
-                    ["min_rating"] = pr.GetValue(minRating)?.ToString(CultureInfo.InvariantCulture) ?? "",
-                    ["duplicates"] = config.Duplicates.ToString(),
-                    ["rows_skipped"] = report.RowsSkipped.ToString(CultureInfo.InvariantCulture),
-                };
-                if (itemList is not null) source["items"] = Path.GetFullPath(itemList);
-                var manifest = DatasetStore.Save(dataset, dir, source);
-                Console.WriteLine($"wrote {Path.GetFullPath(dir)} ({manifest.ContentHash}) in {sw.Elapsed.TotalSeconds:F1} s");
-                PrintStats(manifest.Stats);
-                return 0;
-            }
-            catch (Exception e) when (e is DataFormatException or ArgumentException or IOException)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
-            }
+                ["format"] = pr.GetValue(format)!,
+                ["input"] = Path.GetFullPath(pr.GetValue(input)!),
+                ["k_core"] = k.ToString(CultureInfo.InvariantCulture),
+                ["min_rating"] = pr.GetValue(minRating)?.ToString(CultureInfo.InvariantCulture) ?? "",
+                ["duplicates"] = config.Duplicates.ToString(),
+                ["rows_skipped"] = report.RowsSkipped.ToString(CultureInfo.InvariantCulture),
+            };
+            if (itemList is not null) source["items"] = Path.GetFullPath(itemList);
+            var manifest = DatasetStore.Save(dataset, dir, source);
+            Console.WriteLine($"wrote {Path.GetFullPath(dir)} ({manifest.ContentHash}) in {sw.Elapsed.TotalSeconds:F1} s");
+            PrintStats(manifest.Stats);
+            return 0;
         });
         return cmd;
     }
@@ -90,25 +82,17 @@ internal static class DataPrepareCommands
         cmd.Options.Add(recompute);
         cmd.SetAction(pr =>
         {
-            try
+            var path = pr.GetValue(dir)!;
+            var manifest = DatasetStore.ReadManifest(path);
+            Console.WriteLine($"{manifest.Name} (format v{manifest.FormatVersion}, {manifest.ContentHash})");
+            var stats = manifest.Stats;
+            if (pr.GetValue(recompute))
             {
-                var path = pr.GetValue(dir)!;
-                var manifest = DatasetStore.ReadManifest(path);
-                Console.WriteLine($"{manifest.Name} (format v{manifest.FormatVersion}, {manifest.ContentHash})");
-                var stats = manifest.Stats;
-                if (pr.GetValue(recompute))
-                {
-                    stats = DatasetStats.Compute(DatasetStore.Load(path, verify: true));
-                    Console.WriteLine("content hash verified");
-                }
-                PrintStats(stats);
-                return 0;
+                stats = DatasetStats.Compute(DatasetStore.Load(path, verify: true));
+                Console.WriteLine("content hash verified");
             }
-            catch (Exception e) when (e is DataFormatException or IOException)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
-            }
+            PrintStats(stats);
+            return 0;
         });
         return cmd;
     }

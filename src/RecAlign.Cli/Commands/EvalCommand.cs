@@ -47,18 +47,7 @@ internal static class EvalCommand
         {
             model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device,
         };
-        command.SetAction(parse =>
-        {
-            try
-            {
-                return Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device);
-            }
-            catch (Exception e) when (e is DataFormatException or ArgumentException or IOException)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
-            }
-        });
+        command.SetAction(parse => Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device));
         return command;
     }
 

@@ -24,22 +24,14 @@ internal static class PipelineCommand
         };
         var runsDir = CommonOptions.RunsDir();
         var config = CommonOptions.Config();
-        var set = CommonOptions.Set();
+        var set = CommonOptions.Set("pipeline.sft.training.optimizer.learning_rate=1e-3");
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var command = new Command("pipeline", "the LM recommender end to end on sequence tables: pretrain → SFT → DPO and Softmax-DPO → evaluation")
         {
             train, validation, test, items, extra, runsDir, config, set, threads, device,
         };
-        command.SetAction(parse =>
-        {
-            try { return Run(parse); }
-            catch (Exception e) when (e is Data.DataFormatException or ArgumentException)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
-            }
-        });
+        command.SetAction(Run);
         return command;
 
         int Run(ParseResult parse)

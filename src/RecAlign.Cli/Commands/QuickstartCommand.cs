@@ -12,7 +12,7 @@ internal static class QuickstartCommand
     {
         var runsDir = CommonOptions.RunsDir();
         var config = CommonOptions.Config();
-        var set = CommonOptions.Set();
+        var set = CommonOptions.Set("pipeline.sft.training.optimizer.learning_rate=1e-3");
         var seed = new Option<ulong?>("--seed") { Description = "seed for data, sampling and training (default 42)" };
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();

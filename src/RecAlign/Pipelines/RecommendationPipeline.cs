@@ -37,6 +37,13 @@ public sealed record PipelineData(
     /// <summary>Ground truth, where the data has one (a synthetic world): the true score of an item as the next one of an
     /// evaluation example. Adds an <c>oracle</c> row (the Bayes-optimal ranking) to the results.</summary>
     public Func<CandidateExample, int, double>? GroundTruth { get; init; }
+
+    /// <summary>What <see cref="Evaluation"/> is, in metric names (<c>test_hr1</c> in metrics.jsonl): <c>test</c>, or
+    /// <c>validation</c> when the reported table is the one that also picked the checkpoints.</summary>
+    public string EvaluationLabel { get; init; } = "test";
+
+    /// <summary>Further top-level entries of summary.json (e.g. which files were reported and which picked models).</summary>
+    public IReadOnlyDictionary<string, JsonNode>? SummaryExtras { get; init; }
 }
 
 /// <summary>Settings of the pipeline; the defaults are the quickstart's (a few minutes on a 2-core CPU).</summary>
@@ -120,7 +127,7 @@ public static class RecommendationPipeline
             var (methods, stages) = RunStages(data, config, run, ctx);
             var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" or GeneratedHr1Key or GeneratedValidRatioKey or Hr1WithoutHistoryKey || kv.Key.EndsWith("/hr1"))
                 .Select(kv => KeyValuePair.Create($"{m.Method}/{kv.Key}", Math.Round(kv.Value, 6)))).ToDictionary();
-            session.Complete(new JsonObject
+            var summary = new JsonObject
             {
                 ["run"] = run.Id,
                 ["status"] = "completed",
@@ -134,7 +141,9 @@ public static class RecommendationPipeline
                     ["model_dir"] = Path.GetRelativePath(run.Path, st.ModelDirectory),
                 }).ToArray()),
                 ["wall_seconds"] = Math.Round(total.Elapsed.TotalSeconds, 1),
-            }, finalMetrics);
+            };
+            foreach (var (key, value) in data.SummaryExtras ?? new Dictionary<string, JsonNode>()) summary[key] = value.DeepClone();
+            session.Complete(summary, finalMetrics);
             return new PipelineResult(run, methods, stages, total.Elapsed.TotalSeconds);
         }
         catch (Exception e)
@@ -226,7 +235,7 @@ public static class RecommendationPipeline
                     metrics[GeneratedValidRatioKey] = generated[Metrics.ValidRatioKey];
                 }
                 results.Add(new(stage.Stage, metrics, stage.Training.Steps > 0 ? stage.Seconds : null, Path.GetRelativePath(run.Path, stage.ModelDirectory)));
-                run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => "test_" + kv.Key, kv => kv.Value), stage.Stage);
+                run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => $"{data.EvaluationLabel}_{kv.Key}", kv => kv.Value), stage.Stage);
                 ctx.Say($"evaluation {stage.Stage}: hr1 {metrics["hr1"]:F4}, ndcg@5 {metrics.GetValueOrDefault("ndcg@5"):F4}" +
                     (metrics.TryGetValue(Hr1WithoutHistoryKey, out var bare) ? $", hr1 without history {bare:F4}" : "") +
                     (metrics.TryGetValue(GeneratedHr1Key, out var genHr1) ? $", generated hr1 {genHr1:F4} (valid {metrics[GeneratedValidRatioKey]:F4})" : "") +

@@ -65,6 +65,11 @@ public static class SequenceTablePipeline
             train.Examples, validation.Examples, reported.Examples, corpus, templates)
         {
             ExtraEvaluations = extras.Select(e => (e.Name, e.Questions)).ToList(),
+            EvaluationLabel = test is null ? "validation" : "test",
+            SummaryExtras = new Dictionary<string, JsonNode>
+            {
+                [EvaluationSummaryKey] = EvaluationRecord(validationCsv, testCsv, validation.Examples.Count, reported.Examples.Count, extras, p),
+            },
         };
         console?.WriteLine($"{trainCsv}: {train.Examples.Count} training rows ({train.UserCount} users); {validationCsv}: {validation.Examples.Count} rows" +
             (test is null ? "" : $"; {testCsv}: {test.Examples.Count} rows") + $"; {train.Catalog.Count} items");
@@ -76,9 +81,7 @@ public static class SequenceTablePipeline
             console?.WriteLine($"extra evaluation {e.Name}: scoring {e.Questions.Count} of {e.Available} questions of {e.File}" +
                 (e.Questions.Count < e.Available ? $" (a seeded subset: pipeline.evaluation_questions = {p.EvaluationQuestions})" : ""));
 
-        var result = RecommendationPipeline.Run(data, p, runsDir, "pipeline", config, console, device);
-        RecordEvaluation(result.Run, validationCsv, testCsv, validation.Examples.Count, reported.Examples.Count, extras, p);
-        return result;
+        return RecommendationPipeline.Run(data, p, runsDir, "pipeline", config, console, device);
     }
 
     /// <summary>The validation table's questions as the pipeline would ask them when reporting it: the same seeded
@@ -115,12 +118,10 @@ public static class SequenceTablePipeline
     }
 
     /// <summary>Adds to <c>summary.json</c> which table the reported metrics come from and what each extra set scored.</summary>
-    private static void RecordEvaluation(Runs.RunDirectory run, string validationCsv, string? testCsv, int validationRows, int reportedRows,
-        IReadOnlyList<ExtraEvaluationSet> extras, PipelineConfig config)
-    {
-        var summary = run.ReadSummary();
-        if (summary is null) return;
-        summary[EvaluationSummaryKey] = new JsonObject
+    /// <summary>summary.json's record of which table is reported and which picked the models.</summary>
+    private static JsonObject EvaluationRecord(string validationCsv, string? testCsv, int validationRows, int reportedRows,
+        IReadOnlyList<ExtraEvaluationSet> extras, PipelineConfig config) =>
+        new()
         {
             ["reported_split"] = testCsv is null ? "validation" : "test",
             ["reported_file"] = Path.GetFullPath(testCsv ?? validationCsv),
@@ -138,6 +139,4 @@ public static class SequenceTablePipeline
                 ["available"] = e.Available,
             }))),
         };
-        run.WriteSummary(summary);
-    }
 }

@@ -97,6 +97,8 @@ public static class Report
         sb.Append('\n');
 
         sb.Append("## Results\n\n");
+        // What the reported figures were measured on, when the run says (e.g. a validation table that also picked the models).
+        if (Text(summary?["evaluation"]?["note"]) is string evaluationNote) sb.Append("Evaluation: ").Append(evaluationNote).Append(".\n\n");
         if (summary?["final_metrics"] is JsonObject fm && fm.Count > 0)
         {
             sb.Append("| metric | value |\n|---|---:|\n");

@@ -320,7 +320,7 @@ public sealed class RunDirectory : IDisposable
         }
         catch (JsonException e)
         {
-            throw new FormatException($"{path}: invalid JSON at line {e.LineNumber + 1}: {e.Message}", e);
+            throw new FormatException($"{path}: invalid JSON at line {e.LineNumber + 1}: {IO.JsonErrors.Reason(e)}", e);
         }
     }
 

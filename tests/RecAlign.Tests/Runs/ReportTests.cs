@@ -69,7 +69,7 @@ public class ReportTests
         run.WriteSummary(System.Text.Json.Nodes.JsonNode.Parse("""
             {"methods": {"sft": {"hr1": 0.25, "valid_ratio": 1, "wall_seconds": 30},
                          "sdpo": {"hr1": 0.3125, "ndcg@5": 0.5}},
-             "total_seconds": 95}
+             "total_seconds": 95, "evaluation": {"note": "no test table: validation picked the checkpoints"}}
             """)!);
         var md = File.ReadAllText(Report.Write(run).MarkdownPath);
         Assert.Contains("| method | hr1 | valid_ratio | wall time | ndcg@5 |", md);
@@ -77,6 +77,7 @@ public class ReportTests
         Assert.Contains("| sdpo | 0.3125 |  |  | 0.5000 |", md);
         Assert.Contains("| wall time | 1m 35s |", md);
         Assert.DoesNotContain("No final metrics", md);
+        Assert.Contains("Evaluation: no test table: validation picked the checkpoints.", md);
     }
 
     [Fact]
