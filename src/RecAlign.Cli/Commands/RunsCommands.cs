@@ -97,7 +97,7 @@ public static class RunsCommands
             if (parents) table.AddColumn("parent");
             foreach (var r in rows)
             {
-                var metrics = string.Join(" ", r.FinalMetrics.Take(4).Select(kv => $"{kv.Key}={RunComparison.FormatValue(kv.Value)}"));
+                var metrics = Headline(r.FinalMetrics);
                 var cells = new List<string> { r.Id, r.Kind, RunRegistry.StatusName(r.Status), metrics };
                 if (parents) cells.Add(r.Parent ?? "");
                 table.AddRow(Cells([.. cells]));
@@ -223,4 +223,14 @@ public static class RunsCommands
 
     // Plain Text cells: run ids and config values must not be parsed as Spectre markup.
     private static IRenderable[] Cells(params string[] values) => values.Select(v => (IRenderable)new Spectre.Console.Text(v)).ToArray();
+
+    /// <summary>A run's final metrics in one cell: a multi-method run's HR@1 per method (the comparison a row is
+    /// for; its first keys would only show the random baseline), else the first four metrics.</summary>
+    private static string Headline(IReadOnlyDictionary<string, double> metrics)
+    {
+        var perMethod = metrics.Where(kv => kv.Key.EndsWith("/hr1", StringComparison.Ordinal) && kv.Key.Count(c => c == '/') == 1).ToList();
+        return perMethod.Count > 0
+            ? "hr1 " + string.Join(" ", perMethod.Select(kv => $"{kv.Key[..^4]}={RunComparison.FormatValue(kv.Value)}"))
+            : string.Join(" ", metrics.Take(4).Select(kv => $"{kv.Key}={RunComparison.FormatValue(kv.Value)}"));
+    }
 }
