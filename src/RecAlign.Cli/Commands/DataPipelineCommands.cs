@@ -32,7 +32,7 @@ public static class DataPipelineCommands
 
     private static Command Synth()
     {
-        var size = new Option<string>("--size") { Description = "preset: tiny or small", DefaultValueFactory = _ => "tiny" };
+        var size = new Option<string>("--size") { Description = "preset: tiny or small (the quickstart's world is small)", DefaultValueFactory = _ => "small" };
         size.AcceptOnlyFromAmong("tiny", "small");
         var seed = new Option<ulong>("--seed") { Description = "world seed", DefaultValueFactory = _ => 42UL };
         var output = new Option<string>("--out", "-o") { Description = "dataset folder to write", Required = true };
