@@ -15,6 +15,13 @@ internal static class CommonOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
+    /// <summary>The prompt template set, one option name for every command (<c>--templates</c> kept as an alias).</summary>
+    public static Option<string> Template() => new("--template", "--templates")
+    {
+        Description = "prompt template set: music, movie, item or hybrid, or a template file (one template per line)",
+        DefaultValueFactory = _ => "item",
+    };
+
     private const string DeviceValues = "cpu, cuda or cuda:N";
 
     /// <summary><c>--device</c>; a value that is not a device, or CUDA on a CPU-only build, is a parse error.</summary>

@@ -155,7 +155,7 @@ public static class DataPipelineCommands
     {
         var input = new Argument<string>("file") { Description = "candidate JSON (S-DPO format, .json or .json.gz)" };
         var output = new Option<string>("--out", "-o") { Description = "output JSONL (.jsonl or .jsonl.gz)", Required = true };
-        var templates = new Option<string>("--templates") { Description = "music | movie | item | hybrid, or a template file (one per line)", DefaultValueFactory = _ => "item" };
+        var templates = CommonOptions.Template();
         var seed = new Option<ulong>("--seed") { Description = "template / negative choice seed", DefaultValueFactory = _ => 0UL };
         var maxHistory = new Option<int>("--max-history") { Description = "latest N history items in the prompt (0 = all)", DefaultValueFactory = _ => 10 };
         var style = new Option<string>("--style") { Description = "title list style: comma | quoted | numbered", DefaultValueFactory = _ => "comma" };

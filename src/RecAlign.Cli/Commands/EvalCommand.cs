@@ -31,7 +31,7 @@ internal static class EvalCommand
                 "default: the titles of the candidate file",
         };
         var output = new Option<string?>("--out") { Description = "write the result JSON here (metrics plus what was evaluated)" };
-        var template = new Option<string>("--template") { Description = "prompt template set (music, movie, item) or a template file", DefaultValueFactory = _ => "item" };
+        var template = CommonOptions.Template();
         var limit = new Option<int?>("--limit") { Description = "evaluate only the first N prompts (N > 0)" };
         var batch = new Option<int>("--batch-size") { Description = "prompts scored or generated at once (> 0; larger is faster and uses more memory)", DefaultValueFactory = _ => 8 };
         var beams = new Option<int>("--beams") { Description = "beam width in generate and catalog mode (1 = greedy)", DefaultValueFactory = _ => 1 };

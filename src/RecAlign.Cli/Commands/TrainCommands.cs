@@ -81,7 +81,7 @@ internal static class TrainCommands
         inputs.ToDictionary(i => i.Name, i => i.IsPath && i.Value is not null ? Path.GetFullPath(i.Value) : i.Value);
 
     private static Option<string?> Validation() => new("--validation") { Description = "candidate-prompt JSON for validation HR@1 (early stopping, best checkpoint)" };
-    private static Option<string> Template() => new("--template") { Description = "prompt template set (music, movie, item) or file", DefaultValueFactory = _ => "item" };
+    private static Option<string> Template() => CommonOptions.Template();
 
     private static List<CandidateQuestion> Questions(string? path, string template)
     {
