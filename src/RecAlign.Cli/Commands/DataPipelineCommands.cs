@@ -170,6 +170,7 @@ public static class DataPipelineCommands
         cmd.SetAction(pr =>
         {
             var file = CandidatePromptJson.Read(pr.GetValue(input)!);
+            if (file.Examples.Count == 0) throw new ArgumentException($"{Path.GetFullPath(pr.GetValue(input)!)}: holds no candidate examples (nothing to write)");
             var listStyle = ParseEnum<ItemListStyle>(pr.GetValue(style)!, "--style");
             var config = new PromptConfig
             {
