@@ -217,4 +217,17 @@ public class CandidateBundleTests
         Assert.All(test.Examples, e => { Assert.InRange(e.History.Count, 1, 5); Assert.Equal(10, e.Candidates.Count); });
         Assert.Equal(split.Test.Select(e => e.Target), test.Examples.Select(e => e.Target));
     }
+
+    [Fact]
+    public void ExposureShiftRefusesANegativePolicyOfItsOwn()
+    {
+        var world = SyntheticWorld.Generate(SyntheticConfig.Tiny with { Users = 40 });
+        var split = RecAlign.Data.Splits.Splitter.Split(world.Dataset,
+            new RecAlign.Data.Splits.SplitConfig { Method = RecAlign.Data.Splits.SplitMethod.ExposureShift });
+        var (train, _) = CandidateBundle.Samplers(new CandidateConfig { Seed = 4, Count = 10 }, world.Catalog.Count, split);
+        Assert.NotNull(train);
+        var error = Assert.Throws<ArgumentException>(() => CandidateBundle.Samplers(
+            new CandidateConfig { Seed = 4, Count = 10, Negatives = NegativeSampling.Popularity }, world.Catalog.Count, split));
+        Assert.Contains("exposure_shift", error.Message);
+    }
 }

@@ -36,6 +36,9 @@ public static class CandidateBundle
         var trainInteractions = split.Train.Select(e => new Interaction(e.User, e.Target, e.TargetTimestamp));
         if (split.Exposure is { } x)
         {
+            // The exposure-shift split's point is its own two exposure policies; another policy would silently replace them.
+            if (config.Negatives is not NegativeSampling.Uniform and not NegativeSampling.Weighted)
+                throw new ArgumentException($"negatives: the exposure_shift split draws candidates from its train and test exposure policies; '{config.Negatives.ToString().ToLowerInvariant()}' negatives do not apply (leave the default)");
             var weighted = config with { Negatives = NegativeSampling.Weighted };
             return (new CandidateSampler(weighted, itemCount, x.Train), new CandidateSampler(weighted, itemCount, x.Test));
         }
