@@ -84,23 +84,27 @@ public static class DataPipelineCommands
         return cmd;
     }
 
-    private static (Option<string> Split, Option<int> Count, Option<string> Negatives, Option<ulong> Seed, Option<double> Power) SamplingOptions()
+    private static (Option<string> Split, Option<int> Count, Option<string> Negatives, Option<ulong> Seed, Option<double> Power, Option<string[]> Set) SamplingOptions()
     {
+        var set = CommonOptions.Set("temporal_shift.train_end=0.5");
+        set.Description = "override a split setting by its snake_case key (docs/data/ood-splits.md), e.g. --set temporal_shift.train_end=0.5 or popularity_shift.head_share=0.1 (repeatable)";
         var split = new Option<string>("--split") { Description = "leave_one_out | temporal | user_ratio | temporal_shift | popularity_shift | attribute_shift | exposure_shift (train/test candidates by different exposure policies)", DefaultValueFactory = _ => "leave_one_out" };
         var count = new Option<int>("--count", "-n") { Description = "candidates per list, target included", DefaultValueFactory = _ => 20 };
         var negatives = new Option<string>("--negatives") { Description = "uniform | popularity", DefaultValueFactory = _ => "uniform" };
         negatives.AcceptOnlyFromAmong("uniform", "popularity");
         var seed = new Option<ulong>("--seed") { Description = "candidate seed (per example: seed, user, position)", DefaultValueFactory = _ => 0UL };
         var power = new Option<double>("--popularity-power") { Description = "exponent on counts for popularity negatives", DefaultValueFactory = _ => 1.0 };
-        return (split, count, negatives, seed, power);
+        return (split, count, negatives, seed, power, set);
     }
 
     private static IReadOnlyList<(string, int)> WriteBundle(ParseResult pr, string dataDir, string outDir, int maxHistory, string prefix, bool gzipTrain,
-        (Option<string> Split, Option<int> Count, Option<string> Negatives, Option<ulong> Seed, Option<double> Power) o, SplitMethod? forced = null)
+        (Option<string> Split, Option<int> Count, Option<string> Negatives, Option<ulong> Seed, Option<double> Power, Option<string[]> Set) o, SplitMethod? forced = null)
     {
-        var dataset = DatasetStore.Load(dataDir);
         var method = forced ?? ParseEnum<SplitMethod>(pr.GetValue(o.Split)!, "--split");
-        var split = Splitter.Split(dataset, new SplitConfig { Method = method });
+        var splitConfig = ConfigLoader.Load(new SplitConfig { Method = method }, null, pr.GetValue(o.Set) ?? []);
+        if (splitConfig.Method != method) throw new ArgumentException("--set method=...: give the split with --split");
+        var dataset = DatasetStore.Load(dataDir);
+        var split = Splitter.Split(dataset, splitConfig);
         var cfg = new CandidateConfig
         {
             Count = pr.GetValue(o.Count),
@@ -121,7 +125,7 @@ public static class DataPipelineCommands
         var o = SamplingOptions();
         var cmd = new Command("candidates", "split a dataset and write seeded candidate lists (S-DPO JSON: train/val/test.json + id2name.txt)");
         cmd.Arguments.Add(data);
-        foreach (var x in new Option[] { output, maxHistory, o.Split, o.Count, o.Negatives, o.Seed, o.Power }) cmd.Options.Add(x);
+        foreach (var x in new Option[] { output, maxHistory, o.Split, o.Count, o.Negatives, o.Seed, o.Power, o.Set }) cmd.Options.Add(x);
         cmd.SetAction(pr =>
         {
             foreach (var (path, n) in WriteBundle(pr, pr.GetValue(data)!, pr.GetValue(output)!, pr.GetValue(maxHistory), "", false, o))
@@ -139,7 +143,7 @@ public static class DataPipelineCommands
         var o = SamplingOptions();
         var cmd = new Command("export", "export a dataset in S-DPO's layout: <name>-train/val/test.json (user split 8:1:1, last 10 history items, 20 candidates) + id2name.txt");
         cmd.Arguments.Add(data);
-        foreach (var x in new Option[] { output, name, o.Count, o.Negatives, o.Seed, o.Power }) cmd.Options.Add(x);
+        foreach (var x in new Option[] { output, name, o.Count, o.Negatives, o.Seed, o.Power, o.Set }) cmd.Options.Add(x);
         cmd.SetAction(pr =>
         {
             var dir = pr.GetValue(data)!;
