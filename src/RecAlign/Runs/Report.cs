@@ -77,7 +77,7 @@ public static class Report
         plt.Title(title);
         plt.XLabel("step");
         plt.YLabel(yLabel);
-        if (series.Count > 1 || (series.Count == 1 && series[0].Stage != NoStage)) plt.ShowLegend();
+        if (series.Count > 1 || (series.Count == 1 && series[0].Stage != NoStage)) plt.ShowLegend(ScottPlot.Edge.Right); // outside the data area: never hides a point
         return plt.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
     }
 

@@ -152,7 +152,7 @@ public static class StageRunner
         };
         var result = trainer.Train(ctx.Resume);
         progress.Complete();
-        ctx.Say($"{stage}: {result.Steps} steps in {result.Seconds:F1}s, final loss {result.FinalLoss:F4}" +
+        ctx.Say($"{stage}: {result.Steps} steps in {result.Seconds:F1}s, last step's loss {result.FinalLoss:F4}" +
             (result.BestMetrics is { } best ? $", best hr1 {best.GetValueOrDefault("hr1"):F4} at step {result.BestStep}" : ""));
         return result;
     }
