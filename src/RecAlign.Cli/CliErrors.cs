@@ -7,6 +7,17 @@ internal static class CliErrors
 {
     public const int UsageExitCode = 2;
 
+    public static int ReportParseErrors(System.CommandLine.ParseResult parse)
+    {
+        foreach (var error in parse.Errors) Console.Error.WriteLine($"error: {error.Message}");
+        var path = new List<string>();
+        for (var r = parse.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            path.Insert(0, r.Command.Name);
+        path[0] = "recalign";
+        Console.Error.WriteLine($"(usage: {string.Join(' ', path)} --help)");
+        return UsageExitCode;
+    }
+
     public static int Report(Exception e)
     {
         while (e is AggregateException { InnerExceptions.Count: 1 } or System.Reflection.TargetInvocationException && e.InnerException is not null)
@@ -39,6 +50,8 @@ internal static class CliErrors
     {
         var text = e switch
         {
+            // .NET appends "Actual value was X." on its own line: say it as "(got X)".
+            ArgumentOutOfRangeException { ActualValue: { } v } r => $"{r.Message.Split('\n')[0].Replace($" (Parameter '{r.ParamName}')", "", StringComparison.Ordinal)} (got {v})",
             ArgumentException { ParamName: string p } => e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal),
             System.Text.Json.JsonException j => RecAlign.IO.JsonErrors.Reason(j),
             _ => e.Message,

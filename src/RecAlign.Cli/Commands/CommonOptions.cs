@@ -61,7 +61,15 @@ internal static class CommonOptions
         DefaultValueFactory = _ => RecAlign.Runs.RunDirectory.DefaultRunsDir,
     };
 
-    public static Option<int?> Threads() => new("--threads") { Description = "CPU threads for libtorch (default: all cores)" };
+    public static Option<int?> Threads()
+    {
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch (default: all cores)" };
+        threads.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is int v && v <= 0) r.AddError($"--threads must be greater than 0 (got {v})");
+        });
+        return threads;
+    }
 
     public static void ApplyThreads(int? threads)
     {

@@ -42,7 +42,6 @@ internal static class EvalCommand
         Positive(limit);
         Positive(batch);
         Positive(beams);
-        Positive(threads);
         var command = new Command("eval", "evaluate a model on a candidate-prompt file: hr1, valid_ratio (and HR/NDCG/MRR@K in rank and catalog mode)")
         {
             model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device,

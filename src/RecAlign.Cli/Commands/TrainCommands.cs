@@ -41,7 +41,15 @@ internal static class TrainCommands
         CommonOptions.ApplyThreads(parse.GetValue(common.Threads));
         var overrides = (parse.GetValue(common.Set) ?? []).ToList();
         if (parse.GetValue(common.Seed) is { } seed) overrides.Add($"training.seed={seed}");
-        return ConfigLoader.Load(defaults, parse.GetValue(common.Config), overrides);
+        var config = ConfigLoader.Load(defaults, parse.GetValue(common.Config), overrides);
+        // Bad values fail before a run folder exists (the trainer checks them again).
+        switch (config)
+        {
+            case PretrainConfig p: p.Training.Validate(); break;
+            case SftConfig f: f.Training.Validate(); f.Lora?.Validate(); break;
+            case AlignConfig a: a.Training.Validate(); a.Lora?.Validate(); break;
+        }
+        return config;
     }
 
     /// <summary>Runs a stage inside a run directory registered in the registry; marks it completed, failed or (on a
@@ -161,7 +169,7 @@ internal static class TrainCommands
             var defaults = parse.GetValue(lora) ? new AlignConfig { Lora = new LoraConfig() } : new AlignConfig();
             if (parse.GetValue(loss) is { } l) defaults = defaults with { Loss = defaults.Loss with { LossType = l } };
             var config = Resolve(parse, common, defaults);
-            PreferenceLosses.Canonical(config.Loss.LossType); // an unknown loss fails here, before a run folder exists
+            PreferenceLosses.Create(config.Loss); // an unknown loss or a bad β fails here, before a run folder exists
             ModelDirectory.RequireModelDirectory(parse.GetValue(model)!);
             var data = TrlJsonl.ReadPreferences(parse.GetValue(train)!);
             if (data.Count == 0) throw new ArgumentException($"align: {Path.GetFullPath(parse.GetValue(train)!)} holds no preference examples");

@@ -57,6 +57,39 @@ public static class AtomicFile
 
     public static bool IsGzip(string path) => path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Cleans up after a <see cref="ReplaceDirectory"/> that a killed process left half done in <paramref name="parent"/>:
+    /// a <c>{dir}.tmp-{guid}</c> is an unfinished new copy (deleted); a <c>{dir}.old-{guid}</c> is the previous copy,
+    /// moved back when <c>{dir}</c> itself is missing (killed between the two renames), else deleted. Call it only
+    /// where no other process is replacing directories. Returns what it did, one line each.
+    /// </summary>
+    public static IReadOnlyList<string> RecoverDirectories(string parent)
+    {
+        var done = new List<string>();
+        if (!Directory.Exists(parent)) return done;
+        foreach (var path in Directory.GetDirectories(parent).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(path);
+            var match = AbandonedName.Match(name);
+            if (!match.Success) continue;
+            var original = Path.Combine(parent, match.Groups["name"].Value);
+            if (match.Groups["kind"].Value == "old" && !Directory.Exists(original))
+            {
+                Directory.Move(path, original);
+                done.Add($"restored {original} from {name}");
+            }
+            else
+            {
+                TryDelete(path);
+                done.Add($"deleted the unfinished {name}");
+            }
+        }
+        return done;
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex AbandonedName =
+        new(@"^(?<name>.+)\.(?<kind>tmp|old)-[0-9a-f]{32}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
     /// <summary>Builds a directory's full contents in <c>{dir}.tmp-{guid}</c> via <paramref name="fill"/>, then swaps
     /// it in: an existing directory is renamed aside, the new one renamed in, the old one deleted. Readers never
     /// see a half-written directory.</summary>

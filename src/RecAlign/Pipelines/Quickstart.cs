@@ -31,7 +31,7 @@ public static class Quickstart
 {
     public static PipelineResult Run(QuickstartConfig config, string runsDir, TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
-        config = config with { Pipeline = config.Pipeline.WithStageSeeds() }; // the stored config says the seeds used
+        config = config with { Pipeline = config.Pipeline.WithStageSeeds().Validate() }; // the stored config says the seeds used
         var preset = SyntheticConfig.Preset(config.DataSize) with { Seed = config.Pipeline.Seed };
         if (config.ShiftCorrelation is { } rho) preset = preset with { ShiftCorrelation = rho };
         var world = SyntheticWorld.Generate(preset);

@@ -80,6 +80,32 @@ public sealed record PipelineConfig
     /// <c>training.seed</c> set to it, so the resolved config a run stores is the one it ran. A stage seed set to
     /// anything but its default or <see cref="Seed"/> is refused rather than silently replaced.
     /// </summary>
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field (called before a run folder exists).</summary>
+    public PipelineConfig Validate()
+    {
+        static void Check(bool ok, string field, object value, string rule)
+        {
+            if (!ok) throw new ArgumentException($"pipeline.{field} = {value} is invalid ({rule})");
+        }
+        Check(Candidates >= 2, "candidates", Candidates, "must be >= 2: the target and at least one negative");
+        Check(SftExamples >= 1, "sft_examples", SftExamples, "must be >= 1");
+        Check(PreferenceExamples >= 1, "preference_examples", PreferenceExamples, "must be >= 1");
+        Check(SdpoNegatives >= 1 && SdpoNegatives < Candidates, "sdpo_negatives", SdpoNegatives, $"must be in [1, candidates - 1 = {Candidates - 1}]");
+        Check(ValidationQuestions >= 1, "validation_questions", ValidationQuestions, "must be >= 1");
+        Check(EvaluationQuestions >= 1, "evaluation_questions", EvaluationQuestions, "must be >= 1");
+        foreach (var (name, training) in new[] { ("pretrain", Pretrain.Training), ("sft", Sft.Training), ("dpo", Dpo.Training), ("sdpo", Sdpo.Training) })
+        {
+            try { training.Validate(); }
+            catch (ArgumentException e) { throw new ArgumentException($"pipeline.{name}.training: {e.Message}", e); }
+        }
+        Sft.Lora?.Validate();
+        Dpo.Lora?.Validate();
+        Sdpo.Lora?.Validate();
+        Alignment.PreferenceLosses.Create(Dpo.Loss);
+        Alignment.PreferenceLosses.Create(Sdpo.Loss);
+        return this;
+    }
+
     public PipelineConfig WithStageSeeds()
     {
         long seed = (long)Seed, unset = new Training.TrainingConfig().Seed;
@@ -117,7 +143,7 @@ public static class RecommendationPipeline
     public static PipelineResult Run(PipelineData data, PipelineConfig config, string runsDir, string kind, object resolvedConfig,
         TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
-        config = config.WithStageSeeds(); // callers that store the outer config apply it first (Quickstart does)
+        config = config.WithStageSeeds().Validate(); // callers that store the outer config apply it first (Quickstart does)
         var total = Stopwatch.StartNew();
         using var session = RunSession.Start(runsDir, kind, resolvedConfig);
         var run = session.Run;

@@ -41,7 +41,7 @@ public static class SequenceTablePipeline
         IReadOnlyList<(string Name, string Path)> extraCandidateFiles, SequenceTablePipelineConfig config, string runsDir,
         TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
-        config = config with { Pipeline = config.Pipeline.WithStageSeeds() }; // the stored config says the seeds used
+        config = config with { Pipeline = config.Pipeline.WithStageSeeds().Validate() }; // the stored config says the seeds used
         // One item list for every table: --items, else the one beside the training table.
         itemsFile ??= SequenceTableLoader.FindCatalog(Path.GetDirectoryName(Path.GetFullPath(trainCsv))!)
             ?? throw new DataFormatException(trainCsv, 0, null, "no item list (id2name.txt, u.item or data_statis.csv) next to the table; pass one (--items FILE)");

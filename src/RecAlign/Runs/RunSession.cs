@@ -55,6 +55,8 @@ public sealed class RunSession : IDisposable
         {
             if (run.Kind != kind)
                 throw new ArgumentException($"--resume {run.Path}: that is a '{run.Kind}' run, not a '{kind}' run");
+            if (run.ReadSummary()?["status"]?.GetValue<string>() == RunRegistry.StatusName(RunStatus.Completed))
+                throw new ArgumentException($"--resume {run.Path}: the run already completed (its results stay as they are); start a new run");
             var differences = new List<string>();
             var storedConfig = run.ReadResolvedConfig()
                 ?? throw new FormatException($"--resume {run.Path}: {RunDirectory.ResolvedConfigFile} is missing");
@@ -77,7 +79,7 @@ public sealed class RunSession : IDisposable
         }
         var registry = new RunRegistry(registryPath ?? RunRegistry.DefaultPath(Path.GetDirectoryName(run.Path)!));
         registry.UpdateStatus(run.Id, RunStatus.Running);
-        run.Log("resumed");
+        run.Log("reopened for --resume");
         return Track(new RunSession(run, registry));
     }
 
@@ -136,18 +138,20 @@ public sealed class RunSession : IDisposable
 
     public void Dispose()
     {
-        Interrupt("session disposed before Complete/Fail");
+        _ = Interrupt("session disposed before Complete/Fail");
         Run.Dispose();
     }
 
-    /// <summary>Marks the run interrupted (log line + registry) unless it already ended. Never throws: it runs while
+    /// <summary>Marks the run interrupted (log line + registry) unless it already ended (then false). Never throws: it runs while
     /// an exception unwinds or the process is being terminated.</summary>
-    private void Interrupt(string why)
+    private bool Interrupt(string why)
     {
+        bool interrupted = false;
         lock (_gate)
         {
             if (!_finished)
             {
+                interrupted = true;
                 _finished = true;
                 try
                 {
@@ -159,6 +163,7 @@ public sealed class RunSession : IDisposable
             }
         }
         OpenSessions.TryRemove(this, out _);
+        return interrupted;
     }
 
     private static RunSession Track(RunSession session)
@@ -179,7 +184,9 @@ public sealed class RunSession : IDisposable
             {
                 handlers.Add(PosixSignalRegistration.Create(signal, context =>
                 {
-                    foreach (var session in OpenSessions.Keys) session.Interrupt($"signal {context.Signal}");
+                    foreach (var session in OpenSessions.Keys)
+                        if (session.Interrupt($"signal {context.Signal}")) // say so where the user is looking, too
+                            Console.Error.WriteLine($"\ninterrupted ({context.Signal}): run {session.Run.Path}; resume with --resume {session.Run.Path}");
                 }));
             }
             catch (PlatformNotSupportedException) { } // e.g. SIGHUP/SIGQUIT on Windows

@@ -49,6 +49,8 @@ public sealed class Trainer
     public Action<TrainingLogEntry>? OnLog { get; init; }
     /// <summary>Called after every optimizer step with (step, total steps, loss, tokens so far): progress display.</summary>
     public Action<long, long, double, long>? OnStep { get; init; }
+    /// <summary>Called with a line worth a log entry (e.g. a killed run's unfinished checkpoint cleaned up).</summary>
+    public Action<string>? OnNotice { get; init; }
     /// <summary>Called once when <see cref="Train"/> resumes from a checkpoint, with its (step, tokens so far).</summary>
     public Action<long, long>? OnResume { get; init; }
     /// <summary>Test hook: throw after this many optimizer steps, as a crash would.</summary>
@@ -68,6 +70,8 @@ public sealed class Trainer
         long totalSteps = _config.MaxSteps > 0 ? _config.MaxSteps : Math.Max(1, (long)_config.Epochs * batchesPerEpoch / accum);
         var scheduler = LrScheduler.FromConfig(_config.Optimizer, totalSteps);
 
+        if (_checkpointDir is not null) // a process killed while writing a checkpoint leaves its temp folder behind
+            foreach (var line in IO.AtomicFile.RecoverDirectories(_checkpointDir)) OnNotice?.Invoke($"checkpoints: {line}");
         var state = new TrainerState();
         if (resume && _checkpointDir is not null && LatestCheckpoint(_checkpointDir) is { } latest)
         {

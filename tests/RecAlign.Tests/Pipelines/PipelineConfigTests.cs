@@ -21,4 +21,16 @@ public class PipelineConfigTests
         var error = Assert.Throws<ArgumentException>(() => config.WithStageSeeds());
         Assert.Contains("pipeline.sft.training.seed=5", error.Message);
     }
+
+    [Fact]
+    public void ValidateNamesTheFirstBadField()
+    {
+        var defaults = new PipelineConfig();
+        Assert.Same(defaults, defaults.Validate());
+        Assert.Contains("pipeline.evaluation_questions = 0", Assert.Throws<ArgumentException>(() => new PipelineConfig { EvaluationQuestions = 0 }.Validate()).Message);
+        Assert.Contains("pipeline.sdpo_negatives = 20", Assert.Throws<ArgumentException>(() => new PipelineConfig { SdpoNegatives = 20 }.Validate()).Message);
+        var badLr = new PipelineConfig();
+        badLr = badLr with { Sft = badLr.Sft with { Training = badLr.Sft.Training with { BatchSize = 0 } } };
+        Assert.Contains("pipeline.sft.training: batch_size", Assert.Throws<ArgumentException>(() => badLr.Validate()).Message);
+    }
 }

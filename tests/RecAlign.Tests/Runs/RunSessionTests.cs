@@ -61,8 +61,10 @@ public class RunSessionTests
             s.Complete(new RunSummary(), writeReport: false);
         }
         Assert.Equal(RunStatus.Completed, RunRegistry.ForRunsDir(tmp.Path).Get(Path.GetFileName(path)).Status);
+        var again = Assert.Throws<ArgumentException>(() => RunSession.Resume(path, "sft", new Cfg(3), inputs));
+        Assert.Contains("already completed", again.Message);
         var log = File.ReadAllText(Path.Combine(path, RunDirectory.LogFile));
         Assert.Contains("interrupted", log);
-        Assert.Contains("resumed", log);
+        Assert.Contains("reopened for --resume", log);
     }
 }

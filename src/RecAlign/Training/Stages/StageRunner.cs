@@ -139,6 +139,7 @@ public static class StageRunner
                 if (entry.Values.Keys.Any(k => k.StartsWith("eval_")))
                     ctx.Say($"{stage} step {entry.Step}: " + string.Join(", ", entry.Values.Where(v => v.Key is "eval_hr1" or "eval_ndcg@5" or "eval_mrr").Select(v => $"{v.Key}={v.Value:F4}")));
             },
+            OnNotice = line => ctx.Say($"{stage}: {line}"),
             OnResume = (step, tokens) =>
             {
                 ctx.Say($"{stage}: resumed from the checkpoint at step {step}");
