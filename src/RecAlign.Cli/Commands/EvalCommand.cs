@@ -70,6 +70,7 @@ internal static class EvalCommand
         ItemCatalog? universe = catalogPath is null ? null : CatalogGrounder.ReadCatalog(catalogPath);
         var file = CandidatePromptJson.Read(candidatePath, universe);
         foreach (var w in file.Warnings.Take(5)) Console.Error.WriteLine($"warning: {w}");
+        if (file.Warnings.Count > 5) Console.Error.WriteLine($"warning: ... and {file.Warnings.Count - 5} more like these in {candidatePath}");
         var examples = parse.GetValue(limit) is { } n ? file.Examples.Take(n).ToList() : file.Examples;
         var templateName = parse.GetValue(template)!;
         var builder = new PromptBuilder(file.Catalog, PromptTemplates.NamedOrFile(templateName));

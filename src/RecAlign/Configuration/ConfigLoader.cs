@@ -42,10 +42,11 @@ public static class ConfigLoader
                 (long? line, string reason) = e switch
                 {
                     JsonException j => (j.LineNumber + 1, JsonErrors.Reason(j)),
-                    YamlDotNet.Core.YamlException y => ((long?)y.Start.Line, y.Message.TrimEnd('.')),
+                    YamlDotNet.Core.YamlException y => ((long?)y.Start.Line, YamlReason(y)),
                     _ => ((long?)null, e.Message),
                 };
-                throw new FormatException($"{path}{(line is > 0 ? $":{line}" : "")}: cannot parse config: {reason}", e);
+                // The reason already says what the parser said; YamlDotNet's wrapper adds only noise as an inner exception.
+                throw new FormatException($"{path}{(line is > 0 ? $":{line}" : "")}: cannot parse config: {reason}", e is JsonException ? e : null);
             }
             if (fileNode is not JsonObject obj) throw new FormatException($"{path}: a config file must hold an object at its top level");
             Merge(node, obj, path, "");
@@ -177,4 +178,13 @@ public static class ConfigLoader
             return JsonValue.Create(s);
         }
     }
+
+    /// <summary>YamlDotNet's words for a YAML error; its scanner sometimes fails with no words of its own (wrapped as
+    /// "Exception during deserialization"), which says nothing useful.</summary>
+    private static string YamlReason(YamlDotNet.Core.YamlException e) => e.InnerException switch
+    {
+        YamlDotNet.Core.YamlException inner => YamlReason(inner),
+        not null => "malformed YAML (check brackets, quotes, colons and indentation)",
+        null => e.Message.TrimEnd('.'),
+    };
 }
