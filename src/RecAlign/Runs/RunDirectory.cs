@@ -14,7 +14,7 @@ public sealed record MetricsRecord(long Step, string? Stage, IReadOnlyDictionary
 /// <summary>
 /// The one folder layout every command writes: <c>&lt;runs_dir&gt;/&lt;yyyyMMdd-HHmmss&gt;-&lt;kind&gt;-&lt;shortid&gt;/</c>
 /// with <c>config.json</c> (the config as the user gave it), <c>resolved_config.json</c> (every field, defaults
-/// included), <c>log.txt</c>, <c>metrics.jsonl</c> (one object per logged step: <c>{"step":..,"stage":..,
+/// included), <c>inputs.json</c> (a stage command's data files and folders, which <c>--resume</c> checks), <c>log.txt</c>, <c>metrics.jsonl</c> (one object per logged step: <c>{"step":..,"stage":..,
 /// "time":..,"loss":..,...}</c>), <c>checkpoints/</c>, <c>plots/</c>, <c>report.md</c> and <c>summary.json</c>.
 /// Whole files are written atomically; the log and the metrics are appended and flushed line by line, so a reader
 /// (or a crash) sees whole lines. The run id is the folder name.
