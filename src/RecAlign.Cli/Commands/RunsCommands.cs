@@ -78,6 +78,7 @@ public static class RunsCommands
             }
             var reg = OpenRegistry(dir, parse.GetValue(registry));
             reg.Discover(dir);
+            reg.MarkAbandoned();
             var rows = reg.List(new RunFilter(Kind: parse.GetValue(kind), Status: st, Limit: parse.GetValue(limit)));
             if (rows.Count == 0)
             {

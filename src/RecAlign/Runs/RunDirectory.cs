@@ -26,6 +26,9 @@ public sealed class RunDirectory : IDisposable
     /// <summary>A command's inputs that are not config fields (data files, model and output folders), so a resumed
     /// run can be checked against them.</summary>
     public const string InputsFile = "inputs.json";
+    /// <summary>Held (an exclusive OS file lock) by the process running the run; the OS releases it when that process
+    /// ends, however it ends, so a "running" run whose lock is free was killed.</summary>
+    public const string LockFile = "run.lock";
     public const string LogFile = "log.txt";
     public const string MetricsFile = "metrics.jsonl";
     public const string SummaryFile = "summary.json";
@@ -283,6 +286,35 @@ public sealed class RunDirectory : IDisposable
     }
 
     public JsonObject? ReadInputs() => ReadObject(System.IO.Path.Combine(Path, InputsFile));
+
+    /// <summary>Takes the run's lock (<see cref="LockFile"/>) for this process until the returned stream is disposed;
+    /// an <see cref="IOException"/> when another process holds it.</summary>
+    public FileStream AcquireLock()
+    {
+        var path = System.IO.Path.Combine(Path, LockFile);
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new IOException($"run {Path} is open in another process (it holds {LockFile})", e);
+        }
+    }
+
+    /// <summary>Whether a live process holds the run folder's lock (false for runs from before the lock existed).</summary>
+    public static bool IsHeld(string runPath)
+    {
+        var path = System.IO.Path.Combine(runPath, LockFile);
+        if (!File.Exists(path)) return false;
+        try
+        {
+            using var probe = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            return false;
+        }
+        catch (FileNotFoundException) { return false; }
+        catch (IOException) { return true; }
+    }
 
     /// <summary>A config as <c>resolved_config.json</c> stores it (a record serialised as ConfigLoader does).</summary>
     public static JsonNode ConfigNode(object config) => ToNode(config);

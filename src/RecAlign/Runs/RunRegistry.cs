@@ -178,6 +178,23 @@ public sealed class RunRegistry
         return added;
     }
 
+    /// <summary>Marks interrupted every "running" run whose folder no live process holds (<see cref="RunDirectory.IsHeld"/>):
+    /// a run killed outright (SIGKILL, power loss) has no chance to say so itself. Runs from before the lock existed
+    /// have no lock file and are left as they are. Returns the ids it marked.</summary>
+    public IReadOnlyList<string> MarkAbandoned()
+    {
+        var marked = new List<string>();
+        foreach (var r in List(new RunFilter(Status: RunStatus.Running)))
+        {
+            if (!Directory.Exists(r.Dir) || !File.Exists(System.IO.Path.Combine(r.Dir, RunDirectory.LockFile)) || RunDirectory.IsHeld(r.Dir)) continue;
+            UpdateStatus(r.Id, RunStatus.Interrupted);
+            using (var run = RunDirectory.Open(r.Dir))
+                run.Log($"interrupted (found running with no live process; resume with --resume {run.Path})");
+            marked.Add(r.Id);
+        }
+        return marked;
+    }
+
     /// <summary>Finds a run by folder path, id, id prefix or short id. An existing folder wins; otherwise the registry
     /// is searched after registering unregistered folders under <paramref name="runsDir"/> (when given).</summary>
     public (RunDirectory Run, RunRecord? Record) Resolve(string idOrPath, string? runsDir = null)

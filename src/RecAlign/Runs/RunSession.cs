@@ -19,10 +19,13 @@ public sealed class RunSession : IDisposable
     private readonly Lock _gate = new();
     private bool _finished;
 
-    private RunSession(RunDirectory run, RunRegistry registry)
+    private readonly FileStream _lock;
+
+    private RunSession(RunDirectory run, RunRegistry registry, FileStream runLock)
     {
         Run = run;
         Registry = registry;
+        _lock = runLock;
     }
 
     public RunDirectory Run { get; }
@@ -36,10 +39,11 @@ public sealed class RunSession : IDisposable
         string? parent = null, string? registryPath = null, IReadOnlyDictionary<string, string?>? inputs = null)
     {
         var run = RunDirectory.Create(runsDir, kind, resolvedConfig, givenConfig);
+        var runLock = run.AcquireLock(); // before the registry says "running": a running row always has a live holder
         if (inputs is not null) run.WriteInputs(inputs);
         var registry = new RunRegistry(registryPath ?? RunRegistry.DefaultPath(runsDir));
         registry.Register(run, RunStatus.Running, parent);
-        return Track(new RunSession(run, registry));
+        return Track(new RunSession(run, registry, runLock));
     }
 
     /// <summary>
@@ -51,8 +55,10 @@ public sealed class RunSession : IDisposable
         IReadOnlyDictionary<string, string?>? inputs = null, string? registryPath = null)
     {
         var run = RunDirectory.Open(runPath);
+        FileStream? runLock = null;
         try
         {
+            runLock = run.AcquireLock(); // refuses a run another process is still running
             if (run.Kind != kind)
                 throw new ArgumentException($"--resume {run.Path}: that is a '{run.Kind}' run, not a '{kind}' run");
             if (run.ReadSummary()?["status"]?.GetValue<string>() == RunRegistry.StatusName(RunStatus.Completed))
@@ -74,13 +80,14 @@ public sealed class RunSession : IDisposable
         }
         catch
         {
+            runLock?.Dispose();
             run.Dispose();
             throw;
         }
         var registry = new RunRegistry(registryPath ?? RunRegistry.DefaultPath(Path.GetDirectoryName(run.Path)!));
         registry.UpdateStatus(run.Id, RunStatus.Running);
         run.Log("reopened for --resume");
-        return Track(new RunSession(run, registry));
+        return Track(new RunSession(run, registry, runLock));
     }
 
     /// <summary>Adds "path: stored → given" for every leaf that differs (paths in the config's own snake_case).</summary>
@@ -139,6 +146,7 @@ public sealed class RunSession : IDisposable
     public void Dispose()
     {
         _ = Interrupt("session disposed before Complete/Fail");
+        _lock.Dispose();
         Run.Dispose();
     }
 

@@ -67,4 +67,37 @@ public class RunSessionTests
         Assert.Contains("interrupted", log);
         Assert.Contains("reopened for --resume", log);
     }
+
+    [Fact]
+    public void TheRunLockIsHeldWhileOpenAndAKilledRunIsFoundAbandoned()
+    {
+        using var tmp = new TempDir();
+        string path;
+        using (var s = RunSession.Start(tmp.Path, "sft", new Cfg()))
+        {
+            path = s.Run.Path;
+            Assert.True(RunDirectory.IsHeld(path));
+            var busy = Assert.Throws<IOException>(() => RunSession.Resume(path, "sft", new Cfg()));
+            Assert.Contains("open in another process", busy.Message);
+            Assert.Empty(s.Registry.MarkAbandoned()); // held: still running
+        }
+        Assert.False(RunDirectory.IsHeld(path));
+
+        // A run killed outright: registered as running, lock file present, nobody holding it.
+        var registry = RunRegistry.ForRunsDir(tmp.Path);
+        string killed;
+        using (var run = RunDirectory.Create(tmp.Path, "align", new Cfg()))
+        {
+            killed = run.Id;
+            run.AcquireLock().Dispose();
+            registry.Register(run, RunStatus.Running);
+        }
+        using (var old = RunDirectory.Create(tmp.Path, "pretrain", new Cfg())) // from before the lock existed
+            registry.Register(old, RunStatus.Running);
+
+        Assert.Equal([killed], registry.MarkAbandoned());
+        Assert.Equal(RunStatus.Interrupted, registry.Get(killed).Status);
+        Assert.Contains("no live process", File.ReadAllText(Path.Combine(registry.Get(killed).Dir, RunDirectory.LogFile)));
+        Assert.Single(registry.List(new RunFilter(Status: RunStatus.Running)));
+    }
 }
