@@ -47,9 +47,14 @@ public static class RunsCommands
         {
             var run = RunDirectory.Open(idOrPath);
             var regPath = registry ?? RunRegistry.DefaultPath(Path.GetDirectoryName(run.Path)!);
-            return (run, File.Exists(regPath) ? new RunRegistry(regPath).TryGet(run.Id) : null);
+            if (!File.Exists(regPath)) return (run, null);
+            var found = new RunRegistry(regPath);
+            found.MarkAbandoned(); // show a killed run as interrupted, as runs list does
+            return (run, found.TryGet(run.Id));
         }
-        return OpenRegistry(runsDir, registry).Resolve(idOrPath, runsDir);
+        var reg = OpenRegistry(runsDir, registry);
+        reg.MarkAbandoned();
+        return reg.Resolve(idOrPath, runsDir);
     }
 
     private static Command List()
