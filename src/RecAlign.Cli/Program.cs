@@ -18,13 +18,14 @@ if (Console.IsOutputRedirected)
 var root = new RootCommand("RecAlign: LLM-based generative recommendation with preference alignment");
 foreach (var command in CommandCatalog.All())
     root.Subcommands.Add(command);
-var parse = root.Parse(args.Length == 0 ? ["--help"] : args); // no command: the help, not an error
-// Parse errors (a bad option value, an unknown option) read like every other input error: one `error:` line each,
-// exit code 2, and a pointer to the help instead of the whole help text.
-if (parse.Action is ParseErrorAction)
-    return CliErrors.ReportParseErrors(parse);
 try
 {
+    // Validators run while parsing (e.g. --device asks libtorch about CUDA), so parsing is inside the handler too.
+    var parse = root.Parse(args.Length == 0 ? ["--help"] : args); // no command: the help, not an error
+    // Parse errors (a bad option value, an unknown option) read like every other input error: one `error:` line each,
+    // exit code 2, and a pointer to the help instead of the whole help text.
+    if (parse.Action is ParseErrorAction)
+        return CliErrors.ReportParseErrors(parse);
     return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception e)

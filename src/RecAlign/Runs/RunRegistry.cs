@@ -187,7 +187,8 @@ public sealed class RunRegistry
         foreach (var r in List(new RunFilter(Status: RunStatus.Running)))
         {
             if (!Directory.Exists(r.Dir) || !File.Exists(System.IO.Path.Combine(r.Dir, RunDirectory.LockFile)) || RunDirectory.IsHeld(r.Dir)) continue;
-            UpdateStatus(r.Id, RunStatus.Interrupted);
+            // Only if still running: the run may have completed (and let go of its lock) since the list was read.
+            if (!UpdateStatusIf(r.Id, RunStatus.Running, RunStatus.Interrupted)) continue;
             using (var run = RunDirectory.Open(r.Dir))
                 run.Log($"interrupted (found running with no live process; resume with --resume {run.Path})");
             marked.Add(r.Id);
@@ -232,6 +233,19 @@ public sealed class RunRegistry
         cmd.Parameters.AddWithValue("$prefix", escaped + "%");
         cmd.Parameters.AddWithValue("$suffix", "%-" + escaped);
         return ReadAll(cmd);
+    }
+
+    /// <summary>Sets the status only when it is <paramref name="from"/>; whether it did.</summary>
+    public bool UpdateStatusIf(string id, RunStatus from, RunStatus to)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "UPDATE runs SET status = $to, updated = $now WHERE id = $id AND status = $from";
+        cmd.Parameters.AddWithValue("$to", StatusName(to));
+        cmd.Parameters.AddWithValue("$from", StatusName(from));
+        cmd.Parameters.AddWithValue("$now", Format(DateTimeOffset.UtcNow));
+        cmd.Parameters.AddWithValue("$id", id);
+        return cmd.ExecuteNonQuery() > 0;
     }
 
     private void UpdateColumn(string id, string column, string value)

@@ -39,11 +39,21 @@ public sealed class RunSession : IDisposable
         string? parent = null, string? registryPath = null, IReadOnlyDictionary<string, string?>? inputs = null)
     {
         var run = RunDirectory.Create(runsDir, kind, resolvedConfig, givenConfig);
-        var runLock = run.AcquireLock(); // before the registry says "running": a running row always has a live holder
-        if (inputs is not null) run.WriteInputs(inputs);
-        var registry = new RunRegistry(registryPath ?? RunRegistry.DefaultPath(runsDir));
-        registry.Register(run, RunStatus.Running, parent);
-        return Track(new RunSession(run, registry, runLock));
+        FileStream? runLock = null;
+        try
+        {
+            runLock = run.AcquireLock(); // before the registry says "running": a running row always has a live holder
+            if (inputs is not null) run.WriteInputs(inputs);
+            var registry = new RunRegistry(registryPath ?? RunRegistry.DefaultPath(runsDir));
+            registry.Register(run, RunStatus.Running, parent);
+            return Track(new RunSession(run, registry, runLock));
+        }
+        catch
+        {
+            runLock?.Dispose();
+            run.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -84,10 +94,20 @@ public sealed class RunSession : IDisposable
             run.Dispose();
             throw;
         }
-        var registry = new RunRegistry(registryPath ?? RunRegistry.DefaultPath(Path.GetDirectoryName(run.Path)!));
-        registry.UpdateStatus(run.Id, RunStatus.Running);
-        run.Log("reopened for --resume");
-        return Track(new RunSession(run, registry, runLock));
+        try
+        {
+            var registry = new RunRegistry(registryPath ?? RunRegistry.DefaultPath(Path.GetDirectoryName(run.Path)!));
+            if (registry.TryGet(run.Id) is null) registry.Register(run, RunStatus.Running); // e.g. a folder moved here
+            else registry.UpdateStatus(run.Id, RunStatus.Running);
+            run.Log("reopened for --resume");
+            return Track(new RunSession(run, registry, runLock));
+        }
+        catch
+        {
+            runLock.Dispose();
+            run.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Adds "path: stored → given" for every leaf that differs (paths in the config's own snake_case).</summary>
@@ -166,8 +186,7 @@ public sealed class RunSession : IDisposable
                     Run.Log($"interrupted ({why}); resume with --resume {Run.Path}");
                     Registry.UpdateStatus(Run.Id, RunStatus.Interrupted);
                 }
-                catch (IOException) { }
-                catch (Microsoft.Data.Sqlite.SqliteException) { }
+                catch (Exception) { } // whatever failed (disk, registry gone), this must not replace the real error or crash the signal thread
             }
         }
         OpenSessions.TryRemove(this, out _);

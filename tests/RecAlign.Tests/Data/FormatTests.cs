@@ -36,6 +36,23 @@ public class CandidatePromptJsonTests
         $"    {{\n        \"historyList\": \"A{i}\",\n        \"itemList\": [\n            \"B{i}\",\n            \"C{i}\"\n        ],\n        \"trueSelection\": \"C{i}\"\n    }}";
 
     [Fact]
+    public void ContentAfterTheArrayIsAnErrorButTrailingWhitespaceIsNot()
+    {
+        var array = "[\n" + string.Join(",\n", Enumerable.Range(0, 2).Select(Element)) + "\n]";
+        var path = Path.Combine(Path.GetTempPath(), $"recalign-trail-{Guid.NewGuid():N}.json");
+        try
+        {
+            File.WriteAllText(path, array + "\r\n  \n");
+            Assert.Equal(2, CandidatePromptJson.Read(path).Examples.Count);
+            File.WriteAllText(path, array + "\n" + array); // two arrays back to back
+            var e = Assert.Throws<DataFormatException>(() => CandidatePromptJson.Read(path));
+            Assert.Equal(array.Split('\n').Length + 1, e.Line);
+            Assert.Contains("after the JSON array", e.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void TruncatedFileNamesTheFullPathTheLineAndTheElement()
     {
         // 8 lines per element after the opening bracket: element [3] starts on line 26; cut inside it (line 28).

@@ -95,6 +95,16 @@ public class RunSessionTests
         using (var old = RunDirectory.Create(tmp.Path, "pretrain", new Cfg())) // from before the lock existed
             registry.Register(old, RunStatus.Running);
 
+        string finished;
+        using (var run = RunDirectory.Create(tmp.Path, "eval", new Cfg())) // completed after the list was read
+        {
+            finished = run.Id;
+            run.AcquireLock().Dispose();
+            registry.Register(run, RunStatus.Completed);
+        }
+        Assert.False(registry.UpdateStatusIf(finished, RunStatus.Running, RunStatus.Interrupted));
+        Assert.Equal(RunStatus.Completed, registry.Get(finished).Status);
+
         Assert.Equal([killed], registry.MarkAbandoned());
         Assert.Equal(RunStatus.Interrupted, registry.Get(killed).Status);
         Assert.Contains("no live process", File.ReadAllText(Path.Combine(registry.Get(killed).Dir, RunDirectory.LogFile)));

@@ -53,7 +53,12 @@ public static class JsonArrayStream
                         _started = true;
                         continue;
                     }
-                    if (reader.TokenType == JsonTokenType.EndArray) { _done = true; break; }
+                    if (reader.TokenType == JsonTokenType.EndArray)
+                    {
+                        _done = true;
+                        RejectTrailingContent((int)reader.BytesConsumed);
+                        break;
+                    }
                     var start = reader;
                     if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && !reader.TrySkip())
                     {
@@ -80,6 +85,24 @@ public static class JsonArrayStream
             Buffer.BlockCopy(_buffer, consumed, _buffer, 0, _length - consumed);
             _length -= consumed;
             return true;
+        }
+
+        /// <summary>Only whitespace may follow the array (two concatenated arrays or stray text are an error, not a
+        /// silently half-read file).</summary>
+        private void RejectTrailingContent(int offset)
+        {
+            while (true)
+            {
+                for (int i = offset; i < _length; i++)
+                    if (_buffer[i] is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+                        throw new DataFormatException(file, LineAt(i), null, "unexpected content after the JSON array");
+                if (_final) return;
+                LineAt(_length);
+                _counted = 0;
+                _length = 0;
+                offset = 0;
+                Fill();
+            }
         }
 
         private void Fill()
