@@ -1,3 +1,4 @@
+using RecAlign.Tests.Runs;
 using RecAlign.Configuration;
 using RecAlign.Pipelines;
 using RecAlign.Training.Stages;
@@ -27,27 +28,24 @@ public class ConfigLoaderErrorTests
     [Fact]
     public void BadFileValueNamesTheFileTheKeyAndTheValue()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"recalign-cfg-{Guid.NewGuid():N}.yaml");
-        File.WriteAllText(path, "pipeline:\n  candidates: many\n");
-        try
-        {
-            var e = Assert.Throws<FormatException>(() => ConfigLoader.Load(new QuickstartConfig(), path));
-            Assert.Equal($"{path}: 'pipeline.candidates': expected an integer (got \"many\")", e.Message);
-        }
-        finally { File.Delete(path); }
+        var (e, path) = LoadYamlError("pipeline:\n  candidates: many\n");
+        Assert.Equal($"{path}: 'pipeline.candidates': expected an integer (got \"many\")", e.Message);
     }
 
     [Fact]
     public void YamlSyntaxErrorNamesTheLineWithoutDotNetText()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"recalign-cfg-{Guid.NewGuid():N}.yaml");
-        File.WriteAllText(path, "pipeline:\n  seed: [1\n");
-        try
-        {
-            var e = Assert.Throws<FormatException>(() => ConfigLoader.Load(new QuickstartConfig(), path));
-            Assert.StartsWith($"{path}:3: cannot parse config: ", e.Message);
-        }
-        finally { File.Delete(path); }
+        var (e, path) = LoadYamlError("pipeline:\n  seed: [1\n");
+        Assert.StartsWith($"{path}:3: cannot parse config: ", e.Message);
+    }
+
+    /// <summary>The error of loading a quickstart config from a YAML file holding <paramref name="yaml"/>, and that file's path.</summary>
+    private static (FormatException Error, string Path) LoadYamlError(string yaml)
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "config.yaml");
+        File.WriteAllText(path, yaml);
+        return (Assert.Throws<FormatException>(() => ConfigLoader.Load(new QuickstartConfig(), path)), path);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using RecAlign.Models.Language;
 using RecAlign.Prompts;
 using RecAlign.Tests.Models;
+using RecAlign.Tests.Runs;
 using RecAlign.Text;
 using RecAlign.Training;
 using RecAlign.Training.Stages;
@@ -8,21 +9,15 @@ using static TorchSharp.torch;
 
 namespace RecAlign.Tests.Training.Stages;
 
-public sealed class StageRunnerTests : IDisposable
+public class StageRunnerTests
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "recalign-stages-" + Guid.NewGuid().ToString("N"));
-
-    public void Dispose()
-    {
-        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
-    }
-
     [Fact]
     public void LoraSftWritesTheMergedModelAndThePeftAdaptersThatReproduceIt()
     {
-        var texts = new[] { "user watched alpha beta", "user watched gamma delta", " alpha", " gamma" };
+        using var tmp = new TempDir();
+                var texts = new[] { "user watched alpha beta", "user watched gamma delta", " alpha", " gamma" };
         var tokenizer = CompactVocabularyTokenizer.Build(texts);
-        var baseDir = Path.Combine(_dir, "base");
+        var baseDir = Path.Combine(tmp.Path, "base");
         using (var lm = LanguageModel.Create(LanguageModelTests.TinyConfig() with { VocabSize = tokenizer.VocabSize }, seed: 5))
             ModelDirectory.Save(lm, tokenizer, baseDir);
         var train = new List<PromptExample> { new("user watched alpha beta", "alpha"), new("user watched gamma delta", "gamma") };
@@ -31,7 +26,7 @@ public sealed class StageRunnerTests : IDisposable
             Lora = new LoraConfig { Rank = 2, Alpha = 4, Dropout = 0 },
             Training = new TrainingConfig { MaxSteps = 3, BatchSize = 2, Precision = Precision.Fp32, Optimizer = new() { LearningRate = 1e-2 } },
         };
-        var outDir = Path.Combine(_dir, "sft");
+        var outDir = Path.Combine(tmp.Path, "sft");
         var result = StageRunner.Sft(baseDir, train, [], config, outDir, new StageContext());
         Assert.Equal(3, result.Training.Steps);
         Assert.True(result.Training.Tokens > 0);
