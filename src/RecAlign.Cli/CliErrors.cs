@@ -50,9 +50,7 @@ internal static class CliErrors
     {
         var text = e switch
         {
-            // .NET appends "Actual value was X." on its own line: say it as "(got X)".
-            ArgumentOutOfRangeException { ActualValue: { } v } r => $"{r.Message.Split('\n')[0].Replace($" (Parameter '{r.ParamName}')", "", StringComparison.Ordinal)} (got {v})",
-            ArgumentException { ParamName: string p } => e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal),
+            ArgumentException a => RecAlign.IO.ArgumentErrors.Plain(a),
             System.Text.Json.JsonException j => RecAlign.IO.JsonErrors.Reason(j),
             _ => e.Message,
         };

@@ -61,14 +61,27 @@ internal static class CommonOptions
         DefaultValueFactory = _ => RecAlign.Runs.RunDirectory.DefaultRunsDir,
     };
 
-    public static Option<int?> Threads()
+    public static Option<int?> Threads() => Positive(new Option<int?>("--threads") { Description = "CPU threads for libtorch (default: all cores)" });
+
+    /// <summary>Rejects a given value ≤ 0 at parse time with an error naming the option.</summary>
+    public static Option<int> Positive(Option<int> option)
     {
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch (default: all cores)" };
-        threads.Validators.Add(r =>
+        option.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int?>() is int v && v <= 0) r.AddError($"--threads must be greater than 0 (got {v})");
+            if (r.Tokens.Count > 0 && r.GetValueOrDefault<int>() <= 0)
+                r.AddError($"{option.Name} must be greater than 0 (got {r.GetValueOrDefault<int>()})");
         });
-        return threads;
+        return option;
+    }
+
+    /// <inheritdoc cref="Positive(Option{int})"/>
+    public static Option<int?> Positive(Option<int?> option)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is int v && v <= 0) r.AddError($"{option.Name} must be greater than 0 (got {v})");
+        });
+        return option;
     }
 
     public static void ApplyThreads(int? threads)

@@ -39,9 +39,9 @@ internal static class EvalCommand
         var normalised = new Option<bool>("--length-normalised") { Description = "rank mode: mean log-prob per token instead of the sum" };
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
-        Positive(limit);
-        Positive(batch);
-        Positive(beams);
+        CommonOptions.Positive(limit);
+        CommonOptions.Positive(batch);
+        CommonOptions.Positive(beams);
         var command = new Command("eval", "evaluate a model on a candidate-prompt file: hr1, valid_ratio (and HR/NDCG/MRR@K in rank and catalog mode)")
         {
             model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device,
@@ -60,8 +60,7 @@ internal static class EvalCommand
         if (catalogPath is not null && modeName != "catalog")
             throw new ArgumentException($"--catalog applies to --mode catalog only (got --mode {modeName})");
         var modelDir = parse.GetValue(model)!;
-        if (!File.Exists(Path.Combine(modelDir, "config.json")))
-            throw new ArgumentException($"--model {modelDir}: not a model directory (no config.json)");
+        ModelDirectory.RequireModelDirectory(modelDir);
         var candidatePath = parse.GetValue(candidates)!;
         if (!File.Exists(candidatePath)) throw new ArgumentException($"--candidates {candidatePath}: file not found");
 
@@ -127,17 +126,4 @@ internal static class EvalCommand
         }
         return 0;
     }
-
-    /// <summary>Rejects values ≤ 0 at parse time with an error naming the option.</summary>
-    private static void Positive(Option<int> option) => option.Validators.Add(r =>
-    {
-        if (r.Tokens.Count > 0 && r.GetValueOrDefault<int>() <= 0)
-            r.AddError($"{option.Name} must be greater than 0 (got {r.GetValueOrDefault<int>()})");
-    });
-
-    private static void Positive(Option<int?> option) => option.Validators.Add(r =>
-    {
-        if (r.GetValueOrDefault<int?>() is int v && v <= 0)
-            r.AddError($"{option.Name} must be greater than 0 (got {v})");
-    });
 }

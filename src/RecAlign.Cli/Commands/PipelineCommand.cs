@@ -52,8 +52,6 @@ internal static class PipelineCommand
                 ? $"VALIDATION metrics on {Path.GetFileName(validationFile)}, which also picked the checkpoints (no --test)"
                 : $"TEST metrics on {Path.GetFileName(testFile)}; checkpoints picked on {Path.GetFileName(validationFile)} ('{SequenceTablePipeline.ValidationSetName} HR@1')";
             AnsiConsole.Write(ResultTable.Build(Markup.Escape($"pipeline (seed {resolved.Pipeline.Seed}, {resolved.Pipeline.Candidates} candidates): {reported}"), result));
-            if (testFile is null)
-                Console.WriteLine($"note: these are validation scores; {Path.GetFileName(validationFile)} was also used for model selection, so they are optimistic (pass --test FILE)");
             Console.WriteLine($"total {result.Seconds:F0}s; run directory {result.Run.Path}");
             return 0;
         }

@@ -19,9 +19,6 @@ public static class RunsCommands
         yield return ReportCommand();
     }
 
-    /// <summary>The <c>--runs-dir</c> option, shared with other commands that create runs.</summary>
-    public static Option<string> RunsDir() => CommonOptions.RunsDir();
-
     private static Option<string?> Registry() => new("--registry")
     {
         Description = "registry database (default: <runs-dir>/registry.sqlite)",
@@ -60,7 +57,7 @@ public static class RunsCommands
     private static Command List()
     {
         var cmd = new Command("list", "list runs, newest first (registers run folders the registry lacks)");
-        var runsDir = RunsDir();
+        var runsDir = CommonOptions.RunsDir();
         var registry = Registry();
         var kind = new Option<string?>("--kind") { Description = "only runs of this kind (sft, align, eval, ...)" };
         var status = new Option<string?>("--status") { Description = "only runs with this status (created, running, completed, failed, interrupted)" };
@@ -118,7 +115,7 @@ public static class RunsCommands
     {
         var cmd = new Command("show", "show one run: facts, final metrics, stages and resolved config");
         var id = RunArgument("run");
-        var runsDir = RunsDir();
+        var runsDir = CommonOptions.RunsDir();
         var registry = Registry();
         cmd.Arguments.Add(id);
         cmd.Options.Add(runsDir);
@@ -170,7 +167,7 @@ public static class RunsCommands
         var cmd = new Command("compare", "compare two runs: final metrics side by side and config differences");
         var a = RunArgument("a");
         var b = RunArgument("b");
-        var runsDir = RunsDir();
+        var runsDir = CommonOptions.RunsDir();
         var registry = Registry();
         cmd.Arguments.Add(a);
         cmd.Arguments.Add(b);
@@ -211,7 +208,7 @@ public static class RunsCommands
     {
         var cmd = new Command("report", "write RUN/report.md with a results table and PNG curves");
         var id = RunArgument("run");
-        var runsDir = RunsDir();
+        var runsDir = CommonOptions.RunsDir();
         var registry = Registry();
         cmd.Arguments.Add(id);
         cmd.Options.Add(runsDir);

@@ -36,19 +36,13 @@ internal static class TrainCommands
         return common;
     }
 
-    private static T Resolve<T>(ParseResult parse, Common common, T defaults)
+    private static T Resolve<T>(ParseResult parse, Common common, T defaults) where T : IStageConfig
     {
         CommonOptions.ApplyThreads(parse.GetValue(common.Threads));
         var overrides = (parse.GetValue(common.Set) ?? []).ToList();
         if (parse.GetValue(common.Seed) is { } seed) overrides.Add($"training.seed={seed}");
         var config = ConfigLoader.Load(defaults, parse.GetValue(common.Config), overrides);
-        // Bad values fail before a run folder exists (the trainer checks them again).
-        switch (config)
-        {
-            case PretrainConfig p: p.Training.Validate(); break;
-            case SftConfig f: f.Training.Validate(); f.Lora?.Validate(); break;
-            case AlignConfig a: a.Training.Validate(); a.Lora?.Validate(); break;
-        }
+        config.Validate(); // bad values (a loss, β, batch size...) fail before a run folder exists
         return config;
     }
 
@@ -89,7 +83,6 @@ internal static class TrainCommands
         inputs.ToDictionary(i => i.Name, i => i.IsPath && i.Value is not null ? Path.GetFullPath(i.Value) : i.Value);
 
     private static Option<string?> Validation() => new("--validation") { Description = "candidate-prompt JSON for validation HR@1 (early stopping, best checkpoint)" };
-    private static Option<string> Template() => CommonOptions.Template();
 
     private static List<CandidateQuestion> Questions(string? path, string template)
     {
@@ -136,7 +129,7 @@ internal static class TrainCommands
         var train = new Option<string>("--train") { Description = "training data (.jsonl TRL prompt/completion, or candidate-prompt .json/.json.gz)", Required = true };
         var lora = new Option<bool>("--lora") { Description = "train LoRA adapters (PEFT defaults; tune with --set lora.rank=16 ...)" };
         var validation = Validation();
-        var template = Template();
+        var template = CommonOptions.Template();
         foreach (var o in new Option[] { model, train, lora, validation, template }) c.Options.Add(o);
         var common = AddCommon(c);
         c.SetAction(parse =>
@@ -161,7 +154,7 @@ internal static class TrainCommands
         var loss = new Option<string?>("--loss") { Description = "loss type (loss.loss_type)" };
         var lora = new Option<bool>("--lora") { Description = "train LoRA adapters; the base serves as a live reference with --set reference=live" };
         var validation = Validation();
-        var template = Template();
+        var template = CommonOptions.Template();
         foreach (var o in new Option[] { model, train, loss, lora, validation, template }) c.Options.Add(o);
         var common = AddCommon(c);
         c.SetAction(parse =>
@@ -169,7 +162,6 @@ internal static class TrainCommands
             var defaults = parse.GetValue(lora) ? new AlignConfig { Lora = new LoraConfig() } : new AlignConfig();
             if (parse.GetValue(loss) is { } l) defaults = defaults with { Loss = defaults.Loss with { LossType = l } };
             var config = Resolve(parse, common, defaults);
-            PreferenceLosses.Create(config.Loss); // an unknown loss or a bad β fails here, before a run folder exists
             ModelDirectory.RequireModelDirectory(parse.GetValue(model)!);
             var data = TrlJsonl.ReadPreferences(parse.GetValue(train)!);
             if (data.Count == 0) throw new ArgumentException($"align: {Path.GetFullPath(parse.GetValue(train)!)} holds no preference examples");

@@ -75,11 +75,6 @@ public sealed record PipelineConfig
     public AlignConfig Dpo { get; init; } = new() { Loss = new PreferenceLossConfig { LossType = "dpo", Beta = 1.0 } };
     public AlignConfig Sdpo { get; init; } = new() { Loss = new PreferenceLossConfig { LossType = "sdpo", Beta = 1.0 } };
 
-    /// <summary>
-    /// Every stage of a pipeline run trains with <see cref="Seed"/>: this config with the four stages'
-    /// <c>training.seed</c> set to it, so the resolved config a run stores is the one it ran. A stage seed set to
-    /// anything but its default or <see cref="Seed"/> is refused rather than silently replaced.
-    /// </summary>
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field (called before a run folder exists).</summary>
     public PipelineConfig Validate()
     {
@@ -93,19 +88,19 @@ public sealed record PipelineConfig
         Check(SdpoNegatives >= 1 && SdpoNegatives < Candidates, "sdpo_negatives", SdpoNegatives, $"must be in [1, candidates - 1 = {Candidates - 1}]");
         Check(ValidationQuestions >= 1, "validation_questions", ValidationQuestions, "must be >= 1");
         Check(EvaluationQuestions >= 1, "evaluation_questions", EvaluationQuestions, "must be >= 1");
-        foreach (var (name, training) in new[] { ("pretrain", Pretrain.Training), ("sft", Sft.Training), ("dpo", Dpo.Training), ("sdpo", Sdpo.Training) })
+        foreach (var (name, stage) in new (string, IStageConfig)[] { ("pretrain", Pretrain), ("sft", Sft), ("dpo", Dpo), ("sdpo", Sdpo) })
         {
-            try { training.Validate(); }
-            catch (ArgumentException e) { throw new ArgumentException($"pipeline.{name}.training: {e.Message}", e); }
+            try { stage.Validate(); }
+            catch (ArgumentException e) { throw new ArgumentException($"pipeline.{name}.{e.Message}", e); }
         }
-        Sft.Lora?.Validate();
-        Dpo.Lora?.Validate();
-        Sdpo.Lora?.Validate();
-        Alignment.PreferenceLosses.Create(Dpo.Loss);
-        Alignment.PreferenceLosses.Create(Sdpo.Loss);
         return this;
     }
 
+    /// <summary>
+    /// Every stage of a pipeline run trains with <see cref="Seed"/>: this config with the four stages'
+    /// <c>training.seed</c> set to it, so the resolved config a run stores is the one it ran. A stage seed set to
+    /// anything but its default or <see cref="Seed"/> is refused rather than silently replaced.
+    /// </summary>
     public PipelineConfig WithStageSeeds()
     {
         long seed = (long)Seed, unset = new Training.TrainingConfig().Seed;
@@ -192,12 +187,12 @@ public static class RecommendationPipeline
     {
         var sw = Stopwatch.StartNew();
         var catalog = data.Catalog;
-        var sampler = CandidateSampler.For(new CandidateConfig { Count = config.Candidates, Seed = config.Seed }, catalog.Count);
+        var sampler = Sampler(config, catalog.Count);
         var trainCandidates = sampler.Sample(Subsample(data.Train, config.SftExamples, config.Seed));
-        var validation = Questions(data, sampler.Sample(Subsample(data.Validation, config.ValidationQuestions, config.Seed + 1)), config.Seed + 1);
-        var evaluationExamples = sampler.Sample(Subsample(data.Evaluation, config.EvaluationQuestions, config.Seed + 2));
-        var evaluation = Questions(data, evaluationExamples, config.Seed + 2);
-        var withoutHistory = config.HistoryAblation ? Questions(data, evaluationExamples, config.Seed + 2, omitHistory: true) : null;
+        var validation = Questions(catalog, data.Templates, sampler.Sample(Subsample(data.Validation, config.ValidationQuestions, config.Seed + 1)), config.Seed + 1);
+        var evaluationLists = EvaluationLists(data.Evaluation, catalog.Count, config);
+        var evaluation = EvaluationQuestions(evaluationLists, catalog, data.Templates, config);
+        var withoutHistory = config.HistoryAblation ? EvaluationQuestions(evaluationLists, catalog, data.Templates, config, omitHistory: true) : null;
         var prompts = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed });
         var sftData = prompts.Build(trainCandidates);
         var preferenceExamples = data.PreferencePool is { } pool
@@ -244,7 +239,7 @@ public static class RecommendationPipeline
             new("popularity", WithExtras(Baselines.Popularity(evaluation, catalog, popularity), data, q => Baselines.Popularity(q, catalog, popularity)), null, null),
         };
         if (data.GroundTruth is { } truth)
-            results.Add(new("oracle", Baselines.Oracle(evaluation, evaluationExamples, truth), null, null));
+            results.Add(new("oracle", Baselines.Oracle(evaluation, evaluationLists, truth), null, null));
         foreach (var stage in new[] { sft, dpo, sdpo })
         {
             var evalWatch = Stopwatch.StartNew();
@@ -314,16 +309,32 @@ public static class RecommendationPipeline
         return all;
     }
 
-    /// <summary>A seeded subset of the examples in their original order (all of them when there are fewer). Never the
-    /// first n: sequence tables list each user's prefixes together, so a head would be a handful of users.</summary>
-    private static IReadOnlyList<T> Subsample<T>(IReadOnlyList<T> examples, int n, ulong seed)
+    /// <summary>A seeded subset of <paramref name="n"/> examples in their original order (all of them when there are
+    /// fewer). Never the first n: sequence tables list each user's prefixes together, so a head would be a handful of users.</summary>
+    public static IReadOnlyList<T> Subsample<T>(IReadOnlyList<T> examples, int n, ulong seed)
     {
+        if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "a subset needs at least one example");
         if (examples.Count <= n) return examples;
         var order = Enumerable.Range(0, examples.Count).ToArray();
         new Training.Optimization.Pcg32(seed, 0x5ab).Shuffle<int>(order);
         return order.Take(n).Order().Select(i => examples[i]).ToList();
     }
 
-    private static List<CandidateQuestion> Questions(PipelineData data, IReadOnlyList<CandidateExample> examples, ulong seed, bool omitHistory = false) =>
-        CandidateQuestions.From(new PromptBuilder(data.Catalog, data.Templates, new PromptConfig { Seed = seed, OmitHistory = omitHistory }), data.Catalog, examples);
+    /// <summary>The reported evaluation lists: a seeded subset of <see cref="PipelineConfig.EvaluationQuestions"/>
+    /// examples, each with its seeded candidate list. <see cref="SequenceTablePipeline"/> asks a validation table the
+    /// same way, so its validation columns equal what a run without a test table reports.</summary>
+    internal static List<CandidateExample> EvaluationLists(IReadOnlyList<SequenceExample> examples, int itemCount, PipelineConfig config) =>
+        Sampler(config, itemCount).Sample(Subsample(examples, config.EvaluationQuestions, config.Seed + 2));
+
+    /// <summary>The evaluation lists as prompts (the same seeded template draw every time).</summary>
+    internal static List<CandidateQuestion> EvaluationQuestions(IReadOnlyList<CandidateExample> lists, ItemCatalog catalog,
+        IReadOnlyList<PromptTemplate> templates, PipelineConfig config, bool omitHistory = false) =>
+        Questions(catalog, templates, lists, config.Seed + 2, omitHistory);
+
+    private static CandidateSampler Sampler(PipelineConfig config, int itemCount) =>
+        CandidateSampler.For(new CandidateConfig { Count = config.Candidates, Seed = config.Seed }, itemCount);
+
+    private static List<CandidateQuestion> Questions(ItemCatalog catalog, IReadOnlyList<PromptTemplate> templates,
+        IReadOnlyList<CandidateExample> examples, ulong seed, bool omitHistory = false) =>
+        CandidateQuestions.From(new PromptBuilder(catalog, templates, new PromptConfig { Seed = seed, OmitHistory = omitHistory }), catalog, examples);
 }

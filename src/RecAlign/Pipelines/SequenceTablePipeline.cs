@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using RecAlign.Data;
-using RecAlign.Data.Candidates;
 using RecAlign.Data.Formats;
 using RecAlign.Data.Loaders;
 using RecAlign.Inference;
@@ -89,10 +88,8 @@ public static class SequenceTablePipeline
     public static ExtraEvaluationSet ValidationSet(IReadOnlyList<SequenceExample> validation, string file, ItemCatalog catalog,
         IReadOnlyList<PromptTemplate> templates, PipelineConfig config)
     {
-        var sampler = CandidateSampler.For(new CandidateConfig { Count = config.Candidates, Seed = config.Seed }, catalog.Count);
-        var examples = sampler.Sample(Subsample(validation, config.EvaluationQuestions, config.Seed + 2));
-        var builder = new PromptBuilder(catalog, templates, new PromptConfig { Seed = config.Seed + 2 });
-        return new ExtraEvaluationSet(ValidationSetName, file, CandidateQuestions.From(builder, catalog, examples), validation.Count);
+        var lists = RecommendationPipeline.EvaluationLists(validation, catalog.Count, config);
+        return new ExtraEvaluationSet(ValidationSetName, file, RecommendationPipeline.EvaluationQuestions(lists, catalog, templates, config), validation.Count);
     }
 
     /// <summary>A published candidate-prompt file, capped at <see cref="PipelineConfig.EvaluationQuestions"/> questions
@@ -101,24 +98,12 @@ public static class SequenceTablePipeline
     {
         if (name == ValidationSetName) throw new ArgumentException($"--extra-eval name '{ValidationSetName}' is reserved (the validation table's columns)");
         var file = CandidatePromptJson.Read(path);
-        var examples = Subsample(file.Examples, config.EvaluationQuestions, config.Seed + 4);
+        var examples = RecommendationPipeline.Subsample(file.Examples, config.EvaluationQuestions, config.Seed + 4);
         var builder = new PromptBuilder(file.Catalog, templates, new PromptConfig { Seed = config.Seed + 3 });
         return new ExtraEvaluationSet(name, path, CandidateQuestions.From(builder, file.Catalog, examples), file.Examples.Count);
     }
 
-    /// <summary>A seeded subset of <paramref name="n"/> examples in their original order (all of them when there are
-    /// fewer); the same rule as <see cref="RecommendationPipeline"/>'s, so equal seeds pick equal subsets.</summary>
-    public static IReadOnlyList<T> Subsample<T>(IReadOnlyList<T> examples, int n, ulong seed)
-    {
-        if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "pipeline.evaluation_questions must be ≥ 1");
-        if (examples.Count <= n) return examples;
-        var order = Enumerable.Range(0, examples.Count).ToArray();
-        new Training.Optimization.Pcg32(seed, 0x5ab).Shuffle<int>(order);
-        return order.Take(n).Order().Select(i => examples[i]).ToList();
-    }
-
-    /// <summary>Adds to <c>summary.json</c> which table the reported metrics come from and what each extra set scored.</summary>
-    /// <summary>summary.json's record of which table is reported and which picked the models.</summary>
+    /// <summary>summary.json's record of which table is reported, which picked the models, and what each extra set scored.</summary>
     private static JsonObject EvaluationRecord(string validationCsv, string? testCsv, int validationRows, int reportedRows,
         IReadOnlyList<ExtraEvaluationSet> extras, PipelineConfig config) =>
         new()

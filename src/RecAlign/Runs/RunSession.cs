@@ -87,15 +87,7 @@ public sealed class RunSession : IDisposable
                 throw new ArgumentException($"--resume {run.Path}: this call differs from the one that started the run " +
                     $"({string.Join("; ", differences)}); resume with the run's own arguments (its " +
                     $"{RunDirectory.ResolvedConfigFile} and {RunDirectory.InputsFile}), or start a new run");
-        }
-        catch
-        {
-            runLock?.Dispose();
-            run.Dispose();
-            throw;
-        }
-        try
-        {
+
             var registry = new RunRegistry(registryPath ?? RunRegistry.DefaultPath(Path.GetDirectoryName(run.Path)!));
             if (registry.TryGet(run.Id) is null) registry.Register(run, RunStatus.Running); // e.g. a folder moved here
             else registry.UpdateStatus(run.Id, RunStatus.Running);
@@ -104,7 +96,7 @@ public sealed class RunSession : IDisposable
         }
         catch
         {
-            runLock.Dispose();
+            runLock?.Dispose();
             run.Dispose();
             throw;
         }

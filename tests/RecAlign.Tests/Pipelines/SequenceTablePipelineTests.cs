@@ -37,13 +37,13 @@ public class SequenceTablePipelineTests
     public void Subsample_IsSeededDeterministicAndKeepsOrder()
     {
         var xs = Enumerable.Range(0, 100).ToList();
-        var a = SequenceTablePipeline.Subsample(xs, 10, 7);
+        var a = RecommendationPipeline.Subsample(xs, 10, 7);
         Assert.Equal(10, a.Count);
-        Assert.Equal(a, SequenceTablePipeline.Subsample(xs, 10, 7));
+        Assert.Equal(a, RecommendationPipeline.Subsample(xs, 10, 7));
         Assert.Equal(a.Order(), a);
-        Assert.NotEqual(a, SequenceTablePipeline.Subsample(xs, 10, 8));
-        Assert.Same(xs, SequenceTablePipeline.Subsample(xs, 100, 7));
-        Assert.Throws<ArgumentOutOfRangeException>(() => SequenceTablePipeline.Subsample(xs, 0, 7));
+        Assert.NotEqual(a, RecommendationPipeline.Subsample(xs, 10, 8));
+        Assert.Same(xs, RecommendationPipeline.Subsample(xs, 100, 7));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RecommendationPipeline.Subsample(xs, 0, 7));
     }
 
     [Fact]

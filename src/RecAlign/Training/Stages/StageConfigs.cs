@@ -4,8 +4,25 @@ using RecAlign.Training.Optimization;
 
 namespace RecAlign.Training.Stages;
 
+/// <summary>A stage's config: checked as a whole before anything runs (the trainer checks its part again).</summary>
+public interface IStageConfig
+{
+    /// <summary>Throws <see cref="ArgumentException"/> naming the section and field of the first invalid value.</summary>
+    void Validate();
+}
+
+internal static class StageConfigChecks
+{
+    /// <summary>Runs one section's check, naming the section in its error ("training: batch_size ...").</summary>
+    public static void Section(string name, Action check)
+    {
+        try { check(); }
+        catch (ArgumentException e) { throw new ArgumentException($"{name}: {IO.ArgumentErrors.Plain(e)}", e); }
+    }
+}
+
 /// <summary>Causal-LM pretraining of a from-scratch model on catalog text and training histories.</summary>
-public sealed record PretrainConfig
+public sealed record PretrainConfig : IStageConfig
 {
     /// <summary><c>tiny</c> (the embedded default), <c>small10m</c> or <c>medium30m</c>.</summary>
     public string ModelSize { get; init; } = "tiny";
@@ -25,10 +42,12 @@ public sealed record PretrainConfig
         "medium30m" => LanguageModelConfig.Medium30M(vocabSize),
         _ => throw new ArgumentException($"unknown model size '{size}' (known: tiny, small10m, medium30m)"),
     };
+
+    public void Validate() => StageConfigChecks.Section("training", () => Training.Validate());
 }
 
 /// <summary>Supervised fine-tuning on (prompt, target title) pairs, loss on the response only.</summary>
-public sealed record SftConfig
+public sealed record SftConfig : IStageConfig
 {
     public TrainingConfig Training { get; init; } = new()
     {
@@ -40,6 +59,12 @@ public sealed record SftConfig
     public int MaxPromptTokens { get; init; } = 480;
     /// <summary>Validation questions ranked at each evaluation (a fixed subset keeps evaluation cheap).</summary>
     public int EvalQuestions { get; init; } = 200;
+
+    public void Validate()
+    {
+        StageConfigChecks.Section("training", () => Training.Validate());
+        if (Lora is { } lora) StageConfigChecks.Section("lora", lora.Validate);
+    }
 }
 
 public enum ReferenceMode
@@ -51,7 +76,7 @@ public enum ReferenceMode
 }
 
 /// <summary>Preference alignment (DPO, S-DPO, ...) from an SFT model.</summary>
-public sealed record AlignConfig
+public sealed record AlignConfig : IStageConfig
 {
     public PreferenceLossConfig Loss { get; init; } = new();
     public TrainingConfig Training { get; init; } = new()
@@ -65,4 +90,12 @@ public sealed record AlignConfig
     public ReferenceMode Reference { get; init; } = ReferenceMode.Cached;
     public int MaxPromptTokens { get; init; } = 480;
     public int EvalQuestions { get; init; } = 200;
+
+    /// <summary>Also builds the loss once: an unknown loss type or an invalid β fails here.</summary>
+    public void Validate()
+    {
+        StageConfigChecks.Section("training", () => Training.Validate());
+        if (Lora is { } lora) StageConfigChecks.Section("lora", lora.Validate);
+        StageConfigChecks.Section("loss", () => PreferenceLosses.Create(Loss));
+    }
 }
