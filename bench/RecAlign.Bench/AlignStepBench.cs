@@ -1,3 +1,4 @@
+using RecAlign.Randomness;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using RecAlign.Alignment;

@@ -1,6 +1,7 @@
+using RecAlign.Prompts;
+using RecAlign.Randomness;
 using RecAlign.Data;
 using RecAlign.Inference;
-using RecAlign.Training.Optimization;
 using static TorchSharp.torch;
 
 namespace RecAlign.Evaluation;

@@ -1,3 +1,4 @@
+using RecAlign.Prompts;
 using RecAlign.Inference;
 using static TorchSharp.torch;
 

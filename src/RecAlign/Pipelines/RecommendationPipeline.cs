@@ -1,3 +1,4 @@
+using RecAlign.Randomness;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using RecAlign.Alignment;
@@ -316,7 +317,7 @@ public static class RecommendationPipeline
         if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "a subset needs at least one example");
         if (examples.Count <= n) return examples;
         var order = Enumerable.Range(0, examples.Count).ToArray();
-        new Training.Optimization.Pcg32(seed, 0x5ab).Shuffle<int>(order);
+        new Randomness.Pcg32(seed, 0x5ab).Shuffle<int>(order);
         return order.Take(n).Order().Select(i => examples[i]).ToList();
     }
 

@@ -1,5 +1,4 @@
 using RecAlign.Data;
-using RecAlign.Inference;
 
 namespace RecAlign.Prompts;
 

@@ -1,6 +1,6 @@
+using RecAlign.Randomness;
 using RecAlign.Data;
 using RecAlign.Data.Candidates;
-using RecAlign.Training.Optimization;
 
 namespace RecAlign.Prompts;
 

@@ -1,3 +1,4 @@
+using RecAlign.Randomness;
 using RecAlign.Data;
 using RecAlign.Data.Candidates;
 using RecAlign.Training.Optimization;

@@ -1,3 +1,4 @@
+using RecAlign.Randomness;
 using RecAlign.Data;
 using RecAlign.Data.Audit;
 using RecAlign.Data.Candidates;

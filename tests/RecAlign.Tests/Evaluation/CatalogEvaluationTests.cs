@@ -1,3 +1,4 @@
+using RecAlign.Prompts;
 using System.Text.Json.Nodes;
 using RecAlign.Data;
 using RecAlign.Data.Formats;

@@ -1,3 +1,4 @@
+using RecAlign.Prompts;
 using RecAlign.Data;
 using RecAlign.Evaluation;
 using RecAlign.Inference;

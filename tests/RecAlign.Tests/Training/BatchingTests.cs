@@ -1,3 +1,4 @@
+using RecAlign.Text;
 using RecAlign.Training;
 using RecAlign.Training.Batching;
 

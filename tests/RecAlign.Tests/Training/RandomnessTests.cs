@@ -1,3 +1,4 @@
+using RecAlign.Randomness;
 using System.Text.Json;
 using RecAlign.Training.Optimization;
 using TorchSharp;

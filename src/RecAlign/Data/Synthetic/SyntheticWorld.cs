@@ -1,4 +1,4 @@
-using RecAlign.Training.Optimization;
+using RecAlign.Randomness;
 
 namespace RecAlign.Data.Synthetic;
 

@@ -1,3 +1,4 @@
+using RecAlign.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,3 +1,4 @@
+using RecAlign.Randomness;
 using RecAlign.Training.Optimization;
 
 namespace RecAlign.Training.Batching;

@@ -1,3 +1,5 @@
+using RecAlign.Randomness;
+
 namespace RecAlign.Training.Optimization;
 
 /// <summary>Where a run is in its data: epoch and the index of the next batch within it. JSON-serialisable.</summary>

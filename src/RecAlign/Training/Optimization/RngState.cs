@@ -1,3 +1,4 @@
+using RecAlign.Randomness;
 using TorchSharp;
 
 namespace RecAlign.Training.Optimization;

@@ -1,7 +1,6 @@
-using RecAlign.Text;
-using RecAlign.Training.Batching;
+using RecAlign.Prompts;
 
-namespace RecAlign.Prompts;
+namespace RecAlign.Text;
 
 /// <summary>Text → token ids for every stage, in one place, so training and inference see identical sequences:
 /// prompt = BOS + encode(prompt); response = encode(" " + response) + EOS. Prompt and response are encoded apart (as

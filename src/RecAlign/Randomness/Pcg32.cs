@@ -1,4 +1,4 @@
-namespace RecAlign.Training.Optimization;
+namespace RecAlign.Randomness;
 
 /// <summary>Full state of a <see cref="Pcg32"/>: JSON-serialisable, restores the exact stream.</summary>
 public readonly record struct Pcg32State(ulong State, ulong Increment);

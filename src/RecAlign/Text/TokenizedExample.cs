@@ -1,4 +1,4 @@
-namespace RecAlign.Training.Batching;
+namespace RecAlign.Text;
 
 /// <summary>Token ids of one supervised example: the model reads <see cref="Prompt"/> and is trained on
 /// <see cref="Response"/> (which already ends with EOS). Pretraining examples have an empty prompt.</summary>
