@@ -1,14 +1,18 @@
 using System.CommandLine;
 using RecAlign.Alignment;
 using RecAlign.Configuration;
+using RecAlign.Data;
 using RecAlign.Data.Formats;
+using RecAlign.Data.Loaders;
+using RecAlign.Data.Splits;
+using RecAlign.Models.Sequential;
 using RecAlign.Data.Storage;
 using RecAlign.Inference;
 using RecAlign.Models.Language;
 using RecAlign.Prompts;
 using RecAlign.Runs;
 using RecAlign.Text;
-using RecAlign.Training.Stages;
+using RecAlign.Pipelines.Stages;
 
 namespace RecAlign.Cli.Commands;
 
@@ -16,7 +20,7 @@ namespace RecAlign.Cli.Commands;
 /// config file + <c>--set</c> overrides and <c>--resume</c>.</summary>
 internal static class TrainCommands
 {
-    public static IEnumerable<Command> Build() => [Pretrain(), Sft(), Align()];
+    public static IEnumerable<Command> Build() => [Pretrain(), Sft(), Align(), TrainSequential()];
 
     private sealed record Common(Option<string> RunsDir, Option<string?> Config, Option<string[]> Set, Option<long?> Seed,
         Option<int?> Threads, Option<string?> Resume, Option<string> Out, Option<string> Device);
@@ -96,6 +100,62 @@ internal static class TrainCommands
         if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return TrlJsonl.ReadSft(path);
         var file = CandidatePromptJson.Read(path);
         return new PromptBuilder(file.Catalog, PromptTemplates.NamedOrFile(template)).Build(file.Examples);
+    }
+
+    /// <summary><c>train sasrec|gru4rec|caser|bprmf</c>: a classic sequential recommender on sequence tables or a
+    /// canonical dataset (leave-one-out split), with the same run directory, registry, config and resume as every stage.</summary>
+    private static Command TrainSequential()
+    {
+        var c = new Command("train", "train a classic sequential recommender (SASRec, GRU4Rec, Caser, BPR-MF) with RecBole's defaults");
+        foreach (var (name, recbole) in SequentialModelConfig.Models)
+        {
+            var defaults = new SequentialTrainConfig { Model = SequentialModelConfig.For(name) };
+            var m = defaults.Model;
+            var sub = new Command(name, $"{recbole}: " + name switch
+            {
+                "sasrec" => $"{m.NLayers} layers, {m.NHeads} heads, hidden {m.HiddenSize}, inner {m.InnerSize}, {m.HiddenAct}, dropout {m.HiddenDropoutProb}",
+                "gru4rec" => $"embedding {m.EmbeddingSize}, hidden {m.HiddenSize}, {m.NLayers} layer, dropout {m.DropoutProb}",
+                "caser" => $"embedding {m.EmbeddingSize}, window L = {m.MaxSeqLength}, nv = {m.Nv}, nh = {m.Nh} per height, dropout {m.DropoutProb}",
+                _ => $"embedding {m.EmbeddingSize}, user factor = mean of the history's factors",
+            } + $"; loss {m.LossType}, max_seq_length {m.MaxSeqLength}; Adam {defaults.Training.Optimizer.LearningRate}, batch {defaults.Training.BatchSize}, " +
+              $"up to {defaults.Training.Epochs} epochs, best epoch by validation {defaults.Training.MetricForBestModel} (full catalog), patience {defaults.Training.EarlyStoppingPatience}");
+            var train = new Option<string?>("--train") { Description = "training sequence table (LLaRA/S-DPO CSV: seq,len_seq,next)" };
+            var validation = new Option<string?>("--validation") { Description = "validation sequence table (picks the best epoch)" };
+            var items = new Option<string?>("--items") { Description = "item list for the tables (default: id2name.txt / u.item / data_statis.csv beside --train)" };
+            var dataset = new Option<string?>("--dataset") { Description = "canonical dataset directory (recalign data prepare): leave-one-out split, validation = each user's second-to-last item" };
+            foreach (var o in new Option[] { train, validation, items, dataset }) sub.Options.Add(o);
+            var common = AddCommon(sub);
+            sub.SetAction(parse =>
+            {
+                var config = Resolve(parse, common, defaults);
+                var (t, v, d) = (parse.GetValue(train), parse.GetValue(validation), parse.GetValue(dataset));
+                if ((t is null) == (d is null)) throw new ArgumentException($"train {name}: give either --train T.csv (with --validation V.csv) or --dataset DIR");
+                if (d is not null && (v is not null || parse.GetValue(items) is not null))
+                    throw new ArgumentException($"train {name}: --validation and --items go with --train tables, not --dataset (which is split leave-one-out)");
+                ItemCatalog catalog;
+                IReadOnlyList<SequenceExample> trainExamples, validationExamples;
+                if (t is not null)
+                {
+                    var itemsFile = parse.GetValue(items) ?? SequenceTableLoader.FindCatalog(Path.GetDirectoryName(Path.GetFullPath(t))!)
+                        ?? throw new DataFormatException(t, 0, null, "no item list (id2name.txt, u.item or data_statis.csv) next to the table; pass one (--items FILE)");
+                    var table = SequenceTableLoader.Load(t, itemsFile);
+                    (catalog, trainExamples) = (table.Catalog, table.Examples);
+                    validationExamples = v is null ? [] : SequenceTableLoader.Load(v, itemsFile).Examples;
+                }
+                else
+                {
+                    var data = DatasetStore.Load(d!);
+                    var split = Splitter.Split(data, new SplitConfig { Method = SplitMethod.LeaveOneOut });
+                    (catalog, trainExamples, validationExamples) = (data.Catalog, split.Train, split.Validation);
+                }
+                var inputs = Inputs(("model", name, false), ("train", t, true), ("validation", v, true), ("items", parse.GetValue(items), true),
+                    ("dataset", d, true), ("out", parse.GetValue(common.Out), true));
+                return InRun(parse, common, $"train-{name}", config, inputs, ctx =>
+                    StageRunner.TrainSequential(catalog, trainExamples, validationExamples, config, parse.GetValue(common.Out)!, ctx));
+            });
+            c.Subcommands.Add(sub);
+        }
+        return c;
     }
 
     private static Command Pretrain()

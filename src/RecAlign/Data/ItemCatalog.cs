@@ -29,4 +29,31 @@ public sealed class ItemCatalog
     public string Title(int id) => _items[id].Title;
     public bool TryGetByExternalId(string externalId, out int id) => _byExternalId.TryGetValue(externalId, out id);
     public bool TryGetByTitle(string title, out int id) => _byTitle.TryGetValue(title, out id);
+
+    /// <summary>True when <paramref name="other"/> holds the same items in the same order (external ids and titles),
+    /// so ids of one are ids of the other.</summary>
+    public bool SameItems(ItemCatalog other)
+    {
+        if (ReferenceEquals(this, other)) return true;
+        if (other.Count != Count) return false;
+        for (int i = 0; i < _items.Length; i++)
+            if (_items[i].ExternalId != other._items[i].ExternalId || _items[i].Title != other._items[i].Title) return false;
+        return true;
+    }
+
+    /// <summary>For each id of this catalog, the id of the item with the same title in <paramref name="target"/> (−1
+    /// where it has none); the identity when both hold the same items. Candidate files name items by title only, so
+    /// titles are what two catalogs share.</summary>
+    public int[] MapTo(ItemCatalog target)
+    {
+        var map = new int[Count];
+        if (SameItems(target))
+        {
+            for (int i = 0; i < map.Length; i++) map[i] = i;
+            return map;
+        }
+        for (int i = 0; i < map.Length; i++)
+            map[i] = target.TryGetByTitle(_items[i].Title, out var id) ? id : -1;
+        return map;
+    }
 }

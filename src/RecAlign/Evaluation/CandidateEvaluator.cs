@@ -22,27 +22,8 @@ public static class CandidateEvaluator
         bool lengthNormalised = false, int batchSize = 8, int maxPromptTokens = 1024)
     {
         CheckBatchSize(batchSize);
-        int c = questions.Count == 0 ? 0 : questions.Max(q => q.Candidates.Count);
-        var scores = new float[questions.Count * c];
-        Array.Fill(scores, float.NegativeInfinity);
-        var candidateTokens = new Dictionary<string, int[]>(StringComparer.Ordinal);
-        int[] Tokens(string title) => candidateTokens.TryGetValue(title, out var t) ? t : candidateTokens[title] = PromptTokenization.Response(tokenizer, title);
-        using var _ = no_grad();
-        for (int start = 0; start < questions.Count; start += batchSize)
-        {
-            using var scope = NewDisposeScope();
-            var batch = questions.Skip(start).Take(batchSize).ToList();
-            var prompts = batch.Select(q => PromptTokenization.Prompt(tokenizer, q.Prompt, maxPromptTokens)).ToList();
-            var conts = batch.Select(q => (IReadOnlyList<int[]>)q.Candidates.Select(Tokens).ToList()).ToList();
-            using var result = ContinuationScorer.Score(lm, prompts, conts, tokenizer.PadOrEosId());
-            var s = lengthNormalised ? result.Sums / result.Lengths.to(ScalarType.Float32) : result.Sums;
-            var values = s.cpu().data<float>().ToArray();
-            int k = 0;
-            for (int i = 0; i < batch.Count; i++)
-                for (int j = 0; j < batch[i].Candidates.Count; j++)
-                    scores[(start + i) * c + j] = values[k++];
-        }
-        return tensor(scores, [questions.Count, c]);
+        return new LanguageModelRecommender(lm, tokenizer, ownsModel: false)
+            { LengthNormalised = lengthNormalised, BatchSize = batchSize, MaxPromptTokens = maxPromptTokens }.ScoreCandidates(questions);
     }
 
     /// <summary>Rank-mode metrics: hr1, valid_ratio (always 1), hr@K, ndcg@K, mrr.</summary>

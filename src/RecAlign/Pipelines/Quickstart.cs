@@ -2,7 +2,7 @@ using RecAlign.Data;
 using RecAlign.Data.Splits;
 using RecAlign.Data.Synthetic;
 using RecAlign.Prompts;
-using RecAlign.Training.Stages;
+using RecAlign.Pipelines.Stages;
 
 namespace RecAlign.Pipelines;
 

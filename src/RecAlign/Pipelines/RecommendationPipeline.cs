@@ -11,7 +11,7 @@ using RecAlign.Models.Language.Generation;
 using RecAlign.Prompts;
 using RecAlign.Runs;
 using RecAlign.Text;
-using RecAlign.Training.Stages;
+using RecAlign.Pipelines.Stages;
 
 namespace RecAlign.Pipelines;
 

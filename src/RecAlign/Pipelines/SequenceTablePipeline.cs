@@ -4,7 +4,7 @@ using RecAlign.Data.Formats;
 using RecAlign.Data.Loaders;
 using RecAlign.Inference;
 using RecAlign.Prompts;
-using RecAlign.Training.Stages;
+using RecAlign.Pipelines.Stages;
 
 namespace RecAlign.Pipelines;
 

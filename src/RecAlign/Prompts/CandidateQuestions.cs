@@ -6,7 +6,10 @@ namespace RecAlign.Prompts;
 public static class CandidateQuestions
 {
     public static List<CandidateQuestion> From(PromptBuilder builder, ItemCatalog catalog, IEnumerable<CandidateExample> examples) =>
-        examples.Select(e => new CandidateQuestion(builder.Prompt(e), e.Candidates.Select(catalog.Title).ToList(), TargetIndex(e))).ToList();
+        examples.Select(e => new CandidateQuestion(builder.Prompt(e), e.Candidates.Select(catalog.Title).ToList(), TargetIndex(e))
+        {
+            Items = new QuestionItems(catalog, builder.Config.OmitHistory ? [] : e.History, e.Candidates),
+        }).ToList();
 
     public static int TargetIndex(CandidateExample e)
     {

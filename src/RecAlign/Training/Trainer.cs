@@ -2,7 +2,6 @@ using RecAlign.IO;
 using System.Diagnostics;
 using System.Text.Json;
 using RecAlign.Models.Checkpoints;
-using RecAlign.Models.Language;
 using RecAlign.Training.Batching;
 using RecAlign.Training.Optimization;
 using TorchSharp;
@@ -31,12 +30,14 @@ public sealed record TrainingResult(long Steps, double FinalLoss, IReadOnlyDicti
 /// </summary>
 public sealed class Trainer
 {
-    private readonly LanguageModel _model;
+    private readonly nn.Module _model;
     private readonly ITrainingObjective _objective;
     private readonly TrainingConfig _config;
     private readonly string? _checkpointDir;
 
-    public Trainer(LanguageModel model, ITrainingObjective objective, TrainingConfig config, string? checkpointDir = null)
+    /// <param name="model">Any module (a language model, a sequential recommender...): its parameters with
+    /// requires_grad are trained, and it is switched between train and eval mode around evaluations.</param>
+    public Trainer(nn.Module model, ITrainingObjective objective, TrainingConfig config, string? checkpointDir = null)
     {
         _model = model;
         _objective = objective;
@@ -59,7 +60,7 @@ public sealed class Trainer
     public TrainingResult Train(bool resume = false)
     {
         var sw = Stopwatch.StartNew();
-        var trainable = _model.TrainableParameters().ToList();
+        var trainable = _model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (Name: p.name, Parameter: p.parameter)).ToList();
         if (trainable.Count == 0) throw new InvalidOperationException("the model has no trainable parameters");
         var parameters = trainable.Select(p => p.Parameter).ToList();
         using var optimizer = AdamW.FromConfig(trainable, _config.Optimizer);

@@ -1,7 +1,7 @@
 using RecAlign.Tests.Runs;
 using RecAlign.Configuration;
 using RecAlign.Pipelines;
-using RecAlign.Training.Stages;
+using RecAlign.Pipelines.Stages;
 
 namespace RecAlign.Tests.Configuration;
 

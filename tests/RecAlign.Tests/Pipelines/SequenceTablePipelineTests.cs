@@ -4,7 +4,7 @@ using RecAlign.Pipelines;
 using RecAlign.Prompts;
 using RecAlign.Tests.Data;
 using RecAlign.Training;
-using RecAlign.Training.Stages;
+using RecAlign.Pipelines.Stages;
 
 namespace RecAlign.Tests.Pipelines;
 

@@ -4,7 +4,7 @@ using RecAlign.Tests.Models;
 using RecAlign.Tests.Runs;
 using RecAlign.Text;
 using RecAlign.Training;
-using RecAlign.Training.Stages;
+using RecAlign.Pipelines.Stages;
 using static TorchSharp.torch;
 
 namespace RecAlign.Tests.Training.Stages;

@@ -1,8 +1,10 @@
+using RecAlign.Training;
 using RecAlign.Alignment;
 using RecAlign.Models.Language;
+using RecAlign.Models.Sequential;
 using RecAlign.Training.Optimization;
 
-namespace RecAlign.Training.Stages;
+namespace RecAlign.Pipelines.Stages;
 
 /// <summary>A stage's config: checked as a whole before anything runs (the trainer checks its part again).</summary>
 public interface IStageConfig
@@ -97,5 +99,30 @@ public sealed record AlignConfig : IStageConfig
         StageConfigChecks.Section("training", () => Training.Validate());
         if (Lora is { } lora) StageConfigChecks.Section("lora", lora.Validate);
         StageConfigChecks.Section("loss", () => PreferenceLosses.Create(Loss));
+    }
+}
+
+/// <summary>Training a classic sequential recommender (SASRec, GRU4Rec, Caser, BPR-MF) with RecBole's defaults: Adam
+/// (no weight decay) at 1e-3, batch 256, constant rate, no clipping, full-catalog validation each epoch picking the best
+/// epoch by NDCG@10 and stopping after 3 epochs without improvement.</summary>
+public sealed record SequentialTrainConfig : IStageConfig
+{
+    public SequentialModelConfig Model { get; init; } = SequentialModelConfig.For("sasrec");
+    public TrainingConfig Training { get; init; } = new()
+    {
+        Epochs = 30, BatchSize = 256, LogEvery = 50, BucketFactor = 1, Precision = Precision.Fp32,
+        MetricForBestModel = "ndcg@10", EarlyStoppingPatience = 3,
+        Optimizer = new OptimizerConfig { LearningRate = 1e-3, WeightDecay = 0, Schedule = LrScheduleKind.Constant, WarmupRatio = 0, MaxGradNorm = 0 },
+    };
+    /// <summary>Evaluate once per epoch (sets training.eval_every to the steps of one epoch); false keeps training.eval_every.</summary>
+    public bool EvalEachEpoch { get; init; } = true;
+    /// <summary>Validation examples ranked against the whole catalog at each evaluation (a seeded subset when there are more).</summary>
+    public int EvalExamples { get; init; } = 5000;
+
+    public void Validate()
+    {
+        StageConfigChecks.Section("model", () => Model.Validate());
+        StageConfigChecks.Section("training", () => Training.Validate());
+        if (EvalExamples < 1) throw new ArgumentException($"eval_examples must be >= 1 (got {EvalExamples})");
     }
 }

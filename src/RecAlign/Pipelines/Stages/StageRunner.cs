@@ -1,8 +1,11 @@
+using RecAlign.Training;
 using System.Diagnostics;
 using RecAlign.Alignment;
 using RecAlign.Evaluation;
 using RecAlign.Inference;
+using RecAlign.Data;
 using RecAlign.Models.Language;
+using RecAlign.Models.Sequential;
 using RecAlign.Prompts;
 using RecAlign.Runs;
 using RecAlign.Text;
@@ -11,7 +14,7 @@ using RecAlign.Training.Progress;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RecAlign.Training.Stages;
+namespace RecAlign.Pipelines.Stages;
 
 /// <summary>What a stage produced: its model directory, wall time and training record.</summary>
 public sealed record StageResult(string Stage, string ModelDirectory, double Seconds, TrainingResult Training);
@@ -105,6 +108,34 @@ public static class StageRunner
         }
     }
 
+    /// <summary>
+    /// Trains a sequential recommender on next-item examples (ids of <paramref name="catalog"/>) with the shared
+    /// <see cref="Trainer"/>, picks the best epoch on full-catalog validation metrics and writes its model directory.
+    /// </summary>
+    public static StageResult TrainSequential(ItemCatalog catalog, IReadOnlyList<SequenceExample> train, IReadOnlyList<SequenceExample> validation,
+        SequentialTrainConfig config, string outputDir, StageContext ctx, string stageName = "")
+    {
+        var sw = Stopwatch.StartNew();
+        if (train.Count == 0) throw new ArgumentException("no training examples");
+        var modelConfig = config.Model with { NItems = catalog.Count };
+        using var model = SequentialModel.Create(modelConfig, config.Training.Seed);
+        model.to(ctx.TorchDevice);
+        var stage = stageName.Length > 0 ? stageName : modelConfig.Kind;
+        var training = config.Training;
+        if (config.EvalEachEpoch && validation.Count > 0)
+            training = training with { EvalEvery = Math.Max(1, (train.Count + training.BatchSize - 1) / training.BatchSize / Math.Max(1, training.Optimizer.GradAccumulationSteps)) };
+        var evalSet = RecommendationPipeline.Subsample(validation, config.EvalExamples, (ulong)config.Training.Seed + 5);
+        ctx.Say($"{stage}: {model.parameters().Sum(p => p.numel()) / 1e6:F2}M parameters, {catalog.Count} items, {train.Count} training sequences, " +
+            $"{evalSet.Count} validation sequences ranked against the whole catalog" + (validation.Count > 0 && config.EvalEachEpoch ? $" every epoch ({training.EvalEvery} steps)" : ""));
+        var recommender = new SequentialRecommender(model, catalog, ownsModel: false);
+        Func<long, IReadOnlyDictionary<string, double>>? evaluate = evalSet.Count == 0 ? null
+            : _ => RecommenderEvaluator.Catalog(recommender, evalSet).Metrics;
+        if (evaluate is null) training = training with { MetricForBestModel = "", EarlyStoppingPatience = 0 };
+        var result = Train(stage, model, new NextItemObjective(model, train), training, evaluate, ctx);
+        SequentialModelDirectory.Save(model, catalog, outputDir);
+        return new StageResult(stage, outputDir, sw.Elapsed.TotalSeconds, result);
+    }
+
     /// <summary>Writes the model directory (adapters merged in, so it loads as a plain causal LM) and, for a LoRA
     /// stage, the adapters alone in PEFT's layout under <see cref="ModelDirectory.AdapterFolder"/>.</summary>
     private static void SaveModel(LanguageModel lm, ITokenizer tokenizer, string outputDir, string baseModelDir, StageContext ctx)
@@ -125,7 +156,7 @@ public static class StageRunner
     private static Func<long, IReadOnlyDictionary<string, double>>? Evaluator(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions) =>
         questions.Count == 0 ? null : _ => CandidateEvaluator.Rank(lm, tokenizer, questions, batchSize: 8).Metrics;
 
-    private static TrainingResult Train(string stage, LanguageModel lm, ITrainingObjective objective, TrainingConfig config,
+    private static TrainingResult Train(string stage, nn.Module lm, ITrainingObjective objective, TrainingConfig config,
         Func<long, IReadOnlyDictionary<string, double>>? evaluate, StageContext ctx)
     {
         using var progress = TrainingProgress.Create(new ProgressOptions { Label = stage }, ctx.Console is null ? TextWriter.Null : null);
@@ -137,7 +168,7 @@ public static class StageRunner
             {
                 ctx.Run?.LogMetrics(entry.Step, entry.Values, stage);
                 if (entry.Values.Keys.Any(k => k.StartsWith("eval_")))
-                    ctx.Say($"{stage} step {entry.Step}: " + string.Join(", ", entry.Values.Where(v => v.Key is "eval_hr1" or "eval_ndcg@5" or "eval_mrr").Select(v => $"{v.Key}={v.Value:F4}")));
+                    ctx.Say($"{stage} step {entry.Step}: " + string.Join(", ", entry.Values.Where(v => v.Key is "eval_hr1" or "eval_ndcg@5" or "eval_mrr" or "eval_hr@10" or "eval_ndcg@10").Select(v => $"{v.Key}={v.Value:F4}")));
             },
             OnNotice = line => ctx.Say($"{stage}: {line}"),
             OnResume = (step, tokens) =>
@@ -154,7 +185,8 @@ public static class StageRunner
         var result = trainer.Train(ctx.Resume);
         progress.Complete();
         ctx.Say($"{stage}: {result.Steps} steps in {result.Seconds:F1}s, last step's loss {result.FinalLoss:F4}" +
-            (result.BestMetrics is { } best ? $", best hr1 {best.GetValueOrDefault("hr1"):F4} at step {result.BestStep}" : ""));
+            (result.BestMetrics is { } best && config.MetricForBestModel.Length > 0
+                ? $", best {config.MetricForBestModel} {best.GetValueOrDefault(config.MetricForBestModel):F4} at step {result.BestStep}" + (result.StoppedEarly ? " (stopped early)" : "") : ""));
         return result;
     }
 }

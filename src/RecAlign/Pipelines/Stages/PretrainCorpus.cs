@@ -1,7 +1,8 @@
+using RecAlign.Training;
 using RecAlign.Data;
 using RecAlign.Prompts;
 
-namespace RecAlign.Training.Stages;
+namespace RecAlign.Pipelines.Stages;
 
 /// <summary>What a from-scratch model reads before SFT: every catalog title (with its genres) and every user's
 /// history rendered as a title list, minus the items held out for validation and test, so no target leaks.</summary>

@@ -1,0 +1,147 @@
+using RecAlign.Models.Sequential.Losses;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RecAlign.Models.Sequential;
+
+/// <summary>RecBole's <c>hidden_act</c> names.</summary>
+internal static class Activations
+{
+    public static Tensor Apply(string name, Tensor x) => name switch
+    {
+        "relu" => nn.functional.relu(x),
+        "swish" => nn.functional.silu(x),
+        "tanh" => x.tanh(),
+        "sigmoid" => x.sigmoid(),
+        _ => nn.functional.gelu(x),
+    };
+}
+
+/// <summary>
+/// A classic sequential recommender as a TorchSharp module, shaped like RecBole's <c>SequentialRecommender</c>:
+/// <see cref="Encode"/> (forward: histories → user states [B, d]), <see cref="ItemEmbeddings"/> ([N, d], catalog
+/// order), <see cref="Predict"/> (given candidates), <see cref="FullSortPredict"/> (whole catalog) and
+/// <see cref="CalculateLoss"/> (CE, BPR or sampled softmax per <see cref="SequentialModelConfig.LossType"/>).
+/// Inputs are <see cref="SequenceBatch"/> tensors: rows i + 1 for item i, right-padded with 0.
+/// </summary>
+public abstract class SequentialModel : nn.Module
+{
+    protected SequentialModel(string name, SequentialModelConfig config) : base(name)
+    {
+        Config = config.Validate();
+        if (config.NItems < 1) throw new ArgumentException("model.n_items must be >= 1 to build a model");
+    }
+
+    public SequentialModelConfig Config { get; }
+    public int ItemCount => Config.NItems;
+    public Device Device => parameters().First().device;
+
+    /// <summary>User states [B, d] after each history; depends only on the first <paramref name="lengths"/>[b] items of
+    /// row b (no look-ahead, no effect of padding).</summary>
+    public abstract Tensor Encode(Tensor items, Tensor lengths);
+
+    /// <summary>The items' output representations [N, d] in catalog order (the padding row left out).</summary>
+    public abstract Tensor ItemEmbeddings();
+
+    /// <summary>Scores [B, N] of every catalog item (RecBole's <c>full_sort_predict</c>).</summary>
+    public virtual Tensor FullSortPredict(Tensor items, Tensor lengths)
+    {
+        using var scope = NewDisposeScope();
+        return Encode(items, lengths).matmul(ItemEmbeddings().t()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Scores [B, C] of candidate item ids [B, C] (RecBole's <c>predict</c>, for C candidates at once).</summary>
+    public virtual Tensor Predict(Tensor items, Tensor lengths, Tensor candidates)
+    {
+        using var scope = NewDisposeScope();
+        var state = Encode(items, lengths);                                  // [B, d]
+        var emb = ItemEmbeddings().index_select(0, candidates.reshape(-1))   // [B·C, d]
+            .reshape(candidates.shape[0], candidates.shape[1], -1);
+        return emb.matmul(state.unsqueeze(2)).squeeze(2).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The training loss for next items <paramref name="targets"/> (catalog ids, int64 [B]). Negatives for BPR
+    /// and sampled softmax come from the global torch generator, which checkpoints save and resume restores.</summary>
+    public virtual Tensor CalculateLoss(Tensor items, Tensor lengths, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        var state = Encode(items, lengths);
+        var table = ItemEmbeddings();
+        Tensor loss;
+        switch (Config.LossType)
+        {
+            case "CE":
+                loss = nn.functional.cross_entropy(state.matmul(table.t()).to_type(ScalarType.Float32), targets);
+                break;
+            case "BPR":
+            {
+                var positive = (state * table.index_select(0, targets)).sum(1);
+                var negatives = UniformOthers(targets, 1).squeeze(1);
+                var negative = (state * table.index_select(0, negatives)).sum(1);
+                loss = BprLoss.Compute(positive.to_type(ScalarType.Float32), negative.to_type(ScalarType.Float32));
+                break;
+            }
+            default:
+            {
+                int k = Config.NumNegatives;
+                var samples = randint(0, ItemCount, [targets.shape[0], k], dtype: ScalarType.Int64, device: targets.device);
+                var positive = (state * table.index_select(0, targets)).sum(1);
+                var negative = table.index_select(0, samples.reshape(-1)).reshape(targets.shape[0], k, -1).matmul(state.unsqueeze(2)).squeeze(2);
+                loss = SampledSoftmaxLoss.Compute(positive.to_type(ScalarType.Float32), negative.to_type(ScalarType.Float32), samples.eq(targets.unsqueeze(1)));
+                break;
+            }
+        }
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[B, k] item ids drawn uniformly from the catalog minus each row's target.</summary>
+    protected Tensor UniformOthers(Tensor targets, int k)
+    {
+        var offset = randint(1, ItemCount, [targets.shape[0], k], dtype: ScalarType.Int64, device: targets.device);
+        return (targets.unsqueeze(1) + offset).remainder(ItemCount);
+    }
+
+    /// <summary>The last real position's vector of <paramref name="sequence"/> [B, L, d] (position 0 for an empty history).</summary>
+    protected static Tensor GatherLast(Tensor sequence, Tensor lengths)
+    {
+        var index = (lengths - 1).clamp_min(0).view(-1, 1, 1).expand(-1, 1, sequence.shape[2]);
+        return sequence.gather(1, index).squeeze(1);
+    }
+
+    /// <summary>[B, L] true at real items (positions below the length).</summary>
+    protected static Tensor ValidMask(Tensor items, Tensor lengths) =>
+        arange(items.shape[1], device: items.device).unsqueeze(0).lt(lengths.unsqueeze(1));
+
+    /// <summary>RecBole's <c>_init_weights</c>: N(0, initializer_range) for linear and embedding weights, zero biases, unit
+    /// LayerNorm weights; the padding row zero. Seeded through the tensor methods (nn.init ignores generators here).</summary>
+    protected void InitNormal(long seed)
+    {
+        using var generator = new Generator((ulong)seed);
+        using var _ = no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.Contains("LayerNorm") && name.EndsWith(".weight")) p.fill_(1.0);
+            else if (name.EndsWith(".bias")) p.zero_();
+            else p.normal_(0, Config.InitializerRange, generator);
+        }
+        ZeroPaddingRows();
+    }
+
+    /// <summary>Zeroes row 0 (padding) of every item table.</summary>
+    protected virtual void ZeroPaddingRows()
+    {
+        using var _ = no_grad();
+        foreach (var (name, p) in named_parameters())
+            if (name.EndsWith("item_embedding.weight") || name.EndsWith("history_embedding.weight")) p[0].zero_();
+    }
+
+    /// <summary>A freshly initialised model of <paramref name="config"/>'s kind.</summary>
+    public static SequentialModel Create(SequentialModelConfig config, long seed) => SequentialModelConfig.Canonical(config.ModelType) switch
+    {
+        "SASRec" => new SasRec(config, seed),
+        "GRU4Rec" => new Gru4Rec(config, seed),
+        "Caser" => new Caser(config, seed),
+        "BPR" => new BprMf(config, seed),
+        var other => throw new ArgumentException($"unknown sequential model '{other}'"),
+    };
+}

@@ -1,0 +1,99 @@
+using TorchSharp;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RecAlign.Configuration;
+using RecAlign.Data;
+using RecAlign.IO;
+using RecAlign.Models.Checkpoints;
+using static TorchSharp.torch;
+
+namespace RecAlign.Models.Sequential;
+
+/// <summary>
+/// A sequential model's directory in the one checkpoint format: <c>config.json</c> (the
+/// <see cref="SequentialModelConfig"/> in RecBole's names, plus <c>architectures</c> and <c>model_type</c> as
+/// HuggingFace configs carry them), <c>model.safetensors</c> (RecBole's parameter names) and <c>items.jsonl</c> (the
+/// catalog the ids index: id, external id, title), so a candidate file that names items by title can be scored.
+/// </summary>
+public static class SequentialModelDirectory
+{
+    public const string ConfigFile = "config.json";
+    public const string ItemsFile = "items.jsonl";
+
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>True when <paramref name="configPath"/>'s <c>model_type</c> names a sequential model.</summary>
+    public static bool IsSequential(JsonObject config) =>
+        config["model_type"] is JsonValue v && v.TryGetValue<string>(out var type) && SequentialModelConfig.Models.Values.Any(m => string.Equals(m, type, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Writes the model, its config and its catalog, replacing <paramref name="directory"/> atomically.</summary>
+    public static void Save(SequentialModel model, ItemCatalog catalog, string directory)
+    {
+        if (catalog.Count != model.ItemCount)
+            throw new ArgumentException($"the catalog holds {catalog.Count} items but the model has n_items = {model.ItemCount}");
+        var config = JsonSerializer.SerializeToNode(model.Config, ConfigLoader.Json)!.AsObject();
+        config["architectures"] = new JsonArray(model.Config.ModelType);
+        config["torch_dtype"] = "float32";
+        var items = new System.Text.StringBuilder();
+        foreach (var item in catalog.Items)
+            items.Append(JsonSerializer.Serialize(new { id = item.Id, external_id = item.ExternalId, title = item.Title }, Compact)).Append('\n');
+        CheckpointIO.Save(model, directory, new CheckpointSaveOptions
+        {
+            DType = ScalarType.Float32,
+            JsonFiles = new Dictionary<string, string> { [ConfigFile] = config.ToJsonString(ConfigLoader.Json) },
+            WriteExtraFiles = tmp => AtomicFile.WriteAllText(Path.Combine(tmp, ItemsFile), items.ToString()),
+        });
+    }
+
+    /// <summary>Loads a sequential model directory as a ready <see cref="SequentialRecommender"/> (eval mode).</summary>
+    public static SequentialRecommender Load(string directory, Device? device = null)
+    {
+        var configPath = Path.Combine(directory, ConfigFile);
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"{Path.GetFullPath(directory)}: not a model directory (no {ConfigFile})", configPath);
+        SequentialModelConfig config;
+        try
+        {
+            var node = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+            node.Remove("architectures");
+            node.Remove("torch_dtype");
+            config = node.Deserialize<SequentialModelConfig>(ConfigLoader.Json)!;
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"{configPath}{(e.LineNumber is { } line ? $":{line + 1}" : "")}: {JsonErrors.Reason(e)}", e);
+        }
+        try { config.Validate(); }
+        catch (ArgumentException e) { throw new FormatException($"{configPath}: {ArgumentErrors.Plain(e)}", e); }
+        var catalog = ReadItems(Path.Combine(directory, ItemsFile));
+        if (catalog.Count != config.NItems)
+            throw new FormatException($"{Path.Combine(directory, ItemsFile)}: {catalog.Count} items, but {ConfigFile} says n_items = {config.NItems}");
+        var model = SequentialModel.Create(config, seed: 0);
+        if (device is not null) model.to(device);
+        CheckpointIO.Load(model, directory);
+        model.eval();
+        return new SequentialRecommender(model, catalog);
+    }
+
+    /// <summary>Reads <c>items.jsonl</c>; errors name the file, line and field.</summary>
+    public static ItemCatalog ReadItems(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: the model directory has no item list ({ItemsFile})", path);
+        var items = new List<Item>();
+        int lineNo = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNo++;
+            if (line.Length == 0) continue;
+            JsonObject o;
+            try { o = JsonNode.Parse(line) as JsonObject ?? throw new FormatException("not a JSON object"); }
+            catch (Exception e) when (e is JsonException or FormatException) { throw new FormatException($"{path}:{lineNo}: {e.Message}", e); }
+            string Field(string name) => o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s
+                : throw new FormatException($"{path}:{lineNo}: field '{name}' must be a string");
+            int id = o["id"] is JsonValue iv && iv.TryGetValue<int>(out var n) ? n : throw new FormatException($"{path}:{lineNo}: field 'id' must be an integer");
+            if (id != items.Count) throw new FormatException($"{path}:{lineNo}: field 'id' is {id}, expected {items.Count} (ids are dense and in order)");
+            items.Add(new Item(id, Field("external_id"), Field("title")));
+        }
+        try { return new ItemCatalog(items); }
+        catch (ArgumentException e) { throw new FormatException($"{path}: {e.Message}", e); }
+    }
+}
