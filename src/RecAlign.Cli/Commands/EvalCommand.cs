@@ -5,6 +5,7 @@ using RecAlign.Data;
 using RecAlign.Data.Formats;
 using RecAlign.Evaluation;
 using RecAlign.Inference;
+using RecAlign.Models;
 using RecAlign.Models.Language;
 using RecAlign.Models.Language.Generation;
 using RecAlign.Prompts;
@@ -50,6 +51,17 @@ internal static class EvalCommand
         return command;
     }
 
+    /// <summary>A candidate file's examples as next items of a recommender's own catalog (matched by title); every target
+    /// must be in it and, with --catalog, in that universe too.</summary>
+    private static List<SequenceExample> CatalogExamples(IReadOnlyList<CandidateExample> examples, ItemCatalog fileCatalog, ItemCatalog own, ItemCatalog universe)
+    {
+        var map = fileCatalog.MapTo(own);
+        var missing = examples.Where(e => map[e.Target] < 0 || !universe.TryGetByTitle(fileCatalog.Title(e.Target), out _)).Select(e => fileCatalog.Title(e.Target)).Distinct().ToList();
+        if (missing.Count > 0)
+            throw new ArgumentException($"{missing.Count} target titles are not in the model's catalog of {own.Count} items (e.g. {string.Join(", ", missing.Take(3).Select(t => $"'{t}'"))})");
+        return examples.Select(e => new SequenceExample(e.User, e.History.Select(h => map[h]).Where(h => h >= 0).ToArray(), map[e.Target], 0)).ToList();
+    }
+
     private static int Run(ParseResult parse, Option<string> model, Option<string> candidates, Option<string> mode, Option<string?> catalogFile,
         Option<string?> output, Option<string> template, Option<int?> limit, Option<int> batch, Option<int> beams, Option<bool> constrained,
         Option<bool> normalised, Option<int?> threads, Option<string> device)
@@ -82,17 +94,23 @@ internal static class EvalCommand
                 (catalogPath is null ? $"{Path.GetFileName(candidatePath)} (its titles; pass --catalog FILE for another universe)" : catalogPath));
         }
         int batchSize = parse.GetValue(batch);
-        var (lm, tokenizer) = ModelDirectory.Load(modelDir, device: CommonOptions.ParseDevice(parse.GetValue(device)));
-        using (lm)
+        using var recommender = Recommenders.Load(modelDir, CommonOptions.ParseDevice(parse.GetValue(device)));
         {
-            var result = modeName switch
+            if (recommender is LanguageModelRecommender text)
             {
-                "rank" => CandidateEvaluator.Rank(lm, tokenizer, questions, parse.GetValue(normalised), batchSize),
-                "generate" => CandidateEvaluator.Generate(lm, tokenizer, questions,
-                    new GenerationConfig { MaxNewTokens = 32, NumBeams = parse.GetValue(beams) }, parse.GetValue(constrained), batchSize),
-                "catalog" => CandidateEvaluator.GroundedCatalog(lm, tokenizer, questions, new CatalogGrounder(groundTo), groundTo,
-                    new GenerationConfig { MaxNewTokens = 32, NumBeams = parse.GetValue(beams) }, batchSize),
-                var other => throw new ArgumentException($"--mode must be rank, generate or catalog (got '{other}')"),
+                text.LengthNormalised = parse.GetValue(normalised);
+                text.BatchSize = batchSize;
+            }
+            var generation = new GenerationConfig { MaxNewTokens = 32, NumBeams = parse.GetValue(beams) };
+            var result = (modeName, recommender) switch
+            {
+                ("rank", _) => RecommenderEvaluator.Candidates(recommender, questions),
+                // Generation is a language model's capability; id-based recommenders rank.
+                ("generate", LanguageModelRecommender lm) => CandidateEvaluator.Generate(lm.Model, lm.Tokenizer, questions, generation, parse.GetValue(constrained), batchSize),
+                ("generate", _) => throw new ArgumentException($"--mode generate needs a language model; {modelDir} holds a {recommender.Name} model, which ranks (use --mode rank or catalog)"),
+                ("catalog", { Catalog: { } own }) => RecommenderEvaluator.Catalog(recommender, CatalogExamples(examples, file.Catalog, own, groundTo)),
+                ("catalog", LanguageModelRecommender lm) => CandidateEvaluator.GroundedCatalog(lm.Model, lm.Tokenizer, questions, new CatalogGrounder(groundTo), groundTo, generation, batchSize),
+                _ => throw new ArgumentException($"--mode must be rank, generate or catalog (got '{modeName}')"),
             };
             var evaluated = new JsonObject
             {
@@ -107,8 +125,15 @@ internal static class EvalCommand
             };
             if (modeName != "rank") evaluated["beams"] = parse.GetValue(beams);
             if (modeName == "generate") evaluated["constrained"] = parse.GetValue(constrained);
-            if (modeName == "rank") evaluated["length_normalised"] = parse.GetValue(normalised);
-            if (modeName == "catalog")
+            if (modeName == "rank" && recommender is LanguageModelRecommender) evaluated["length_normalised"] = parse.GetValue(normalised);
+            evaluated["model_type"] = recommender.Name;
+            if (modeName == "catalog" && recommender.Catalog is { } ranked)
+            {
+                evaluated["catalog"] = Path.GetFullPath(modelDir);
+                evaluated["catalog_items"] = ranked.Count;
+                evaluated["exclude_history"] = true;
+            }
+            else if (modeName == "catalog")
             {
                 evaluated["catalog"] = catalogPath is null ? null : Path.GetFullPath(catalogPath);
                 evaluated["catalog_items"] = groundTo.Count;

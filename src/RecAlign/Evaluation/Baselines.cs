@@ -1,25 +1,14 @@
 using RecAlign.Prompts;
-using RecAlign.Randomness;
 using RecAlign.Data;
 using RecAlign.Inference;
 using static TorchSharp.torch;
 
 namespace RecAlign.Evaluation;
 
-/// <summary>Reference points for candidate-list evaluation, scored through the same metrics as every model.</summary>
+/// <summary>Ground-truth reference points for candidate-list evaluation, scored through the same metrics as every model
+/// (the learned-free baselines, random, popularity and transitions, are recommenders: <c>Models/Baselines</c>).</summary>
 public static class Baselines
 {
-    /// <summary>Uniformly random scores (seeded): HR@1 ≈ 1/C.</summary>
-    public static IReadOnlyDictionary<string, double> Random(IReadOnlyList<CandidateQuestion> questions, ulong seed)
-    {
-        var rng = new Pcg32(seed, 0x5eed);
-        return Ranked(questions, (_, _) => rng.NextDouble());
-    }
-
-    /// <summary>Scores each candidate by its training popularity (titles resolved through the catalog).</summary>
-    public static IReadOnlyDictionary<string, double> Popularity(IReadOnlyList<CandidateQuestion> questions, ItemCatalog catalog, IReadOnlyList<double> popularity) =>
-        Ranked(questions, (i, j) => catalog.TryGetByTitle(questions[i].Candidates[j], out var id) ? popularity[id] : 0);
-
     /// <summary>Scores each candidate with a ground-truth scorer, e.g. a synthetic world's true next-item logit: the
     /// Bayes-optimal ranking, the ceiling every learned model is measured against. <paramref name="examples"/> are the
     /// questions' source examples, in the same order and with the candidates in the order shown.</summary>

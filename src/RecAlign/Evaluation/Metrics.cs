@@ -240,26 +240,8 @@ public static class Metrics
 
     /// <summary>A bool mask [N, C] with true at each row's history items, for <see cref="Ranks"/>' exclusion.
     /// Built with one scatter, not a loop over tensor elements.</summary>
-    public static Tensor HistoryMask(IReadOnlyList<IReadOnlyList<int>> histories, int catalogSize)
-    {
-        int total = histories.Sum(h => h.Count);
-        var rows = new long[total];
-        var cols = new long[total];
-        int p = 0;
-        for (int i = 0; i < histories.Count; i++)
-            foreach (var item in histories[i])
-            {
-                if (item < 0 || item >= catalogSize)
-                    throw new ArgumentException($"history {i} holds item {item}, outside the catalog [0, {catalogSize})", nameof(histories));
-                rows[p] = i; cols[p] = item; p++;
-            }
-        var mask = zeros(histories.Count, catalogSize, dtype: @bool);
-        if (total == 0) return mask;
-        using var scope = NewDisposeScope();
-        var flat = tensor(rows) * catalogSize + tensor(cols);
-        mask.view(-1).index_fill_(0, flat, true);
-        return mask;
-    }
+    public static Tensor HistoryMask(IReadOnlyList<IReadOnlyList<int>> histories, int catalogSize) =>
+        Models.RecommenderExtensions.ItemMask(histories, catalogSize);
 
     /// <summary>Id lists as an int64 [N, H] tensor (H = longest list), padded with -1.</summary>
     internal static Tensor PaddedIds(IReadOnlyList<IReadOnlyList<int>> lists, int catalogSize)

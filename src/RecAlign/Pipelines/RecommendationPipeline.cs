@@ -6,7 +6,11 @@ using RecAlign.Data;
 using RecAlign.Data.Candidates;
 using RecAlign.Evaluation;
 using RecAlign.Inference;
+using RecAlign.Models;
+using RecAlign.Models.Baselines;
 using RecAlign.Models.Language;
+using RecAlign.Models.Sequential;
+using RecAlign.Training;
 using RecAlign.Models.Language.Generation;
 using RecAlign.Prompts;
 using RecAlign.Runs;
@@ -34,6 +38,10 @@ public sealed record PipelineData(
     /// trained on carry new information, and their hard negatives are the model's generalisation errors rather than
     /// what is left after it fitted those very targets.</summary>
     public IReadOnlyList<SequenceExample>? PreferencePool { get; init; }
+
+    /// <summary>Next-item examples the classic sequential recommenders and the transition baseline train on (every
+    /// training prefix, as RecBole trains); null uses <see cref="Train"/>.</summary>
+    public IReadOnlyList<SequenceExample>? SequentialTrain { get; init; }
 
     /// <summary>Ground truth, where the data has one (a synthetic world): the true score of an item as the next one of an
     /// evaluation example. Adds an <c>oracle</c> row (the Bayes-optimal ranking) to the results.</summary>
@@ -70,6 +78,12 @@ public sealed record PipelineConfig
     /// beside <c>hr1</c> shows how much a model reads the history (an LM that has only learned popularity scores the
     /// same either way).</summary>
     public bool HistoryAblation { get; init; } = true;
+    /// <summary>Classic sequential recommenders trained on the same training split and scored on the same lists (and the
+    /// whole catalog): <c>sasrec</c>, <c>gru4rec</c>, <c>caser</c>, <c>bprmf</c>; each with its model's defaults and
+    /// <see cref="SequentialTraining"/>.</summary>
+    public IReadOnlyList<string> SequentialModels { get; init; } = ["sasrec"];
+    /// <summary>Training settings of every sequential model (RecBole's: Adam 1e-3, batch 256, best epoch by validation NDCG@10).</summary>
+    public TrainingConfig SequentialTraining { get; init; } = new SequentialTrainConfig().Training;
     public PretrainConfig Pretrain { get; init; } = new();
     public SftConfig Sft { get; init; } = new();
     /// <summary>β = 1 for both DPO and S-DPO, as in the S-DPO paper's comparison.</summary>
@@ -89,7 +103,9 @@ public sealed record PipelineConfig
         Check(SdpoNegatives >= 1 && SdpoNegatives < Candidates, "sdpo_negatives", SdpoNegatives, $"must be in [1, candidates - 1 = {Candidates - 1}]");
         Check(ValidationQuestions >= 1, "validation_questions", ValidationQuestions, "must be >= 1");
         Check(EvaluationQuestions >= 1, "evaluation_questions", EvaluationQuestions, "must be >= 1");
-        foreach (var (name, stage) in new (string, IStageConfig)[] { ("pretrain", Pretrain), ("sft", Sft), ("dpo", Dpo), ("sdpo", Sdpo) })
+        foreach (var model in SequentialModels)
+            Check(SequentialModelConfig.Models.ContainsKey(model.ToLowerInvariant()), "sequential_models", model, $"known: {string.Join(", ", SequentialModelConfig.Models.Keys)}");
+        foreach (var (name, stage) in new (string, IStageConfig)[] { ("pretrain", Pretrain), ("sft", Sft), ("dpo", Dpo), ("sdpo", Sdpo), ("sequential_training", new SequentialTrainConfig { Training = SequentialTraining }) })
         {
             try { stage.Validate(); }
             catch (ArgumentException e) { throw new ArgumentException($"pipeline.{name}.{e.Message}", e); }
@@ -105,7 +121,7 @@ public sealed record PipelineConfig
     public PipelineConfig WithStageSeeds()
     {
         long seed = (long)Seed, unset = new Training.TrainingConfig().Seed;
-        foreach (var (name, stage) in new[] { ("pretrain", Pretrain.Training), ("sft", Sft.Training), ("dpo", Dpo.Training), ("sdpo", Sdpo.Training) })
+        foreach (var (name, stage) in new[] { ("pretrain", Pretrain.Training), ("sft", Sft.Training), ("dpo", Dpo.Training), ("sdpo", Sdpo.Training), ("sequential", SequentialTraining) })
             if (stage.Seed != seed && stage.Seed != unset)
                 throw new ArgumentException($"pipeline.{name}.training.seed={stage.Seed}: every stage of a pipeline run trains with pipeline.seed ({Seed}); set pipeline.seed (or --seed) instead");
         return this with
@@ -114,6 +130,7 @@ public sealed record PipelineConfig
             Sft = Sft with { Training = Sft.Training with { Seed = seed } },
             Dpo = Dpo with { Training = Dpo.Training with { Seed = seed } },
             Sdpo = Sdpo with { Training = Sdpo.Training with { Seed = seed } },
+            SequentialTraining = SequentialTraining with { Seed = seed },
         };
     }
 }
@@ -147,7 +164,7 @@ public static class RecommendationPipeline
         try
         {
             var (methods, stages) = RunStages(data, config, run, ctx);
-            var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" or GeneratedHr1Key or GeneratedValidRatioKey or Hr1WithoutHistoryKey || kv.Key.EndsWith("/hr1"))
+            var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" or GeneratedHr1Key or GeneratedValidRatioKey or Hr1WithoutHistoryKey or CatalogHr10Key or CatalogNdcg10Key || kv.Key.EndsWith("/hr1"))
                 .Select(kv => KeyValuePair.Create($"{m.Method}/{kv.Key}", Math.Round(kv.Value, 6)))).ToDictionary();
             var summary = new JsonObject
             {
@@ -233,38 +250,71 @@ public static class RecommendationPipeline
         stages.Add(dpo);
         stages.Add(sdpo);
 
-        var popularity = CandidateSampler.PopularityWeights(data.Train.Select(e => e.Target), catalog.Count);
-        var results = new List<MethodResult>
+        // Classic sequential recommenders on every training prefix, validated on the whole catalog.
+        var sequentialTrain = data.SequentialTrain ?? data.Train;
+        var recommenders = new List<(string Name, StageResult Stage)>();
+        foreach (var name in config.SequentialModels.Select(m => m.ToLowerInvariant()).Distinct())
         {
-            new("random", WithExtras(Baselines.Random(evaluation, config.Seed), data, q => Baselines.Random(q, config.Seed)), null, null),
-            new("popularity", WithExtras(Baselines.Popularity(evaluation, catalog, popularity), data, q => Baselines.Popularity(q, catalog, popularity)), null, null),
-        };
-        if (data.GroundTruth is { } truth)
-            results.Add(new("oracle", Baselines.Oracle(evaluation, evaluationLists, truth), null, null));
-        foreach (var stage in new[] { sft, dpo, sdpo })
+            var stage = StageRunner.TrainSequential(catalog, sequentialTrain, data.Validation,
+                new SequentialTrainConfig { Model = SequentialModelConfig.For(name), Training = config.SequentialTraining }, Path.Combine(models, name), ctx, name);
+            stages.Add(stage);
+            recommenders.Add((name, stage));
+        }
+
+        // Every row through the one contract: the same lists, the same metrics (and the whole catalog where a model has one).
+        var popularity = CandidateSampler.PopularityWeights(data.Train.Select(e => e.Target), catalog.Count);
+        var catalogExamples = evaluationLists.Select(e => new SequenceExample(e.User, e.History, e.Target, 0)).ToList();
+        var results = new List<MethodResult>();
+        void Add(string method, IRecommender recommender, StageResult? stage)
         {
             var evalWatch = Stopwatch.StartNew();
-            var (lm, tok) = ModelDirectory.Load(stage.ModelDirectory, device: ctx.TorchDevice);
-            using (lm)
-            {
-                var metrics = WithExtras(CandidateEvaluator.Rank(lm, tok, evaluation).Metrics, data, q => CandidateEvaluator.Rank(lm, tok, q).Metrics);
-                if (withoutHistory is not null)
-                    metrics[Hr1WithoutHistoryKey] = CandidateEvaluator.Rank(lm, tok, withoutHistory).Metrics[Metrics.HitRatioAt1Key];
-                if (config.GenerationEvaluation)
-                {
-                    var generated = GenerateGreedy(lm, tok, evaluation).Metrics;
-                    metrics[GeneratedHr1Key] = generated[Metrics.HitRatioAt1Key];
-                    metrics[GeneratedValidRatioKey] = generated[Metrics.ValidRatioKey];
-                }
-                results.Add(new(stage.Stage, metrics, stage.Training.Steps > 0 ? stage.Seconds : null, Path.GetRelativePath(run.Path, stage.ModelDirectory)));
-                run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => $"{data.EvaluationLabel}_{kv.Key}", kv => kv.Value), stage.Stage);
-                ctx.Say($"evaluation {stage.Stage}: hr1 {metrics["hr1"]:F4}, ndcg@5 {metrics.GetValueOrDefault("ndcg@5"):F4}" +
-                    (metrics.TryGetValue(Hr1WithoutHistoryKey, out var bare) ? $", hr1 without history {bare:F4}" : "") +
-                    (metrics.TryGetValue(GeneratedHr1Key, out var genHr1) ? $", generated hr1 {genHr1:F4} (valid {metrics[GeneratedValidRatioKey]:F4})" : "") +
-                    string.Concat(data.ExtraEvaluations.Select(e => $", {e.Name}/hr1 {metrics[e.Name + "/hr1"]:F4}")) + $" ({evalWatch.Elapsed.TotalSeconds:F1}s)");
-            }
+            var metrics = Evaluate(recommender, evaluation, withoutHistory, catalogExamples, data, config);
+            results.Add(new(method, metrics, stage is { Training.Steps: > 0 } ? stage.Seconds : null, stage is null ? null : Path.GetRelativePath(run.Path, stage.ModelDirectory)));
+            if (stage is null) return;
+            run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => $"{data.EvaluationLabel}_{kv.Key}", kv => kv.Value), stage.Stage);
+            ctx.Say($"evaluation {method}: hr1 {metrics["hr1"]:F4}, ndcg@5 {metrics.GetValueOrDefault("ndcg@5"):F4}" +
+                (metrics.TryGetValue(Hr1WithoutHistoryKey, out var bare) ? $", hr1 without history {bare:F4}" : "") +
+                (metrics.TryGetValue(CatalogNdcg10Key, out var full) ? $", catalog ndcg@10 {full:F4}" : "") +
+                (metrics.TryGetValue(GeneratedHr1Key, out var genHr1) ? $", generated hr1 {genHr1:F4} (valid {metrics[GeneratedValidRatioKey]:F4})" : "") +
+                string.Concat(data.ExtraEvaluations.Select(e => $", {e.Name}/hr1 {metrics[e.Name + "/hr1"]:F4}")) + $" ({evalWatch.Elapsed.TotalSeconds:F1}s)");
         }
+        using (var random = new RandomRecommender(config.Seed, catalog)) Add("random", random, null);
+        using (var popular = new PopularityRecommender(catalog, popularity)) Add("popularity", popular, null);
+        using (var transition = TransitionRecommender.FromTraining(catalog, sequentialTrain)) Add("transition", transition, null);
+        if (data.GroundTruth is { } truth)
+            results.Add(new("oracle", Baselines.Oracle(evaluation, evaluationLists, truth), null, null));
+        foreach (var (name, stage) in recommenders)
+            using (var recommender = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice)) Add(name, recommender, stage);
+        foreach (var stage in new[] { sft, dpo, sdpo })
+            using (var recommender = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice)) Add(stage.Stage, recommender, stage);
         return (results, stages);
+    }
+
+    /// <summary>Summary keys of full-catalog metrics on the evaluation examples (models with a catalog).</summary>
+    public const string CatalogHr10Key = "catalog_hr@10", CatalogNdcg10Key = "catalog_ndcg@10", CatalogMrrKey = "catalog_mrr";
+
+    /// <summary>One row's metrics: the evaluation lists (and extra sets), the history ablation, the whole catalog when the
+    /// model has one, and greedy generation when it is a language model (generation is its capability alone).</summary>
+    private static Dictionary<string, double> Evaluate(IRecommender recommender, IReadOnlyList<CandidateQuestion> evaluation,
+        IReadOnlyList<CandidateQuestion>? withoutHistory, IReadOnlyList<SequenceExample> catalogExamples, PipelineData data, PipelineConfig config)
+    {
+        var metrics = WithExtras(RecommenderEvaluator.Candidates(recommender, evaluation).Metrics, data, q => RecommenderEvaluator.Candidates(recommender, q).Metrics);
+        if (withoutHistory is not null)
+            metrics[Hr1WithoutHistoryKey] = RecommenderEvaluator.Candidates(recommender, withoutHistory).Metrics[Metrics.HitRatioAt1Key];
+        if (recommender.Catalog is not null)
+        {
+            var full = RecommenderEvaluator.Catalog(recommender, catalogExamples).Metrics;
+            metrics[CatalogHr10Key] = full[Metrics.HitRatioKey(10)];
+            metrics[CatalogNdcg10Key] = full[Metrics.NdcgKey(10)];
+            metrics[CatalogMrrKey] = full[Metrics.MrrKey];
+        }
+        if (config.GenerationEvaluation && recommender is LanguageModelRecommender lm)
+        {
+            var generated = GenerateGreedy(lm.Model, lm.Tokenizer, evaluation).Metrics;
+            metrics[GeneratedHr1Key] = generated[Metrics.HitRatioAt1Key];
+            metrics[GeneratedValidRatioKey] = generated[Metrics.ValidRatioKey];
+        }
+        return metrics;
     }
 
     /// <summary>DPO (one rejected) and S-DPO (<see cref="PipelineConfig.SdpoNegatives"/> rejected) examples; with hard

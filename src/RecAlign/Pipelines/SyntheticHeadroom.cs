@@ -38,7 +38,8 @@ public static class SyntheticHeadroom
             var m = Baselines.Oracle(questions, examples, r.Score);
             return new Row(r.Name, r.Description, m[Metrics.HitRatioAt1Key], m["ndcg@5"]);
         }).ToList();
-        var random = Baselines.Random(questions, seed);
+        using var randomRecommender = new Models.Baselines.RandomRecommender(seed);
+        var random = RecommenderEvaluator.Candidates(randomRecommender, questions).Metrics;
         rows.Add(new Row("random", "uniform scores", random[Metrics.HitRatioAt1Key], random["ndcg@5"]));
         return rows;
     }

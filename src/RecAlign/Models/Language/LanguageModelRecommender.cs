@@ -18,9 +18,9 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
     public string Name => Model.Config.ModelType;
     public ItemCatalog? Catalog => null;
     /// <summary>Mean log-prob per answer token instead of the sum.</summary>
-    public bool LengthNormalised { get; init; }
+    public bool LengthNormalised { get; set; }
     /// <summary>Questions prefilled together.</summary>
-    public int BatchSize { get; init; } = 8;
+    public int BatchSize { get; set; } = 8;
     /// <summary>Longer prompts keep their last this-many tokens.</summary>
     public int MaxPromptTokens { get; init; } = 1024;
 
