@@ -1,0 +1,72 @@
+using RecAlign.Data;
+using RecAlign.Evaluation;
+using RecAlign.Models;
+using RecAlign.Models.Baselines;
+using RecAlign.Prompts;
+using static TorchSharp.torch;
+
+namespace RecAlign.Tests.Evaluation;
+
+public class RecommenderEvaluatorTests
+{
+    /// <summary>A recommender with fixed scores, whatever the history.</summary>
+    private sealed class Fixed(float[,] scores) : IRecommender
+    {
+        public string Name => "fixed";
+        public ItemCatalog? Catalog { get; } = new(Enumerable.Range(0, scores.GetLength(1)).Select(i => new Item(i, $"{i}", $"t{i}")));
+        public Tensor ScoreCandidates(IReadOnlyList<CandidateQuestion> questions) => throw new NotSupportedException();
+        public Tensor ScoreCatalog(IReadOnlyList<IReadOnlyList<int>> histories) => tensor(scores).narrow(0, 0, histories.Count).clone();
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void FullSortMetricsMatchRecBolesDefinitionsWithMaskedHistory()
+    {
+        // User 0: scores .9 .8 .7 .6 .5, history {0} masked, target 2: items 1 (.8) outranks it → rank 2.
+        // User 1: scores .5 .5 .5 .1 .1, no history, target 1: ties count against it (RecBole's full sort does not
+        //   promise an order among ties; pessimistic is the conservative reading) → rank 3.
+        // User 2: target 0 is also in its history (repeat consumption): never masked → rank 1.
+        using var r = new Fixed(new float[,] { { .9f, .8f, .7f, .6f, .5f }, { .5f, .5f, .5f, .1f, .1f }, { .9f, .1f, .2f, .3f, .4f } });
+        var examples = new[] { new SequenceExample(0, [0], 2, 0), new SequenceExample(1, [], 1, 0), new SequenceExample(2, [0, 4], 0, 0) };
+        var m = RecommenderEvaluator.Catalog(r, examples, [1, 2, 5]).Metrics;
+        Assert.Equal(1 / 3.0, m["hr@1"], 1e-9);
+        Assert.Equal(2 / 3.0, m["hr@2"], 1e-9);
+        Assert.Equal(1.0, m["hr@5"], 1e-9);
+        Assert.Equal((1 / Math.Log2(3) + 1 / Math.Log2(4) + 1) / 3, m["ndcg@5"], 1e-9);
+        Assert.Equal((0.5 + 1 / 3.0 + 1) / 3, m["mrr"], 1e-9);
+        // Without masking user 0's target falls to rank 3.
+        var unmasked = RecommenderEvaluator.Catalog(r, examples, [5], excludeHistory: false).Metrics;
+        Assert.Equal((1 / 3.0 + 1 / 3.0 + 1) / 3, unmasked["mrr"], 1e-9);
+    }
+
+    [Fact]
+    public void TopKSkipsTheHistoryAndReturnsBestFirst()
+    {
+        using var r = new Fixed(new float[,] { { .9f, .8f, .7f, .6f, .5f } });
+        var (ids, scores) = r.TopK([new[] { 0, 2 }], 2);
+        Assert.Equal(new long[] { 1, 3 }, new[] { ids[0, 0], ids[0, 1] });
+        Assert.Equal(.8f, scores[0, 0]);
+        var (all, _) = r.TopK([new[] { 0, 2 }], 2, excludeHistory: false);
+        Assert.Equal(0, all[0, 0]);
+    }
+
+    [Fact]
+    public void TransitionBaselineCountsFollowersAndBreaksTiesByPopularity()
+    {
+        var catalog = new ItemCatalog(Enumerable.Range(0, 4).Select(i => new Item(i, $"{i}", $"t{i}")));
+        // After 0: 1 twice, 2 once. Popularity (targets): 1 ×2, 2 ×1, 3 ×3.
+        var train = new[]
+        {
+            new SequenceExample(0, [0], 1, 0), new SequenceExample(1, [5 % 4, 0], 1, 0), new SequenceExample(2, [0], 2, 0),
+            new SequenceExample(3, [2], 3, 0), new SequenceExample(4, [2], 3, 0), new SequenceExample(5, [1], 3, 0),
+        };
+        using var markov = TransitionRecommender.FromTraining(catalog, train);
+        using var scores = markov.ScoreCatalog([new[] { 3, 0 }, new[] { 3 }, Array.Empty<int>()]);
+        var s = scores.data<float>().ToArray();
+        // Row 0 (last item 0): 1 (2 + 2/4) > 2 (1 + 1/4) > 3 (3/4) > 0 (0).
+        Assert.Equal(new[] { 0f, 2.5f, 1.25f, 0.75f }, s[..4]);
+        // Rows 1 and 2 (never followed / empty): popularity alone.
+        Assert.Equal(new[] { 0f, 0.5f, 0.25f, 0.75f }, s[4..8]);
+        Assert.Equal(s[4..8], s[8..12]);
+    }
+}
