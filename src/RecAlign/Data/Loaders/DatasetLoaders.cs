@@ -6,7 +6,7 @@ public static class DatasetLoaders
     private static readonly Dictionary<string, (Func<string, LoadOptions, LoadResult> Load, string Help)> Registry =
         new(StringComparer.OrdinalIgnoreCase)
         {
-            ["movielens"] = ((p, o) => MovieLensLoader.Load(p, o), "folder with ratings.dat (+movies.dat) or ratings.csv (+movies.csv)"),
+            ["movielens"] = ((p, o) => MovieLensLoader.Load(p, o), "folder with ratings.dat (+movies.dat), ratings.csv (+movies.csv) or ml-100k u.data (+u.item)"),
             ["lastfm"] = ((p, o) => LastFmLoader.Load(p, o), "HetRec 2011 folder: user_artists.dat, user_taggedartists-timestamps.dat, artists.dat"),
             ["amazon"] = ((p, o) => JsonLinesLoader.Load(p, JsonLinesLoader.Amazon, o), "reviews JSON lines (+ meta_*.json)"),
             ["goodreads"] = ((p, o) => JsonLinesLoader.Load(p, JsonLinesLoader.Goodreads, o), "interactions JSON lines (+ *books*.json)"),

@@ -21,12 +21,6 @@ public sealed record SequenceTable(string File, ItemCatalog Catalog, int Padding
 /// validation files) yields one user per row.</para></summary>
 public static class SequenceTableLoader
 {
-    private static readonly string[] Ml100kGenres =
-    [
-        "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
-        "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
-    ];
-
     /// <summary>The item list next to a table: id2name.txt, u.item or data_statis.csv; null when none is there.</summary>
     public static string? FindCatalog(string dir) => Rows.Optional(dir, "id2name.txt", "u.item", "data_statis.csv");
 
@@ -60,24 +54,12 @@ public static class SequenceTableLoader
     {
         var items = new List<(int, Item)>();
         using var r = new LineReader(path, TextEncodingMode.Utf8OrLatin1);
-        Span<Range> rg = stackalloc Range[25];
         while (r.Next())
         {
-            var line = r.Chars;
-            if (line.IsWhiteSpace()) continue;
-            Fields.Split(line, "|", rg, 24, r);
-            int movie = Fields.Int(line[rg[0]], r, "movie id");
-            if (movie < 1) throw Fields.Bad(r, "movie id", $"ids start at 1 ({movie})");
-            var title = line[rg[1]].Trim().ToString();
-            var genres = new List<string>();
-            for (int g = 0; g < 19; g++)
-            {
-                var flag = line[rg[5 + g]].Trim();
-                if (flag is "1") genres.Add(Ml100kGenres[g]);
-                else if (flag is not "0") throw Fields.Bad(r, Ml100kGenres[g], $"genre flag must be 0 or 1 ('{Fields.Clip(flag)}')");
-            }
+            if (r.Chars.IsWhiteSpace()) continue;
+            var (movie, title, genres) = MovieLensLoader.ParseUItemRow(r);
             items.Add((movie - 1, new Item(movie - 1, movie.ToString(CultureInfo.InvariantCulture), title)
-            { Genres = genres.ToArray(), Year = Fields.YearInTitle(title) }));
+            { Genres = genres, Year = Fields.YearInTitle(title) }));
         }
         return Dense(path, items);
     }
