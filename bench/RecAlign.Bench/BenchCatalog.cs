@@ -13,7 +13,7 @@ internal static class BenchCatalog
         ["data"] = DataPrepBench.Run,
         ["candidates"] = CandidatesBench.Run,
         ["evaluation"] = EvaluationBench.Run,
-        ["logprobs"] = LogProbBench.Run,
+        ["sequential"] = SequentialBench.Run,
         ["safetensors-io"] = CheckpointTokenizerBench.SafetensorsIo,
         ["tokenizer-encode"] = CheckpointTokenizerBench.TokenizerEncode,
     };

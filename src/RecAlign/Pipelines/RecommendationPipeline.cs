@@ -82,6 +82,9 @@ public sealed record PipelineConfig
     /// whole catalog): <c>sasrec</c>, <c>gru4rec</c>, <c>caser</c>, <c>bprmf</c>; each with its model's defaults and
     /// <see cref="SequentialTraining"/>.</summary>
     public IReadOnlyList<string> SequentialModels { get; init; } = ["sasrec"];
+    /// <summary>The language-model rows: <c>sft</c>, <c>dpo</c>, <c>sdpo</c> (pretraining and SFT run when any is
+    /// asked for); empty trains no language model (baselines and sequential models only).</summary>
+    public IReadOnlyList<string> LanguageModelMethods { get; init; } = ["sft", "dpo", "sdpo"];
     /// <summary>Training settings of every sequential model (RecBole's: Adam 1e-3, batch 256, best epoch by validation NDCG@10).</summary>
     public TrainingConfig SequentialTraining { get; init; } = new SequentialTrainConfig().Training;
     public PretrainConfig Pretrain { get; init; } = new();
@@ -103,6 +106,8 @@ public sealed record PipelineConfig
         Check(SdpoNegatives >= 1 && SdpoNegatives < Candidates, "sdpo_negatives", SdpoNegatives, $"must be in [1, candidates - 1 = {Candidates - 1}]");
         Check(ValidationQuestions >= 1, "validation_questions", ValidationQuestions, "must be >= 1");
         Check(EvaluationQuestions >= 1, "evaluation_questions", EvaluationQuestions, "must be >= 1");
+        foreach (var method in LanguageModelMethods)
+            Check(method is "sft" or "dpo" or "sdpo", "language_model_methods", method, "known: sft, dpo, sdpo");
         foreach (var model in SequentialModels)
             Check(SequentialModelConfig.Models.ContainsKey(model.ToLowerInvariant()), "sequential_models", model, $"known: {string.Join(", ", SequentialModelConfig.Models.Keys)}");
         foreach (var (name, stage) in new (string, IStageConfig)[] { ("pretrain", Pretrain), ("sft", Sft), ("dpo", Dpo), ("sdpo", Sdpo), ("sequential_training", new SequentialTrainConfig { Training = SequentialTraining }) })
@@ -222,33 +227,41 @@ public static class RecommendationPipeline
 
         var models = Path.Combine(run.Path, "models");
         var stages = new List<StageResult>();
-        StageResult sft;
-        if (config.SftModel is { } sftModel)
+        var lmRows = new List<StageResult>();
+        if (config.LanguageModelMethods.Count > 0)
         {
-            if (!File.Exists(Path.Combine(sftModel, "config.json")))
-                throw new ArgumentException($"pipeline.sft_model: '{sftModel}' is not a model directory (no config.json)");
-            sft = new StageResult("sft", Path.GetFullPath(sftModel), 0, new Training.TrainingResult(0, double.NaN, null, null, false, 0, []));
-            ctx.Say($"aligning from the existing SFT model {sft.ModelDirectory} (pretrain and SFT skipped)");
+            StageResult sft;
+            if (config.SftModel is { } sftModel)
+            {
+                if (!File.Exists(Path.Combine(sftModel, "config.json")))
+                    throw new ArgumentException($"pipeline.sft_model: '{sftModel}' is not a model directory (no config.json)");
+                sft = new StageResult("sft", Path.GetFullPath(sftModel), 0, new Training.TrainingResult(0, double.NaN, null, null, false, 0, []));
+                ctx.Say($"aligning from the existing SFT model {sft.ModelDirectory} (pretrain and SFT skipped)");
+            }
+            else
+            {
+                var tokenizer = CompactVocabularyTokenizer.Build(data.PretrainCorpus.Concat(catalog.Items.Select(i => PromptTokenization.ResponseSeparator + i.Title)).Concat(sftData.Take(200).Select(e => e.Prompt)));
+                ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids");
+                var pretrain = StageRunner.Pretrain(data.PretrainCorpus, tokenizer, config.Pretrain,
+                    Path.Combine(models, "pretrain"), ctx);
+                sft = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft,
+                    Path.Combine(models, "sft"), ctx);
+                stages.Add(pretrain);
+                stages.Add(sft);
+            }
+            if (config.LanguageModelMethods.Contains("sft")) lmRows.Add(sft);
+            if (config.LanguageModelMethods.Any(m => m is "dpo" or "sdpo"))
+            {
+                var (dpoData, sdpoData) = PreferenceData(preferenceExamples, prompts, catalog, config, sft.ModelDirectory, ctx);
+                foreach (var (name, alignConfig, preferences) in new[] { ("dpo", config.Dpo, dpoData), ("sdpo", config.Sdpo, sdpoData) })
+                {
+                    if (!config.LanguageModelMethods.Contains(name)) continue;
+                    var aligned = StageRunner.Align(sft.ModelDirectory, preferences, validation, alignConfig, Path.Combine(models, name), ctx, name);
+                    stages.Add(aligned);
+                    lmRows.Add(aligned);
+                }
+            }
         }
-        else
-        {
-            var tokenizer = CompactVocabularyTokenizer.Build(data.PretrainCorpus.Concat(catalog.Items.Select(i => PromptTokenization.ResponseSeparator + i.Title)).Concat(sftData.Take(200).Select(e => e.Prompt)));
-            ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids");
-            var pretrain = StageRunner.Pretrain(data.PretrainCorpus, tokenizer, config.Pretrain,
-                Path.Combine(models, "pretrain"), ctx);
-            sft = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft,
-                Path.Combine(models, "sft"), ctx);
-            stages.Add(pretrain);
-            stages.Add(sft);
-        }
-
-        var (dpoData, sdpoData) = PreferenceData(preferenceExamples, prompts, catalog, config, sft.ModelDirectory, ctx);
-        var dpo = StageRunner.Align(sft.ModelDirectory, dpoData, validation, config.Dpo,
-            Path.Combine(models, "dpo"), ctx, "dpo");
-        var sdpo = StageRunner.Align(sft.ModelDirectory, sdpoData, validation, config.Sdpo,
-            Path.Combine(models, "sdpo"), ctx, "sdpo");
-        stages.Add(dpo);
-        stages.Add(sdpo);
 
         // Classic sequential recommenders on every training prefix, validated on the whole catalog.
         var sequentialTrain = data.SequentialTrain ?? data.Train;
@@ -285,7 +298,7 @@ public static class RecommendationPipeline
             results.Add(new("oracle", Baselines.Oracle(evaluation, evaluationLists, truth), null, null));
         foreach (var (name, stage) in recommenders)
             using (var recommender = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice)) Add(name, recommender, stage);
-        foreach (var stage in new[] { sft, dpo, sdpo })
+        foreach (var stage in lmRows)
             using (var recommender = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice)) Add(stage.Stage, recommender, stage);
         return (results, stages);
     }

@@ -44,4 +44,15 @@ public class ContinuationScorerTests
         using var grad = q.grad!;
         Assert.True(grad.abs().sum().item<float>() > 0);
     }
+
+    [Fact]
+    public void BadInputIsAClearError()
+    {
+        using var lm = LanguageModel.Create(LanguageModelTests.TinyConfig(), seed: 23);
+        Assert.Contains("candidate 1 of prompt 0 is empty", Assert.Throws<ArgumentException>(() => ContinuationScorer.Score(lm, [[1, 2]], [[[3], []]], 0)).Message);
+        Assert.Contains("prompt 0 has no candidates", Assert.Throws<ArgumentException>(() => ContinuationScorer.Score(lm, [[1, 2]], [Array.Empty<int[]>()], 0)).Message);
+        Assert.Contains("outside the vocabulary", Assert.Throws<ArgumentException>(() => ContinuationScorer.Score(lm, [[1, 2]], [[[3, 1 << 20]]], 0)).Message);
+        var longPrompt = Enumerable.Repeat(1, lm.Config.MaxPositionEmbeddings).ToArray();
+        Assert.Contains("exceeds max_position_embeddings", Assert.Throws<ArgumentException>(() => ContinuationScorer.Score(lm, [longPrompt], [[[3, 2]]], 0)).Message);
+    }
 }

@@ -33,6 +33,7 @@ public static class ContinuationScorer
     {
         if (prompts.Count != continuations.Count) throw new ArgumentException("one continuation list per prompt");
         if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("prompts must not be empty (start them with BOS)");
+        Check(lm.Config, prompts, continuations);
         var device = lm.Device;
         using var scope = NewDisposeScope();
         int b = prompts.Count, promptLen = prompts.Max(p => p.Length);
@@ -85,6 +86,28 @@ public static class ContinuationScorer
         var sums = zeros(n, ScalarType.Float32, device: device).index_add(0, row, tokenLogp, 1.0);
         var lengths = mask.sum(1);
         return new ContinuationLogProbs(sums.MoveToOuterDisposeScope(), lengths.MoveToOuterDisposeScope(), owner.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Every token inside the vocabulary and every prompt + continuation within max_position_embeddings: a
+    /// clear error naming the prompt and candidate instead of an index error deep in libtorch.</summary>
+    private static void Check(LanguageModelConfig config, IReadOnlyList<int[]> prompts, IReadOnlyList<IReadOnlyList<int[]>> continuations)
+    {
+        int vocab = config.VocabSize, maxPos = config.MaxPositionEmbeddings;
+        for (int p = 0; p < prompts.Count; p++)
+        {
+            foreach (var t in prompts[p])
+                if ((uint)t >= (uint)vocab) throw new ArgumentException($"prompt {p} holds token {t} outside the vocabulary [0, {vocab})");
+            if (continuations[p] is null || continuations[p].Count == 0) throw new ArgumentException($"prompt {p} has no candidates");
+            for (int c = 0; c < continuations[p].Count; c++)
+            {
+                var cand = continuations[p][c];
+                if (cand is null || cand.Length == 0) throw new ArgumentException($"candidate {c} of prompt {p} is empty");
+                foreach (var t in cand)
+                    if ((uint)t >= (uint)vocab) throw new ArgumentException($"candidate {c} of prompt {p} holds token {t} outside the vocabulary [0, {vocab})");
+                if (prompts[p].Length + cand.Length - 1 > maxPos)
+                    throw new ArgumentException($"prompt {p} ({prompts[p].Length} tokens) + candidate {c} ({cand.Length} tokens) exceeds max_position_embeddings ({maxPos}); shorten the prompt (max_prompt_tokens)");
+            }
+        }
     }
 
     /// <summary>log p(targets[m] | hidden[m]) [M] in fp32 as logit − logsumexp, through the output projection in chunks

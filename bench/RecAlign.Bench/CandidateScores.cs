@@ -1,13 +1,13 @@
 using static TorchSharp.torch;
 
-namespace RecAlign.Inference;
+namespace RecAlign.Bench;
 
 /// <summary>
 /// Log-likelihood scores of every prompt's candidates, [B, C]: <see cref="Sum"/> = Σ log p(candidate | prompt) and
 /// <see cref="Mean"/> = Sum / candidate length (per-token, length-normalised). A prompt with fewer than C candidates
 /// has −∞ in the missing columns (they rank last and are left out of rankings).
 /// </summary>
-public sealed class CandidateScores
+internal sealed class CandidateScores
 {
     public CandidateScores(float[,] sum, int[,] lengths, int[] candidateCounts)
     {

@@ -2,16 +2,18 @@ using RecAlign.Models.Language;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RecAlign.Inference;
+namespace RecAlign.Bench;
 
 /// <summary>
+/// The candidate-scoring benchmark's two paths over token ids (the library scores through
+/// <see cref="RecAlign.Models.Language.LanguageModelRecommender"/>, on the same <see cref="ContinuationScorer"/>).
 /// Ranks candidate continuations (title tokens + EOS) by their log-likelihood given the prompt. The fast path runs
 /// each prompt once (a batch of prompts, left-padded) into a <see cref="KvCache"/>, expands the cache over that prompt's
 /// C candidates (<see cref="KvCache.RepeatInterleave"/>) and scores all of them in one right-padded, masked forward:
 /// the first candidate token's log-prob comes from the prompt's last position, the rest from the continuation.
 /// Only the scored positions go through the output projection, with an fp32 log-softmax.
 /// </summary>
-public sealed class CandidateRanker
+internal sealed class CandidateRanker
 {
     private readonly LanguageModel _model;
     private readonly int _pad;
