@@ -19,7 +19,10 @@ internal static class EvalCommand
     public static Command Build()
     {
         var model = new Option<string>("--model") { Description = "model directory (config.json, model.safetensors, tokenizer)", Required = true };
-        var candidates = new Option<string>("--candidates") { Description = "candidate-prompt JSON (.json or .json.gz)", Required = true };
+        var candidates = new Option<string>("--candidates") { Description = "candidate-prompt JSON (.json or .json.gz)" };
+        var dataset = new Option<string?>("--dataset") { Description = "instead of --candidates: a canonical dataset (data prepare), split leave-one-out, every next item ranked against the whole catalog with the history masked (RecBole's full sort: HR/NDCG/MRR@1,5,10,20)" };
+        var split = new Option<string>("--split") { Description = "with --dataset: test (each user's last item) or validation (second to last)", DefaultValueFactory = _ => "test" };
+        split.AcceptOnlyFromAmong("test", "validation");
         var mode = new Option<string>("--mode")
         {
             Description = "rank (likelihood of every candidate), generate (answer matched to a candidate) or catalog (free answer grounded to the whole catalog: hr1, valid_ratio, HR/NDCG@K)",
@@ -45,10 +48,51 @@ internal static class EvalCommand
         CommonOptions.Positive(beams);
         var command = new Command("eval", "evaluate a model on a candidate-prompt file: hr1, valid_ratio (and HR/NDCG/MRR@K in rank and catalog mode)")
         {
-            model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device,
+            model, candidates, dataset, split, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device,
         };
-        command.SetAction(parse => Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device));
+        command.SetAction(parse => parse.GetValue(dataset) is { } d
+            ? RunDataset(parse, model, d, parse.GetValue(split)!, parse.GetValue(candidates), output, limit, threads, device)
+            : Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device));
         return command;
+    }
+
+    /// <summary><c>eval --dataset</c>: full-catalog ranking of a canonical dataset's leave-one-out split.</summary>
+    private static int RunDataset(ParseResult parse, Option<string> model, string datasetDir, string splitName, string? candidates,
+        Option<string?> output, Option<int?> limit, Option<int?> threads, Option<string> device)
+    {
+        if (candidates is not null) throw new ArgumentException("give either --candidates FILE or --dataset DIR, not both");
+        CommonOptions.ApplyThreads(parse.GetValue(threads));
+        var modelDir = parse.GetValue(model)!;
+        ModelDirectory.RequireModelDirectory(modelDir);
+        var data = Data.Storage.DatasetStore.Load(datasetDir);
+        var split = Data.Splits.Splitter.Split(data, new Data.Splits.SplitConfig { Method = Data.Splits.SplitMethod.LeaveOneOut });
+        IReadOnlyList<SequenceExample> examples = splitName == "test" ? split.Test : split.Validation;
+        if (parse.GetValue(limit) is { } n) examples = examples.Take(n).ToList();
+        using var recommender = Recommenders.Load(modelDir, CommonOptions.ParseDevice(parse.GetValue(device)));
+        var own = recommender.Catalog ?? throw new ArgumentException($"{modelDir} holds a {recommender.Name} model, which ranks candidate lists only; --dataset ranks the whole catalog");
+        var map = data.Catalog.MapTo(own);
+        int missing = examples.Count(e => map[e.Target] < 0);
+        if (missing > 0) throw new ArgumentException($"{missing} {splitName} targets of {datasetDir} are not in the model's catalog of {own.Count} items (was it trained on this dataset?)");
+        var mapped = examples.Select(e => new SequenceExample(e.User, e.History.Select(h => map[h]).Where(h => h >= 0).ToArray(), map[e.Target], e.TargetTimestamp)).ToList();
+        var result = RecommenderEvaluator.Catalog(recommender, mapped).WithEvaluated(new JsonObject
+        {
+            ["model"] = Path.GetFullPath(modelDir), ["model_type"] = recommender.Name, ["dataset"] = Path.GetFullPath(datasetDir),
+            ["split"] = $"leave_one_out/{splitName}", ["mode"] = "catalog", ["catalog_items"] = own.Count, ["exclude_history"] = true,
+            ["tie_break"] = "pessimistic", ["limit"] = parse.GetValue(limit), ["examples"] = mapped.Count,
+        });
+        Print(result, parse.GetValue(output));
+        return 0;
+    }
+
+    private static void Print(EvaluationResult result, string? path)
+    {
+        var table = new Table().AddColumns("metric", "value");
+        table.AddRow("n", result.N.ToString());
+        foreach (var (k, v) in result.Metrics) table.AddRow(Markup.Escape(k), v.ToString("F4"));
+        AnsiConsole.Write(table);
+        if (path is null) return;
+        result.WriteJson(path);
+        Console.WriteLine($"wrote {path}");
     }
 
     /// <summary>A candidate file's examples as next items of a recommender's own catalog (matched by title); every target
@@ -73,7 +117,7 @@ internal static class EvalCommand
             throw new ArgumentException($"--catalog applies to --mode catalog only (got --mode {modeName})");
         var modelDir = parse.GetValue(model)!;
         ModelDirectory.RequireModelDirectory(modelDir);
-        var candidatePath = parse.GetValue(candidates)!;
+        var candidatePath = parse.GetValue(candidates) ?? throw new ArgumentException("give --candidates FILE (a candidate-prompt JSON) or --dataset DIR (full-catalog ranking)");
         if (!File.Exists(candidatePath)) throw new ArgumentException($"--candidates {candidatePath}: file not found");
 
         // With --catalog, the candidate file's titles map into that catalog (ids 0..U-1 stay the universe's; titles it
@@ -138,16 +182,7 @@ internal static class EvalCommand
                 evaluated["catalog"] = catalogPath is null ? null : Path.GetFullPath(catalogPath);
                 evaluated["catalog_items"] = groundTo.Count;
             }
-            result = result.WithEvaluated(evaluated);
-            var table = new Table().AddColumns("metric", "value");
-            table.AddRow("n", result.N.ToString());
-            foreach (var (k, v) in result.Metrics) table.AddRow(Markup.Escape(k), v.ToString("F4"));
-            AnsiConsole.Write(table);
-            if (parse.GetValue(output) is { } path)
-            {
-                result.WriteJson(path);
-                Console.WriteLine($"wrote {path}");
-            }
+            Print(result.WithEvaluated(evaluated), parse.GetValue(output));
         }
         return 0;
     }

@@ -85,6 +85,9 @@ public sealed record PipelineConfig
     /// <summary>The language-model rows: <c>sft</c>, <c>dpo</c>, <c>sdpo</c> (pretraining and SFT run when any is
     /// asked for); empty trains no language model (baselines and sequential models only).</summary>
     public IReadOnlyList<string> LanguageModelMethods { get; init; } = ["sft", "dpo", "sdpo"];
+    /// <summary>Retrieval then re-ranking rows: the first sequential model retrieves this many items (history masked) and
+    /// each LM row re-orders them; reported with full-catalog metrics beside each model alone. 0 turns it off.</summary>
+    public int RerankDepth { get; init; } = 50;
     /// <summary>Training settings of every sequential model (RecBole's: Adam 1e-3, batch 256, best epoch by validation NDCG@10).</summary>
     public TrainingConfig SequentialTraining { get; init; } = new SequentialTrainConfig().Training;
     public PretrainConfig Pretrain { get; init; } = new();
@@ -104,6 +107,7 @@ public sealed record PipelineConfig
         Check(SftExamples >= 1, "sft_examples", SftExamples, "must be >= 1");
         Check(PreferenceExamples >= 1, "preference_examples", PreferenceExamples, "must be >= 1");
         Check(SdpoNegatives >= 1 && SdpoNegatives < Candidates, "sdpo_negatives", SdpoNegatives, $"must be in [1, candidates - 1 = {Candidates - 1}]");
+        Check(RerankDepth >= 0, "rerank_depth", RerankDepth, "must be >= 0 (0: off)");
         Check(ValidationQuestions >= 1, "validation_questions", ValidationQuestions, "must be >= 1");
         Check(EvaluationQuestions >= 1, "evaluation_questions", EvaluationQuestions, "must be >= 1");
         foreach (var method in LanguageModelMethods)
@@ -300,6 +304,31 @@ public static class RecommendationPipeline
             using (var recommender = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice)) Add(name, recommender, stage);
         foreach (var stage in lmRows)
             using (var recommender = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice)) Add(stage.Stage, recommender, stage);
+
+        // Retrieval then re-ranking: the first sequential model retrieves, each LM row re-orders its top items.
+        if (config.RerankDepth > 0 && recommenders.Count > 0 && lmRows.Count > 0)
+        {
+            var builder = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed + 2 });
+            CandidateQuestion Ask(IReadOnlyList<int> history, IReadOnlyList<int> retrieved) =>
+                CandidateQuestions.From(builder, catalog, [new CandidateExample(0, history, retrieved[0], retrieved)])[0];
+            var (retrieverName, retrieverStage) = recommenders[0];
+            using var retriever = Recommenders.Load(retrieverStage.ModelDirectory, ctx.TorchDevice);
+            foreach (var stage in lmRows)
+            {
+                var watch = Stopwatch.StartNew();
+                using var lm = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice);
+                using var hybrid = new RetrieveThenRerank(retriever, lm, config.RerankDepth, Ask);
+                var full = RecommenderEvaluator.Catalog(hybrid, catalogExamples, batchSize: 32).Metrics;
+                var metrics = new Dictionary<string, double>
+                {
+                    [CatalogHr10Key] = full[Metrics.HitRatioKey(10)], [CatalogNdcg10Key] = full[Metrics.NdcgKey(10)], [CatalogMrrKey] = full[Metrics.MrrKey],
+                };
+                var method = $"{retrieverName}_top{config.RerankDepth}_{stage.Stage}";
+                results.Add(new(method, metrics, null, null));
+                ctx.Say($"evaluation {method} ({retrieverName} retrieves {config.RerankDepth}, {stage.Stage} re-ranks): catalog hr@10 {metrics[CatalogHr10Key]:F4}, " +
+                    $"ndcg@10 {metrics[CatalogNdcg10Key]:F4} ({watch.Elapsed.TotalSeconds:F1}s)");
+            }
+        }
         return (results, stages);
     }
 

@@ -69,4 +69,31 @@ public class RecommenderEvaluatorTests
         Assert.Equal(new[] { 0f, 0.5f, 0.25f, 0.75f }, s[4..8]);
         Assert.Equal(s[4..8], s[8..12]);
     }
+
+    /// <summary>Ranks candidates by item id, highest first (reads the question's ids).</summary>
+    private sealed class ById : IRecommender
+    {
+        public string Name => "by-id";
+        public ItemCatalog? Catalog => null;
+        public Tensor ScoreCandidates(IReadOnlyList<CandidateQuestion> questions) =>
+            tensor(questions.SelectMany(q => q.Items!.Candidates.Select(c => (float)c)).ToArray(), [questions.Count, questions[0].Candidates.Count]);
+        public Tensor ScoreCatalog(IReadOnlyList<IReadOnlyList<int>> histories) => throw new NotSupportedException();
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void RetrieveThenRerankPutsTheRerankedTopFirstInTheRerankersOrder()
+    {
+        // Retriever: .9 .8 .7 .6 .5 .4; history {0}; depth 3 retrieves {1, 2, 3}; the re-ranker prefers high ids: 3, 2, 1;
+        // the rest follow in the retriever's order (4, 5), the masked history item last.
+        using var retriever = new Fixed(new float[,] { { .9f, .8f, .7f, .6f, .5f, .4f } });
+        using var reranker = new ById();
+        var catalog = retriever.Catalog!;
+        using var hybrid = new RetrieveThenRerank(retriever, reranker, 3,
+            (history, ids) => new CandidateQuestion("p", ids.Select(catalog.Title).ToList(), 0) { Items = new QuestionItems(catalog, history, ids) });
+        var (top, _) = hybrid.TopK([new[] { 0 }], 5);
+        Assert.Equal(new long[] { 3, 2, 1, 4, 5 }, Enumerable.Range(0, 5).Select(j => top[0, j]).ToArray());
+        var m = RecommenderEvaluator.Catalog(hybrid, [new SequenceExample(0, [0], 1, 0)], [1, 5]).Metrics;
+        Assert.Equal(1 / 3.0, m["mrr"], 1e-9);
+    }
 }
