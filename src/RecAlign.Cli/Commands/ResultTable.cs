@@ -12,13 +12,16 @@ internal static class ResultTable
         // Ranking answers from the list by construction (ValidRatio 1); generated answers may name no candidate.
         bool generated = result.Methods.Any(m => m.Metrics.ContainsKey(RecommendationPipeline.GeneratedHr1Key));
         bool ablation = result.Methods.Any(m => m.Metrics.ContainsKey(RecommendationPipeline.Hr1WithoutHistoryKey));
+        bool catalog = result.Methods.Any(m => m.Metrics.ContainsKey(RecommendationPipeline.CatalogHr10Key));
+        string[] catalogKeys = [RecommendationPipeline.CatalogHr10Key, RecommendationPipeline.CatalogNdcg10Key];
         var table = new Table().Title(title);
         table.AddColumns(["method", "HR@1", "NDCG@5", "MRR", .. generated ? (string[])["HR@1 (generated)", "ValidRatio (generated)"] : ["ValidRatio"],
-            .. extras.Select(e => e.Replace("/hr1", " HR@1")), .. ablation ? (string[])["HR@1 without history"] : [], "stage time"]);
+            .. extras.Select(e => e.Replace("/hr1", " HR@1")), .. ablation ? (string[])["HR@1 without history"] : [], .. catalog ? (string[])["catalog HR@10", "catalog NDCG@10"] : [], "stage time"]);
         foreach (var m in result.Methods)
             table.AddRow([Markup.Escape(m.Method), F(m.Metrics, "hr1"), F(m.Metrics, "ndcg@5"), F(m.Metrics, "mrr"),
                 .. generated ? (string[])[F(m.Metrics, RecommendationPipeline.GeneratedHr1Key), F(m.Metrics, RecommendationPipeline.GeneratedValidRatioKey)] : [F(m.Metrics, "valid_ratio")],
-                .. extras.Select(e => F(m.Metrics, e)), .. ablation ? (string[])[F(m.Metrics, RecommendationPipeline.Hr1WithoutHistoryKey)] : [], m.StageSeconds is { } t ? $"{t:F0}s" : "-"]);
+                .. extras.Select(e => F(m.Metrics, e)), .. ablation ? (string[])[F(m.Metrics, RecommendationPipeline.Hr1WithoutHistoryKey)] : [],
+                .. catalog ? catalogKeys.Select(k => F(m.Metrics, k)) : [], m.StageSeconds is { } t ? $"{t:F0}s" : "-"]);
         return table;
     }
 

@@ -1,0 +1,30 @@
+using RecAlign.Data.Splits;
+using RecAlign.Data.Storage;
+using RecAlign.Pipelines.Stages;
+using RecAlign.Prompts;
+
+namespace RecAlign.Pipelines;
+
+/// <summary>
+/// A canonical dataset (<c>recalign data prepare</c>: MovieLens, Amazon, Steam, RecBole atomic files...) through the
+/// <see cref="RecommendationPipeline"/> with RecBole's leave-one-out protocol: each user's last item is the test target,
+/// the second-to-last the validation target (checkpoints and epochs are picked on it); sequential models train on every
+/// earlier prefix, SFT on each user's latest training prefix, as the quickstart does.
+/// </summary>
+public static class DatasetPipeline
+{
+    public static PipelineResult Run(string datasetDir, SequenceTablePipelineConfig config, string runsDir, TextWriter? console = null,
+        TorchSharp.torch.Device? device = null)
+    {
+        config = config with { Pipeline = config.Pipeline.WithStageSeeds().Validate() };
+        var dataset = DatasetStore.Load(datasetDir);
+        var split = Splitter.Split(dataset, new SplitConfig { Method = SplitMethod.LeaveOneOut });
+        var (latest, _) = Quickstart.LatestTwoPrefixes(split.Train);
+        var data = new PipelineData(Path.GetFileName(Path.GetFullPath(datasetDir).TrimEnd(Path.DirectorySeparatorChar)), dataset.Catalog, latest,
+            split.Validation, split.Test, PretrainCorpus.FromDataset(dataset, holdOutLast: 2), PromptTemplates.NamedOrFile(config.Template))
+        { SequentialTrain = split.Train };
+        console?.WriteLine($"{datasetDir}: {dataset.UserCount} users, {dataset.Catalog.Count} items, {dataset.Interactions.Length} interactions; " +
+            $"leave-one-out: {split.Train.Count} training prefixes, {split.Validation.Count} validation and {split.Test.Count} test users");
+        return RecommendationPipeline.Run(data, config.Pipeline, runsDir, "pipeline", config, console, device);
+    }
+}
