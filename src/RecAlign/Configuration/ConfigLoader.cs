@@ -49,11 +49,11 @@ public static class ConfigLoader
                 throw new FormatException($"{path}{(line is > 0 ? $":{line}" : "")}: cannot parse config: {reason}", e is JsonException ? e : null);
             }
             if (fileNode is not JsonObject obj) throw new FormatException($"{path}: a config file must hold an object at its top level");
-            Merge(node, obj, path, "");
+            Merge(node, obj, path, "", typeof(T));
         }
         var applied = (overrides ?? []).ToList();
         foreach (var o in applied)
-            ApplyOverride(node, o);
+            ApplyOverride(node, o, typeof(T));
         try
         {
             return node.Deserialize<T>(Json) ?? throw new FormatException("config resolved to null");
@@ -117,15 +117,21 @@ public static class ConfigLoader
     public static string ToJson<T>(T config) => JsonSerializer.Serialize(config, Json);
 
     /// <summary>Applies one <c>key=value</c> override; the value is read as JSON when it parses, else as a string.</summary>
-    public static void ApplyOverride(JsonObject root, string assignment)
+    /// <param name="configType">The config's type: lets an override add an entry to a dictionary section (e.g. a new
+    /// pipeline method), starting from the entry type's defaults.</param>
+    public static void ApplyOverride(JsonObject root, string assignment, Type? configType = null)
     {
         int eq = assignment.IndexOf('=');
         if (eq <= 0) throw new FormatException($"override '{assignment}' must look like key=value");
         var keys = assignment[..eq].Trim().Split('.');
         var raw = assignment[(eq + 1)..];
         JsonObject target = root;
+        Type? type = configType;
         for (int i = 0; i < keys.Length - 1; i++)
         {
+            var entryType = DictionaryValueType(type);
+            if (entryType is not null && !target.ContainsKey(keys[i])) target[keys[i]] = NewEntry(entryType);
+            type = entryType ?? PropertyType(type, keys[i]);
             if (target[keys[i]] is not JsonObject child)
                 throw new FormatException($"override '{assignment}': '{string.Join('.', keys[..(i + 1)])}' is not a section of this config " +
                     $"(sections{(i == 0 ? "" : $" of '{string.Join('.', keys[..i])}'")}: {string.Join(", ", target.Where(p => p.Value is JsonObject).Select(p => p.Key).DefaultIfEmpty("none"))})");
@@ -137,20 +143,34 @@ public static class ConfigLoader
         target[last] = ParseScalar(raw);
     }
 
+    /// <summary>V when <paramref name="type"/> is a string-keyed dictionary of V (a section whose entries are named by the user).</summary>
+    private static Type? DictionaryValueType(Type? type) =>
+        type?.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IDictionary<,>) && i.GetGenericArguments()[0] == typeof(string))
+            ?.GetGenericArguments()[1];
+
+    private static Type? PropertyType(Type? type, string jsonName) =>
+        type is null || type.IsPrimitive || type == typeof(string) ? null : Json.GetTypeInfo(type).Properties.FirstOrDefault(p => p.Name == jsonName)?.PropertyType;
+
+    /// <summary>A new dictionary entry: the entry type's defaults.</summary>
+    private static JsonNode NewEntry(Type entryType) =>
+        JsonSerializer.SerializeToNode(Activator.CreateInstance(entryType), entryType, Json) ?? new JsonObject();
+
     private static JsonNode? ParseScalar(string raw)
     {
         try { return JsonNode.Parse(raw); }
         catch (JsonException) { return JsonValue.Create(raw); }
     }
 
-    private static void Merge(JsonObject into, JsonObject from, string file, string prefix)
+    private static void Merge(JsonObject into, JsonObject from, string file, string prefix, Type? type)
     {
+        var entryType = DictionaryValueType(type);
         foreach (var (key, value) in from.ToList())
         {
             var name = prefix.Length == 0 ? key : prefix + "." + key;
+            if (entryType is not null && !into.ContainsKey(key) && value is JsonObject) into[key] = NewEntry(entryType);
             if (!into.ContainsKey(key))
                 throw new FormatException($"{file}: unknown key '{name}' (known: {string.Join(", ", into.Select(p => p.Key))})");
-            if (into[key] is JsonObject sub && value is JsonObject subFrom) Merge(sub, subFrom, file, name);
+            if (into[key] is JsonObject sub && value is JsonObject subFrom) Merge(sub, subFrom, file, name, entryType ?? PropertyType(type, key));
             else into[key] = value?.DeepClone();
         }
     }

@@ -62,9 +62,8 @@ public sealed record PipelineConfig
     public int Candidates { get; init; } = 20;
     public int SftExamples { get; init; } = 3000;
     public int PreferenceExamples { get; init; } = 1500;
-    public int SdpoNegatives { get; init; } = 3;
-    /// <summary>How rejected responses are picked from the candidate list: <c>hard</c> (the SFT model's highest-scored
-    /// wrong candidates, mined once after SFT) or <c>random</c> (the S-DPO paper's choice); docs/benchmarks.md compares them.</summary>
+    /// <summary>How rejected responses are picked from the candidate list: <c>hard</c> (the starting model's highest-scored
+    /// wrong candidates, mined once per starting model) or <c>random</c> (the S-DPO paper's choice); docs/benchmarks.md compares them.</summary>
     public RejectedSelection Rejected { get; init; } = RejectedSelection.Hard;
     /// <summary>An existing SFT model directory to align from, skipping pretrain and SFT (its tokenizer is used);
     /// e.g. to compare alignment settings on one SFT model.</summary>
@@ -78,23 +77,18 @@ public sealed record PipelineConfig
     /// beside <c>hr1</c> shows how much a model reads the history (an LM that has only learned popularity scores the
     /// same either way).</summary>
     public bool HistoryAblation { get; init; } = true;
-    /// <summary>Classic sequential recommenders trained on the same training split and scored on the same lists (and the
-    /// whole catalog): <c>sasrec</c>, <c>gru4rec</c>, <c>caser</c>, <c>bprmf</c>; each with its model's defaults and
-    /// <see cref="SequentialTraining"/>.</summary>
-    public IReadOnlyList<string> SequentialModels { get; init; } = ["sasrec"];
-    /// <summary>The language-model rows: <c>sft</c>, <c>dpo</c>, <c>sdpo</c> (pretraining and SFT run when any is
-    /// asked for); empty trains no language model (baselines and sequential models only).</summary>
-    public IReadOnlyList<string> LanguageModelMethods { get; init; } = ["sft", "dpo", "sdpo"];
-    /// <summary>Retrieval then re-ranking rows: the first sequential model retrieves this many items (history masked) and
+    /// <summary>Retrieval then re-ranking rows: the first sequential method retrieves this many items (history masked) and
     /// each LM row re-orders them; reported with full-catalog metrics beside each model alone. 0 turns it off.</summary>
     public int RerankDepth { get; init; } = 50;
-    /// <summary>Training settings of every sequential model (RecBole's: Adam 1e-3, batch 256, best epoch by validation NDCG@10).</summary>
-    public TrainingConfig SequentialTraining { get; init; } = new SequentialTrainConfig().Training;
+    /// <summary>The methods compared, by name, in order (see <see cref="MethodConfig.Defaults"/>); baselines (random,
+    /// popularity, transition and, with ground truth, the oracle) always come first.</summary>
+    public Dictionary<string, MethodConfig> Methods { get; init; } = MethodConfig.Defaults();
+    /// <summary>The LM's base stages, shared by every LM method.</summary>
     public PretrainConfig Pretrain { get; init; } = new();
     public SftConfig Sft { get; init; } = new();
-    /// <summary>β = 1 for both DPO and S-DPO, as in the S-DPO paper's comparison.</summary>
-    public AlignConfig Dpo { get; init; } = new() { Loss = new PreferenceLossConfig { LossType = "dpo", Beta = 1.0 } };
-    public AlignConfig Sdpo { get; init; } = new() { Loss = new PreferenceLossConfig { LossType = "sdpo", Beta = 1.0 } };
+
+    /// <summary>The enabled methods in order.</summary>
+    public IEnumerable<(string Name, MethodConfig Method)> Enabled() => Methods.Where(m => m.Value.Enabled).Select(m => (m.Key, m.Value));
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field (called before a run folder exists).</summary>
     public PipelineConfig Validate()
@@ -106,15 +100,27 @@ public sealed record PipelineConfig
         Check(Candidates >= 2, "candidates", Candidates, "must be >= 2: the target and at least one negative");
         Check(SftExamples >= 1, "sft_examples", SftExamples, "must be >= 1");
         Check(PreferenceExamples >= 1, "preference_examples", PreferenceExamples, "must be >= 1");
-        Check(SdpoNegatives >= 1 && SdpoNegatives < Candidates, "sdpo_negatives", SdpoNegatives, $"must be in [1, candidates - 1 = {Candidates - 1}]");
         Check(RerankDepth >= 0, "rerank_depth", RerankDepth, "must be >= 0 (0: off)");
         Check(ValidationQuestions >= 1, "validation_questions", ValidationQuestions, "must be >= 1");
         Check(EvaluationQuestions >= 1, "evaluation_questions", EvaluationQuestions, "must be >= 1");
-        foreach (var method in LanguageModelMethods)
-            Check(method is "sft" or "dpo" or "sdpo", "language_model_methods", method, "known: sft, dpo, sdpo");
-        foreach (var model in SequentialModels)
-            Check(SequentialModelConfig.Models.ContainsKey(model.ToLowerInvariant()), "sequential_models", model, $"known: {string.Join(", ", SequentialModelConfig.Models.Keys)}");
-        foreach (var (name, stage) in new (string, IStageConfig)[] { ("pretrain", Pretrain), ("sft", Sft), ("dpo", Dpo), ("sdpo", Sdpo), ("sequential_training", new SequentialTrainConfig { Training = SequentialTraining }) })
+        var stages = new List<(string, IStageConfig)> { ("pretrain", Pretrain), ("sft", Sft) };
+        var seen = new Dictionary<string, MethodStage>();
+        foreach (var (name, m) in Enabled())
+        {
+            Check(name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'), $"methods.{name}", name, "method names are letters, digits, '_' and '-'");
+            Check(!Baselines.Contains(name), $"methods.{name}", name, $"{string.Join(", ", Baselines)} are the baselines' rows");
+            if (m.Stage == MethodStage.Align)
+            {
+                Check(seen.TryGetValue(m.From, out var from) && from is MethodStage.Sft or MethodStage.Align, $"methods.{name}.from", m.From,
+                    "must name an enabled sft or align method listed before it");
+                Check(m.Negatives >= 1 && m.Negatives < Candidates, $"methods.{name}.negatives", m.Negatives, $"must be in [1, candidates - 1 = {Candidates - 1}]");
+                stages.Add(($"methods.{name}.align", m.Align));
+            }
+            if (m.Stage == MethodStage.Sequential) stages.Add(($"methods.{name}.sequential", m.Sequential));
+            Check(m.Stage != MethodStage.Sft || !seen.ContainsValue(MethodStage.Sft), $"methods.{name}.stage", "sft", "one sft method: the LM every align method starts from");
+            seen[name] = m.Stage;
+        }
+        foreach (var (name, stage) in stages)
         {
             try { stage.Validate(); }
             catch (ArgumentException e) { throw new ArgumentException($"pipeline.{name}.{e.Message}", e); }
@@ -122,24 +128,38 @@ public sealed record PipelineConfig
         return this;
     }
 
+    /// <summary>Row names the baselines take.</summary>
+    public static readonly IReadOnlyList<string> Baselines = ["random", "popularity", "transition", "oracle"];
+
     /// <summary>
-    /// Every stage of a pipeline run trains with <see cref="Seed"/>: this config with the four stages'
+    /// Every stage of a pipeline run trains with <see cref="Seed"/>: this config with every stage's and method's
     /// <c>training.seed</c> set to it, so the resolved config a run stores is the one it ran. A stage seed set to
     /// anything but its default or <see cref="Seed"/> is refused rather than silently replaced.
     /// </summary>
     public PipelineConfig WithStageSeeds()
     {
         long seed = (long)Seed, unset = new Training.TrainingConfig().Seed;
-        foreach (var (name, stage) in new[] { ("pretrain", Pretrain.Training), ("sft", Sft.Training), ("dpo", Dpo.Training), ("sdpo", Sdpo.Training), ("sequential", SequentialTraining) })
+        void Require(string name, Training.TrainingConfig stage)
+        {
             if (stage.Seed != seed && stage.Seed != unset)
                 throw new ArgumentException($"pipeline.{name}.training.seed={stage.Seed}: every stage of a pipeline run trains with pipeline.seed ({Seed}); set pipeline.seed (or --seed) instead");
+        }
+        Require("pretrain", Pretrain.Training);
+        Require("sft", Sft.Training);
+        foreach (var (name, m) in Methods)
+        {
+            Require($"methods.{name}.align", m.Align.Training);
+            Require($"methods.{name}.sequential", m.Sequential.Training);
+        }
         return this with
         {
             Pretrain = Pretrain with { Training = Pretrain.Training with { Seed = seed } },
             Sft = Sft with { Training = Sft.Training with { Seed = seed } },
-            Dpo = Dpo with { Training = Dpo.Training with { Seed = seed } },
-            Sdpo = Sdpo with { Training = Sdpo.Training with { Seed = seed } },
-            SequentialTraining = SequentialTraining with { Seed = seed },
+            Methods = Methods.ToDictionary(m => m.Key, m => m.Value with
+            {
+                Align = m.Value.Align with { Training = m.Value.Align.Training with { Seed = seed } },
+                Sequential = m.Value.Sequential with { Training = m.Value.Sequential.Training with { Seed = seed } },
+            }),
         };
     }
 }
@@ -231,51 +251,48 @@ public static class RecommendationPipeline
 
         var models = Path.Combine(run.Path, "models");
         var stages = new List<StageResult>();
-        var lmRows = new List<StageResult>();
-        if (config.LanguageModelMethods.Count > 0)
+        var trained = new List<(string Name, MethodConfig Method, StageResult Stage)>();
+        var sequentialTrain = data.SequentialTrain ?? data.Train;
+        // Preference data per starting model: hard negatives are mined once, with the most negatives any method asks of it.
+        var preferenceCache = new Dictionary<string, List<PreferenceExample>>();
+        foreach (var (name, method) in config.Enabled())
         {
-            StageResult sft;
-            if (config.SftModel is { } sftModel)
+            StageResult stage;
+            switch (method.Stage)
             {
-                if (!File.Exists(Path.Combine(sftModel, "config.json")))
-                    throw new ArgumentException($"pipeline.sft_model: '{sftModel}' is not a model directory (no config.json)");
-                sft = new StageResult("sft", Path.GetFullPath(sftModel), 0, new Training.TrainingResult(0, double.NaN, null, null, false, 0, []));
-                ctx.Say($"aligning from the existing SFT model {sft.ModelDirectory} (pretrain and SFT skipped)");
-            }
-            else
-            {
-                var tokenizer = CompactVocabularyTokenizer.Build(data.PretrainCorpus.Concat(catalog.Items.Select(i => PromptTokenization.ResponseSeparator + i.Title)).Concat(sftData.Take(200).Select(e => e.Prompt)));
-                ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids");
-                var pretrain = StageRunner.Pretrain(data.PretrainCorpus, tokenizer, config.Pretrain,
-                    Path.Combine(models, "pretrain"), ctx);
-                sft = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft,
-                    Path.Combine(models, "sft"), ctx);
-                stages.Add(pretrain);
-                stages.Add(sft);
-            }
-            if (config.LanguageModelMethods.Contains("sft")) lmRows.Add(sft);
-            if (config.LanguageModelMethods.Any(m => m is "dpo" or "sdpo"))
-            {
-                var (dpoData, sdpoData) = PreferenceData(preferenceExamples, prompts, catalog, config, sft.ModelDirectory, ctx);
-                foreach (var (name, alignConfig, preferences) in new[] { ("dpo", config.Dpo, dpoData), ("sdpo", config.Sdpo, sdpoData) })
+                case MethodStage.Sequential:
+                    stage = StageRunner.TrainSequential(catalog, sequentialTrain, data.Validation, method.Sequential, Path.Combine(models, name), ctx, name);
+                    break;
+                case MethodStage.Sft when config.SftModel is { } sftModel:
+                    if (!File.Exists(Path.Combine(sftModel, "config.json")))
+                        throw new ArgumentException($"pipeline.sft_model: '{sftModel}' is not a model directory (no config.json)");
+                    stage = new StageResult(name, Path.GetFullPath(sftModel), 0, new TrainingResult(0, double.NaN, null, null, false, 0, []));
+                    ctx.Say($"{name}: the existing SFT model {stage.ModelDirectory} (pretrain and SFT skipped)");
+                    break;
+                case MethodStage.Sft:
                 {
-                    if (!config.LanguageModelMethods.Contains(name)) continue;
-                    var aligned = StageRunner.Align(sft.ModelDirectory, preferences, validation, alignConfig, Path.Combine(models, name), ctx, name);
-                    stages.Add(aligned);
-                    lmRows.Add(aligned);
+                    var tokenizer = CompactVocabularyTokenizer.Build(data.PretrainCorpus.Concat(catalog.Items.Select(i => PromptTokenization.ResponseSeparator + i.Title)).Concat(sftData.Take(200).Select(e => e.Prompt)));
+                    ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids");
+                    var pretrain = StageRunner.Pretrain(data.PretrainCorpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx);
+                    stages.Add(pretrain);
+                    stage = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft, Path.Combine(models, name), ctx) with { Stage = name };
+                    break;
+                }
+                default:
+                {
+                    var from = trained.Single(t => t.Name == method.From).Stage.ModelDirectory;
+                    if (!preferenceCache.TryGetValue(method.From, out var fromPool))
+                    {
+                        int most = config.Enabled().Where(m => m.Method.Stage == MethodStage.Align && m.Method.From == method.From).Max(m => m.Method.Negatives);
+                        preferenceCache[method.From] = fromPool = PreferenceData(preferenceExamples, prompts, catalog, config, from, most, method.From, ctx);
+                    }
+                    var preferences = fromPool.Select(p => p with { Rejected = p.Rejected.Take(method.Negatives).ToList() }).ToList();
+                    stage = StageRunner.Align(from, preferences, validation, method.Align, Path.Combine(models, name), ctx, name);
+                    break;
                 }
             }
-        }
-
-        // Classic sequential recommenders on every training prefix, validated on the whole catalog.
-        var sequentialTrain = data.SequentialTrain ?? data.Train;
-        var recommenders = new List<(string Name, StageResult Stage)>();
-        foreach (var name in config.SequentialModels.Select(m => m.ToLowerInvariant()).Distinct())
-        {
-            var stage = StageRunner.TrainSequential(catalog, sequentialTrain, data.Validation,
-                new SequentialTrainConfig { Model = SequentialModelConfig.For(name), Training = config.SequentialTraining }, Path.Combine(models, name), ctx, name);
             stages.Add(stage);
-            recommenders.Add((name, stage));
+            trained.Add((name, method, stage));
         }
 
         // Every row through the one contract: the same lists, the same metrics (and the whole catalog where a model has one).
@@ -300,12 +317,12 @@ public static class RecommendationPipeline
         using (var transition = TransitionRecommender.FromTraining(catalog, sequentialTrain)) Add("transition", transition, null);
         if (data.GroundTruth is { } truth)
             results.Add(new("oracle", Baselines.Oracle(evaluation, evaluationLists, truth), null, null));
-        foreach (var (name, stage) in recommenders)
+        foreach (var (name, _, stage) in trained)
             using (var recommender = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice)) Add(name, recommender, stage);
-        foreach (var stage in lmRows)
-            using (var recommender = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice)) Add(stage.Stage, recommender, stage);
 
-        // Retrieval then re-ranking: the first sequential model retrieves, each LM row re-orders its top items.
+        // Retrieval then re-ranking: the first sequential method retrieves, each LM row re-orders its top items.
+        var recommenders = trained.Where(t => t.Method.Stage == MethodStage.Sequential).Select(t => (t.Name, t.Stage)).ToList();
+        var lmRows = trained.Where(t => t.Method.Stage != MethodStage.Sequential).Select(t => t.Stage).ToList();
         if (config.RerankDepth > 0 && recommenders.Count > 0 && lmRows.Count > 0)
         {
             var builder = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed + 2 });
@@ -359,29 +376,29 @@ public static class RecommendationPipeline
         return metrics;
     }
 
-    /// <summary>DPO (one rejected) and S-DPO (<see cref="PipelineConfig.SdpoNegatives"/> rejected) examples; with hard
-    /// negatives DPO's rejected response is S-DPO's first, the SFT model's top wrong candidate.</summary>
-    private static (List<PreferenceExample> Dpo, List<PreferenceExample> Sdpo) PreferenceData(IReadOnlyList<CandidateExample> examples,
-        PromptBuilder prompts, ItemCatalog catalog, PipelineConfig config, string sftModel, StageContext ctx)
+    /// <summary>Preference examples with <paramref name="negatives"/> rejected responses each, for every method aligned from
+    /// <paramref name="fromModel"/>: uniformly drawn (<c>random</c>), or that model's top wrong candidates (<c>hard</c>; with
+    /// <c>generated</c>, its wrong greedy answer first). A method with fewer negatives takes the first ones, so DPO's
+    /// rejected response is S-DPO's first.</summary>
+    private static List<PreferenceExample> PreferenceData(IReadOnlyList<CandidateExample> examples, PromptBuilder prompts, ItemCatalog catalog,
+        PipelineConfig config, string fromModel, int negatives, string fromName, StageContext ctx)
     {
-        if (config.Rejected == RejectedSelection.Random)
-            return (prompts.BuildPreferences(examples, 1), prompts.BuildPreferences(examples, config.SdpoNegatives));
+        if (config.Rejected == RejectedSelection.Random) return prompts.BuildPreferences(examples, negatives);
         var sw = Stopwatch.StartNew();
         var questions = CandidateQuestions.From(prompts, catalog, examples);
-        var (lm, tokenizer) = ModelDirectory.Load(sftModel, device: ctx.TorchDevice);
+        var (lm, tokenizer) = ModelDirectory.Load(fromModel, device: ctx.TorchDevice);
         using (lm)
         {
             using var scores = CandidateEvaluator.Score(lm, tokenizer, questions);
-            var sdpo = HardNegatives.Select(scores, questions, config.SdpoNegatives);
+            var preferences = HardNegatives.Select(scores, questions, negatives);
             if (config.Rejected == RejectedSelection.Generated)
             {
                 var answers = GenerateGreedy(lm, tokenizer, questions, keepDetails: true).Details!.Select(d => d.Answer ?? "").ToList();
-                sdpo = HardNegatives.WithGeneratedAnswers(sdpo, answers);
+                preferences = HardNegatives.WithGeneratedAnswers(preferences, answers);
             }
-            var dpo = sdpo.Select(p => p with { Rejected = [p.Rejected[0]] }).ToList();
-            ctx.Say($"hard negatives: the SFT model's " + (config.Rejected == RejectedSelection.Generated ? "wrong greedy answer and " : "") +
-                $"top wrong candidates ({config.SdpoNegatives} in all) for {questions.Count} examples ({sw.Elapsed.TotalSeconds:F1}s)");
-            return (dpo, sdpo);
+            ctx.Say($"hard negatives: the {fromName} model's " + (config.Rejected == RejectedSelection.Generated ? "wrong greedy answer and " : "") +
+                $"top wrong candidates ({negatives} in all) for {questions.Count} examples ({sw.Elapsed.TotalSeconds:F1}s)");
+            return preferences;
         }
     }
 

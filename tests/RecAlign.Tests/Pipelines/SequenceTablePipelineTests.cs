@@ -95,8 +95,11 @@ public class SequenceTablePipelineTests
         {
             Pretrain = p.Pretrain with { Training = Tiny(p.Pretrain.Training) },
             Sft = p.Sft with { Training = Tiny(p.Sft.Training) },
-            Dpo = p.Dpo with { Training = Tiny(p.Dpo.Training) },
-            Sdpo = p.Sdpo with { Training = Tiny(p.Sdpo.Training) },
+            Methods = p.Methods.ToDictionary(m => m.Key, m => m.Value with
+            {
+                Align = m.Value.Align with { Training = Tiny(m.Value.Align.Training) },
+                Sequential = m.Value.Sequential with { Training = Tiny(m.Value.Sequential.Training) },
+            }),
         };
         var config = new SequenceTablePipelineConfig { Template = "item", Pipeline = p };
         var console = new StringWriter();

@@ -2,9 +2,10 @@ using RecAlign.IO;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using RecAlign.Prompts;
+using RecAlign.Data;
+using RecAlign.Data.Loaders;
 
-namespace RecAlign.Data.Formats;
+namespace RecAlign.Prompts;
 
 /// <summary>
 /// TRL-style JSON-lines datasets, so data moves between RecAlign and TRL: preference data
