@@ -141,13 +141,11 @@ public static class RunsCommands
                 foreach (var (k, v) in metrics) mt.AddRow(Cells(k, RunComparison.FormatValue(v)));
                 AnsiConsole.Write(mt);
             }
-            if (run.ReadSummary()?["stages"] is System.Text.Json.Nodes.JsonArray stages && stages.Count > 0)
+            if (run.ReadSummary()?.Stages is { Count: > 0 } stages)
             {
                 var st = new Table().Border(TableBorder.Rounded).Title("stages").AddColumn("stage").AddColumn("wall time").AddColumn("steps");
-                foreach (var s in stages.OfType<System.Text.Json.Nodes.JsonObject>())
-                    st.AddRow(Cells(Report.Text(s["name"]) ?? "?",
-                        Report.Number(s["wall_seconds"]) is double w ? Report.Duration(w) : "",
-                        Report.Number(s["steps"]) is double n ? n.ToString("0") : ""));
+                foreach (var s in stages)
+                    st.AddRow(Cells(s.Name, s.WallSeconds is double w ? Report.Duration(w) : "", s.Steps is long n ? n.ToString("0") : ""));
                 AnsiConsole.Write(st);
             }
             var config = RunComparison.Flatten(run.ReadResolvedConfig());

@@ -44,7 +44,7 @@ public static class CandidateEvaluator
         int maxPromptTokens = 1024, bool sdpoRule = false)
     {
         var answers = GenerateAnswers(lm, tokenizer, questions, generation, constrained, batchSize, maxPromptTokens);
-        return GenerationMetrics.CandidateLists(answers, questions, sdpoRule: sdpoRule, keepDetails: keepDetails);
+        return GenerationMetrics.CandidateLists(answers, questions, sdpoRule: sdpoRule, keepDetails: keepDetails).WithPrefix(Metrics.GeneratedPrefix);
     }
 
     /// <summary>
@@ -59,7 +59,7 @@ public static class CandidateEvaluator
     {
         var targets = TargetsInCatalog(questions, catalog);
         var answers = GenerateAnswers(lm, tokenizer, questions, generation, constrained: false, batchSize, 1024);
-        return GenerationMetrics.FullCatalog(answers, targets, grounder, ks ?? [1, 5, 10, 20]);
+        return GenerationMetrics.FullCatalog(answers, targets, grounder, ks ?? [1, 5, 10, 20]).WithPrefix(Metrics.CatalogPrefix);
     }
 
     /// <summary>Each question's target as an id of <paramref name="catalog"/> (exact title); an error naming how many

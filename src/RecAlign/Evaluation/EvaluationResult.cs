@@ -61,6 +61,11 @@ public sealed class EvaluationResult
     /// recorded. Free-form: the CLI's <c>eval</c> writes strings, numbers and nulls.</summary>
     public JsonObject? Evaluated { get; }
 
+    /// <summary>This result with every metric named <paramref name="prefix"/> + name: the protocols name their figures
+    /// apart (<c>gen_</c> for generated answers, <c>catalog_</c> for whole-catalog rankings; candidate-list rankings
+    /// are unprefixed), so an <c>hr1</c> always means the same thing.</summary>
+    public EvaluationResult WithPrefix(string prefix) => new(N, _metrics.Select(kv => KeyValuePair.Create(prefix + kv.Key, kv.Value)), Details, Evaluated);
+
     /// <summary>This result with <paramref name="evaluated"/> recorded (a copy is kept).</summary>
     public EvaluationResult WithEvaluated(JsonObject? evaluated) => new(N, _metrics, Details, evaluated);
 

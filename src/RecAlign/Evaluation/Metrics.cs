@@ -26,6 +26,11 @@ public enum TieBreak
 /// </summary>
 public static class Metrics
 {
+    /// <summary>Prefix of metrics of generated answers (<c>gen_hr1</c>, <c>gen_valid_ratio</c>).</summary>
+    public const string GeneratedPrefix = "gen_";
+    /// <summary>Prefix of metrics of whole-catalog rankings (<c>catalog_hr@10</c>, <c>catalog_ndcg@10</c>, <c>catalog_mrr</c>).</summary>
+    public const string CatalogPrefix = "catalog_";
+
     public const string HitRatioAt1Key = "hr1";
     public const string ValidRatioKey = "valid_ratio";
     public const string MrrKey = "mrr";

@@ -22,7 +22,7 @@ public static class RecommenderEvaluator
     }
 
     /// <summary>
-    /// Full-catalog metrics of next items <paramref name="examples"/> (ids of the recommender's catalog): every item
+    /// Full-catalog metrics (<c>catalog_hr@K</c>, <c>catalog_ndcg@K</c>, <c>catalog_mrr@K</c>, <c>catalog_mrr</c>) of next items <paramref name="examples"/> (ids of the recommender's catalog): every item
     /// ranked, the history's items excluded (<paramref name="excludeHistory"/>; the target itself never is).
     /// </summary>
     public static EvaluationResult Catalog(IRecommender recommender, IReadOnlyList<SequenceExample> examples, IReadOnlyList<int>? ks = null,
@@ -46,7 +46,7 @@ public static class RecommenderEvaluator
                 ranks.Add(r.MoveToOuterDisposeScope());
             }
             using var all = ranks.Count == 0 ? zeros(0, dtype: ScalarType.Int64) : cat(ranks, 0);
-            return Metrics.FromRanks(all, ks ?? CatalogKs);
+            return Metrics.FromRanks(all, ks ?? CatalogKs).WithPrefix(Metrics.CatalogPrefix);
         }
         finally
         {

@@ -51,8 +51,8 @@ public sealed record PipelineData(
     /// <c>validation</c> when the reported table is the one that also picked the checkpoints.</summary>
     public string EvaluationLabel { get; init; } = "test";
 
-    /// <summary>Further top-level entries of summary.json (e.g. which files were reported and which picked models).</summary>
-    public IReadOnlyDictionary<string, JsonNode>? SummaryExtras { get; init; }
+    /// <summary>summary.json's <c>evaluation</c>: which files were reported and which picked the models.</summary>
+    public JsonObject? EvaluationRecord { get; init; }
 }
 
 /// <summary>Settings of the pipeline; the defaults are the quickstart's (a few minutes on a 2-core CPU).</summary>
@@ -178,7 +178,7 @@ public sealed record PipelineResult(RunDirectory Run, IReadOnlyList<MethodResult
 public static class RecommendationPipeline
 {
     /// <summary>Summary keys of the generated-answer scores (<see cref="PipelineConfig.GenerationEvaluation"/>).</summary>
-    public const string GeneratedHr1Key = "gen_hr1", GeneratedValidRatioKey = "gen_valid_ratio";
+    public const string GeneratedHr1Key = Metrics.GeneratedPrefix + Metrics.HitRatioAt1Key, GeneratedValidRatioKey = Metrics.GeneratedPrefix + Metrics.ValidRatioKey;
     /// <summary>Summary key of HR@1 on the evaluation lists with the history left out (<see cref="PipelineConfig.HistoryAblation"/>).</summary>
     public const string Hr1WithoutHistoryKey = "hr1_without_history";
 
@@ -195,23 +195,21 @@ public static class RecommendationPipeline
             var (methods, stages) = RunStages(data, config, run, ctx);
             var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" or GeneratedHr1Key or GeneratedValidRatioKey or Hr1WithoutHistoryKey or CatalogHr10Key or CatalogNdcg10Key || kv.Key.EndsWith("/hr1"))
                 .Select(kv => KeyValuePair.Create($"{m.Method}/{kv.Key}", Math.Round(kv.Value, 6)))).ToDictionary();
-            var summary = new JsonObject
+            session.Complete(new RunSummary
             {
-                ["run"] = run.Id,
-                ["status"] = "completed",
-                ["data"] = data.Name,
-                ["seed"] = config.Seed,
-                ["methods"] = new JsonObject(methods.Select(m => KeyValuePair.Create(m.Method, (JsonNode?)MethodJson(m)))),
-                ["final_metrics"] = new JsonObject(finalMetrics.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
-                ["stages"] = new JsonArray(stages.Select(st => (JsonNode)new JsonObject
+                Run = run.Id, Data = data.Name, Seed = config.Seed, FinalMetrics = finalMetrics,
+                Methods = methods.ToDictionary(m => m.Method, m => new MethodSummary(m.Metrics.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6)))
                 {
-                    ["name"] = st.Stage, ["wall_seconds"] = Math.Round(st.Seconds, 1), ["steps"] = st.Training.Steps, ["tokens"] = st.Training.Tokens,
-                    ["model_dir"] = Path.GetRelativePath(run.Path, st.ModelDirectory),
-                }).ToArray()),
-                ["wall_seconds"] = Math.Round(total.Elapsed.TotalSeconds, 1),
-            };
-            foreach (var (key, value) in data.SummaryExtras ?? new Dictionary<string, JsonNode>()) summary[key] = value.DeepClone();
-            session.Complete(summary, finalMetrics);
+                    WallSeconds = m.StageSeconds is { } sec ? Math.Round(sec, 1) : null, ModelDir = m.ModelDirectory,
+                }),
+                Stages = stages.Select(st => new StageSummary(st.Stage)
+                {
+                    WallSeconds = Math.Round(st.Seconds, 1), Steps = st.Training.Steps, Tokens = st.Training.Tokens,
+                    ModelDir = Path.GetRelativePath(run.Path, st.ModelDirectory),
+                }).ToList(),
+                WallSeconds = Math.Round(total.Elapsed.TotalSeconds, 1),
+                Evaluation = data.EvaluationRecord,
+            });
             return new PipelineResult(run, methods, stages, total.Elapsed.TotalSeconds);
         }
         catch (Exception e)
@@ -219,15 +217,6 @@ public static class RecommendationPipeline
             session.Fail(e);
             throw;
         }
-    }
-
-    private static JsonObject MethodJson(MethodResult m)
-    {
-        var o = new JsonObject();
-        foreach (var (k, v) in m.Metrics) o[k] = Math.Round(v, 6);
-        if (m.StageSeconds is { } s) o["wall_seconds"] = Math.Round(s, 1);
-        if (m.ModelDirectory is { } d) o["model_dir"] = d;
-        return o;
     }
 
     private static (List<MethodResult>, List<StageResult>) RunStages(PipelineData data, PipelineConfig config, RunDirectory run, StageContext ctx)
@@ -336,10 +325,7 @@ public static class RecommendationPipeline
                 using var lm = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice);
                 using var hybrid = new RetrieveThenRerank(retriever, lm, config.RerankDepth, Ask);
                 var full = RecommenderEvaluator.Catalog(hybrid, catalogExamples, batchSize: 32).Metrics;
-                var metrics = new Dictionary<string, double>
-                {
-                    [CatalogHr10Key] = full[Metrics.HitRatioKey(10)], [CatalogNdcg10Key] = full[Metrics.NdcgKey(10)], [CatalogMrrKey] = full[Metrics.MrrKey],
-                };
+                var metrics = new[] { CatalogHr10Key, CatalogNdcg10Key, CatalogMrrKey }.ToDictionary(k => k, k => full[k]);
                 var method = $"{retrieverName}_top{config.RerankDepth}_{stage.Stage}";
                 results.Add(new(method, metrics, null, null));
                 ctx.Say($"evaluation {method} ({retrieverName} retrieves {config.RerankDepth}, {stage.Stage} re-ranks): catalog hr@10 {metrics[CatalogHr10Key]:F4}, " +
@@ -350,7 +336,7 @@ public static class RecommendationPipeline
     }
 
     /// <summary>Summary keys of full-catalog metrics on the evaluation examples (models with a catalog).</summary>
-    public const string CatalogHr10Key = "catalog_hr@10", CatalogNdcg10Key = "catalog_ndcg@10", CatalogMrrKey = "catalog_mrr";
+    public const string CatalogHr10Key = Metrics.CatalogPrefix + "hr@10", CatalogNdcg10Key = Metrics.CatalogPrefix + "ndcg@10", CatalogMrrKey = Metrics.CatalogPrefix + Metrics.MrrKey;
 
     /// <summary>One row's metrics: the evaluation lists (and extra sets), the history ablation, the whole catalog when the
     /// model has one, and greedy generation when it is a language model (generation is its capability alone).</summary>
@@ -363,15 +349,13 @@ public static class RecommendationPipeline
         if (recommender.Catalog is not null)
         {
             var full = RecommenderEvaluator.Catalog(recommender, catalogExamples).Metrics;
-            metrics[CatalogHr10Key] = full[Metrics.HitRatioKey(10)];
-            metrics[CatalogNdcg10Key] = full[Metrics.NdcgKey(10)];
-            metrics[CatalogMrrKey] = full[Metrics.MrrKey];
+            foreach (var key in new[] { CatalogHr10Key, CatalogNdcg10Key, CatalogMrrKey }) metrics[key] = full[key];
         }
         if (config.GenerationEvaluation && recommender is LanguageModelRecommender lm)
         {
             var generated = GenerateGreedy(lm.Model, lm.Tokenizer, evaluation).Metrics;
-            metrics[GeneratedHr1Key] = generated[Metrics.HitRatioAt1Key];
-            metrics[GeneratedValidRatioKey] = generated[Metrics.ValidRatioKey];
+            metrics[GeneratedHr1Key] = generated[GeneratedHr1Key];
+            metrics[GeneratedValidRatioKey] = generated[GeneratedValidRatioKey];
         }
         return metrics;
     }

@@ -31,9 +31,6 @@ public static class SequenceTablePipeline
     /// (summary keys <c>METHOD/validation/hr1</c> ...).</summary>
     public const string ValidationSetName = "validation";
 
-    /// <summary>Summary key of the object saying which table the reported metrics come from.</summary>
-    public const string EvaluationSummaryKey = "evaluation";
-
     /// <param name="testCsv">Test table reported in the results; null reports the validation table, which then both
     /// picks the checkpoints and is reported (optimistic; labelled so in the summary).</param>
     public static PipelineResult Run(string trainCsv, string validationCsv, string? testCsv, string? itemsFile,
@@ -65,10 +62,7 @@ public static class SequenceTablePipeline
         {
             ExtraEvaluations = extras.Select(e => (e.Name, e.Questions)).ToList(),
             EvaluationLabel = test is null ? "validation" : "test",
-            SummaryExtras = new Dictionary<string, JsonNode>
-            {
-                [EvaluationSummaryKey] = EvaluationRecord(validationCsv, testCsv, validation.Examples.Count, reported.Examples.Count, extras, p),
-            },
+            EvaluationRecord = EvaluationRecord(validationCsv, testCsv, validation.Examples.Count, reported.Examples.Count, extras, p),
         };
         console?.WriteLine($"{trainCsv}: {train.Examples.Count} training rows ({train.UserCount} users); {validationCsv}: {validation.Examples.Count} rows" +
             (test is null ? "" : $"; {testCsv}: {test.Examples.Count} rows") + $"; {train.Catalog.Count} items");

@@ -12,8 +12,8 @@ public sealed record PlotSpec(string FileName, string Title, string YLabel, IRea
 public sealed record ReportResult(string MarkdownPath, IReadOnlyList<string> PlotPaths);
 
 /// <summary>
-/// Writes a run's <c>report.md</c>: run facts, a final-metrics table (summary.json's <c>final_metrics</c>), a
-/// per-method table (summary.json's <c>methods</c>: {name: {metric: value, wall_seconds}}), a per-stage table (summary.json's <c>stages</c>: name, wall_seconds, steps, tokens), the last logged values per
+/// Writes a run's <c>report.md</c>: run facts, a per-method table (a multi-method run's <see cref="RunSummary.Methods"/>)
+/// or else the final-metrics table, a per-stage table (<see cref="RunSummary.Stages"/>), the last logged values per
 /// stage, and PNG curves (ScottPlot) under <c>plots/</c> linked relatively. A curve is drawn only when its metric was
 /// logged, one series per stage: training loss (<c>loss</c>), reward margin (<c>reward_margin</c>), validation HR@1
 /// (<c>val_hr1</c>); see <see cref="Plots"/> for the accepted aliases.
@@ -81,7 +81,7 @@ public static class Report
         return plt.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
     }
 
-    internal static string BuildMarkdown(RunDirectory run, JsonObject? summary, IReadOnlyList<MetricsRecord> metrics,
+    internal static string BuildMarkdown(RunDirectory run, RunSummary? summary, IReadOnlyList<MetricsRecord> metrics,
         IReadOnlyList<(string Title, string RelativePath)> plots)
     {
         var sb = new StringBuilder();
@@ -89,55 +89,52 @@ public static class Report
         sb.Append("| | |\n|---|---|\n");
         sb.Append("| kind | ").Append(Cell(run.Kind)).Append(" |\n");
         sb.Append("| created (UTC) | ").Append(run.Created.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)).Append(" |\n");
-        if (Text(summary?["status"]) is string status) sb.Append("| status | ").Append(Cell(status)).Append(" |\n");
-        if ((Number(summary?["wall_seconds"]) ?? Number(summary?["total_seconds"])) is double wall) sb.Append("| wall time | ").Append(Duration(wall)).Append(" |\n");
-        if (Text(summary?["parent"]) is string parent) sb.Append("| parent run | `").Append(Cell(parent)).Append("` |\n");
-        if (Text(summary?["checkpoint"]) is string ckpt) sb.Append("| checkpoint | `").Append(Cell(ckpt)).Append("` |\n");
+        if (summary is not null) sb.Append("| status | ").Append(Cell(RunRegistry.StatusName(summary.Status))).Append(" |\n");
+        if (summary?.Data is string data) sb.Append("| data | ").Append(Cell(data)).Append(" |\n");
+        if (summary?.Seed is ulong seed) sb.Append("| seed | ").Append(seed.ToString(CultureInfo.InvariantCulture)).Append(" |\n");
+        if (summary?.WallSeconds is double wall) sb.Append("| wall time | ").Append(Duration(wall)).Append(" |\n");
+        if (summary?.Parent is string parent) sb.Append("| parent run | `").Append(Cell(parent)).Append("` |\n");
+        if (summary?.Checkpoint is string ckpt) sb.Append("| checkpoint | `").Append(Cell(ckpt)).Append("` |\n");
         if (metrics.Count > 0) sb.Append("| metrics records | ").Append(metrics.Count.ToString(CultureInfo.InvariantCulture)).Append(" |\n");
         sb.Append('\n');
 
         sb.Append("## Results\n\n");
         // What the reported figures were measured on, when the run says (e.g. a validation table that also picked the models).
-        if (Text(summary?["evaluation"]?["note"]) is string evaluationNote) sb.Append("Evaluation: ").Append(evaluationNote).Append(".\n\n");
-        if (summary?["final_metrics"] is JsonObject fm && fm.Count > 0)
+        if (Text(summary?.Evaluation?["note"]) is string evaluationNote) sb.Append("Evaluation: ").Append(evaluationNote).Append(".\n\n");
+        var methods = summary?.Methods ?? new Dictionary<string, MethodSummary>();
+        if (methods.Count > 0)
         {
-            sb.Append("| metric | value |\n|---|---:|\n");
-            foreach (var (k, v) in fm)
-                sb.Append("| ").Append(Cell(k)).Append(" | ").Append(Number(v) is double d ? Format(d) : Cell(v?.ToJsonString() ?? "")).Append(" |\n");
-        }
-        else if (summary?["methods"] is not JsonObject { Count: > 0 })
-            sb.Append("No final metrics recorded (summary.json has no `final_metrics`).\n");
-        sb.Append('\n');
-
-        // Several methods evaluated in one run (e.g. quickstart): one row per method, one column per metric.
-        if (summary?["methods"] is JsonObject methods && methods.Count > 0)
-        {
-            var rows = methods.Where(m => m.Value is JsonObject).Select(m => (Name: m.Key, Values: (JsonObject)m.Value!)).ToList();
-            var cols = rows.SelectMany(r => r.Values.Where(kv => Number(kv.Value) is not null).Select(kv => kv.Key)).Distinct().ToList();
-            sb.Append("| method | ").Append(string.Join(" | ", cols.Select(c => c == "wall_seconds" ? "wall time" : Cell(c)))).Append(" |\n");
-            sb.Append("|---|").Append(string.Concat(cols.Select(_ => "---:|"))).Append('\n');
-            foreach (var (name, values) in rows)
+            // Several methods evaluated in one run (e.g. quickstart): one row per method, one column per metric.
+            var cols = methods.Values.SelectMany(m => m.Metrics.Keys).Distinct().ToList();
+            bool timed = methods.Values.Any(m => m.WallSeconds is not null);
+            sb.Append("| method | ").Append(string.Join(" | ", cols.Select(Cell))).Append(timed ? " | wall time" : "").Append(" |\n");
+            sb.Append("|---|").Append(string.Concat(cols.Select(_ => "---:|"))).Append(timed ? "---:|" : "").Append('\n');
+            foreach (var (name, m) in methods)
             {
                 sb.Append("| ").Append(Cell(name));
-                foreach (var c in cols)
-                {
-                    var v = Number(values[c]);
-                    sb.Append(" | ").Append(v is not double d ? "" : c == "wall_seconds" ? Duration(d) : Format(d));
-                }
+                foreach (var c in cols) sb.Append(" | ").Append(m.Metrics.TryGetValue(c, out var v) ? Format(v) : "");
+                if (timed) sb.Append(" | ").Append(m.WallSeconds is double w ? Duration(w) : "");
                 sb.Append(" |\n");
             }
             sb.Append('\n');
         }
+        else if (summary?.FinalMetrics is { Count: > 0 } fm)
+        {
+            sb.Append("| metric | value |\n|---|---:|\n");
+            foreach (var (k, v) in fm) sb.Append("| ").Append(Cell(k)).Append(" | ").Append(Format(v)).Append(" |\n");
+            sb.Append('\n');
+        }
+        else sb.Append("No final metrics recorded (summary.json has no `final_metrics`).\n\n");
 
-        if (summary?["stages"] is JsonArray stages && stages.Count > 0)
+        if (summary?.Stages is { Count: > 0 } stages)
         {
             sb.Append("## Stages\n\n| stage | wall time | steps | tokens |\n|---|---:|---:|---:|\n");
-            foreach (var s in stages.OfType<JsonObject>())
+            foreach (var s in stages)
             {
-                sb.Append("| ").Append(Cell(Text(s["name"]) ?? "?"))
-                  .Append(" | ").Append(Number(s["wall_seconds"]) is double w ? Duration(w) : "")
-                  .Append(" | ").Append(Number(s["steps"]) is double st ? st.ToString("0", CultureInfo.InvariantCulture) : "")
-                  .Append(" | ").Append(Number(s["tokens"]) is double tk ? tk.ToString("#,0", CultureInfo.InvariantCulture) : "")
+                sb.Append("| ").Append(Cell(s.Name))
+                  .Append(" | ").Append(s.WallSeconds is double w ? Duration(w) : "")
+                  .Append(" | ").Append(s.Steps is long st ? st.ToString("0", CultureInfo.InvariantCulture) : "")
+                  .Append(" | ").Append(s.Tokens is long tk ? tk.ToString("#,0", CultureInfo.InvariantCulture) : "")
                   .Append(" |\n");
             }
             sb.Append('\n');

@@ -53,13 +53,7 @@ public static class RunComparison
     /// <summary>A run's final metrics: summary.json's <c>final_metrics</c>, else the registry's copy, else empty.</summary>
     public static IReadOnlyDictionary<string, double> FinalMetrics(RunDirectory run, RunRecord? record = null)
     {
-        if (run.ReadSummary()?["final_metrics"] is JsonObject fm)
-        {
-            var result = new Dictionary<string, double>();
-            foreach (var (k, v) in fm)
-                if (Report.Number(v) is double d) result[k] = d;
-            return result;
-        }
+        if (run.ReadSummary() is { } summary) return summary.FinalMetrics;
         return record?.FinalMetrics ?? new Dictionary<string, double>();
     }
 

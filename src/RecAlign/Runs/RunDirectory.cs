@@ -267,11 +267,23 @@ public sealed class RunDirectory : IDisposable
     }
 
     /// <summary>Writes <c>summary.json</c> atomically (records serialise in snake_case, as configs do).</summary>
-    public void WriteSummary(object summary) =>
-        AtomicFile.WriteAllText(SummaryPath, ToNode(summary).ToJsonString(ConfigLoader.Json) + "\n");
+    public void WriteSummary(RunSummary summary) =>
+        AtomicFile.WriteAllText(SummaryPath, JsonSerializer.Serialize(summary, SummaryJson) + "\n");
 
-    /// <summary><c>summary.json</c> as JSON, or null when not written yet.</summary>
-    public JsonObject? ReadSummary() => ReadObject(SummaryPath);
+    /// <summary><c>summary.json</c>, or null when not written yet; <see cref="FormatException"/> naming the file when
+    /// it is not a summary. Keys this version does not know are skipped, so older runs still read.</summary>
+    public RunSummary? ReadSummary()
+    {
+        if (!File.Exists(SummaryPath)) return null;
+        try { return JsonSerializer.Deserialize<RunSummary>(File.ReadAllText(SummaryPath), SummaryJson); }
+        catch (JsonException e) { throw new FormatException($"{SummaryPath}: not a RecAlign summary ({JsonErrors.Reason(e)})", e); }
+    }
+
+    private static readonly JsonSerializerOptions SummaryJson = new(ConfigLoader.Json)
+    {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
 
     public JsonObject? ReadConfig() => ReadObject(System.IO.Path.Combine(Path, ConfigFile));
 

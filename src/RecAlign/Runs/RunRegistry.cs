@@ -167,11 +167,11 @@ public sealed class RunRegistry
             var name = System.IO.Path.GetFileName(dir);
             if (known.Contains(name) || !RunDirectory.TryParseId(name, out _, out _)) continue;
             var run = RunDirectory.Open(dir);
-            JsonObject? summary;
+            RunSummary? summary;
             try { summary = run.ReadSummary(); }
             catch (FormatException) { summary = null; } // a broken summary must not stop discovery of the others
-            var status = summary?["status"] is JsonValue sv && sv.TryGetValue<string>(out var s) && TryParseStatus(s, out var st) ? st : RunStatus.Created;
-            string? metrics = summary?["final_metrics"] is JsonObject fm ? fm.ToJsonString() : null;
+            var status = summary?.Status ?? RunStatus.Created;
+            string? metrics = summary is null ? null : System.Text.Json.JsonSerializer.Serialize(summary.FinalMetrics);
             Register(new RunRecord(run.Id, run.Kind, run.Created, status, run.Path, run.ReadResolvedConfig()?.ToJsonString(), metrics, null));
             added++;
         }

@@ -71,7 +71,7 @@ public sealed class RunSession : IDisposable
             runLock = run.AcquireLock(); // refuses a run another process is still running
             if (run.Kind != kind)
                 throw new ArgumentException($"--resume {run.Path}: that is a '{run.Kind}' run, not a '{kind}' run");
-            if (run.ReadSummary()?["status"]?.GetValue<string>() == RunRegistry.StatusName(RunStatus.Completed))
+            if (run.ReadSummary()?.Status == RunStatus.Completed)
                 throw new ArgumentException($"--resume {run.Path}: the run already completed (its results stay as they are); start a new run");
             var differences = new List<string>();
             var storedConfig = run.ReadResolvedConfig()
@@ -123,9 +123,7 @@ public sealed class RunSession : IDisposable
         Complete(final, final.FinalMetrics, writeReport);
     }
 
-    /// <summary>As <see cref="Complete(RunSummary, bool)"/> for a command whose summary has a shape of its own (it
-    /// should still carry <c>status</c> and <c>final_metrics</c>, which reports read).</summary>
-    public void Complete(object summary, IReadOnlyDictionary<string, double> finalMetrics, bool writeReport = true)
+    private void Complete(RunSummary summary, IReadOnlyDictionary<string, double> finalMetrics, bool writeReport)
     {
         lock (_gate)
         {

@@ -29,14 +29,14 @@ public class RecommenderEvaluatorTests
         using var r = new Fixed(new float[,] { { .9f, .8f, .7f, .6f, .5f }, { .5f, .5f, .5f, .1f, .1f }, { .9f, .1f, .2f, .3f, .4f } });
         var examples = new[] { new SequenceExample(0, [0], 2, 0), new SequenceExample(1, [], 1, 0), new SequenceExample(2, [0, 4], 0, 0) };
         var m = RecommenderEvaluator.Catalog(r, examples, [1, 2, 5]).Metrics;
-        Assert.Equal(1 / 3.0, m["hr@1"], 1e-9);
-        Assert.Equal(2 / 3.0, m["hr@2"], 1e-9);
-        Assert.Equal(1.0, m["hr@5"], 1e-9);
-        Assert.Equal((1 / Math.Log2(3) + 1 / Math.Log2(4) + 1) / 3, m["ndcg@5"], 1e-9);
-        Assert.Equal((0.5 + 1 / 3.0 + 1) / 3, m["mrr"], 1e-9);
+        Assert.Equal(1 / 3.0, m["catalog_hr@1"], 1e-9);
+        Assert.Equal(2 / 3.0, m["catalog_hr@2"], 1e-9);
+        Assert.Equal(1.0, m["catalog_hr@5"], 1e-9);
+        Assert.Equal((1 / Math.Log2(3) + 1 / Math.Log2(4) + 1) / 3, m["catalog_ndcg@5"], 1e-9);
+        Assert.Equal((0.5 + 1 / 3.0 + 1) / 3, m["catalog_mrr"], 1e-9);
         // Without masking user 0's target falls to rank 3.
         var unmasked = RecommenderEvaluator.Catalog(r, examples, [5], excludeHistory: false).Metrics;
-        Assert.Equal((1 / 3.0 + 1 / 3.0 + 1) / 3, unmasked["mrr"], 1e-9);
+        Assert.Equal((1 / 3.0 + 1 / 3.0 + 1) / 3, unmasked["catalog_mrr"], 1e-9);
     }
 
     [Fact]
@@ -94,6 +94,6 @@ public class RecommenderEvaluatorTests
         var (top, _) = hybrid.TopK([new[] { 0 }], 5);
         Assert.Equal(new long[] { 3, 2, 1, 4, 5 }, Enumerable.Range(0, 5).Select(j => top[0, j]).ToArray());
         var m = RecommenderEvaluator.Catalog(hybrid, [new SequenceExample(0, [0], 1, 0)], [1, 5]).Metrics;
-        Assert.Equal(1 / 3.0, m["mrr"], 1e-9);
+        Assert.Equal(1 / 3.0, m["catalog_mrr"], 1e-9);
     }
 }

@@ -110,20 +110,24 @@ public class SequenceTablePipelineTests
         Assert.Contains("validation/hr1", sft.Keys);
         Assert.Contains("pub/hr1", sft.Keys);
         var summary = result.Run.ReadSummary()!;
-        var evaluation = summary[SequenceTablePipeline.EvaluationSummaryKey]!.AsObject();
+        var evaluation = summary.Evaluation!;
         Assert.Equal("test", (string?)evaluation["reported_split"]);
         Assert.Equal(Path.GetFullPath(test), (string?)evaluation["reported_file"]);
         Assert.Equal(Path.GetFullPath(val), (string?)evaluation["model_selection_file"]);
         Assert.Equal(6, (int)evaluation["extra"]!["pub"]!["scored"]!);
         Assert.Equal(9, (int)evaluation["extra"]!["pub"]!["available"]!);
-        Assert.Contains("sft/validation/hr1", summary["final_metrics"]!.AsObject().Select(kv => kv.Key));
+        Assert.Contains("sft/validation/hr1", summary.FinalMetrics.Keys);
+        Assert.Equal(sft["hr1"], summary.Methods!["sft"].Metrics["hr1"], 6);
+        Assert.Equal(Path.Combine("models", "sft"), summary.Methods["sft"].ModelDir);
+        Assert.Contains("sasrec", summary.Methods.Keys);
+        Assert.Contains("transition", summary.Methods.Keys);
         Assert.Contains("scoring 6 of 9 questions", console.ToString());
 
         // Without a test table the validation table is reported, and the summary says it also picked the checkpoints.
         var plain = SequenceTablePipeline.Run(train, val, null, null, [], config, dir.Sub("runs"), new StringWriter());
         var plainSft = plain.Methods.Single(m => m.Method == "sft").Metrics;
         Assert.DoesNotContain("validation/hr1", plainSft.Keys);
-        var plainEval = plain.Run.ReadSummary()![SequenceTablePipeline.EvaluationSummaryKey]!.AsObject();
+        var plainEval = plain.Run.ReadSummary()!.Evaluation!;
         Assert.Equal("validation", (string?)plainEval["reported_split"]);
         Assert.Contains("also picked the checkpoints", (string?)plainEval["note"] ?? "", StringComparison.Ordinal);
     }

@@ -66,15 +66,19 @@ public class ReportTests
     {
         using var tmp = new TempDir();
         using var run = RunDirectory.Create(tmp.Path, "quickstart", new Cfg());
-        run.WriteSummary(System.Text.Json.Nodes.JsonNode.Parse("""
-            {"methods": {"sft": {"hr1": 0.25, "valid_ratio": 1, "wall_seconds": 30},
-                         "sdpo": {"hr1": 0.3125, "ndcg@5": 0.5}},
-             "total_seconds": 95, "evaluation": {"note": "no test table: validation picked the checkpoints"}}
-            """)!);
+        run.WriteSummary(new RunSummary
+        {
+            Methods = new Dictionary<string, MethodSummary>
+            {
+                ["sft"] = new(new Dictionary<string, double> { ["hr1"] = 0.25, ["valid_ratio"] = 1 }) { WallSeconds = 30 },
+                ["sdpo"] = new(new Dictionary<string, double> { ["hr1"] = 0.3125, ["ndcg@5"] = 0.5 }),
+            },
+            WallSeconds = 95, Evaluation = new System.Text.Json.Nodes.JsonObject { ["note"] = "no test table: validation picked the checkpoints" },
+        });
         var md = File.ReadAllText(Report.Write(run).MarkdownPath);
-        Assert.Contains("| method | hr1 | valid_ratio | wall time | ndcg@5 |", md);
-        Assert.Contains("| sft | 0.2500 | 1 | 30.0 s |  |", md);
-        Assert.Contains("| sdpo | 0.3125 |  |  | 0.5000 |", md);
+        Assert.Contains("| method | hr1 | valid_ratio | ndcg@5 | wall time |", md);
+        Assert.Contains("| sft | 0.2500 | 1 |  | 30.0 s |", md);
+        Assert.Contains("| sdpo | 0.3125 |  | 0.5000 |  |", md);
         Assert.Contains("| wall time | 1m 35s |", md);
         Assert.DoesNotContain("No final metrics", md);
         Assert.Contains("Evaluation: no test table: validation picked the checkpoints.", md);

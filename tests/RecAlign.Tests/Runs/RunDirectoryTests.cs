@@ -93,7 +93,7 @@ public class RunDirectoryTests
         }
         var opened = RunDirectory.Open(path + "/");
         Assert.Equal("sft-lora", opened.Kind);
-        Assert.Equal(0.6, (double)opened.ReadSummary()!["final_metrics"]!["hr1"]!);
+        Assert.Equal(0.6, opened.ReadSummary()!.FinalMetrics["hr1"]);
         Assert.Throws<DirectoryNotFoundException>(() => RunDirectory.Open(Path.Combine(tmp.Path, "nope")));
         Directory.CreateDirectory(Path.Combine(tmp.Path, "not-a-run"));
         Assert.Throws<FormatException>(() => RunDirectory.Open(Path.Combine(tmp.Path, "not-a-run")));

@@ -29,7 +29,7 @@ public class RunSessionTests
         var okRec = reg.Get(ok);
         Assert.Equal(RunStatus.Completed, okRec.Status);
         Assert.Equal(0.3, okRec.FinalMetrics["hr1"]);
-        Assert.Equal("completed", (string)RunDirectory.Open(okRec.Dir).ReadSummary()!["status"]!);
+        Assert.Equal(RunStatus.Completed, RunDirectory.Open(okRec.Dir).ReadSummary()!.Status);
         var badRec = reg.Get(bad);
         Assert.Equal(RunStatus.Failed, badRec.Status);
         Assert.Equal(ok, badRec.Parent);

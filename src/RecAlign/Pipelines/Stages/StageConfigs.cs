@@ -111,7 +111,7 @@ public sealed record SequentialTrainConfig : IStageConfig
     public TrainingConfig Training { get; init; } = new()
     {
         Epochs = 30, BatchSize = 256, LogEvery = 50, BucketFactor = 1, Precision = Precision.Fp32,
-        MetricForBestModel = "ndcg@10", EarlyStoppingPatience = 3,
+        MetricForBestModel = "catalog_ndcg@10", EarlyStoppingPatience = 3,
         Optimizer = new OptimizerConfig { LearningRate = 1e-3, WeightDecay = 0, Schedule = LrScheduleKind.Constant, WarmupRatio = 0, MaxGradNorm = 0 },
     };
     /// <summary>Evaluate once per epoch (sets training.eval_every to the steps of one epoch); false keeps training.eval_every.</summary>

@@ -117,8 +117,8 @@ public class SequentialModelTests
         Assert.True(losses[^1] < losses[0] * 0.7, $"{kind}: loss {losses[0]:F3} → {losses[^1]:F3} did not fall");
         using var model = Recommenders.Load(Path.Combine(dir.Path, "model"));
         using var popularity = PopularityRecommender.FromTraining(catalog, train);
-        var learned = RecommenderEvaluator.Catalog(model, test, excludeHistory: false).Metrics["hr@1"];
-        var popular = RecommenderEvaluator.Catalog(popularity, test, excludeHistory: false).Metrics["hr@1"];
+        var learned = RecommenderEvaluator.Catalog(model, test, excludeHistory: false).Metrics["catalog_hr@1"];
+        var popular = RecommenderEvaluator.Catalog(popularity, test, excludeHistory: false).Metrics["catalog_hr@1"];
         Assert.True(learned > popular + 0.3, $"{kind}: HR@1 {learned:F3} vs popularity {popular:F3}");
     }
 
