@@ -106,7 +106,7 @@ internal static class TrainCommands
     /// canonical dataset (leave-one-out split), with the same run directory, registry, config and resume as every stage.</summary>
     private static Command TrainSequential()
     {
-        var c = new Command("train", "train a classic sequential recommender (SASRec, GRU4Rec, Caser, BPR-MF) with RecBole's defaults");
+        var c = new Command("train", "train a classic sequential recommender (SASRec, GRU4Rec, Caser, BPR-MF, BERT4Rec) with RecBole's defaults");
         foreach (var (name, recbole) in SequentialModelConfig.Models)
         {
             var defaults = new SequentialTrainConfig { Model = SequentialModelConfig.For(name) };
@@ -116,6 +116,7 @@ internal static class TrainCommands
                 "sasrec" => $"{m.NLayers} layers, {m.NHeads} heads, hidden {m.HiddenSize}, inner {m.InnerSize}, {m.HiddenAct}, dropout {m.HiddenDropoutProb}",
                 "gru4rec" => $"embedding {m.EmbeddingSize}, hidden {m.HiddenSize}, {m.NLayers} layer, dropout {m.DropoutProb}",
                 "caser" => $"embedding {m.EmbeddingSize}, window L = {m.MaxSeqLength}, nv = {m.Nv}, nh = {m.Nh} per height, dropout {m.DropoutProb}",
+                "bert4rec" => $"{m.NLayers} layers, {m.NHeads} heads, hidden {m.HiddenSize}, inner {m.InnerSize}, bidirectional, cloze mask ratio {m.MaskRatio}",
                 _ => $"embedding {m.EmbeddingSize}, user factor = mean of the history's factors",
             } + $"; loss {m.LossType}, max_seq_length {m.MaxSeqLength}; Adam {defaults.Training.Optimizer.LearningRate}, batch {defaults.Training.BatchSize}, " +
               $"up to {defaults.Training.Epochs} epochs, best epoch by validation {defaults.Training.MetricForBestModel} (full catalog), patience {defaults.Training.EarlyStoppingPatience}");

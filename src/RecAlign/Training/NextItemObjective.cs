@@ -11,12 +11,12 @@ public sealed class NextItemObjective(SequentialModel model, IReadOnlyList<Seque
     private static readonly IReadOnlyDictionary<string, TorchSharp.torch.Tensor> NoStats = new Dictionary<string, TorchSharp.torch.Tensor>();
 
     public int Count => examples.Count;
-    public int Length(int index) => Math.Min(model.Config.MaxSeqLength, examples[index].History.Count);
+    public int Length(int index) => Math.Min(model.MaxHistory, examples[index].History.Count);
 
     public ObjectiveOutput Compute(IReadOnlyList<int> batch)
     {
         var rows = batch.Select(i => examples[i]).ToList();
-        using var sequences = SequenceBatch.Make(rows.Select(e => e.History).ToList(), model.Config.MaxSeqLength, model.ItemCount, model.Device);
+        using var sequences = SequenceBatch.Make(rows.Select(e => e.History).ToList(), model.MaxHistory, model.ItemCount, model.Device);
         using var targets = TorchSharp.torch.tensor(rows.Select(e => (long)e.Target).ToArray(), device: model.Device);
         var loss = model.CalculateLoss(sequences.Items, sequences.Lengths, targets);
         return new ObjectiveOutput(loss, NoStats, rows.Count);

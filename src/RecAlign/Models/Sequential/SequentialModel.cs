@@ -34,6 +34,9 @@ public abstract class SequentialModel : nn.Module
 
     public SequentialModelConfig Config { get; }
     public int ItemCount => Config.NItems;
+    /// <summary>History items the model reads (the last ones): <c>max_seq_length</c>, or fewer where the model needs slots
+    /// of its own (BERT4Rec's mask token).</summary>
+    public virtual int MaxHistory => Config.MaxSeqLength;
     public Device Device => parameters().First().device;
 
     /// <summary>User states [B, d] after each history; depends only on the first <paramref name="lengths"/>[b] items of
@@ -118,11 +121,21 @@ public abstract class SequentialModel : nn.Module
     {
         using var generator = new Generator((ulong)seed);
         using var _ = no_grad();
+        // By the owning module's type, as RecBole's _init_weights (isinstance checks; a name test would miss output_ln),
+        // drawing in parameter order.
+        var owners = named_modules().ToDictionary(m => m.name, m => m.module);
         foreach (var (name, p) in named_parameters())
         {
-            if (name.Contains("LayerNorm") && name.EndsWith(".weight")) p.fill_(1.0);
-            else if (name.EndsWith(".bias")) p.zero_();
-            else p.normal_(0, Config.InitializerRange, generator);
+            int dot = name.LastIndexOf('.');
+            var owner = dot < 0 ? this : owners.GetValueOrDefault(name[..dot]);
+            bool isWeight = name.EndsWith(".weight");
+            switch (owner)
+            {
+                case TorchSharp.Modules.LayerNorm: if (isWeight) p.fill_(1.0); else p.zero_(); break;
+                case TorchSharp.Modules.Linear: if (isWeight) p.normal_(0, Config.InitializerRange, generator); else p.zero_(); break;
+                case TorchSharp.Modules.Embedding: p.normal_(0, Config.InitializerRange, generator); break;
+                default: break; // e.g. BERT4Rec's output_bias: zero from construction
+            }
         }
         ZeroPaddingRows();
     }
@@ -142,6 +155,7 @@ public abstract class SequentialModel : nn.Module
         "GRU4Rec" => new Gru4Rec(config, seed),
         "Caser" => new Caser(config, seed),
         "BPR" => new BprMf(config, seed),
+        "BERT4Rec" => new Bert4Rec(config, seed),
         var other => throw new ArgumentException($"unknown sequential model '{other}'"),
     };
 }

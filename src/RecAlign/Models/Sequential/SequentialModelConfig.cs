@@ -10,7 +10,7 @@ namespace RecAlign.Models.Sequential;
 /// </summary>
 public sealed record SequentialModelConfig
 {
-    /// <summary>RecBole's model name: <c>SASRec</c>, <c>GRU4Rec</c>, <c>Caser</c> or <c>BPR</c>.</summary>
+    /// <summary>RecBole's model name: <c>SASRec</c>, <c>GRU4Rec</c>, <c>Caser</c>, <c>BPR</c> or <c>BERT4Rec</c>.</summary>
     public string ModelType { get; init; } = "SASRec";
     /// <summary>Catalog size N (set from the training data; item id i is embedding row i + 1, row 0 is padding).</summary>
     public int NItems { get; init; }
@@ -35,13 +35,15 @@ public sealed record SequentialModelConfig
     /// (softmax over the target and <see cref="NumNegatives"/> uniform negatives, for large catalogs).</summary>
     public string LossType { get; init; } = "CE";
     public int NumNegatives { get; init; } = 100;
+    /// <summary>BERT4Rec: the share of items replaced by the mask token in training (the cloze task).</summary>
+    public double MaskRatio { get; init; } = 0.2;
 
     [JsonIgnore] public string Kind => ModelType.ToLowerInvariant();
 
     /// <summary>Model names the CLI takes (lower case) and their RecBole spelling.</summary>
     public static readonly IReadOnlyDictionary<string, string> Models = new Dictionary<string, string>
     {
-        ["sasrec"] = "SASRec", ["gru4rec"] = "GRU4Rec", ["caser"] = "Caser", ["bprmf"] = "BPR",
+        ["sasrec"] = "SASRec", ["gru4rec"] = "GRU4Rec", ["caser"] = "Caser", ["bprmf"] = "BPR", ["bert4rec"] = "BERT4Rec",
     };
 
     /// <summary>The defaults of <paramref name="model"/> (<c>sasrec</c>, <c>gru4rec</c>, <c>caser</c>, <c>bprmf</c>; RecBole
@@ -56,6 +58,8 @@ public sealed record SequentialModelConfig
         "Caser" => new SequentialModelConfig { ModelType = "Caser", EmbeddingSize = 64, MaxSeqLength = 5, Nv = 4, Nh = 8, DropoutProb = 0.4 },
         // BPR-MF (Rendle et al. 2009) with the user factor folded in from the history.
         "BPR" => new SequentialModelConfig { ModelType = "BPR", EmbeddingSize = 64, LossType = "BPR" },
+        // BERT4Rec (Sun et al. 2019; RecBole's defaults): 2 layers, 2 heads, hidden 64, inner 256, mask ratio 0.2.
+        "BERT4Rec" => new SequentialModelConfig { ModelType = "BERT4Rec", MaskRatio = 0.2 },
         _ => throw new ArgumentException($"unknown sequential model '{model}' (known: {string.Join(", ", Models.Keys)})"),
     };
 
@@ -88,6 +92,7 @@ public sealed record SequentialModelConfig
         Check(Nv >= 0 && Nh >= 0 && Nv + Nh > 0, "nv", $"{Nv}, nh = {Nh}", "must be >= 0 with at least one filter");
         Check(LossType is "CE" or "BPR" or "sampled", "loss_type", LossType, "must be CE, BPR or sampled");
         Check(NumNegatives >= 1, "num_negatives", NumNegatives, "must be >= 1");
+        Check(MaskRatio > 0 && MaskRatio < 1, "mask_ratio", MaskRatio, "must be in (0, 1)");
         return this;
     }
 }

@@ -22,7 +22,7 @@ public sealed class SequentialRecommender(SequentialModel model, ItemCatalog cat
         Model.eval();
         try
         {
-            using var batch = SequenceBatch.Make(histories, Model.Config.MaxSeqLength, Model.ItemCount, Model.Device);
+            using var batch = SequenceBatch.Make(histories, Model.MaxHistory, Model.ItemCount, Model.Device);
             return Model.Predict(batch.Items, batch.Lengths, candidates.to(Model.Device)).cpu().MoveToOuterDisposeScope();
         }
         finally { if (wasTraining) Model.train(); }
@@ -40,7 +40,7 @@ public sealed class SequentialRecommender(SequentialModel model, ItemCatalog cat
             {
                 using var scope = NewDisposeScope();
                 int n = Math.Min(BatchSize, histories.Count - start);
-                using var batch = SequenceBatch.Make(histories.Skip(start).Take(n).ToList(), Model.Config.MaxSeqLength, Model.ItemCount, Model.Device);
+                using var batch = SequenceBatch.Make(histories.Skip(start).Take(n).ToList(), Model.MaxHistory, Model.ItemCount, Model.Device);
                 result.narrow(0, start, n).copy_(Model.FullSortPredict(batch.Items, batch.Lengths).to_type(ScalarType.Float32).cpu());
             }
             return result;

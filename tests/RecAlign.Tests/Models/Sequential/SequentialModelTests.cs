@@ -15,7 +15,7 @@ namespace RecAlign.Tests.Models.Sequential;
 
 public class SequentialModelTests
 {
-    public static TheoryData<string> Kinds => new() { "sasrec", "gru4rec", "caser", "bprmf" };
+    public static TheoryData<string> Kinds => new() { "sasrec", "gru4rec", "caser", "bprmf", "bert4rec" };
 
     private static SequentialModel Create(string kind, int items = 30, long seed = 1)
     {
@@ -108,7 +108,7 @@ public class SequentialModelTests
         var config = new SequentialTrainConfig
         {
             Model = SequentialModelConfig.For(kind) with { HiddenDropoutProb = 0.1, AttnDropoutProb = 0.1, DropoutProb = 0.1 },
-            Training = new SequentialTrainConfig().Training with { Epochs = 1, MaxSteps = 150, BatchSize = 64, LogEvery = 10, Seed = 3,
+            Training = new SequentialTrainConfig().Training with { Epochs = 1, MaxSteps = kind == "bert4rec" ? 400 : 150, BatchSize = 64, LogEvery = 10, Seed = 3,
                 Optimizer = new OptimizerConfig { LearningRate = 1e-2, WeightDecay = 0, Schedule = LrScheduleKind.Constant, WarmupRatio = 0, MaxGradNorm = 0 } },
             EvalEachEpoch = false,
         };
