@@ -11,6 +11,9 @@ public interface ITrainingObjective
     int Length(int index);
     /// <summary>Mean loss over the micro-batch (with graph) and detached scalar statistics to log.</summary>
     ObjectiveOutput Compute(IReadOnlyList<int> batch);
+    /// <summary>What <see cref="ObjectiveOutput.Tokens"/> counts, as progress lines show it: <c>tok</c> (LM tokens) or
+    /// <c>seq</c> (a sequential model's training sequences).</summary>
+    string Unit => "tok";
 }
 
 /// <summary>A micro-batch's loss, its statistics (scalar tensors, read when logging) and the tokens it processed.</summary>

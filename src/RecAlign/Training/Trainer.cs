@@ -143,7 +143,7 @@ public sealed class Trainer
                 var values = new Dictionary<string, double>
                 {
                     ["loss"] = lossSum / lossCount, ["learning_rate"] = lr, ["grad_norm"] = gradNorm,
-                    ["tokens_per_s"] = tokensSinceLog / Math.Max(1e-9, logClock.Elapsed.TotalSeconds),
+                    [_objective.Unit == "tok" ? "tokens_per_s" : $"{_objective.Unit}_per_s"] = tokensSinceLog / Math.Max(1e-9, logClock.Elapsed.TotalSeconds),
                 };
                 foreach (var (k, v) in statSums) values[k] = v / lossCount;
                 Log(history, new TrainingLogEntry(state.Step, epochProgress, values));

@@ -159,7 +159,7 @@ public static class StageRunner
     private static TrainingResult Train(string stage, nn.Module lm, ITrainingObjective objective, TrainingConfig config,
         Func<long, IReadOnlyDictionary<string, double>>? evaluate, StageContext ctx)
     {
-        using var progress = TrainingProgress.Create(new ProgressOptions { Label = stage }, ctx.Console is null ? TextWriter.Null : null);
+        using var progress = TrainingProgress.Create(new ProgressOptions { Label = stage, Unit = objective.Unit }, ctx.Console is null ? TextWriter.Null : null);
         long lastTokens = 0;
         var trainer = new Trainer(lm, objective, config, ctx.Run is null ? null : Path.Combine(ctx.Run.CheckpointsPath, stage))
         {

@@ -25,6 +25,8 @@ public sealed record ProgressOptions
     public TimeSpan Every { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>At most this many metrics are shown, in the order the trainer passes them.</summary>
     public int MaxMetrics { get; init; } = 4;
+    /// <summary>What the throughput counts: <c>tok</c> or <c>seq</c>.</summary>
+    public string Unit { get; init; } = "tok";
 }
 
 /// <summary>A point-in-time view of training speed: rates are measured from the first report on, so the first step's
@@ -100,7 +102,7 @@ public static class TrainingProgress
         && AnsiConsole.Profile.Capabilities.Ansi; // without ANSI Spectre falls back to sparse redraws: plain lines read better
 
     /// <summary>One line such as <c>[sft] step 120/1000 (12.0%) loss=0.6931 lr=3.00e-4 | 8,400 tok/s | 1m 05s elapsed | ETA 7m 56s</c>.</summary>
-    public static string FormatLine(string label, ProgressSnapshot s, IReadOnlyDictionary<string, double> metrics, int maxMetrics)
+    public static string FormatLine(string label, ProgressSnapshot s, IReadOnlyDictionary<string, double> metrics, int maxMetrics, string unit = "tok")
     {
         var sb = new StringBuilder();
         sb.Append('[').Append(label).Append("] step ").Append(s.Step.ToString(CultureInfo.InvariantCulture));
@@ -108,20 +110,20 @@ public static class TrainingProgress
             sb.Append('/').Append(s.Total.ToString(CultureInfo.InvariantCulture))
               .Append(" (").Append((100 * s.Fraction).ToString("0.0", CultureInfo.InvariantCulture)).Append("%)");
         foreach (var (k, v) in metrics.Take(maxMetrics)) sb.Append(' ').Append(k).Append('=').Append(FormatValue(v));
-        if (s.Tokens > 0) sb.Append(" | ").Append(s.TokensPerSecond.ToString("#,0", CultureInfo.InvariantCulture)).Append(" tok/s");
+        if (s.Tokens > 0) sb.Append(" | ").Append(s.TokensPerSecond.ToString("#,0", CultureInfo.InvariantCulture)).Append(' ').Append(unit).Append("/s");
         sb.Append(" | ").Append(FormatDuration(s.Elapsed)).Append(" elapsed");
         if (s.Eta is TimeSpan eta && s.Step < s.Total) sb.Append(" | ETA ").Append(FormatDuration(eta));
         return sb.ToString();
     }
 
     /// <summary>The live bar's description: label, step, metrics and tok/s (the bar's own columns show % and ETA).</summary>
-    public static string FormatShort(string label, ProgressSnapshot s, IReadOnlyDictionary<string, double> metrics, int maxMetrics)
+    public static string FormatShort(string label, ProgressSnapshot s, IReadOnlyDictionary<string, double> metrics, int maxMetrics, string unit = "tok")
     {
         var sb = new StringBuilder();
         sb.Append('[').Append(label).Append("] ").Append(s.Step.ToString(CultureInfo.InvariantCulture));
         if (s.Total > 0) sb.Append('/').Append(s.Total.ToString(CultureInfo.InvariantCulture));
         foreach (var (k, v) in metrics.Take(maxMetrics)) sb.Append(' ').Append(k).Append('=').Append(FormatValue(v));
-        if (s.Tokens > 0) sb.Append(' ').Append(s.TokensPerSecond.ToString("#,0", CultureInfo.InvariantCulture)).Append(" tok/s");
+        if (s.Tokens > 0) sb.Append(' ').Append(s.TokensPerSecond.ToString("#,0", CultureInfo.InvariantCulture)).Append(' ').Append(unit).Append("/s");
         return sb.ToString();
     }
 
@@ -173,7 +175,7 @@ public sealed class PlainTrainingProgress : ITrainingProgress
                 || _time.GetElapsedTime(_lastPrintTime, now) >= _options.Every
                 || (total > 0 && step >= total);
             if (!due) return;
-            Write(TrainingProgress.FormatLine(_options.Label, snap, metrics, _options.MaxMetrics));
+            Write(TrainingProgress.FormatLine(_options.Label, snap, metrics, _options.MaxMetrics, _options.Unit));
             _lastPrintedStep = step;
             _lastPrintTime = now;
         }
@@ -187,11 +189,11 @@ public sealed class PlainTrainingProgress : ITrainingProgress
             _completed = true;
             if (_last is not { } last) return;
             if (last.Snapshot.Step != _lastPrintedStep)
-                Write(TrainingProgress.FormatLine(_options.Label, last.Snapshot, last.Metrics, _options.MaxMetrics));
+                Write(TrainingProgress.FormatLine(_options.Label, last.Snapshot, last.Metrics, _options.MaxMetrics, _options.Unit));
             var s = last.Snapshot;
             var done = new StringBuilder($"[{_options.Label}] done: {s.Step.ToString(CultureInfo.InvariantCulture)} steps in {TrainingProgress.FormatDuration(s.Elapsed)}");
             if (s.Tokens > 0 && s.Elapsed.TotalSeconds > 0)
-                done.Append(", ").Append((s.Tokens / s.Elapsed.TotalSeconds).ToString("#,0", CultureInfo.InvariantCulture)).Append(" tok/s average");
+                done.Append(", ").Append((s.Tokens / s.Elapsed.TotalSeconds).ToString("#,0", CultureInfo.InvariantCulture)).Append(' ').Append(_options.Unit).Append("/s average");
             Write(done.ToString());
         }
     }
@@ -257,7 +259,7 @@ public sealed class LiveTrainingProgress : ITrainingProgress
         {
             if (_completed) return;
             var snap = _tracker.Update(step, total, tokens);
-            task.Description = Markup.Escape(TrainingProgress.FormatShort(_options.Label, snap, metrics, _options.MaxMetrics));
+            task.Description = Markup.Escape(TrainingProgress.FormatShort(_options.Label, snap, metrics, _options.MaxMetrics, _options.Unit));
             task.MaxValue = Math.Max(1, total);
             task.Value = Math.Min(step, task.MaxValue);
         }
