@@ -11,7 +11,7 @@ public sealed class NextItemObjective(SequentialModel model, IReadOnlyList<Seque
     private static readonly IReadOnlyDictionary<string, TorchSharp.torch.Tensor> NoStats = new Dictionary<string, TorchSharp.torch.Tensor>();
 
     public int Count => examples.Count;
-    public string Unit => "seq";
+    public string Unit => "ex";
     public int Length(int index) => Math.Min(model.MaxHistory, examples[index].History.Count);
 
     public ObjectiveOutput Compute(IReadOnlyList<int> batch)

@@ -49,9 +49,17 @@ public sealed class Gru4Rec : SequentialModel
     public override Tensor Encode(Tensor items, Tensor lengths)
     {
         using var scope = NewDisposeScope();
+        return GatherLast(SequenceStates(items, lengths), lengths).MoveToOuterDisposeScope();
+    }
+
+    public override bool HasSequenceStates => true;
+
+    public override Tensor SequenceStates(Tensor items, Tensor lengths)
+    {
+        using var scope = NewDisposeScope();
         var (output, hidden) = gru_layers.call(emb_dropout.call(item_embedding.call(items)));
         hidden.Dispose();
-        return GatherLast(dense.call(output), lengths).MoveToOuterDisposeScope();
+        return dense.call(output).MoveToOuterDisposeScope();
     }
 
     public override Tensor ItemEmbeddings() => item_embedding.weight!.narrow(0, 1, Config.NItems);

@@ -50,6 +50,9 @@ public sealed class SasRec : SequentialModel
         return GatherLast(Sequence(items, lengths), lengths).MoveToOuterDisposeScope();
     }
 
+    public override bool HasSequenceStates => true;
+    public override Tensor? SequenceStates(Tensor items, Tensor lengths) => Sequence(items, lengths);
+
     public override Tensor ItemEmbeddings() => item_embedding.weight!.narrow(0, 1, Config.NItems);
 }
 

@@ -43,6 +43,14 @@ public abstract class SequentialModel : nn.Module
     /// row b (no look-ahead, no effect of padding).</summary>
     public abstract Tensor Encode(Tensor items, Tensor lengths);
 
+    /// <summary>States [B, L, d] of every position, position p reading only items 0..p, for models that have one per
+    /// position (SASRec, GRU4Rec): one forward then trains every next item of a sequence (the SASRec paper's training).
+    /// Null for the others (Caser's window, BPR-MF's mean, BERT4Rec's bidirectional encoder).</summary>
+    public virtual Tensor? SequenceStates(Tensor items, Tensor lengths) => null;
+
+    /// <summary>True when <see cref="SequenceStates"/> gives one causal state per position.</summary>
+    public virtual bool HasSequenceStates => false;
+
     /// <summary>The items' output representations [N, d] in catalog order (the padding row left out).</summary>
     public abstract Tensor ItemEmbeddings();
 
@@ -68,7 +76,24 @@ public abstract class SequentialModel : nn.Module
     public virtual Tensor CalculateLoss(Tensor items, Tensor lengths, Tensor targets)
     {
         using var scope = NewDisposeScope();
-        var state = Encode(items, lengths);
+        return LossFromStates(Encode(items, lengths), targets).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The training loss of the next item at every position: <paramref name="targets"/> int64 [B, L], the
+    /// catalog id that follows position p, or −1 where no loss is taken (padding, or positions another window trains).</summary>
+    public Tensor CalculateSequenceLoss(Tensor items, Tensor lengths, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        var states = SequenceStates(items, lengths) ?? throw new NotSupportedException($"{Config.ModelType} has no per-position states; train it on prefixes");
+        var positions = targets.reshape(-1).ge(0).nonzero().squeeze(1);
+        var selected = states.reshape(-1, states.shape[2]).index_select(0, positions);
+        return LossFromStates(selected, targets.reshape(-1).index_select(0, positions)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary><see cref="SequentialModelConfig.LossType"/> over user states [M, d] and their next items [M].</summary>
+    protected virtual Tensor LossFromStates(Tensor state, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
         var table = ItemEmbeddings();
         Tensor loss;
         switch (Config.LossType)

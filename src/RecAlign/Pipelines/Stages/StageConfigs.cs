@@ -102,6 +102,14 @@ public sealed record AlignConfig : IStageConfig
     }
 }
 
+/// <summary>How a sequential model's training examples are fed (see <see cref="SequentialTrainConfig.TrainOn"/>).</summary>
+public enum SequentialTrainingData
+{
+    Auto,
+    Prefixes,
+    Sequences,
+}
+
 /// <summary>Training a classic sequential recommender (SASRec, GRU4Rec, Caser, BPR-MF) with RecBole's defaults: Adam
 /// (no weight decay) at 1e-3, batch 256, constant rate, no clipping, full-catalog validation each epoch picking the best
 /// epoch by NDCG@10 and stopping after 3 epochs without improvement.</summary>
@@ -114,6 +122,10 @@ public sealed record SequentialTrainConfig : IStageConfig
         MetricForBestModel = "catalog_ndcg@10", EarlyStoppingPatience = 3,
         Optimizer = new OptimizerConfig { LearningRate = 1e-3, WeightDecay = 0, Schedule = LrScheduleKind.Constant, WarmupRatio = 0, MaxGradNorm = 0 },
     };
+    /// <summary><c>auto</c>: whole user sequences with a loss at every position (the SASRec paper's training, about L times
+    /// fewer forwards) when the model has per-position states and the examples are every prefix of one sequence per
+    /// user, else every prefix as its own example (RecBole's); or force <c>prefixes</c> / <c>sequences</c>.</summary>
+    public SequentialTrainingData TrainOn { get; init; } = SequentialTrainingData.Auto;
     /// <summary>Evaluate once per epoch (sets training.eval_every to the steps of one epoch); false keeps training.eval_every.</summary>
     public bool EvalEachEpoch { get; init; } = true;
     /// <summary>Validation examples ranked against the whole catalog at each evaluation (a seeded subset when there are more).</summary>

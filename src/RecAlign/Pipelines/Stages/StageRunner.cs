@@ -121,17 +121,24 @@ public static class StageRunner
         using var model = SequentialModel.Create(modelConfig, config.Training.Seed);
         model.to(ctx.TorchDevice);
         var stage = stageName.Length > 0 ? stageName : modelConfig.Kind;
+        var sequences = config.TrainOn == SequentialTrainingData.Prefixes || !model.HasSequenceStates ? null : NextItemSequenceObjective.SequencesOf(train);
+        if (config.TrainOn == SequentialTrainingData.Sequences && sequences is null)
+            throw new ArgumentException(model.HasSequenceStates
+                ? "train_on=sequences needs the training examples to be every prefix of one sequence per user (these are not: e.g. fixed-width table windows); use prefixes"
+                : $"train_on=sequences needs per-position states, which {modelConfig.ModelType} has not; use prefixes");
+        ITrainingObjective objective = sequences is null ? new NextItemObjective(model, train) : new NextItemSequenceObjective(model, sequences);
         var training = config.Training;
         if (config.EvalEachEpoch && validation.Count > 0)
-            training = training with { EvalEvery = Math.Max(1, (train.Count + training.BatchSize - 1) / training.BatchSize / Math.Max(1, training.Optimizer.GradAccumulationSteps)) };
+            training = training with { EvalEvery = Math.Max(1, (objective.Count + training.BatchSize - 1) / training.BatchSize / Math.Max(1, training.Optimizer.GradAccumulationSteps)) };
         var evalSet = RecommendationPipeline.Subsample(validation, config.EvalExamples, (ulong)config.Training.Seed + 5);
-        ctx.Say($"{stage}: {model.parameters().Sum(p => p.numel()) / 1e6:F2}M parameters, {catalog.Count} items, {train.Count} training sequences, " +
+        ctx.Say($"{stage}: {model.parameters().Sum(p => p.numel()) / 1e6:F2}M parameters, {catalog.Count} items, {train.Count} next-item examples " +
+            (sequences is null ? "(each prefix its own example), " : $"(trained as {objective.Count} windows of {sequences.Count} user sequences, every position a target), ") +
             $"{evalSet.Count} validation sequences ranked against the whole catalog" + (validation.Count > 0 && config.EvalEachEpoch ? $" every epoch ({training.EvalEvery} steps)" : ""));
         var recommender = new SequentialRecommender(model, catalog, ownsModel: false);
         Func<long, IReadOnlyDictionary<string, double>>? evaluate = evalSet.Count == 0 ? null
             : _ => RecommenderEvaluator.Catalog(recommender, evalSet).Metrics;
         if (evaluate is null) training = training with { MetricForBestModel = "", EarlyStoppingPatience = 0 };
-        var result = Train(stage, model, new NextItemObjective(model, train), training, evaluate, ctx);
+        var result = Train(stage, model, objective, training, evaluate, ctx);
         SequentialModelDirectory.Save(model, catalog, outputDir);
         return new StageResult(stage, outputDir, sw.Elapsed.TotalSeconds, result);
     }
