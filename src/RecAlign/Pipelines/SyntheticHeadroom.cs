@@ -30,6 +30,10 @@ public static class SyntheticHeadroom
                 (e, i) => world.Score(e.User, e.History, i, SyntheticPeriod.Train) - world.Exposure(i, SyntheticPeriod.Train)),
             ("oracle_train_exposure", "true logit with the training period's exposure (all a training-period learner can know)",
                 (e, i) => world.Score(e.User, e.History, i, SyntheticPeriod.Train)),
+            ("oracle_no_taste", "true logit without the user's latent taste (everything else a learner could know exactly)",
+                (e, i) => truth(e, i) - world.TasteTerm(e.User, e.History.Count, i)),
+            ("oracle_observed_taste", "true logit with the taste inferred from the observed history (posterior predictive; what a learner could reach)",
+                Posterior(world, split.Test, seed)),
             ("popularity_all", "count of every training target", (_, i) => allTargets[i]),
             ("popularity_latest", "count of each user's latest training target (the quickstart's popularity)", (_, i) => latestTargets[i]),
         };
@@ -42,5 +46,83 @@ public static class SyntheticHeadroom
         var random = RecommenderEvaluator.Candidates(randomRecommender, questions).Metrics;
         rows.Add(new Row("random", "uniform scores", random[Metrics.HitRatioAt1Key], random["ndcg@5"]));
         return rows;
+    }
+
+    /// <summary>
+    /// The Bayes-optimal ranking given what a learner observes. The oracle ranks by the user's latent taste θ, which the
+    /// history reveals only in part; here θ is integrated out: prior θ ~ N(0, taste_sharpness²·I), likelihood = the
+    /// probability of each observed choice under the world's own softmax with every other term exact, posterior by
+    /// importance-weighting prior samples, and p(i | history) = E_θ|history[softmax(logit(θ))_i]. θ's drift is ignored
+    /// (held fixed over the history), so this is a slight underestimate of the observable optimum. Items sharing their
+    /// (primary, secondary) genres share their taste term, so every sum over items runs over those groups.
+    /// </summary>
+    private static Func<CandidateExample, int, double> Posterior(SyntheticWorld world, IReadOnlyList<SequenceExample> test, ulong seed, int samples = 1000)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        int n = world.Config.Items, genres = world.Config.Genres;
+        var group = new int[n];
+        var groups = new Dictionary<(int, int), int>();
+        for (int i = 0; i < n; i++)
+        {
+            var key = (world.PrimaryGenre(i), world.SecondaryGenre(i));
+            if (!groups.TryGetValue(key, out var g)) groups[key] = g = groups.Count;
+            group[i] = g;
+        }
+        int c = groups.Count;
+        var loadings = new float[c * genres];
+        foreach (var ((primary, secondary), g) in groups)
+        {
+            loadings[g * genres + primary] += (float)world.Config.GenreWeight;
+            if (secondary >= 0) loadings[g * genres + secondary] += (float)(0.5 * world.Config.GenreWeight);
+        }
+        using var generator = new TorchSharp.torch.Generator(seed ^ 0x7a57e);
+        var theta = TorchSharp.torch.randn([samples, genres], generator: generator, dtype: TorchSharp.torch.ScalarType.Float64) * world.Config.TasteSharpness;
+        var tasteByGroup = theta.matmul(TorchSharp.torch.tensor(loadings, [c, genres]).to_type(TorchSharp.torch.ScalarType.Float64).t()); // [M, C]
+        var timestamps = world.Dataset.Sequences().ToDictionary(u => u.User, u => u.Timestamps);
+        var scores = new Dictionary<int, double[]>();
+        var logits = new double[n];
+        foreach (var e in test)
+        {
+            using var userScope = TorchSharp.torch.NewDisposeScope();
+            int steps = e.History.Count;
+            // Per step k (choice k, then the test step): log Σ_{i in group} exp(rest_i), rest = the true logit minus its taste term.
+            var logMass = new double[(steps + 1) * c];
+            var chosenGroup = new long[steps];
+            var chosenRest = new double[steps];
+            double[] testRest = new double[n];
+            for (int k = 0; k <= steps; k++)
+            {
+                var period = world.PeriodOf(k < steps ? timestamps[e.User][k] : e.TargetTimestamp);
+                var context = e.History.Take(k).ToArray();
+                world.Logits(e.User, context, period, logits);
+                var mass = new double[c];
+                for (int i = 0; i < n; i++)
+                {
+                    double rest = logits[i] - world.TasteTerm(e.User, k, i);
+                    if (k == steps) testRest[i] = rest;
+                    if (double.IsNegativeInfinity(rest)) continue;
+                    mass[group[i]] += Math.Exp(rest);
+                }
+                for (int g = 0; g < c; g++) logMass[k * c + g] = Math.Log(mass[g]);
+                if (k < steps)
+                {
+                    chosenGroup[k] = group[e.History[k]];
+                    chosenRest[k] = logits[e.History[k]] - world.TasteTerm(e.User, k, e.History[k]);
+                }
+            }
+            var massT = TorchSharp.torch.tensor(logMass, [steps + 1, c]);                                   // [K+1, C]
+            var normalisers = (tasteByGroup.unsqueeze(0) + massT.unsqueeze(1)).logsumexp(2);              // [K+1, M]
+            var logLik = steps == 0 ? TorchSharp.torch.zeros(samples, dtype: TorchSharp.torch.ScalarType.Float64)
+                : (tasteByGroup.index_select(1, TorchSharp.torch.tensor(chosenGroup)).t() + TorchSharp.torch.tensor(chosenRest).unsqueeze(1)
+                   - normalisers.narrow(0, 0, steps)).sum(dim: 0);                                              // [M]
+            var weights = logLik.log_softmax(0);                                                           // log w_m
+            // log p(i) = rest_i + log Σ_m w_m exp(taste_m[group(i)] − log Z_m(test step))
+            var factor = (weights.unsqueeze(1) + tasteByGroup - normalisers[steps].unsqueeze(1)).logsumexp(0); // [C]
+            var f = factor.data<double>().ToArray();
+            var s = new double[n];
+            for (int i = 0; i < n; i++) s[i] = testRest[i] + f[group[i]];
+            scores[e.User] = s;
+        }
+        return (e, i) => scores[e.User][i];
     }
 }

@@ -37,5 +37,8 @@ public class BaselinesTests
         Assert.InRange(rows["random"], 0.0, 0.15);
         Assert.InRange(rows["oracle"], 0.5, 0.8); // docs/data/synthetic.md: ≈ 0.65 in the shifted period
         Assert.True(rows["oracle"] > rows["random"] + 0.3);
+        // The taste a learner infers from the history sits between knowing none of it and knowing it exactly.
+        Assert.True(rows["oracle_observed_taste"] > rows["oracle_no_taste"], $"observed {rows["oracle_observed_taste"]} vs none {rows["oracle_no_taste"]}");
+        Assert.True(rows["oracle_observed_taste"] <= rows["oracle"] + 0.02, $"observed {rows["oracle_observed_taste"]} vs oracle {rows["oracle"]}");
     }
 }

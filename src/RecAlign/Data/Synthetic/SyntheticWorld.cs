@@ -275,12 +275,17 @@ public sealed class SyntheticWorld
         return _taste[user].AsSpan(step * Config.Genres, Config.Genres);
     }
 
-    private double BaseLogit(int user, int step, int item, SyntheticPeriod period)
+    private double BaseLogit(int user, int step, int item, SyntheticPeriod period) =>
+        TasteTerm(user, step, item) + _popularity[item] + _exposure[(int)period][item];
+
+    /// <summary>The user's latent taste's share of <see cref="Score"/>: genre_weight·(θ[g₁] + ½·θ[g₂]) at
+    /// <paramref name="step"/>. No learner observes θ, only the items it led to.</summary>
+    public double TasteTerm(int user, int step, int item)
     {
         var t = Taste(user, step);
         double genre = t[_primaryGenre[item]];
         if (_secondaryGenre[item] >= 0) genre += 0.5 * t[_secondaryGenre[item]];
-        return Config.GenreWeight * genre + _popularity[item] + _exposure[(int)period][item];
+        return Config.GenreWeight * genre;
     }
 
     private static int SampleSoftmax(double[] logits, Pcg32 rng)
