@@ -78,8 +78,9 @@ public sealed record PipelineConfig
     /// same either way).</summary>
     public bool HistoryAblation { get; init; } = true;
     /// <summary>Retrieval then re-ranking rows: the first sequential method retrieves this many items (history masked) and
-    /// each LM row re-orders them; reported with full-catalog metrics beside each model alone. 0 turns it off.</summary>
-    public int RerankDepth { get; init; } = 50;
+    /// each LM row re-orders them (e.g. 50); reported with full-catalog metrics beside each model alone. 0 (the default:
+    /// it re-scores every evaluation user's list of that many titles with each LM) turns it off.</summary>
+    public int RerankDepth { get; init; }
     /// <summary>The methods compared, by name, in order (see <see cref="MethodConfig.Defaults"/>); baselines (random,
     /// popularity, transition and, with ground truth, the oracle) always come first.</summary>
     public Dictionary<string, MethodConfig> Methods { get; init; } = MethodConfig.Defaults();

@@ -89,7 +89,7 @@ public class SequenceTablePipelineTests
         var p = new PipelineConfig
         {
             Candidates = 4, SftExamples = 20, PreferenceExamples = 8, ValidationQuestions = 5, EvaluationQuestions = 6,
-            GenerationEvaluation = false, HistoryAblation = false,
+            GenerationEvaluation = false, HistoryAblation = false, RerankDepth = 3,
         };
         p = p with
         {
@@ -121,6 +121,7 @@ public class SequenceTablePipelineTests
         Assert.Equal(Path.Combine("models", "sft"), summary.Methods["sft"].ModelDir);
         Assert.Contains("sasrec", summary.Methods.Keys);
         Assert.Contains("transition", summary.Methods.Keys);
+        Assert.InRange(summary.Methods["sasrec_top3_sft"].Metrics["catalog_hr@10"], 0, 1); // SASRec retrieves, the LM re-ranks
         Assert.Contains("scoring 6 of 9 questions", console.ToString());
 
         // Without a test table the validation table is reported, and the summary says it also picked the checkpoints.
