@@ -125,8 +125,12 @@ public abstract class SequentialModel : nn.Module
     /// <summary>[B, k] item ids drawn uniformly from the catalog minus each row's target.</summary>
     protected Tensor UniformOthers(Tensor targets, int k)
     {
-        var offset = randint(1, ItemCount, [targets.shape[0], k], dtype: ScalarType.Int64, device: targets.device);
-        return (targets.unsqueeze(1) + offset).remainder(ItemCount);
+        using var scope = NewDisposeScope();
+        // In float64 (exact for any catalog size): an int64 tensor + tensor once failed in libtorch with "alpha must not
+        // be a floating point number" after thousands of steps; float arithmetic has no such check.
+        var offset = (rand([targets.shape[0], k], dtype: ScalarType.Float64, device: targets.device) * (ItemCount - 1)).floor() + 1;
+        var ids = (targets.to_type(ScalarType.Float64).unsqueeze(1) + offset).remainder(ItemCount);
+        return ids.to_type(ScalarType.Int64).MoveToOuterDisposeScope();
     }
 
     /// <summary>The last real position's vector of <paramref name="sequence"/> [B, L, d] (position 0 for an empty history).</summary>
