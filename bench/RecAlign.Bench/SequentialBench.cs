@@ -14,7 +14,7 @@ namespace RecAlign.Bench;
 /// SASRec side by side with PyTorch on the same shapes: training throughput (sequences/s, seconds per epoch) and
 /// full-catalog evaluation throughput (users/s, batch 256) on a sequence-table dataset (LastFM by default, or
 /// DreamRec's zhihu), then the same with <c>bench/python/sasrec_torch.py</c> under Debian's <c>python3-torch</c> when
-/// it is installed. Usage: <c>sequential [--quick] [--data DIR] [--threads T] [--epochs N] [--out FILE.json]</c>.
+/// it is installed. Usage: <c>sequential [--quick] [--data DIR] [--threads T] [--epochs N] [--flatten] [--no-pytorch] [--out FILE.json]</c>.
 /// </summary>
 public static class SequentialBench
 {
@@ -41,7 +41,8 @@ public static class SequentialBench
         var training = new TrainingConfig
         {
             Epochs = epochs, BatchSize = batch, BucketFactor = 1, Precision = Precision.Fp32, LogEvery = 1000, Seed = 42,
-            Optimizer = new OptimizerConfig { LearningRate = 1e-3, WeightDecay = 0, Schedule = LrScheduleKind.Constant, WarmupRatio = 0, MaxGradNorm = 0 },
+            Optimizer = new OptimizerConfig { LearningRate = 1e-3, WeightDecay = 0, Schedule = LrScheduleKind.Constant, WarmupRatio = 0, MaxGradNorm = 0,
+                Flatten = BenchOutput.Flag(args, "--flatten") },
         };
         var objective = new NextItemObjective(model, train.Examples);
         var sw = Stopwatch.StartNew();
@@ -57,10 +58,10 @@ public static class SequentialBench
         {
             ["implementation"] = "recalign (TorchSharp)", ["threads"] = threads, ["epochs"] = epochs, ["rows"] = train.Examples.Count,
             ["train_seconds"] = trainSeconds, ["seconds_per_epoch"] = trainSeconds / epochs, ["train_sequences_per_s"] = seqPerS,
-            ["eval_users"] = validation.Examples.Count, ["eval_users_per_s"] = usersPerS, ["final_loss"] = result.FinalLoss,
+            ["flattened_optimizer"] = training.Optimizer.Flatten, ["eval_users"] = validation.Examples.Count, ["eval_users_per_s"] = usersPerS, ["final_loss"] = result.FinalLoss,
             ["full_catalog"] = new JsonObject(full.Metrics.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
         };
-        var torchResult = RunPyTorch(data, threads, epochs, batch, maxLen);
+        var torchResult = BenchOutput.Flag(args, "--no-pytorch") ? null : RunPyTorch(data, threads, epochs, batch, maxLen);
         var rows = new List<(string, string)>
         {
             ("dataset", $"{Path.GetFileName(Path.GetFullPath(data))}: {train.Examples.Count} training sequences, {train.Catalog.Count} items"),

@@ -164,7 +164,7 @@ public sealed class AdamW : IDisposable
     public static AdamW FromConfig(IEnumerable<(string name, Parameter parameter)> namedParameters, OptimizerConfig config, bool flatten = false)
     {
         config.Validate();
-        return new AdamW(ParameterGroups.Default(namedParameters, config.WeightDecay), config.LearningRate, config.Beta1, config.Beta2, config.Eps, flatten);
+        return new AdamW(ParameterGroups.Default(namedParameters, config.WeightDecay), config.LearningRate, config.Beta1, config.Beta2, config.Eps, flatten || config.Flatten);
     }
 
     /// <summary>Sets every group's lr to <paramref name="lr"/>·LrScale.</summary>

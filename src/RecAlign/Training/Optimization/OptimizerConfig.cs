@@ -30,6 +30,9 @@ public sealed record OptimizerConfig
     /// <summary>Global-norm clip threshold; 0 or less disables clipping.</summary>
     public double MaxGradNorm { get; init; } = 1.0;
     public int GradAccumulationSteps { get; init; } = 1;
+    /// <summary>Step each parameter group as one flat buffer (<see cref="AdamW"/>'s flattened mode): the same update with
+    /// far fewer native calls when a model has many small tensors (sequential recommenders).</summary>
+    public bool Flatten { get; init; }
 
     /// <summary>Warmup steps for a run of <paramref name="totalSteps"/> optimizer steps: explicit steps win, else ceil(ratio·total).</summary>
     public long ResolveWarmupSteps(long totalSteps) =>
