@@ -13,6 +13,7 @@ using static TorchSharp.torch;
 
 namespace RecAlign.Tests.Models.Sequential;
 
+[Collection(GlobalTorchRng.Name)]
 public class SequentialModelTests
 {
     public static TheoryData<string> Kinds => new() { "sasrec", "gru4rec", "caser", "bprmf", "bert4rec" };
