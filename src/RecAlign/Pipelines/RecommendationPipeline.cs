@@ -171,10 +171,11 @@ public sealed record MethodResult(string Method, IReadOnlyDictionary<string, dou
 public sealed record PipelineResult(RunDirectory Run, IReadOnlyList<MethodResult> Methods, IReadOnlyList<StageResult> Stages, double Seconds);
 
 /// <summary>
-/// The LM recommender end to end: compact tokenizer from the data → pretrain a from-scratch LM on catalog text and
-/// training histories → SFT on candidate prompts → DPO and Softmax-DPO from the same SFT model → every model plus a
-/// random and a popularity baseline evaluated on the same candidate lists → summary.json (per method hr1,
-/// valid_ratio, ranking metrics, stage wall times, model directories), registry row and report.
+/// The configured methods end to end (<see cref="PipelineConfig.Methods"/>, in order): sequential models on every
+/// training prefix; the LM (compact tokenizer from the data → pretraining from scratch on catalog text and training
+/// histories → SFT on candidate prompts) and the preference methods aligned from it → every method and the random,
+/// popularity and transition baselines (and, with ground truth, the oracle) scored through the recommender contract on
+/// the same candidate lists and, where a model has a catalog, the whole catalog → summary.json, registry row and report.
 /// </summary>
 public static class RecommendationPipeline
 {
