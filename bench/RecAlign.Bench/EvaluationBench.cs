@@ -28,7 +28,7 @@ public static class EvaluationBench
         using var scores = randn(rows, catalog);
         using var targets = randint(0, catalog, [rows], dtype: int64);
         var histories = Enumerable.Range(0, rows).Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, 20).Select(_ => gen.Next(catalog)).ToArray()).ToList();
-        using var mask = Metrics.HistoryMask(histories, catalog);
+        using var mask = RecAlign.Models.RecommenderExtensions.ItemMask(histories, catalog);
 
         EvaluationResult? tensorResult = null;
         double tensorMs = Median(quick ? 3 : 7, () => tensorResult = Metrics.FromScores(scores, targets, ks, exclude: mask));

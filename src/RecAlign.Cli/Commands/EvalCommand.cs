@@ -70,10 +70,7 @@ internal static class EvalCommand
         if (parse.GetValue(limit) is { } n) examples = examples.Take(n).ToList();
         using var recommender = Recommenders.Load(modelDir, CommonOptions.ParseDevice(parse.GetValue(device)));
         var own = recommender.Catalog ?? throw new ArgumentException($"{modelDir} holds a {recommender.Name} model, which ranks candidate lists only; --dataset ranks the whole catalog");
-        var map = data.Catalog.MapTo(own);
-        int missing = examples.Count(e => map[e.Target] < 0);
-        if (missing > 0) throw new ArgumentException($"{missing} {splitName} targets of {datasetDir} are not in the model's catalog of {own.Count} items (was it trained on this dataset?)");
-        var mapped = examples.Select(e => new SequenceExample(e.User, e.History.Select(h => map[h]).Where(h => h >= 0).ToArray(), map[e.Target], e.TargetTimestamp)).ToList();
+        var mapped = InCatalog(examples, data.Catalog, own, universe: null);
         var result = RecommenderEvaluator.Catalog(recommender, mapped).WithEvaluated(new JsonObject
         {
             ["model"] = Path.GetFullPath(modelDir), ["model_type"] = recommender.Name, ["dataset"] = Path.GetFullPath(datasetDir),
@@ -95,15 +92,18 @@ internal static class EvalCommand
         Console.WriteLine($"wrote {path}");
     }
 
-    /// <summary>A candidate file's examples as next items of a recommender's own catalog (matched by title); every target
-    /// must be in it and, with --catalog, in that universe too.</summary>
-    private static List<SequenceExample> CatalogExamples(IReadOnlyList<CandidateExample> examples, ItemCatalog fileCatalog, ItemCatalog own, ItemCatalog universe)
+    /// <summary>Next-item examples given in <paramref name="source"/>'s ids as ids of a recommender's own catalog (matched
+    /// by title; history items it lacks are dropped). Every target must be in it and, when given, in
+    /// <paramref name="universe"/> too: a target outside the ranking can never be hit.</summary>
+    private static List<SequenceExample> InCatalog(IEnumerable<SequenceExample> examples, ItemCatalog source, ItemCatalog own, ItemCatalog? universe)
     {
-        var map = fileCatalog.MapTo(own);
-        var missing = examples.Where(e => map[e.Target] < 0 || !universe.TryGetByTitle(fileCatalog.Title(e.Target), out _)).Select(e => fileCatalog.Title(e.Target)).Distinct().ToList();
+        var map = source.MapTo(own);
+        var list = examples.ToList();
+        var missing = list.Where(e => map[e.Target] < 0 || (universe is not null && !universe.TryGetByTitle(source.Title(e.Target), out _)))
+            .Select(e => source.Title(e.Target)).Distinct().ToList();
         if (missing.Count > 0)
-            throw new ArgumentException($"{missing.Count} target titles are not in the model's catalog of {own.Count} items (e.g. {string.Join(", ", missing.Take(3).Select(t => $"'{t}'"))})");
-        return examples.Select(e => new SequenceExample(e.User, e.History.Select(h => map[h]).Where(h => h >= 0).ToArray(), map[e.Target], 0)).ToList();
+            throw new ArgumentException($"{missing.Count} target titles are not in the model's catalog of {own.Count} items (e.g. {string.Join(", ", missing.Take(3).Select(t => $"'{t}'"))}; was it trained on these items?)");
+        return list.Select(e => new SequenceExample(e.User, e.History.Select(h => map[h]).Where(h => h >= 0).ToArray(), map[e.Target], e.TargetTimestamp)).ToList();
     }
 
     private static int Run(ParseResult parse, Option<string> model, Option<string> candidates, Option<string> mode, Option<string?> catalogFile,
@@ -152,7 +152,8 @@ internal static class EvalCommand
                 // Generation is a language model's capability; id-based recommenders rank.
                 ("generate", LanguageModelRecommender lm) => CandidateEvaluator.Generate(lm.Model, lm.Tokenizer, questions, generation, parse.GetValue(constrained), batchSize),
                 ("generate", _) => throw new ArgumentException($"--mode generate needs a language model; {modelDir} holds a {recommender.Name} model, which ranks (use --mode rank or catalog)"),
-                ("catalog", { Catalog: { } own }) => RecommenderEvaluator.Catalog(recommender, CatalogExamples(examples, file.Catalog, own, groundTo)),
+                ("catalog", { Catalog: { } own }) => RecommenderEvaluator.Catalog(recommender,
+                    InCatalog(examples.Select(e => new SequenceExample(e.User, e.History, e.Target, 0)), file.Catalog, own, groundTo)),
                 ("catalog", LanguageModelRecommender lm) => CandidateEvaluator.GroundedCatalog(lm.Model, lm.Tokenizer, questions, new CatalogGrounder(groundTo), groundTo, generation, batchSize),
                 _ => throw new ArgumentException($"--mode must be rank, generate or catalog (got '{modeName}')"),
             };

@@ -102,7 +102,7 @@ internal static class TrainCommands
         return new PromptBuilder(file.Catalog, PromptTemplates.NamedOrFile(template)).Build(file.Examples);
     }
 
-    /// <summary><c>train sasrec|gru4rec|caser|bprmf</c>: a classic sequential recommender on sequence tables or a
+    /// <summary><c>train sasrec|gru4rec|caser|bprmf|bert4rec</c>: a classic sequential recommender on sequence tables or a
     /// canonical dataset (leave-one-out split), with the same run directory, registry, config and resume as every stage.</summary>
     private static Command TrainSequential()
     {
@@ -137,8 +137,7 @@ internal static class TrainCommands
                 IReadOnlyList<SequenceExample> trainExamples, validationExamples;
                 if (t is not null)
                 {
-                    var itemsFile = parse.GetValue(items) ?? SequenceTableLoader.FindCatalog(Path.GetDirectoryName(Path.GetFullPath(t))!)
-                        ?? throw new DataFormatException(t, 0, null, "no item list (id2name.txt, u.item or data_statis.csv) next to the table; pass one (--items FILE)");
+                    var itemsFile = parse.GetValue(items) ?? SequenceTableLoader.ItemListFor(t);
                     var table = SequenceTableLoader.Load(t, itemsFile);
                     (catalog, trainExamples) = (table.Catalog, table.Examples);
                     validationExamples = v is null ? [] : SequenceTableLoader.Load(v, itemsFile).Examples;

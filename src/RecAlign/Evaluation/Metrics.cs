@@ -243,11 +243,6 @@ public static class Metrics
         return result;
     }
 
-    /// <summary>A bool mask [N, C] with true at each row's history items, for <see cref="Ranks"/>' exclusion.
-    /// Built with one scatter, not a loop over tensor elements.</summary>
-    public static Tensor HistoryMask(IReadOnlyList<IReadOnlyList<int>> histories, int catalogSize) =>
-        Models.RecommenderExtensions.ItemMask(histories, catalogSize);
-
     /// <summary>Id lists as an int64 [N, H] tensor (H = longest list), padded with -1.</summary>
     internal static Tensor PaddedIds(IReadOnlyList<IReadOnlyList<int>> lists, int catalogSize)
     {

@@ -38,13 +38,22 @@ public static class RecommenderExtensions
     public static (long[,] Ids, float[,] Scores) TopK(this IRecommender recommender, IReadOnlyList<IReadOnlyList<int>> histories, int k,
         bool excludeHistory = true)
     {
-        var catalog = recommender.Catalog ?? throw new NotSupportedException($"{recommender.Name} ranks candidate lists only; it has no catalog to retrieve from");
+        if (recommender.Catalog is null) throw new NotSupportedException($"{recommender.Name} ranks candidate lists only; it has no catalog to retrieve from");
         if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be >= 1");
-        k = Math.Min(k, catalog.Count);
+        using var scores = recommender.ScoreCatalog(histories);
+        return TopK(scores, histories, k, excludeHistory);
+    }
+
+    /// <summary><see cref="TopK(IRecommender, IReadOnlyList{IReadOnlyList{int}}, int, bool)"/> of catalog scores
+    /// [B, N] already computed (<paramref name="scores"/> is left unchanged).</summary>
+    public static (long[,] Ids, float[,] Scores) TopK(Tensor scores, IReadOnlyList<IReadOnlyList<int>> histories, int k, bool excludeHistory = true)
+    {
+        if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be >= 1");
+        int n = (int)scores.shape[1];
+        k = Math.Min(k, n);
         using var scope = NewDisposeScope();
-        var scores = recommender.ScoreCatalog(histories);
-        if (excludeHistory) scores = scores.masked_fill(ItemMask(histories, catalog.Count), float.NegativeInfinity);
-        var (values, indices) = scores.topk(k, dim: 1);
+        var ranked = excludeHistory ? scores.masked_fill(ItemMask(histories, n), float.NegativeInfinity) : scores;
+        var (values, indices) = ranked.topk(k, dim: 1);
         var ids = new long[histories.Count, k];
         var top = new float[histories.Count, k];
         var flatIds = indices.cpu().data<long>().ToArray();

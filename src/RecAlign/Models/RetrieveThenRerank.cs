@@ -26,7 +26,7 @@ public sealed class RetrieveThenRerank(IRecommender retriever, IRecommender rera
         using var scope = NewDisposeScope();
         var catalog = Catalog ?? throw new NotSupportedException($"{retriever.Name} has no catalog to retrieve from");
         var scores = retriever.ScoreCatalog(histories).to_type(ScalarType.Float32);
-        var (ids, _) = retriever.TopK(histories, Depth);
+        var (ids, _) = RecommenderExtensions.TopK(scores, histories, Depth); // one scoring pass serves retrieval and the ranking
         int k = ids.GetLength(1);
         var questions = new List<CandidateQuestion>(histories.Count);
         for (int b = 0; b < histories.Count; b++)

@@ -39,8 +39,7 @@ public static class SequenceTablePipeline
     {
         config = config with { Pipeline = config.Pipeline.WithStageSeeds().Validate() }; // the stored config says the seeds used
         // One item list for every table: --items, else the one beside the training table.
-        itemsFile ??= SequenceTableLoader.FindCatalog(Path.GetDirectoryName(Path.GetFullPath(trainCsv))!)
-            ?? throw new DataFormatException(trainCsv, 0, null, "no item list (id2name.txt, u.item or data_statis.csv) next to the table; pass one (--items FILE)");
+        itemsFile ??= SequenceTableLoader.ItemListFor(trainCsv);
         var train = SequenceTableLoader.Load(trainCsv, itemsFile);
         var validation = SequenceTableLoader.Load(validationCsv, itemsFile);
         var test = testCsv is null ? null : SequenceTableLoader.Load(testCsv, itemsFile);

@@ -12,7 +12,7 @@ public interface ITrainingObjective
     /// <summary>Mean loss over the micro-batch (with graph) and detached scalar statistics to log.</summary>
     ObjectiveOutput Compute(IReadOnlyList<int> batch);
     /// <summary>What <see cref="ObjectiveOutput.Tokens"/> counts, as progress lines show it: <c>tok</c> (LM tokens) or
-    /// <c>seq</c> (a sequential model's training sequences).</summary>
+    /// <c>ex</c> (a sequential model's next-item examples).</summary>
     string Unit => "tok";
 }
 

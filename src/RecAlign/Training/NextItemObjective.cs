@@ -5,7 +5,7 @@ namespace RecAlign.Training;
 
 /// <summary>Next-item prediction for a <see cref="SequentialModel"/>: each example is (history, next item), as RecBole
 /// trains on every prefix of the training sequences; the loss is the model's <c>calculate_loss</c> (CE over the catalog,
-/// BPR or sampled softmax). Throughput is counted in sequences.</summary>
+/// BPR or sampled softmax). Throughput is counted in next-item examples.</summary>
 public sealed class NextItemObjective(SequentialModel model, IReadOnlyList<SequenceExample> examples) : ITrainingObjective
 {
     private static readonly IReadOnlyDictionary<string, TorchSharp.torch.Tensor> NoStats = new Dictionary<string, TorchSharp.torch.Tensor>();

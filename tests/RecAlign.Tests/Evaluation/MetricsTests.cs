@@ -51,7 +51,7 @@ public class MetricsTests
         using var s = Scores();
         using var t = Targets();
         // Row 0's history holds item 1 (the one beating the target) and the target itself (repeat consumption).
-        using var mask = Metrics.HistoryMask([[1, 2], [], [3]], 4);
+        using var mask = RecAlign.Models.RecommenderExtensions.ItemMask([[1, 2], [], [3]], 4);
         Assert.Equal(new[] { false, true, true, false, false, false, false, false, false, false, false, true },
             mask.view(-1).data<bool>().ToArray());
         using var r = Metrics.Ranks(s, t, exclude: mask);
@@ -78,7 +78,7 @@ public class MetricsTests
         using var big = randn(20, 50);
         using var bt = randint(0, 50, [20], dtype: int64);
         var lists = Enumerable.Range(0, 20).Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, gen.Next(0, 12)).Select(_ => gen.Next(50)).ToArray()).ToList();
-        using var mask = Metrics.HistoryMask(lists, 50);
+        using var mask = RecAlign.Models.RecommenderExtensions.ItemMask(lists, 50);
         using var viaMask = Metrics.Ranks(big, bt, exclude: mask);
         using var viaIds = Metrics.Ranks(big, bt, lists);
         Assert.Equal(viaMask.data<long>().ToArray(), viaIds.data<long>().ToArray());

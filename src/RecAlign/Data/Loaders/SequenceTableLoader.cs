@@ -24,6 +24,11 @@ public static class SequenceTableLoader
     /// <summary>The item list next to a table: id2name.txt, u.item or data_statis.csv; null when none is there.</summary>
     public static string? FindCatalog(string dir) => Rows.Optional(dir, "id2name.txt", "u.item", "data_statis.csv");
 
+    /// <summary>The item list beside <paramref name="csvPath"/>; an error naming the table when there is none.</summary>
+    public static string ItemListFor(string csvPath) =>
+        FindCatalog(Path.GetDirectoryName(Path.GetFullPath(csvPath))!)
+        ?? throw new DataFormatException(csvPath, 0, null, "no item list (id2name.txt, u.item or data_statis.csv) next to the table; pass one (--items FILE)");
+
     /// <summary>Reads an item list (format chosen by file name: <c>u.item</c>, <c>data_statis.csv</c>, else <c>id::name</c>).</summary>
     public static ItemCatalog LoadCatalog(string path)
     {
@@ -100,8 +105,7 @@ public static class SequenceTableLoader
     {
         var o = options ?? LoadOptions.Default;
         if (!File.Exists(csvPath)) throw new DataFormatException(csvPath, 0, null, "file not found");
-        catalogPath ??= o.ItemList ?? FindCatalog(Path.GetDirectoryName(Path.GetFullPath(csvPath))!)
-            ?? throw new DataFormatException(csvPath, 0, null, "no item list (id2name.txt, u.item or data_statis.csv) next to the table; pass one (--items FILE)");
+        catalogPath ??= o.ItemList ?? ItemListFor(csvPath);
         if (!File.Exists(catalogPath)) throw new DataFormatException(catalogPath, 0, null, "item list not found");
         var catalog = LoadCatalog(catalogPath);
         int pad = catalog.Count;

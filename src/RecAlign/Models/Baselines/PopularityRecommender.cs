@@ -1,4 +1,5 @@
 using RecAlign.Data;
+using RecAlign.Data.Candidates;
 using static TorchSharp.torch;
 
 namespace RecAlign.Models.Baselines;
@@ -17,12 +18,8 @@ public sealed class PopularityRecommender : ItemIdRecommender
     }
 
     /// <summary>Counts of each item as a target in <paramref name="train"/>.</summary>
-    public static PopularityRecommender FromTraining(ItemCatalog catalog, IEnumerable<SequenceExample> train)
-    {
-        var counts = new double[catalog.Count];
-        foreach (var e in train) counts[e.Target]++;
-        return new PopularityRecommender(catalog, counts);
-    }
+    public static PopularityRecommender FromTraining(ItemCatalog catalog, IEnumerable<SequenceExample> train) =>
+        new(catalog, CandidateSampler.PopularityWeights(train.Select(e => e.Target), catalog.Count, smoothing: 0));
 
     protected override Tensor ScoreItems(IReadOnlyList<IReadOnlyList<int>> histories, Tensor candidates)
     {

@@ -22,11 +22,7 @@ public sealed class BprMf : SequentialModel
         item_embedding = nn.Embedding(config.NItems + 1, config.EmbeddingSize, padding_idx: 0);
         RegisterComponents();
         // RecBole's BPR: Xavier-normal embeddings.
-        using var generator = new Generator((ulong)seed);
-        using (no_grad())
-            foreach (var (_, p) in named_parameters())
-                p.normal_(0, Math.Sqrt(2.0 / (p.shape[0] + p.shape[1])), generator);
-        ZeroPaddingRows();
+        InitParameters(seed, (_, p, _, generator) => p.normal_(0, Math.Sqrt(2.0 / (p.shape[0] + p.shape[1])), generator));
     }
 
     public override Tensor Encode(Tensor items, Tensor lengths)

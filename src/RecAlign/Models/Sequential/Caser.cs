@@ -35,30 +35,18 @@ public sealed class Caser : SequentialModel
 
     /// <summary>RecBole's Caser init: N(0, 1/d) embeddings; Xavier-normal linear weights, zero biases; convolutions
     /// keep PyTorch's default (Kaiming-uniform), drawn here from the same seeded generator.</summary>
-    private void Init(long seed)
+    private void Init(long seed) => InitParameters(seed, (name, p, owner, generator) =>
     {
-        using var generator = new Generator((ulong)seed);
-        using var _ = no_grad();
-        foreach (var (name, p) in named_parameters())
+        if (name.StartsWith("item_embedding")) p.normal_(0, 1.0 / Config.EmbeddingSize, generator);
+        else if (name.StartsWith("fc") && name.EndsWith(".weight")) p.normal_(0, Math.Sqrt(2.0 / (p.shape[0] + p.shape[1])), generator);
+        else if (name.StartsWith("fc")) p.zero_();
+        else
         {
-            if (name.StartsWith("item_embedding")) p.normal_(0, 1.0 / Config.EmbeddingSize, generator);
-            else if (name.StartsWith("fc") && name.EndsWith(".weight")) p.normal_(0, Math.Sqrt(2.0 / (p.shape[0] + p.shape[1])), generator);
-            else if (name.StartsWith("fc")) p.zero_();
-            else
-            {
-                long fanIn = p.dim() == 4 ? p.shape[1] * p.shape[2] * p.shape[3] : ConvFanIn(name);
-                double bound = 1.0 / Math.Sqrt(fanIn);
-                p.uniform_(-bound, bound, generator);
-            }
+            var weight = ((Conv2d)owner).weight!; // weight and bias both take the bound of the convolution's fan-in
+            double bound = 1.0 / Math.Sqrt(weight.shape[1] * weight.shape[2] * weight.shape[3]);
+            p.uniform_(-bound, bound, generator);
         }
-        ZeroPaddingRows();
-    }
-
-    private long ConvFanIn(string biasName)
-    {
-        var weight = named_parameters().First(p => p.name == biasName[..^".bias".Length] + ".weight").parameter;
-        return weight.shape[1] * weight.shape[2] * weight.shape[3];
-    }
+    });
 
     public override Tensor Encode(Tensor items, Tensor lengths)
     {

@@ -28,23 +28,17 @@ public sealed class Gru4Rec : SequentialModel
     }
 
     /// <summary>RecBole's GRU4Rec init: Xavier-normal embeddings, Xavier-uniform GRU weights.</summary>
-    private void Init(long seed)
+    private void Init(long seed) => InitParameters(seed, (name, p, _, generator) =>
     {
-        using var generator = new Generator((ulong)seed);
-        using var _ = no_grad();
-        foreach (var (name, p) in named_parameters())
+        if (name.EndsWith(".bias")) { p.zero_(); return; }
+        long fanOut = p.shape[0], fanIn = p.shape[1];
+        if (name.StartsWith("gru_layers"))
         {
-            if (name.EndsWith(".bias")) { p.zero_(); continue; }
-            long fanOut = p.shape[0], fanIn = p.shape[1];
-            if (name.StartsWith("gru_layers"))
-            {
-                double bound = Math.Sqrt(6.0 / (fanIn + fanOut));
-                p.uniform_(-bound, bound, generator);
-            }
-            else p.normal_(0, name.StartsWith("item_embedding") ? Math.Sqrt(2.0 / (fanIn + fanOut)) : Config.InitializerRange, generator);
+            double bound = Math.Sqrt(6.0 / (fanIn + fanOut));
+            p.uniform_(-bound, bound, generator);
         }
-        ZeroPaddingRows();
-    }
+        else p.normal_(0, name.StartsWith("item_embedding") ? Math.Sqrt(2.0 / (fanIn + fanOut)) : Config.InitializerRange, generator);
+    });
 
     public override Tensor Encode(Tensor items, Tensor lengths)
     {

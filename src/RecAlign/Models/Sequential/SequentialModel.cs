@@ -146,17 +146,10 @@ public abstract class SequentialModel : nn.Module
 
     /// <summary>RecBole's <c>_init_weights</c>: N(0, initializer_range) for linear and embedding weights, zero biases, unit
     /// LayerNorm weights; the padding row zero. Seeded through the tensor methods (nn.init ignores generators here).</summary>
-    protected void InitNormal(long seed)
-    {
-        using var generator = new Generator((ulong)seed);
-        using var _ = no_grad();
-        // By the owning module's type, as RecBole's _init_weights (isinstance checks; a name test would miss output_ln),
-        // drawing in parameter order.
-        var owners = named_modules().ToDictionary(m => m.name, m => m.module);
-        foreach (var (name, p) in named_parameters())
+    protected void InitNormal(long seed) =>
+        // By the owning module's type, as RecBole's _init_weights (isinstance checks; a name test would miss output_ln).
+        InitParameters(seed, (name, p, owner, generator) =>
         {
-            int dot = name.LastIndexOf('.');
-            var owner = dot < 0 ? this : owners.GetValueOrDefault(name[..dot]);
             bool isWeight = name.EndsWith(".weight");
             switch (owner)
             {
@@ -164,6 +157,22 @@ public abstract class SequentialModel : nn.Module
                 case TorchSharp.Modules.Linear: if (isWeight) p.normal_(0, Config.InitializerRange, generator); else p.zero_(); break;
                 case TorchSharp.Modules.Embedding: p.normal_(0, Config.InitializerRange, generator); break;
                 default: break; // e.g. BERT4Rec's output_bias: zero from construction
+            }
+        });
+
+    /// <summary>Every model's initialisation frame: <paramref name="init"/>(name, parameter, owning module, generator) for
+    /// each parameter in order, without gradients, from one generator seeded with <paramref name="seed"/> (the tensor
+    /// methods honour it; nn.init ignores generators here); then the padding rows are zeroed.</summary>
+    protected void InitParameters(long seed, Action<string, TorchSharp.Modules.Parameter, nn.Module, Generator> init)
+    {
+        using var generator = new Generator((ulong)seed);
+        using (no_grad())
+        {
+            var owners = named_modules().ToDictionary(m => m.name, m => m.module);
+            foreach (var (name, p) in named_parameters())
+            {
+                int dot = name.LastIndexOf('.');
+                init(name, p, dot < 0 ? this : owners[name[..dot]], generator);
             }
         }
         ZeroPaddingRows();

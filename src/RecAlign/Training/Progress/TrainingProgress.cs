@@ -25,7 +25,7 @@ public sealed record ProgressOptions
     public TimeSpan Every { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>At most this many metrics are shown, in the order the trainer passes them.</summary>
     public int MaxMetrics { get; init; } = 4;
-    /// <summary>What the throughput counts: <c>tok</c> or <c>seq</c>.</summary>
+    /// <summary>What the throughput counts: <c>tok</c> (tokens) or <c>ex</c> (next-item examples).</summary>
     public string Unit { get; init; } = "tok";
 }
 
