@@ -21,7 +21,7 @@ public static class DatasetPipeline
         var split = Splitter.Split(dataset, new SplitConfig { Method = SplitMethod.LeaveOneOut });
         var (latest, _) = Quickstart.LatestTwoPrefixes(split.Train);
         var data = new PipelineData(Path.GetFileName(Path.GetFullPath(datasetDir).TrimEnd(Path.DirectorySeparatorChar)), dataset.Catalog, latest,
-            split.Validation, split.Test, PretrainCorpus.FromDataset(dataset, holdOutLast: 2), PromptTemplates.NamedOrFile(config.Template))
+            split.Validation, split.Test, PretrainCorpus.Histories(dataset, holdOutLast: 2), PromptTemplates.NamedOrFile(config.Template))
         { SequentialTrain = split.Train };
         console?.WriteLine($"{datasetDir}: {dataset.UserCount} users, {dataset.Catalog.Count} items, {dataset.Interactions.Length} interactions; " +
             $"leave-one-out: {split.Train.Count} training prefixes, {split.Validation.Count} validation and {split.Test.Count} test users");

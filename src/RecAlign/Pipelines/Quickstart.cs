@@ -41,7 +41,7 @@ public static class Quickstart
         var split = Splitter.Split(dataset, new SplitConfig { Method = SplitMethod.LeaveOneOut });
         var (latest, previous) = LatestTwoPrefixes(split.Train);
         var data = new PipelineData($"synthetic-{config.DataSize}", dataset.Catalog, latest, split.Validation, split.Test,
-            PretrainCorpus.FromDataset(dataset, holdOutLast: 2), PromptTemplates.Item)
+            PretrainCorpus.Histories(dataset, holdOutLast: 2), PromptTemplates.Item)
         { PreferencePool = config.HeldOutPreferences ? previous : null, SequentialTrain = split.Train };
         data = data with { GroundTruth = world.GroundTruth(split.Test) }; // the oracle row
         console?.WriteLine($"synthetic {config.DataSize}: {dataset.UserCount} users, {dataset.Catalog.Count} items, {dataset.Interactions.Length} interactions");

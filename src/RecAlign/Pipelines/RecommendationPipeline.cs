@@ -27,7 +27,7 @@ public sealed record PipelineData(
     IReadOnlyList<SequenceExample> Train,
     IReadOnlyList<SequenceExample> Validation,
     IReadOnlyList<SequenceExample> Evaluation,
-    IReadOnlyList<string> PretrainCorpus,
+    IReadOnlyList<int[]> PretrainHistories,
     IReadOnlyList<PromptTemplate> Templates)
 {
     /// <summary>Further question sets scored by every trained model (e.g. a published candidate file).</summary>
@@ -60,6 +60,10 @@ public sealed record PipelineConfig
 {
     public ulong Seed { get; init; } = 42;
     public int Candidates { get; init; } = 20;
+    /// <summary>How the LM sees items: <c>title</c> (S-DPO's prompts and answers), <c>token</c> (one dedicated token per
+    /// item in pretraining, prompts and answers) or <c>title_token</c> ("&lt;item_k&gt; Title" in prompts, the token as the
+    /// answer). With item tokens the LM ranks a candidate list in one softmax and also the whole catalog.</summary>
+    public ItemText ItemText { get; init; } = ItemText.Title;
     public int SftExamples { get; init; } = 3000;
     public int PreferenceExamples { get; init; } = 1500;
     /// <summary>How rejected responses are picked from the candidate list: <c>hard</c> (the starting model's highest-scored
@@ -227,11 +231,11 @@ public static class RecommendationPipeline
         var catalog = data.Catalog;
         var sampler = Sampler(config, catalog.Count);
         var trainCandidates = sampler.Sample(Subsample(data.Train, config.SftExamples, config.Seed));
-        var validation = Questions(catalog, data.Templates, sampler.Sample(Subsample(data.Validation, config.ValidationQuestions, config.Seed + 1)), config.Seed + 1);
+        var validation = Questions(catalog, data.Templates, sampler.Sample(Subsample(data.Validation, config.ValidationQuestions, config.Seed + 1)), config.Seed + 1, config.ItemText);
         var evaluationLists = EvaluationLists(data.Evaluation, catalog.Count, config);
         var evaluation = EvaluationQuestions(evaluationLists, catalog, data.Templates, config);
         var withoutHistory = config.HistoryAblation ? EvaluationQuestions(evaluationLists, catalog, data.Templates, config, omitHistory: true) : null;
-        var prompts = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed });
+        var prompts = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed, ItemText = config.ItemText });
         var sftData = prompts.Build(trainCandidates);
         var preferenceExamples = data.PreferencePool is { } pool
             ? sampler.Sample(Subsample(pool, config.PreferenceExamples, config.Seed + 3))
@@ -262,9 +266,10 @@ public static class RecommendationPipeline
                     break;
                 case MethodStage.Sft:
                 {
-                    var tokenizer = CompactVocabularyTokenizer.Build(data.PretrainCorpus.Concat(catalog.Items.Select(i => PromptTokenization.ResponseSeparator + i.Title)).Concat(sftData.Take(200).Select(e => e.Prompt)));
-                    ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids");
-                    var pretrain = StageRunner.Pretrain(data.PretrainCorpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx);
+                    var tokenizer = LanguageModelTokenizer(data, config, sftData);
+                    ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids" + (tokenizer is ItemTokenizer it ? $" ({it.Catalog.Count} item tokens)" : ""));
+                    var corpus = PretrainCorpus.Render(data.PretrainHistories, catalog, config.ItemText);
+                    var pretrain = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx);
                     stages.Add(pretrain);
                     stage = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft, Path.Combine(models, name), ctx) with { Stage = name };
                     break;
@@ -316,7 +321,7 @@ public static class RecommendationPipeline
         var lmRows = trained.Where(t => t.Method.Stage != MethodStage.Sequential).Select(t => t.Stage).ToList();
         if (config.RerankDepth > 0 && recommenders.Count > 0 && lmRows.Count > 0)
         {
-            var builder = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed + 2 });
+            var builder = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed + 2, ItemText = config.ItemText });
             CandidateQuestion Ask(IReadOnlyList<int> history, IReadOnlyList<int> retrieved) =>
                 CandidateQuestions.From(builder, catalog, [new CandidateExample(0, history, retrieved[0], retrieved)])[0];
             var (retrieverName, retrieverStage) = recommenders[0];
@@ -362,6 +367,18 @@ public static class RecommendationPipeline
         return metrics;
     }
 
+    /// <summary>The from-scratch LM's tokenizer: cl100k ranks the titles, catalog text and prompts use (item tokens
+    /// left out of that count), plus one token per item when <see cref="PipelineConfig.ItemText"/> asks for them.</summary>
+    private static ITokenizer LanguageModelTokenizer(PipelineData data, PipelineConfig config, IReadOnlyList<PromptExample> sftData)
+    {
+        var catalog = data.Catalog;
+        var text = PretrainCorpus.Render(data.PretrainHistories, catalog, ItemText.Title)
+            .Concat(catalog.Items.Select(i => PromptTokenization.ResponseSeparator + i.Title))
+            .Concat(sftData.Take(200).Select(e => ItemTokens.Pattern().Replace(e.Prompt, " ")));
+        var compact = CompactVocabularyTokenizer.Build(text);
+        return config.ItemText == ItemText.Title ? compact : new ItemTokenizer(compact, catalog);
+    }
+
     /// <summary>Preference examples with <paramref name="negatives"/> rejected responses each, for every method aligned from
     /// <paramref name="fromModel"/>: uniformly drawn (<c>random</c>), or that model's top wrong candidates (<c>hard</c>; with
     /// <c>generated</c>, its wrong greedy answer first). A method with fewer negatives takes the first ones, so DPO's
@@ -388,11 +405,12 @@ public static class RecommendationPipeline
         }
     }
 
-    /// <summary>Greedy answers matched to the candidates, with room for the longest candidate title plus EOS.</summary>
+    /// <summary>Greedy answers matched to the candidates, with room for the longest candidate title plus EOS; an LM with
+    /// item tokens answers with one, constrained to the listed items' tokens (always a valid answer).</summary>
     private static EvaluationResult GenerateGreedy(LanguageModel lm, Text.ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions, bool keepDetails = false)
     {
         int maxTokens = questions.SelectMany(q => q.Candidates).Distinct().Max(t => PromptTokenization.Response(tokenizer, t).Length) + 2;
-        return CandidateEvaluator.Generate(lm, tokenizer, questions, new GenerationConfig { MaxNewTokens = maxTokens }, keepDetails: keepDetails);
+        return CandidateEvaluator.Generate(lm, tokenizer, questions, new GenerationConfig { MaxNewTokens = maxTokens }, constrained: tokenizer is ItemTokenizer, keepDetails: keepDetails);
     }
 
     private static Dictionary<string, double> WithExtras(IReadOnlyDictionary<string, double> main, PipelineData data,
@@ -425,12 +443,12 @@ public static class RecommendationPipeline
     /// <summary>The evaluation lists as prompts (the same seeded template draw every time).</summary>
     internal static List<CandidateQuestion> EvaluationQuestions(IReadOnlyList<CandidateExample> lists, ItemCatalog catalog,
         IReadOnlyList<PromptTemplate> templates, PipelineConfig config, bool omitHistory = false) =>
-        Questions(catalog, templates, lists, config.Seed + 2, omitHistory);
+        Questions(catalog, templates, lists, config.Seed + 2, config.ItemText, omitHistory);
 
     private static CandidateSampler Sampler(PipelineConfig config, int itemCount) =>
         CandidateSampler.For(new CandidateConfig { Count = config.Candidates, Seed = config.Seed }, itemCount);
 
     private static List<CandidateQuestion> Questions(ItemCatalog catalog, IReadOnlyList<PromptTemplate> templates,
-        IReadOnlyList<CandidateExample> examples, ulong seed, bool omitHistory = false) =>
-        CandidateQuestions.From(new PromptBuilder(catalog, templates, new PromptConfig { Seed = seed, OmitHistory = omitHistory }), catalog, examples);
+        IReadOnlyList<CandidateExample> examples, ulong seed, ItemText itemText, bool omitHistory = false) =>
+        CandidateQuestions.From(new PromptBuilder(catalog, templates, new PromptConfig { Seed = seed, OmitHistory = omitHistory, ItemText = itemText }), catalog, examples);
 }

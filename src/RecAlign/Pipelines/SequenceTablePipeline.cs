@@ -51,10 +51,10 @@ public static class SequenceTablePipeline
         if (test is not null)
             extras.Add(ValidationSet(validation.Examples, validationCsv, train.Catalog, templates, p));
         foreach (var (name, path) in extraCandidateFiles)
-            extras.Add(CandidateFileSet(name, path, templates, p));
+            extras.Add(CandidateFileSet(name, path, templates, p, train.Catalog));
 
         // Pretraining sees only training users (their whole sequences); validation and test users are disjoint in these tables.
-        var corpus = PretrainCorpus.FromDataset(trainUsers, holdOutLast: 0);
+        var corpus = PretrainCorpus.Histories(trainUsers, holdOutLast: 0);
         var reported = test ?? validation;
         var data = new PipelineData(Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(trainCsv))) ?? "seqcsv", train.Catalog,
             train.Examples, validation.Examples, reported.Examples, corpus, templates)
@@ -87,13 +87,24 @@ public static class SequenceTablePipeline
 
     /// <summary>A published candidate-prompt file, capped at <see cref="PipelineConfig.EvaluationQuestions"/> questions
     /// (a seeded subset in file order when the file has more).</summary>
-    public static ExtraEvaluationSet CandidateFileSet(string name, string path, IReadOnlyList<PromptTemplate> templates, PipelineConfig config)
+    /// <param name="catalog">The pipeline's catalog: with item tokens (<see cref="PipelineConfig.ItemText"/>) the file's
+    /// items are written as that catalog's tokens, so they are mapped onto it by title (every one must be there).</param>
+    public static ExtraEvaluationSet CandidateFileSet(string name, string path, IReadOnlyList<PromptTemplate> templates, PipelineConfig config, ItemCatalog? catalog = null)
     {
         if (name == ValidationSetName) throw new ArgumentException($"--extra-eval name '{ValidationSetName}' is reserved (the validation table's columns)");
         var file = CandidatePromptJson.Read(path);
-        var examples = RecommendationPipeline.Subsample(file.Examples, config.EvaluationQuestions, config.Seed + 4);
-        var builder = new PromptBuilder(file.Catalog, templates, new PromptConfig { Seed = config.Seed + 3 });
-        return new ExtraEvaluationSet(name, path, CandidateQuestions.From(builder, file.Catalog, examples), file.Examples.Count);
+        IReadOnlyList<CandidateExample> examples = RecommendationPipeline.Subsample(file.Examples, config.EvaluationQuestions, config.Seed + 4);
+        var itemCatalog = file.Catalog;
+        if (config.ItemText != ItemText.Title && catalog is not null)
+        {
+            var map = file.Catalog.MapTo(catalog);
+            int Map(int id) => map[id] >= 0 ? map[id]
+                : throw new FormatException($"{path}: item '{file.Catalog.Title(id)}' is not in the pipeline's catalog, so it has no item token (pipeline.item_text = {config.ItemText})");
+            examples = examples.Select(e => e with { History = e.History.Select(Map).ToArray(), Target = Map(e.Target), Candidates = e.Candidates.Select(Map).ToArray() }).ToList();
+            itemCatalog = catalog;
+        }
+        var builder = new PromptBuilder(itemCatalog, templates, new PromptConfig { Seed = config.Seed + 3, ItemText = config.ItemText });
+        return new ExtraEvaluationSet(name, path, CandidateQuestions.From(builder, itemCatalog, examples), file.Examples.Count);
     }
 
     /// <summary>summary.json's record of which table is reported, which picked the models, and what each extra set scored.</summary>

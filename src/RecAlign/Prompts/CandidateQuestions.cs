@@ -2,11 +2,12 @@ using RecAlign.Data;
 
 namespace RecAlign.Prompts;
 
-/// <summary>Renders candidate examples (ids) as <see cref="CandidateQuestion"/>s (text) for evaluation.</summary>
+/// <summary>Renders candidate examples (ids) as <see cref="CandidateQuestion"/>s (text) for evaluation; the candidates are
+/// the answers a model gives for them (titles, or item tokens).</summary>
 public static class CandidateQuestions
 {
     public static List<CandidateQuestion> From(PromptBuilder builder, ItemCatalog catalog, IEnumerable<CandidateExample> examples) =>
-        examples.Select(e => new CandidateQuestion(builder.Prompt(e), e.Candidates.Select(catalog.Title).ToList(), TargetIndex(e))
+        examples.Select(e => new CandidateQuestion(builder.Prompt(e), e.Candidates.Select(builder.Answer).ToList(), TargetIndex(e))
         {
             Items = new QuestionItems(catalog, builder.Config.OmitHistory ? [] : e.History, e.Candidates),
         }).ToList();

@@ -7,7 +7,7 @@ namespace RecAlign.Prompts;
 /// <summary>
 /// Renders candidate examples into prompt/response pairs and preference examples. The template is sampled per
 /// example and rejected items are chosen per example from RNGs seeded by (seed, user, history length) — never by
-/// the target. Response = the target title (the trainer appends EOS). An optional chat template hook wraps the
+/// the target. Response = the target title, or its item token (<see cref="PromptConfig.ItemText"/>; the tokenizer appends EOS). An optional chat template hook wraps the
 /// rendered prompt (user message in, full chat-formatted prompt out) for instruct checkpoints.
 /// </summary>
 public sealed class PromptBuilder
@@ -38,16 +38,16 @@ public sealed class PromptBuilder
             history = history.Skip(history.Count - Config.MaxHistory).ToArray();
         var values = new Dictionary<string, string>(4, StringComparer.Ordinal)
         {
-            [PromptTemplate.History] = Join(history.Select(_catalog.Title), Config.HistoryStyle),
-            [PromptTemplate.Candidates] = Join(example.Candidates.Select(_catalog.Title), Config.CandidateStyle),
+            [PromptTemplate.History] = Join(history.Select(Render), Config.HistoryStyle),
+            [PromptTemplate.Candidates] = Join(example.Candidates.Select(Render), Config.CandidateStyle),
             [PromptTemplate.Count] = example.Candidates.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            [PromptTemplate.HistoryEmbeddings] = string.Join(", ", history.Select(h => $"{_catalog.Title(h)} {Config.EmbeddingToken}")),
+            [PromptTemplate.HistoryEmbeddings] = string.Join(", ", history.Select(h => $"{Render(h)} {Config.EmbeddingToken}")),
         };
         var text = template.Render(values) + Config.PromptSuffix;
         return _chat is null ? text : _chat(text);
     }
 
-    public PromptExample Build(CandidateExample example) => new(Prompt(example), _catalog.Title(example.Target));
+    public PromptExample Build(CandidateExample example) => new(Prompt(example), Answer(example.Target));
 
     public List<PromptExample> Build(IEnumerable<CandidateExample> examples) => examples.Select(Build).ToList();
 
@@ -57,8 +57,8 @@ public sealed class PromptBuilder
     {
         int k = rejectedCount ?? Config.RejectedCount;
         if (k < 1) throw new ArgumentException($"rejected count must be >= 1, got {k}");
-        var chosen = _catalog.Title(example.Target);
-        var negatives = example.Candidates.Select(_catalog.Title).Where(t => t != chosen).Distinct(StringComparer.Ordinal).ToArray();
+        var chosen = Answer(example.Target);
+        var negatives = example.Candidates.Select(Answer).Where(t => t != chosen).Distinct(StringComparer.Ordinal).ToArray();
         if (negatives.Length < k)
             throw new ArgumentException($"example of user {example.User}: {negatives.Length} negatives in the candidate list, {k} rejected requested");
         var rng = Rng(example, 2);
@@ -72,6 +72,12 @@ public sealed class PromptBuilder
 
     public List<PreferenceExample> BuildPreferences(IEnumerable<CandidateExample> examples, int? rejectedCount = null)
         => examples.Select(e => BuildPreference(e, rejectedCount)).ToList();
+
+    /// <summary>Item <paramref name="id"/> as prompts show it (<see cref="PromptConfig.ItemText"/>).</summary>
+    public string Render(int id) => ItemTokens.Render(_catalog, id, Config.ItemText);
+
+    /// <summary>The answer naming item <paramref name="id"/>: its title, or its item token.</summary>
+    public string Answer(int id) => ItemTokens.Answer(_catalog, id, Config.ItemText);
 
     /// <summary>Joins titles in <paramref name="style"/>.</summary>
     public static string Join(IEnumerable<string> titles, ItemListStyle style) => style switch

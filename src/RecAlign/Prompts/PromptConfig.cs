@@ -1,3 +1,5 @@
+using RecAlign.Data;
+
 namespace RecAlign.Prompts;
 
 /// <summary>How a list of titles is written into a prompt.</summary>
@@ -29,6 +31,9 @@ public sealed record PromptConfig
     public bool OmitHistory { get; init; }
     /// <summary>Slot token after each history title in <c>{history_embeddings}</c>.</summary>
     public string EmbeddingToken { get; init; } = "[HistoryEmb]";
+    /// <summary>How items appear in prompts and answers: titles (S-DPO), item tokens alone, or "&lt;item_k&gt; Title"
+    /// in prompts; with item tokens the answer is the item's token.</summary>
+    public ItemText ItemText { get; init; } = ItemText.Title;
     /// <summary>Negatives per preference example (1 for DPO, 3+ for Softmax-DPO).</summary>
     public int RejectedCount { get; init; } = 1;
 }

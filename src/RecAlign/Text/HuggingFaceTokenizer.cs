@@ -301,8 +301,15 @@ internal static class ByteLevel
 public static class TokenizerLoader
 {
     /// <summary><c>tokenizer.json</c> → <see cref="HuggingFaceTokenizer"/>; <c>compact_vocab.json</c> →
-    /// <see cref="CompactVocabularyTokenizer"/>.</summary>
+    /// <see cref="CompactVocabularyTokenizer"/>; either wrapped in an <see cref="ItemTokenizer"/> when
+    /// <c>item_tokens.json</c> is beside it.</summary>
     public static ITokenizer Load(string directory)
+    {
+        var inner = LoadBase(directory);
+        return ItemTokenizer.Exists(directory) ? ItemTokenizer.Load(directory, inner) : inner;
+    }
+
+    private static ITokenizer LoadBase(string directory)
     {
         if (File.Exists(Path.Combine(directory, HuggingFaceTokenizer.TokenizerFile))) return HuggingFaceTokenizer.Load(directory);
         if (File.Exists(Path.Combine(directory, CompactVocabularyTokenizer.FileName))) return CompactVocabularyTokenizer.Load(directory);

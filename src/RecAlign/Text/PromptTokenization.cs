@@ -27,10 +27,14 @@ public static class PromptTokenization
     /// <summary>What separates the prompt (trailing spaces dropped) from the response in the encoded text.</summary>
     public const string ResponseSeparator = " ";
 
+    /// <summary>encode(" " + response) + EOS; an answer that is one item token (<see cref="ItemTokenizer"/>) is that
+    /// token alone: it names a whole item, so it ends the answer, and its likelihood is one softmax at the prompt's end.</summary>
     public static int[] Response(ITokenizer tokenizer, string response)
     {
+        var ids = tokenizer.Encode(ResponseSeparator + response);
+        if (ids.Length == 1 && tokenizer is ItemTokenizer items && items.ItemOf(ids[0]) is not null) return ids;
         var eos = tokenizer.EosId ?? throw new InvalidOperationException("the tokenizer has no EOS token; responses need one to end");
-        return [.. tokenizer.Encode(ResponseSeparator + response), eos];
+        return [.. ids, eos];
     }
 
     public static TokenizedExample Example(ITokenizer tokenizer, PromptExample example, int maxPromptTokens = int.MaxValue) =>

@@ -6,17 +6,19 @@ using static TorchSharp.torch;
 namespace RecAlign.Models.Language;
 
 /// <summary>
-/// A causal LM behind the <see cref="IRecommender"/> contract: each candidate title is scored by
-/// log p(" " + title + EOS | prompt), summed (or per token, <see cref="LengthNormalised"/>), with one shared prompt KV
-/// cache per question (<see cref="ContinuationScorer"/>). A title LM answers in text, so it has no catalog to rank
-/// (<see cref="Catalog"/> is null).
+/// A causal LM behind the <see cref="IRecommender"/> contract: each candidate answer is scored by
+/// log p(" " + answer + EOS | prompt), summed (or per token, <see cref="LengthNormalised"/>), with one shared prompt KV
+/// cache per question (<see cref="ContinuationScorer"/>). With item tokens (<see cref="ItemTokenizer"/>) an answer is
+/// one token, so one forward per prompt scores every candidate (the same log-probability, one softmax), and the model
+/// has a catalog: <see cref="ScoreCatalog"/> ranks every item after a prompt of the history's item tokens (the
+/// pretraining format). A title LM answers in text and has no catalog (<see cref="Catalog"/> is null).
 /// </summary>
 public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tokenizer, bool ownsModel = true) : IRecommender
 {
     public LanguageModel Model { get; } = model;
     public ITokenizer Tokenizer { get; } = tokenizer;
     public string Name => Model.Config.ModelType;
-    public ItemCatalog? Catalog => null;
+    public ItemCatalog? Catalog => (Tokenizer as ItemTokenizer)?.Catalog;
     /// <summary>Mean log-prob per answer token instead of the sum.</summary>
     public bool LengthNormalised { get; set; }
     /// <summary>Questions prefilled together.</summary>
@@ -38,8 +40,18 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
             using var scope = NewDisposeScope();
             var batch = questions.Skip(start).Take(BatchSize).ToList();
             var prompts = batch.Select(q => PromptTokenization.Prompt(Tokenizer, q.Prompt, MaxPromptTokens)).ToList();
-            var conts = batch.Select(q => (IReadOnlyList<int[]>)q.Candidates.Select(Tokens).ToList()).ToList();
-            using var result = ContinuationScorer.Score(Model, prompts, conts, Tokenizer.PadOrEosId());
+            var conts = batch.Select(q => q.Candidates.Select(Tokens).ToList()).ToList();
+            if (conts.All(list => list.All(t => t.Length == 1)))
+            {
+                // One-token answers: log p(answer | prompt) is the prompt's last log-softmax, read at each candidate.
+                var logProbs = LastPositionLogProbs(prompts).data<float>().ToArray();
+                int v = (int)(logProbs.Length / Math.Max(1, batch.Count));
+                for (int i = 0; i < batch.Count; i++)
+                    for (int j = 0; j < conts[i].Count; j++)
+                        scores[(start + i) * c + j] = logProbs[i * v + conts[i][j][0]];
+                continue;
+            }
+            using var result = ContinuationScorer.Score(Model, prompts, conts.Select(l => (IReadOnlyList<int[]>)l).ToList(), Tokenizer.PadOrEosId());
             var s = LengthNormalised ? result.Sums / result.Lengths.to(ScalarType.Float32) : result.Sums;
             var values = s.cpu().data<float>().ToArray();
             int k = 0;
@@ -50,8 +62,56 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
         return tensor(scores, [questions.Count, c]);
     }
 
-    public Tensor ScoreCatalog(IReadOnlyList<IReadOnlyList<int>> histories) =>
-        throw new NotSupportedException($"{Name}: a title language model answers in text and ranks candidate lists only; full-catalog ranking needs a recommender with a catalog (a sequential model, or an LM with item tokens)");
+    /// <summary>log p(item | history) for every catalog item [B, N]: the prompt is BOS and the history's item tokens (its
+    /// last <see cref="MaxPromptTokens"/> − 1), the text the model was pretrained on.</summary>
+    public Tensor ScoreCatalog(IReadOnlyList<IReadOnlyList<int>> histories)
+    {
+        if (Tokenizer is not ItemTokenizer items)
+            throw new NotSupportedException($"{Name}: a title language model answers in text and ranks candidate lists only; full-catalog ranking needs a recommender with a catalog (a sequential model, or an LM with item tokens: pipeline.item_text=token)");
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch size must be ≥ 1");
+        int n = items.Catalog.Count;
+        var result = empty(histories.Count, n, ScalarType.Float32);
+        using var _ = no_grad();
+        for (int start = 0; start < histories.Count; start += BatchSize)
+        {
+            using var scope = NewDisposeScope();
+            int b = Math.Min(BatchSize, histories.Count - start);
+            var prompts = new List<int[]>(b);
+            for (int i = start; i < start + b; i++)
+            {
+                var h = histories[i];
+                int keep = Math.Min(h.Count, MaxPromptTokens - 1);
+                var ids = new List<int>(keep + 1);
+                if (Tokenizer.BosId is { } bos) ids.Add(bos);
+                for (int j = h.Count - keep; j < h.Count; j++) ids.Add(items.ItemTokenId(h[j]));
+                if (ids.Count == 0) throw new ArgumentException("a tokenizer without BOS needs a non-empty history to rank the catalog");
+                prompts.Add([.. ids]);
+            }
+            result.narrow(0, start, b).copy_(LastPositionLogProbs(prompts).narrow(1, items.FirstItemId, n));
+        }
+        return result;
+    }
+
+    /// <summary>fp32 log-softmax of the next token after each (left-padded) prompt: [B, V] on the CPU.</summary>
+    private Tensor LastPositionLogProbs(IReadOnlyList<int[]> prompts)
+    {
+        using var scope = NewDisposeScope();
+        int b = prompts.Count, len = prompts.Max(p => p.Length);
+        var ids = new long[b * len];
+        var mask = new long[b * len];
+        Array.Fill(ids, Tokenizer.PadOrEosId());
+        for (int r = 0; r < b; r++)
+            for (int j = 0; j < prompts[r].Length; j++)
+            {
+                ids[r * len + len - prompts[r].Length + j] = prompts[r][j];
+                mask[r * len + len - prompts[r].Length + j] = 1;
+            }
+        var device = Model.Device;
+        bool padded = prompts.Any(p => p.Length != len);
+        var hidden = Model.Hidden(tensor(ids, [b, len], device: device), padded ? tensor(mask, [b, len], device: device) : null);
+        var last = hidden.select(1, len - 1);
+        return Model.Logits(last).to(ScalarType.Float32).log_softmax(-1).cpu().MoveToOuterDisposeScope();
+    }
 
     public void Dispose()
     {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using RecAlign.Configuration;
 using RecAlign.Data;
+using RecAlign.Data.Formats;
 using RecAlign.IO;
 using RecAlign.Models.Checkpoints;
 using static TorchSharp.torch;
@@ -18,9 +19,7 @@ namespace RecAlign.Models.Sequential;
 public static class SequentialModelDirectory
 {
     public const string ConfigFile = "config.json";
-    public const string ItemsFile = "items.jsonl";
-
-    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    public const string ItemsFile = CatalogJsonl.FileName;
 
     /// <summary>True when <paramref name="configPath"/>'s <c>model_type</c> names a sequential model.</summary>
     public static bool IsSequential(JsonObject config) =>
@@ -34,14 +33,11 @@ public static class SequentialModelDirectory
         var config = JsonSerializer.SerializeToNode(model.Config, ConfigLoader.Json)!.AsObject();
         config["architectures"] = new JsonArray(model.Config.ModelType);
         config["torch_dtype"] = "float32";
-        var items = new System.Text.StringBuilder();
-        foreach (var item in catalog.Items)
-            items.Append(JsonSerializer.Serialize(new { id = item.Id, external_id = item.ExternalId, title = item.Title }, Compact)).Append('\n');
         CheckpointIO.Save(model, directory, new CheckpointSaveOptions
         {
             DType = ScalarType.Float32,
             JsonFiles = new Dictionary<string, string> { [ConfigFile] = config.ToJsonString(ConfigLoader.Json) },
-            WriteExtraFiles = tmp => AtomicFile.WriteAllText(Path.Combine(tmp, ItemsFile), items.ToString()),
+            WriteExtraFiles = tmp => CatalogJsonl.Write(catalog, tmp),
         });
     }
 
@@ -64,7 +60,7 @@ public static class SequentialModelDirectory
         }
         try { config.Validate(); }
         catch (ArgumentException e) { throw new FormatException($"{configPath}: {ArgumentErrors.Plain(e)}", e); }
-        var catalog = ReadItems(Path.Combine(directory, ItemsFile));
+        var catalog = CatalogJsonl.Read(Path.Combine(directory, ItemsFile));
         if (catalog.Count != config.NItems)
             throw new FormatException($"{Path.Combine(directory, ItemsFile)}: {catalog.Count} items, but {ConfigFile} says n_items = {config.NItems}");
         var model = SequentialModel.Create(config, seed: 0);
@@ -72,28 +68,5 @@ public static class SequentialModelDirectory
         CheckpointIO.Load(model, directory);
         model.eval();
         return new SequentialRecommender(model, catalog);
-    }
-
-    /// <summary>Reads <c>items.jsonl</c>; errors name the file, line and field.</summary>
-    public static ItemCatalog ReadItems(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: the model directory has no item list ({ItemsFile})", path);
-        var items = new List<Item>();
-        int lineNo = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            lineNo++;
-            if (line.Length == 0) continue;
-            JsonObject o;
-            try { o = JsonNode.Parse(line) as JsonObject ?? throw new FormatException("not a JSON object"); }
-            catch (Exception e) when (e is JsonException or FormatException) { throw new FormatException($"{path}:{lineNo}: {e.Message}", e); }
-            string Field(string name) => o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s
-                : throw new FormatException($"{path}:{lineNo}: field '{name}' must be a string");
-            int id = o["id"] is JsonValue iv && iv.TryGetValue<int>(out var n) ? n : throw new FormatException($"{path}:{lineNo}: field 'id' must be an integer");
-            if (id != items.Count) throw new FormatException($"{path}:{lineNo}: field 'id' is {id}, expected {items.Count} (ids are dense and in order)");
-            items.Add(new Item(id, Field("external_id"), Field("title")));
-        }
-        try { return new ItemCatalog(items); }
-        catch (ArgumentException e) { throw new FormatException($"{path}: {e.Message}", e); }
     }
 }

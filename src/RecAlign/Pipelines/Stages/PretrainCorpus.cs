@@ -1,20 +1,30 @@
-using RecAlign.Training;
 using RecAlign.Data;
 using RecAlign.Prompts;
 
 namespace RecAlign.Pipelines.Stages;
 
-/// <summary>What a from-scratch model reads before SFT: every catalog title (with its genres) and every user's
-/// history rendered as a title list, minus the items held out for validation and test, so no target leaks.</summary>
+/// <summary>What a from-scratch model reads before SFT: every user's history (minus the items held out for validation
+/// and test, so no target leaks) and every catalog item with its genres, written as <see cref="ItemText"/> says.</summary>
 public static class PretrainCorpus
 {
-    public static List<string> FromDataset(InteractionDataset dataset, int holdOutLast = 2)
-    {
-        var histories = Data.Splits.Splitter.Sequences(dataset)
+    /// <summary>Each user's items in order, without the last <paramref name="holdOutLast"/>.</summary>
+    public static List<int[]> Histories(InteractionDataset dataset, int holdOutLast = 2) =>
+        Data.Splits.Splitter.Sequences(dataset)
             .Select(s => s.Items.Length > holdOutLast ? s.Items[..^holdOutLast] : [])
             .Where(items => items.Length > 0)
-            .Select(items => PromptBuilder.Join(items.Select(dataset.Catalog.Title), ItemListStyle.Comma));
-        var catalog = dataset.Catalog.Items.Select(i => i.Genres.Count > 0 ? $"{i.Title} ({string.Join(", ", i.Genres)})" : i.Title);
-        return histories.Concat(catalog).ToList();
+            .ToList();
+
+    /// <summary>Titles: each history as a comma-joined title list, each item as "Title (genres)". With item tokens:
+    /// each history as its item tokens alone (next-item prediction is then plain language modelling, and a history
+    /// prompt ranks the whole catalog in one softmax), and each item as "&lt;item_k&gt; Title (genres)", which ties the
+    /// token to the words of its title.</summary>
+    public static List<string> Render(IReadOnlyList<int[]> histories, ItemCatalog catalog, ItemText mode)
+    {
+        bool tokens = mode != ItemText.Title;
+        var lines = histories.Select(items => tokens
+            ? string.Join(" ", items.Select(ItemTokens.Token))
+            : PromptBuilder.Join(items.Select(catalog.Title), ItemListStyle.Comma));
+        var items = catalog.Items.Select(i => (tokens ? ItemTokens.Token(i.Id) + " " : "") + (i.Genres.Count > 0 ? $"{i.Title} ({string.Join(", ", i.Genres)})" : i.Title));
+        return lines.Concat(items).ToList();
     }
 }
