@@ -1,3 +1,4 @@
+using RecAlign.Data;
 using System.CommandLine;
 
 namespace RecAlign.Cli.Commands;
@@ -16,6 +17,14 @@ internal static class CommonOptions
     };
 
     /// <summary>The prompt template set, one option name for every command (<c>--templates</c> kept as an alias).</summary>
+    /// <summary><c>--item-text title|token|title_token</c>: how items are written for an LM (<see cref="ItemText"/>).</summary>
+    public static Option<ItemText?> ItemTextOption(string description) => new("--item-text")
+    {
+        Description = description,
+        CustomParser = r => Enum.TryParse<ItemText>(r.Tokens[0].Value.Replace("_", ""), ignoreCase: true, out var v) && Enum.IsDefined(v) ? v
+            : throw new ArgumentException($"--item-text: '{r.Tokens[0].Value}' is not one of title, token, title_token"),
+    };
+
     public static Option<string> Template() => new("--template", "--templates")
     {
         Description = "prompt template set: music, movie, item or hybrid, or a template file (one template per line)",

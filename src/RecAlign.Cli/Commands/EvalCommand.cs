@@ -9,6 +9,7 @@ using RecAlign.Models;
 using RecAlign.Models.Language;
 using RecAlign.Models.Language.Generation;
 using RecAlign.Prompts;
+using RecAlign.Text;
 using Spectre.Console;
 
 namespace RecAlign.Cli.Commands;
@@ -41,6 +42,7 @@ internal static class EvalCommand
         var beams = new Option<int>("--beams") { Description = "beam width in generate and catalog mode (1 = greedy)", DefaultValueFactory = _ => 1 };
         var constrained = new Option<bool>("--constrained") { Description = "generate mode: restrict answers to the candidate titles" };
         var normalised = new Option<bool>("--length-normalised") { Description = "rank mode: mean log-prob per token instead of the sum" };
+        var itemText = CommonOptions.ItemTextOption("how the prompts write items: title, token or title_token (default: token for a model with item tokens, whose items the file's are mapped onto by title; title otherwise)");
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         CommonOptions.Positive(limit);
@@ -48,11 +50,11 @@ internal static class EvalCommand
         CommonOptions.Positive(beams);
         var command = new Command("eval", "evaluate a model on a candidate-prompt file: hr1, valid_ratio (and HR/NDCG/MRR@K in rank and catalog mode)")
         {
-            model, candidates, dataset, split, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device,
+            model, candidates, dataset, split, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, itemText, threads, device,
         };
         command.SetAction(parse => parse.GetValue(dataset) is { } d
             ? RunDataset(parse, model, d, parse.GetValue(split)!, parse.GetValue(candidates), output, limit, threads, device)
-            : Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, threads, device));
+            : Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, itemText, threads, device));
         return command;
     }
 
@@ -92,6 +94,16 @@ internal static class EvalCommand
         Console.WriteLine($"wrote {path}");
     }
 
+    /// <summary>Candidate questions in <paramref name="source"/>'s ids as ids of a model's own catalog (by title; history
+    /// items it lacks are dropped, while every candidate must be there: an item-token model has no token for it).</summary>
+    private static List<CandidateExample> InCatalog(IReadOnlyList<CandidateExample> examples, ItemCatalog source, ItemCatalog own, string file)
+    {
+        var map = source.MapTo(own);
+        int Map(int id) => map[id] >= 0 ? map[id]
+            : throw new ArgumentException($"{file}: candidate '{source.Title(id)}' is not in the model's catalog of {own.Count} items, so it has no item token (use --item-text title to score titles)");
+        return examples.Select(e => e with { History = e.History.Where(h => map[h] >= 0).Select(h => map[h]).ToArray(), Target = Map(e.Target), Candidates = e.Candidates.Select(Map).ToArray() }).ToList();
+    }
+
     /// <summary>Next-item examples given in <paramref name="source"/>'s ids as ids of a recommender's own catalog (matched
     /// by title; history items it lacks are dropped). Every target must be in it and, when given, in
     /// <paramref name="universe"/> too: a target outside the ranking can never be hit.</summary>
@@ -108,7 +120,7 @@ internal static class EvalCommand
 
     private static int Run(ParseResult parse, Option<string> model, Option<string> candidates, Option<string> mode, Option<string?> catalogFile,
         Option<string?> output, Option<string> template, Option<int?> limit, Option<int> batch, Option<int> beams, Option<bool> constrained,
-        Option<bool> normalised, Option<int?> threads, Option<string> device)
+        Option<bool> normalised, Option<ItemText?> itemText, Option<int?> threads, Option<string> device)
     {
         CommonOptions.ApplyThreads(parse.GetValue(threads));
         var modeName = parse.GetValue(mode)!;
@@ -128,8 +140,18 @@ internal static class EvalCommand
         if (file.Warnings.Count > 5) Console.Error.WriteLine($"warning: ... and {file.Warnings.Count - 5} more like these in {candidatePath}");
         var examples = parse.GetValue(limit) is { } n ? file.Examples.Take(n).ToList() : file.Examples;
         var templateName = parse.GetValue(template)!;
-        var builder = new PromptBuilder(file.Catalog, PromptTemplates.NamedOrFile(templateName));
-        var questions = CandidateQuestions.From(builder, file.Catalog, examples);
+        // A model with item tokens reads its own catalog's tokens: the file's items are mapped onto it by title.
+        var itemMode = parse.GetValue(itemText) ?? (ItemTokenizer.Exists(modelDir) ? ItemText.Token : ItemText.Title);
+        var promptCatalog = file.Catalog;
+        var promptExamples = examples;
+        if (itemMode != ItemText.Title)
+        {
+            if (!ItemTokenizer.Exists(modelDir)) throw new ArgumentException($"--item-text {itemMode}: {modelDir} has no item tokens ({ItemTokenizer.FileName})");
+            promptCatalog = CatalogJsonl.Read(Path.Combine(modelDir, CatalogJsonl.FileName));
+            promptExamples = InCatalog(examples, file.Catalog, promptCatalog, candidatePath);
+        }
+        var builder = new PromptBuilder(promptCatalog, PromptTemplates.NamedOrFile(templateName), new PromptConfig { ItemText = itemMode });
+        var questions = CandidateQuestions.From(builder, promptCatalog, promptExamples);
         var groundTo = universe ?? file.Catalog;
         if (modeName == "catalog")
         {

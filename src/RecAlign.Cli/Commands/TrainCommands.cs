@@ -163,13 +163,7 @@ internal static class TrainCommands
         var c = new Command("pretrain", "train a from-scratch LM on a dataset's catalog text and training histories (or a text file)");
         var dataset = new Option<string?>("--dataset") { Description = "canonical dataset directory (recalign data prepare)" };
         var corpus = new Option<string?>("--corpus") { Description = "plain-text corpus, one document per line" };
-        var itemText = new Option<ItemText>("--item-text")
-        {
-            Description = "with --dataset: items as titles, or one dedicated token per item (token, title_token): next-item prediction as plain language modelling",
-            DefaultValueFactory = _ => ItemText.Title,
-            CustomParser = r => Enum.TryParse<ItemText>(r.Tokens[0].Value.Replace("_", ""), ignoreCase: true, out var v) ? v
-                : throw new ArgumentException($"--item-text: '{r.Tokens[0].Value}' is not one of title, token, title_token"),
-        };
+        var itemText = CommonOptions.ItemTextOption("with --dataset: items as titles (default), or one dedicated token per item (token, title_token): next-item prediction as plain language modelling");
         c.Options.Add(dataset);
         c.Options.Add(corpus);
         c.Options.Add(itemText);
@@ -179,15 +173,14 @@ internal static class TrainCommands
             var config = Resolve(parse, common, new PretrainConfig());
             var (d, f) = (parse.GetValue(dataset), parse.GetValue(corpus));
             if ((d is null) == (f is null)) throw new ArgumentException("pretrain: give either --dataset DIR or --corpus FILE (one of them)");
-            var mode = parse.GetValue(itemText);
+            var mode = parse.GetValue(itemText) ?? ItemText.Title;
             if (mode != ItemText.Title && d is null) throw new ArgumentException("pretrain: --item-text token/title_token needs --dataset (the catalog the tokens name)");
             var data = d is null ? null : DatasetStore.Load(d);
             List<string> texts = data is not null ? PretrainCorpus.Render(PretrainCorpus.Histories(data), data.Catalog, mode)
                 : File.Exists(f) ? File.ReadLines(f!).Where(l => l.Length > 0).ToList()
                 : throw new FileNotFoundException($"--corpus {Path.GetFullPath(f!)}: file not found", f);
             if (texts.Count == 0) throw new ArgumentException($"pretrain: {Path.GetFullPath(d ?? f!)} holds no text to train on");
-            ITokenizer tokenizer = data is null ? CompactVocabularyTokenizer.Build(texts)
-                : mode == ItemText.Title ? CompactVocabularyTokenizer.Build(texts)
+            ITokenizer tokenizer = data is null || mode == ItemText.Title ? CompactVocabularyTokenizer.Build(texts)
                 : new ItemTokenizer(CompactVocabularyTokenizer.Build(PretrainCorpus.Render(PretrainCorpus.Histories(data), data.Catalog, ItemText.Title)), data.Catalog);
             var inputs = Inputs(("dataset", d, true), ("corpus", f, true), ("out", parse.GetValue(common.Out), true));
             return InRun(parse, common, "pretrain", config, inputs, ctx => StageRunner.Pretrain(texts, tokenizer, config, parse.GetValue(common.Out)!, ctx));
