@@ -269,7 +269,7 @@ public static class RecommendationPipeline
                     var tokenizer = LanguageModelTokenizer(data, config, sftData);
                     ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids" + (tokenizer is ItemTokenizer it ? $" ({it.Catalog.Count} item tokens)" : ""));
                     var corpus = PretrainCorpus.Render(data.PretrainHistories, catalog, config.ItemText);
-                    var pretrain = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx);
+                    var pretrain = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation);
                     stages.Add(pretrain);
                     stage = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft, Path.Combine(models, name), ctx) with { Stage = name };
                     break;

@@ -34,8 +34,15 @@ public sealed record PretrainConfig : IStageConfig
         // reads a prompt's history when pretraining got that far (2 epochs at batch 32 left it an unconditional
         // popularity model; docs/benchmarks.md, session 5).
         Epochs = 3, BatchSize = 16, MaxLength = 160, LogEvery = 20,
+        MetricForBestModel = "catalog_ndcg@10", EarlyStoppingPatience = 3, // item-token models only (EvalExamples)
         Optimizer = new OptimizerConfig { LearningRate = 2e-3, WeightDecay = 0.1, WarmupRatio = 0.05, MinLrRatio = 0.1 },
     };
+
+    /// <summary>With item tokens and validation examples: each epoch the model ranks this many validation users' next
+    /// items against the whole catalog, the best epoch on <c>training.metric_for_best_model</c> (default
+    /// <c>catalog_ndcg@10</c>) is kept and <c>training.early_stopping_patience</c> evaluations without progress stop it.
+    /// A title LM has no catalog to rank and trains its epochs.</summary>
+    public int EvalExamples { get; init; } = 1000;
 
     public static LanguageModelConfig ModelConfig(string size, int vocabSize) => size.ToLowerInvariant() switch
     {
@@ -45,7 +52,11 @@ public sealed record PretrainConfig : IStageConfig
         _ => throw new ArgumentException($"unknown model size '{size}' (known: tiny, small10m, medium30m)"),
     };
 
-    public void Validate() => StageConfigChecks.Section("training", () => Training.Validate());
+    public void Validate()
+    {
+        StageConfigChecks.Section("training", () => Training.Validate());
+        if (EvalExamples < 1) throw new ArgumentException($"eval_examples must be >= 1 (got {EvalExamples})");
+    }
 }
 
 /// <summary>Supervised fine-tuning on (prompt, target title) pairs, loss on the response only.</summary>

@@ -37,7 +37,10 @@ public sealed record StageContext(RunDirectory? Run = null, TextWriter? Console 
 /// </summary>
 public static class StageRunner
 {
-    public static StageResult Pretrain(IReadOnlyList<string> corpus, ITokenizer tokenizer, PretrainConfig config, string outputDir, StageContext ctx)
+    /// <param name="validation">Next-item examples an item-token model is ranked on each epoch (best epoch kept, early
+    /// stopping); ignored for a title model.</param>
+    public static StageResult Pretrain(IReadOnlyList<string> corpus, ITokenizer tokenizer, PretrainConfig config, string outputDir, StageContext ctx,
+        IReadOnlyList<SequenceExample>? validation = null)
     {
         var sw = Stopwatch.StartNew();
         var modelConfig = PretrainConfig.ModelConfig(config.ModelSize, tokenizer.VocabSize) with
@@ -51,7 +54,31 @@ public static class StageRunner
         var examples = corpus.Select(text => new TokenizedExample(tokenizer.Encode(text, addBos: true), [eos])).ToList();
         ctx.Say($"pretrain: {lm.parameters().Sum(p => p.numel()) / 1e6:F2}M parameters, {examples.Count} texts, {examples.Sum(e => (long)e.Length)} tokens");
         var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength, trainOnPrompt: true);
-        var result = Train("pretrain", lm, objective, config.Training, evaluate: null, ctx);
+        var training = config.Training;
+        Func<long, IReadOnlyDictionary<string, double>>? evaluate = null;
+        if (tokenizer is ItemTokenizer && validation is { Count: > 0 })
+        {
+            // An item-token LM is a sequential recommender: pick its epoch as one (pretraining long enough to learn the
+            // transitions also memorises the training histories; docs/benchmarks.md, session 8).
+            var evalSet = RecommendationPipeline.Subsample(validation, config.EvalExamples, (ulong)training.Seed + 5);
+            var recommender = new LanguageModelRecommender(lm, tokenizer, ownsModel: false) { BatchSize = 32 };
+            evaluate = _ =>
+            {
+                bool wasTraining = lm.training;
+                lm.eval();
+                try { return RecommenderEvaluator.Catalog(recommender, evalSet).Metrics; }
+                finally { if (wasTraining) lm.train(); }
+            };
+            training = training with
+            {
+                EvalEvery = Math.Max(1, (objective.Count + training.BatchSize - 1) / training.BatchSize / Math.Max(1, training.Optimizer.GradAccumulationSteps)),
+                MetricForBestModel = training.MetricForBestModel.Length > 0 ? training.MetricForBestModel : RecommendationPipeline.CatalogNdcg10Key,
+                EarlyStoppingPatience = training.MetricForBestModel.Length > 0 ? training.EarlyStoppingPatience : 0,
+            };
+            ctx.Say($"pretrain: {evalSet.Count} validation users ranked against the whole catalog every epoch ({training.EvalEvery} steps)");
+        }
+        else training = training with { MetricForBestModel = "", EarlyStoppingPatience = 0 };
+        var result = Train("pretrain", lm, objective, training, evaluate, ctx);
         ModelDirectory.Save(lm, tokenizer, outputDir);
         return new StageResult("pretrain", outputDir, sw.Elapsed.TotalSeconds, result);
     }
