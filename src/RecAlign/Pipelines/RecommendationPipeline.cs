@@ -60,6 +60,10 @@ public sealed record PipelineConfig
 {
     public ulong Seed { get; init; } = 42;
     public int Candidates { get; init; } = 20;
+    /// <summary>What the LM is pretrained on: <c>histories</c> (each training user's whole sequence, one text each) or
+    /// <c>prefixes</c> (every next-item training example as its own text: its history, cut to the items a prompt shows,
+    /// then its target; the windows a sequential model trains on).</summary>
+    public PretrainText PretrainOn { get; init; } = PretrainText.Histories;
     /// <summary>How the LM sees items: <c>title</c> (S-DPO's prompts and answers), <c>token</c> (one dedicated token per
     /// item in pretraining, prompts and answers) or <c>title_token</c> ("&lt;item_k&gt; Title" in prompts, the token as the
     /// answer). With item tokens the LM ranks a candidate list in one softmax and also the whole catalog.</summary>
@@ -169,6 +173,12 @@ public sealed record PipelineConfig
     }
 }
 
+public enum PretrainText
+{
+    Histories,
+    Prefixes,
+}
+
 /// <summary>One method's result in the summary.</summary>
 public sealed record MethodResult(string Method, IReadOnlyDictionary<string, double> Metrics, double? StageSeconds, string? ModelDirectory);
 
@@ -268,7 +278,8 @@ public static class RecommendationPipeline
                 {
                     var tokenizer = LanguageModelTokenizer(data, config, sftData);
                     ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids" + (tokenizer is ItemTokenizer it ? $" ({it.Catalog.Count} item tokens)" : ""));
-                    var corpus = PretrainCorpus.Render(data.PretrainHistories, catalog, config.ItemText);
+                    var corpus = PretrainCorpus.Render(config.PretrainOn == PretrainText.Prefixes
+                        ? PretrainCorpus.Windows(sequentialTrain, prompts.Config.MaxHistory) : data.PretrainHistories, catalog, config.ItemText);
                     var pretrain = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation);
                     stages.Add(pretrain);
                     stage = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft, Path.Combine(models, name), ctx) with { Stage = name };

@@ -14,6 +14,11 @@ public static class PretrainCorpus
             .Where(items => items.Length > 0)
             .ToList();
 
+    /// <summary>Each next-item example as one sequence: the last <paramref name="maxHistory"/> history items (0: all),
+    /// then the target, so pretraining sees histories as long as prompts show them.</summary>
+    public static List<int[]> Windows(IReadOnlyList<SequenceExample> examples, int maxHistory) =>
+        examples.Select(e => (int[])[.. maxHistory > 0 && e.History.Count > maxHistory ? e.History.Skip(e.History.Count - maxHistory) : e.History, e.Target]).ToList();
+
     /// <summary>Titles: each history as a comma-joined title list, each item as "Title (genres)". With item tokens:
     /// each history as its item tokens alone (next-item prediction is then plain language modelling, and a history
     /// prompt ranks the whole catalog in one softmax), and each item as "&lt;item_k&gt; Title (genres)", which ties the
