@@ -387,7 +387,8 @@ public static class RecommendationPipeline
             .Concat(catalog.Items.Select(i => PromptTokenization.ResponseSeparator + i.Title))
             .Concat(sftData.Take(200).Select(e => ItemTokens.Pattern().Replace(e.Prompt, " ")));
         var compact = CompactVocabularyTokenizer.Build(text);
-        return config.ItemText == ItemText.Title ? compact : new ItemTokenizer(compact, catalog);
+        return config.ItemText == ItemText.Title ? compact
+            : new ItemTokenizer(compact, catalog) { HistoryWindow = config.PretrainOn == PretrainText.Prefixes ? new PromptConfig().MaxHistory : 0 };
     }
 
     /// <summary>Preference examples with <paramref name="negatives"/> rejected responses each, for every method aligned from

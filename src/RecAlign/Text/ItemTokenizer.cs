@@ -33,6 +33,9 @@ public sealed class ItemTokenizer : ITokenizer
     public ITokenizer Inner { get; }
     /// <summary>The items, token k ↔ catalog id k.</summary>
     public ItemCatalog Catalog { get; }
+    /// <summary>How many of a history's last items a model of this vocabulary reads when it ranks the whole catalog
+    /// (the window length it was pretrained on; 0: the whole history).</summary>
+    public int HistoryWindow { get; init; }
     /// <summary>The first item token's id (= the base vocabulary size).</summary>
     public int FirstItemId => Inner.VocabSize;
 
@@ -107,6 +110,7 @@ public sealed class ItemTokenizer : ITokenizer
             ["base_vocab_size"] = Inner.VocabSize,
             ["item_count"] = Catalog.Count,
             ["token_format"] = ItemTokens.Token(0).Replace("0", "{id}"),
+            ["history_window"] = HistoryWindow,
         };
         TextFiles.WriteAtomic(Path.Combine(directory, FileName), root.ToJsonString() + "\n");
         CatalogJsonl.Write(Catalog, directory);
@@ -132,6 +136,7 @@ public sealed class ItemTokenizer : ITokenizer
         var catalog = CatalogJsonl.Read(Path.Combine(directory, CatalogJsonl.FileName));
         if (catalog.Count != Int("item_count"))
             throw new InvalidDataException($"{path}: field 'item_count' is {Int("item_count")} but {CatalogJsonl.FileName} holds {catalog.Count} items");
-        return new ItemTokenizer(inner, catalog);
+        int window = obj["history_window"] is null ? 0 : Int("history_window");
+        return new ItemTokenizer(inner, catalog) { HistoryWindow = window };
     }
 }

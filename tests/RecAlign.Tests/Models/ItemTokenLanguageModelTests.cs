@@ -71,6 +71,10 @@ public sealed class ItemTokenLanguageModelTests : IDisposable
             var asQuestions = histories.Select(h => new CandidateQuestion(string.Join(" ", h.Select(ItemTokens.Token)), all, 0)).ToList();
             using var candidateScores = rec.ScoreCandidates(asQuestions);
             Assert.True(allclose(catalogScores, candidateScores, rtol: 1e-4, atol: 1e-5));
+            // a vocabulary pretrained on windows reads the last items only
+            using var windowed = new LanguageModelRecommender(lm, new ItemTokenizer(tok.Inner, tok.Catalog) { HistoryWindow = 2 }, ownsModel: false);
+            using var cut = rec.ScoreCatalog([[2, 3], [5, 1]]);
+            Assert.True(allclose(windowed.ScoreCatalog([[0, 1, 2, 3], [3, 5, 1]]), cut, rtol: 1e-4, atol: 1e-5));
             // log-probabilities: the catalog's share of the next-token distribution is at most 1
             Assert.True(catalogScores.exp().sum(1).le(1.0001).all().item<bool>());
         }

@@ -63,7 +63,8 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
     }
 
     /// <summary>log p(item | history) for every catalog item [B, N]: the prompt is BOS and the history's item tokens (its
-    /// last <see cref="MaxPromptTokens"/> − 1), the text the model was pretrained on.</summary>
+    /// last <see cref="ItemTokenizer.HistoryWindow"/>, or <see cref="MaxPromptTokens"/> − 1), the text the model was
+    /// pretrained on.</summary>
     public Tensor ScoreCatalog(IReadOnlyList<IReadOnlyList<int>> histories)
     {
         if (Tokenizer is not ItemTokenizer items)
@@ -80,7 +81,7 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
             for (int i = start; i < start + b; i++)
             {
                 var h = histories[i];
-                int keep = Math.Min(h.Count, MaxPromptTokens - 1);
+                int keep = Math.Min(h.Count, items.HistoryWindow > 0 ? items.HistoryWindow : MaxPromptTokens - 1);
                 var ids = new List<int>(keep + 1);
                 if (Tokenizer.BosId is { } bos) ids.Add(bos);
                 for (int j = h.Count - keep; j < h.Count; j++) ids.Add(items.ItemTokenId(h[j]));
