@@ -150,3 +150,24 @@ public sealed class ItemTokenLanguageModelTests : IDisposable
         }
     }
 }
+
+public class HiddenDropoutTests
+{
+    [Fact]
+    public void DropoutActsInTrainingOnly_AndTheConfigKeepsIt()
+    {
+        var config = LanguageModelTests.TinyConfig() with { HiddenDropout = 0.3 };
+        using var plain = LanguageModel.Create(config with { HiddenDropout = 0 }, seed: 2);
+        using var dropped = LanguageModel.Create(config, seed: 2);
+        using var ids = tensor(new long[,] { { 1, 5, 9, 3, 7 } });
+        using var _ = no_grad();
+        dropped.eval();
+        Assert.True(allclose(plain.Forward(ids), dropped.Forward(ids)));
+        dropped.train();
+        Assert.False(allclose(plain.Forward(ids), dropped.Forward(ids)));
+        var json = config.ToHuggingFaceJson();
+        Assert.Equal(0.3, json["hidden_dropout"]!.GetValue<double>());
+        Assert.Equal(config, LanguageModelConfig.FromHuggingFaceJson(json));
+        Assert.Throws<ArgumentException>(() => (config with { HiddenDropout = 1 }).Validate());
+    }
+}

@@ -88,6 +88,7 @@ public sealed class LanguageModel : nn.Module
         long past = cache?.Length ?? 0;
         var dtype = DType;
         var x = model.embed_tokens.forward(inputIds);
+        if (Config.HiddenDropout > 0 && training) x = nn.functional.dropout(x, Config.HiddenDropout, training: true);
 
         Tensor cos, sin;
         Tensor? mask = null;

@@ -27,6 +27,10 @@ public sealed record LanguageModelConfig
     /// <summary>q/k/v projection bias (Qwen2 has it; Llama and Mistral do not).</summary>
     public bool AttentionBias { get; init; }
     public double InitializerRange { get; init; } = 0.02;
+    /// <summary>Dropout on the embeddings and on each attention and MLP output before its residual add, in training
+    /// only (<c>hidden_dropout</c>, RecAlign's key: Llama has none, and a small model pretrained for many epochs on a
+    /// recommendation corpus needs it as SASRec does); 0 is plain Llama.</summary>
+    public double HiddenDropout { get; init; }
     public int? BosTokenId { get; init; } = 1;
     public int? EosTokenId { get; init; } = 2;
     public int? PadTokenId { get; init; } = 0;
@@ -65,6 +69,7 @@ public sealed record LanguageModelConfig
         if (HeadDimOverride is null && HiddenSize % NumAttentionHeads != 0)
             throw new ArgumentException($"hidden_size ({HiddenSize}) is not divisible by num_attention_heads ({NumAttentionHeads}); set head_dim");
         if (HeadDim % 2 != 0) throw new ArgumentException($"head_dim ({HeadDim}) must be even for rotary embeddings");
+        if (!(HiddenDropout >= 0 && HiddenDropout < 1)) throw new ArgumentException($"hidden_dropout ({HiddenDropout}) must be in [0, 1)");
     }
 
     /// <summary>Reads a HuggingFace config.json (llama, qwen2, mistral, SmolLM key names).</summary>
@@ -114,6 +119,7 @@ public sealed record LanguageModelConfig
             // Qwen2 always has q/k/v bias and its config omits the key.
             AttentionBias = OptBool("attention_bias", modelType == "qwen2"),
             InitializerRange = OptDouble("initializer_range", 0.02),
+            HiddenDropout = OptDouble("hidden_dropout", 0.0),
             BosTokenId = OptInt("bos_token_id"),
             EosTokenId = o["eos_token_id"] is JsonArray eos ? eos[0]!.GetValue<int>() : OptInt("eos_token_id"),
             PadTokenId = OptInt("pad_token_id"),
@@ -148,6 +154,7 @@ public sealed record LanguageModelConfig
             ["mlp_bias"] = false,
             ["attention_dropout"] = 0.0,
             ["initializer_range"] = InitializerRange,
+            ["hidden_dropout"] = HiddenDropout,
             ["bos_token_id"] = BosTokenId,
             ["eos_token_id"] = EosTokenId,
             ["pad_token_id"] = PadTokenId,

@@ -9,6 +9,7 @@ public sealed class LlamaDecoderLayer : nn.Module
     private readonly LlamaAttention self_attn;
     private readonly LlamaMlp mlp;
     private readonly RmsNorm input_layernorm, post_attention_layernorm;
+    private readonly double _dropout;
 
     public LlamaDecoderLayer(LanguageModelConfig config, int layerIndex) : base(nameof(LlamaDecoderLayer))
     {
@@ -16,6 +17,7 @@ public sealed class LlamaDecoderLayer : nn.Module
         mlp = new LlamaMlp(config);
         input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
         post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        _dropout = config.HiddenDropout;
         RegisterComponents();
     }
 
@@ -26,8 +28,10 @@ public sealed class LlamaDecoderLayer : nn.Module
     internal Tensor Forward(Tensor x, AttentionContext ctx)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.Forward(input_layernorm.forward(x), ctx);
-        var y = h + mlp.forward(post_attention_layernorm.forward(h));
+        var h = x + Dropout(self_attn.Forward(input_layernorm.forward(x), ctx));
+        var y = h + Dropout(mlp.forward(post_attention_layernorm.forward(h)));
         return y.MoveToOuterDisposeScope();
     }
+
+    private Tensor Dropout(Tensor x) => _dropout > 0 && training ? nn.functional.dropout(x, _dropout, training: true) : x;
 }

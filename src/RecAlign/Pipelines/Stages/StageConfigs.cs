@@ -28,6 +28,8 @@ public sealed record PretrainConfig : IStageConfig
 {
     /// <summary><c>tiny</c> (the embedded default), <c>small10m</c> or <c>medium30m</c>.</summary>
     public string ModelSize { get; init; } = "tiny";
+    /// <summary>The model's <c>hidden_dropout</c> (embeddings, attention and MLP outputs; later stages keep it).</summary>
+    public double HiddenDropout { get; init; }
     public TrainingConfig Training { get; init; } = new()
     {
         // 3 epochs at batch 16 (714 steps): the histories teach which item follows which, and a from-scratch model only
@@ -56,6 +58,7 @@ public sealed record PretrainConfig : IStageConfig
     {
         StageConfigChecks.Section("training", () => Training.Validate());
         if (EvalExamples < 1) throw new ArgumentException($"eval_examples must be >= 1 (got {EvalExamples})");
+        if (!(HiddenDropout >= 0 && HiddenDropout < 1)) throw new ArgumentException($"hidden_dropout must be in [0, 1) (got {HiddenDropout})");
     }
 }
 

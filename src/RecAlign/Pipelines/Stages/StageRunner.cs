@@ -46,7 +46,7 @@ public static class StageRunner
         var modelConfig = PretrainConfig.ModelConfig(config.ModelSize, tokenizer.VocabSize) with
         {
             BosTokenId = tokenizer.BosId, EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.PadId,
-            MaxPositionEmbeddings = Math.Max(512, config.Training.MaxLength),
+            MaxPositionEmbeddings = Math.Max(512, config.Training.MaxLength), HiddenDropout = config.HiddenDropout,
         };
         using var lm = LanguageModel.Create(modelConfig, config.Training.Seed);
         Prepare(lm, config.Training.Precision, ctx);
