@@ -63,11 +63,11 @@ public sealed record PipelineConfig
     /// <summary>What the LM is pretrained on: <c>histories</c> (each training user's whole sequence, one text each) or
     /// <c>prefixes</c> (every next-item training example as its own text: its history, cut to the items a prompt shows,
     /// then its target; the windows a sequential model trains on).</summary>
-    public PretrainText PretrainOn { get; init; } = PretrainText.Histories;
+    public PretrainText PretrainOn { get; init; } = PretrainText.Prefixes;
     /// <summary>How the LM sees items: <c>title</c> (S-DPO's prompts and answers), <c>token</c> (one dedicated token per
     /// item in pretraining, prompts and answers) or <c>title_token</c> ("&lt;item_k&gt; Title" in prompts, the token as the
     /// answer). With item tokens the LM ranks a candidate list in one softmax and also the whole catalog.</summary>
-    public ItemText ItemText { get; init; } = ItemText.Title;
+    public ItemText ItemText { get; init; } = ItemText.Token;
     public int SftExamples { get; init; } = 3000;
     public int PreferenceExamples { get; init; } = 1500;
     /// <summary>How rejected responses are picked from the candidate list: <c>hard</c> (the starting model's highest-scored
