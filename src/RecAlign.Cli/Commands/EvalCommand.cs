@@ -94,16 +94,6 @@ internal static class EvalCommand
         Console.WriteLine($"wrote {path}");
     }
 
-    /// <summary>Candidate questions in <paramref name="source"/>'s ids as ids of a model's own catalog (by title; history
-    /// items it lacks are dropped, while every candidate must be there: an item-token model has no token for it).</summary>
-    private static List<CandidateExample> InCatalog(IReadOnlyList<CandidateExample> examples, ItemCatalog source, ItemCatalog own, string file)
-    {
-        var map = source.MapTo(own);
-        int Map(int id) => map[id] >= 0 ? map[id]
-            : throw new ArgumentException($"{file}: candidate '{source.Title(id)}' is not in the model's catalog of {own.Count} items, so it has no item token (use --item-text title to score titles)");
-        return examples.Select(e => e with { History = e.History.Where(h => map[h] >= 0).Select(h => map[h]).ToArray(), Target = Map(e.Target), Candidates = e.Candidates.Select(Map).ToArray() }).ToList();
-    }
-
     /// <summary>Next-item examples given in <paramref name="source"/>'s ids as ids of a recommender's own catalog (matched
     /// by title; history items it lacks are dropped). Every target must be in it and, when given, in
     /// <paramref name="universe"/> too: a target outside the ranking can never be hit.</summary>
@@ -148,7 +138,7 @@ internal static class EvalCommand
         {
             if (!ItemTokenizer.Exists(modelDir)) throw new ArgumentException($"--item-text {itemMode}: {modelDir} has no item tokens ({ItemTokenizer.FileName})");
             promptCatalog = CatalogJsonl.Read(Path.Combine(modelDir, CatalogJsonl.FileName));
-            promptExamples = InCatalog(examples, file.Catalog, promptCatalog, candidatePath);
+            promptExamples = CandidateExamples.InCatalog(examples, file.Catalog, promptCatalog, candidatePath);
         }
         var builder = new PromptBuilder(promptCatalog, PromptTemplates.NamedOrFile(templateName), new PromptConfig { ItemText = itemMode });
         var questions = CandidateQuestions.From(builder, promptCatalog, promptExamples);

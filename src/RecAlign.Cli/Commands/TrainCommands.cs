@@ -196,18 +196,42 @@ internal static class TrainCommands
         var lora = new Option<bool>("--lora") { Description = "train LoRA adapters (PEFT defaults; tune with --set lora.rank=16 ...)" };
         var validation = Validation();
         var template = CommonOptions.Template();
-        foreach (var o in new Option[] { model, train, lora, validation, template }) c.Options.Add(o);
+        var itemText = CommonOptions.ItemTextOption("with a candidate JSON: write items as titles (default), or as item tokens (token, title_token): " +
+            "a model without them gets one token per item of the file's catalog, a model with them reads its own (the file's items mapped by title)");
+        foreach (var o in new Option[] { model, train, lora, validation, template, itemText }) c.Options.Add(o);
         var common = AddCommon(c);
         c.SetAction(parse =>
         {
             var config = Resolve(parse, common, parse.GetValue(lora) ? new SftConfig { Lora = new LoraConfig() } : new SftConfig());
-            ModelDirectory.RequireModelDirectory(parse.GetValue(model)!);
-            var data = SftExamples(parse.GetValue(train)!, parse.GetValue(template)!);
+            var modelDir = parse.GetValue(model)!;
+            ModelDirectory.RequireModelDirectory(modelDir);
+            var mode = parse.GetValue(itemText) ?? ItemText.Title;
+            List<PromptExample> data;
+            List<CandidateQuestion> questions;
+            ItemCatalog? addTokens = null;
+            if (mode == ItemText.Title)
+            {
+                data = SftExamples(parse.GetValue(train)!, parse.GetValue(template)!);
+                questions = Questions(parse.GetValue(validation), parse.GetValue(template)!);
+            }
+            else
+            {
+                if (parse.GetValue(train)!.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
+                    throw new ArgumentException($"sft --item-text {mode}: --train must be a candidate JSON (items by id and title), not rendered TRL JSONL");
+                var file = CandidatePromptJson.Read(parse.GetValue(train)!);
+                bool has = ItemTokenizer.Exists(modelDir);
+                var catalog = has ? CatalogJsonl.Read(Path.Combine(modelDir, CatalogJsonl.FileName)) : file.Catalog;
+                if (!has) addTokens = catalog;
+                var builder = new PromptBuilder(catalog, PromptTemplates.NamedOrFile(parse.GetValue(template)!), new PromptConfig { ItemText = mode });
+                data = builder.Build(CandidateExamples.InCatalog(file.Examples, file.Catalog, catalog, parse.GetValue(train)!));
+                var v = parse.GetValue(validation) is { } vp ? CandidatePromptJson.Read(vp) : null;
+                questions = v is null ? [] : CandidateQuestions.From(builder, catalog, CandidateExamples.InCatalog(v.Examples, v.Catalog, catalog, parse.GetValue(validation)!));
+            }
             if (data.Count == 0) throw new ArgumentException($"sft: {Path.GetFullPath(parse.GetValue(train)!)} holds no training examples");
-            var questions = Questions(parse.GetValue(validation), parse.GetValue(template)!);
-            var inputs = Inputs(("model", parse.GetValue(model), true), ("train", parse.GetValue(train), true),
-                ("validation", parse.GetValue(validation), true), ("template", parse.GetValue(template), false), ("out", parse.GetValue(common.Out), true));
-            return InRun(parse, common, "sft", config, inputs, ctx => StageRunner.Sft(parse.GetValue(model)!, data, questions, config, parse.GetValue(common.Out)!, ctx));
+            var inputs = Inputs(("model", modelDir, true), ("train", parse.GetValue(train), true),
+                ("validation", parse.GetValue(validation), true), ("template", parse.GetValue(template), false),
+                ("item_text", mode.ToString(), false), ("out", parse.GetValue(common.Out), true));
+            return InRun(parse, common, "sft", config, inputs, ctx => StageRunner.Sft(modelDir, data, questions, config, parse.GetValue(common.Out)!, ctx, addTokens));
         });
         return c;
     }

@@ -97,10 +97,7 @@ public static class SequenceTablePipeline
         var itemCatalog = file.Catalog;
         if (config.ItemText != ItemText.Title && catalog is not null)
         {
-            var map = file.Catalog.MapTo(catalog);
-            int Map(int id) => map[id] >= 0 ? map[id]
-                : throw new FormatException($"{path}: item '{file.Catalog.Title(id)}' is not in the pipeline's catalog, so it has no item token (pipeline.item_text = {config.ItemText})");
-            examples = examples.Select(e => e with { History = e.History.Select(Map).ToArray(), Target = Map(e.Target), Candidates = e.Candidates.Select(Map).ToArray() }).ToList();
+            examples = CandidateExamples.InCatalog(examples, file.Catalog, catalog, path);
             itemCatalog = catalog;
         }
         var builder = new PromptBuilder(itemCatalog, templates, new PromptConfig { Seed = config.Seed + 3, ItemText = config.ItemText });

@@ -83,11 +83,19 @@ public static class StageRunner
         return new StageResult("pretrain", outputDir, sw.Elapsed.TotalSeconds, result);
     }
 
+    /// <param name="addItemTokens">A catalog to give a model without item tokens (a HuggingFace checkpoint, a title LM)
+    /// one token per item before training (<see cref="ItemTokenEmbeddings"/>); null trains the model as it is.</param>
     public static StageResult Sft(string baseModelDir, IReadOnlyList<PromptExample> train, IReadOnlyList<CandidateQuestion> validation,
-        SftConfig config, string outputDir, StageContext ctx)
+        SftConfig config, string outputDir, StageContext ctx, ItemCatalog? addItemTokens = null)
     {
         var sw = Stopwatch.StartNew();
         var (lm, tokenizer) = ModelDirectory.Load(baseModelDir, device: ctx.TorchDevice);
+        if (addItemTokens is not null && tokenizer is not ItemTokenizer)
+        {
+            using var old = lm;
+            (lm, tokenizer) = ItemTokenEmbeddings.Add(old, tokenizer, addItemTokens);
+            ctx.Say($"sft: {addItemTokens.Count} item tokens added to {baseModelDir} (vocabulary {tokenizer.VocabSize}; each new row starts at its title's mean embedding)");
+        }
         using (lm)
         {
             Prepare(lm, config.Training.Precision, ctx);

@@ -40,6 +40,29 @@ public class StageRunnerTests
     }
 
     [Fact]
+    public void SftGivesAModelWithoutItemTokensOnePerItem_AndWritesAnItemTokenModelDirectory()
+    {
+        using var tmp = new TempDir();
+        var catalog = new ItemCatalog(Enumerable.Range(0, 4).Select(i => new Item(i, $"x{i}", $"Band {i}")));
+        var inner = CompactVocabularyTokenizer.Build(["History: a, b. Answer:", .. catalog.Items.Select(i => " " + i.Title)]);
+        var baseDir = Path.Combine(tmp.Path, "base");
+        using (var lm = LanguageModel.Create(LanguageModelTests.TinyConfig() with { VocabSize = inner.VocabSize }, seed: 5))
+            ModelDirectory.Save(lm, inner, baseDir);
+        var train = new List<PromptExample> { new("History: <item_0>, <item_1>. Answer:", "<item_2>"), new("History: <item_3>. Answer:", "<item_0>") };
+        var config = new SftConfig { Training = new TrainingConfig { MaxSteps = 2, BatchSize = 2, Precision = Precision.Fp32 } };
+        var outDir = Path.Combine(tmp.Path, "sft");
+        StageRunner.Sft(baseDir, train, [], config, outDir, new StageContext(), addItemTokens: catalog);
+        using var recommender = Recommenders.Load(outDir);
+        Assert.True(catalog.SameItems(recommender.Catalog!));
+        var (model, tokenizer) = ModelDirectory.Load(outDir);
+        using (model)
+        {
+            Assert.Equal(inner.VocabSize + 4, model.Config.VocabSize);
+            Assert.Equal([((ItemTokenizer)tokenizer).ItemTokenId(2)], PromptTokenization.Response(tokenizer, "<item_2>"));
+        }
+    }
+
+    [Fact]
     public void LoraSftWritesTheMergedModelAndThePeftAdaptersThatReproduceIt()
     {
         using var tmp = new TempDir();
