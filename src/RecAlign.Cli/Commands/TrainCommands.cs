@@ -163,7 +163,7 @@ internal static class TrainCommands
         var c = new Command("pretrain", "train a from-scratch LM on a dataset's catalog text and training histories (or a text file)");
         var dataset = new Option<string?>("--dataset") { Description = "canonical dataset directory (recalign data prepare)" };
         var corpus = new Option<string?>("--corpus") { Description = "plain-text corpus, one document per line" };
-        var itemText = CommonOptions.ItemTextOption("with --dataset: items as titles (default), or one dedicated token per item (token, title_token): next-item prediction as plain language modelling");
+        var itemText = CommonOptions.ItemTextOption("with --dataset: items as titles (each user's history one text; the default), or one dedicated token per item (token, title_token): every leave-one-out training prefix as a window of item tokens, the best epoch kept on the validation users");
         c.Options.Add(dataset);
         c.Options.Add(corpus);
         c.Options.Add(itemText);
@@ -176,14 +176,18 @@ internal static class TrainCommands
             var mode = parse.GetValue(itemText) ?? ItemText.Title;
             if (mode != ItemText.Title && d is null) throw new ArgumentException("pretrain: --item-text token/title_token needs --dataset (the catalog the tokens name)");
             var data = d is null ? null : DatasetStore.Load(d);
-            List<string> texts = data is not null ? PretrainCorpus.Render(PretrainCorpus.Histories(data), data.Catalog, mode)
-                : File.Exists(f) ? File.ReadLines(f!).Where(l => l.Length > 0).ToList()
-                : throw new FileNotFoundException($"--corpus {Path.GetFullPath(f!)}: file not found", f);
+            // Item tokens: every leave-one-out training prefix as a window (the pipeline's default), the best epoch picked
+            // on the validation users' next items; titles: each user's history as one text.
+            var split = data is null || mode == ItemText.Title ? null : Splitter.Split(data, new SplitConfig { Method = SplitMethod.LeaveOneOut });
+            int window = new PromptConfig().MaxHistory;
+            List<string> texts = data is null
+                ? File.Exists(f) ? File.ReadLines(f!).Where(l => l.Length > 0).ToList() : throw new FileNotFoundException($"--corpus {Path.GetFullPath(f!)}: file not found", f)
+                : PretrainCorpus.Render(split is null ? PretrainCorpus.Histories(data) : PretrainCorpus.Windows(split.Train, window), data.Catalog, mode);
             if (texts.Count == 0) throw new ArgumentException($"pretrain: {Path.GetFullPath(d ?? f!)} holds no text to train on");
             ITokenizer tokenizer = data is null || mode == ItemText.Title ? CompactVocabularyTokenizer.Build(texts)
-                : new ItemTokenizer(CompactVocabularyTokenizer.Build(PretrainCorpus.Render(PretrainCorpus.Histories(data), data.Catalog, ItemText.Title)), data.Catalog);
-            var inputs = Inputs(("dataset", d, true), ("corpus", f, true), ("out", parse.GetValue(common.Out), true));
-            return InRun(parse, common, "pretrain", config, inputs, ctx => StageRunner.Pretrain(texts, tokenizer, config, parse.GetValue(common.Out)!, ctx));
+                : new ItemTokenizer(CompactVocabularyTokenizer.Build(PretrainCorpus.Render(PretrainCorpus.Histories(data), data.Catalog, ItemText.Title)), data.Catalog) { HistoryWindow = window };
+            var inputs = Inputs(("dataset", d, true), ("corpus", f, true), ("item_text", mode.ToString(), false), ("out", parse.GetValue(common.Out), true));
+            return InRun(parse, common, "pretrain", config, inputs, ctx => StageRunner.Pretrain(texts, tokenizer, config, parse.GetValue(common.Out)!, ctx, split?.Validation));
         });
         return c;
     }

@@ -112,7 +112,8 @@ public sealed class ItemTokenizer : ITokenizer
             ["token_format"] = ItemTokens.Token(0).Replace("0", "{id}"),
             ["history_window"] = HistoryWindow,
         };
-        TextFiles.WriteAtomic(Path.Combine(directory, FileName), root.ToJsonString() + "\n");
+        var options = new System.Text.Json.JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        TextFiles.WriteAtomic(Path.Combine(directory, FileName), root.ToJsonString(options) + "\n");
         CatalogJsonl.Write(Catalog, directory);
     }
 
