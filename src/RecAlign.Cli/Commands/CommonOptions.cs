@@ -16,7 +16,6 @@ internal static class CommonOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
-    /// <summary>The prompt template set, one option name for every command (<c>--templates</c> kept as an alias).</summary>
     /// <summary><c>--item-text title|token|title_token</c>: how items are written for an LM (<see cref="ItemText"/>).</summary>
     public static Option<ItemText?> ItemTextOption(string description) => new("--item-text")
     {
@@ -25,6 +24,7 @@ internal static class CommonOptions
             : throw new ArgumentException($"--item-text: '{r.Tokens[0].Value}' is not one of title, token, title_token"),
     };
 
+    /// <summary>The prompt template set, one option name for every command (<c>--templates</c> kept as an alias).</summary>
     public static Option<string> Template() => new("--template", "--templates")
     {
         Description = "prompt template set: music, movie, item or hybrid, or a template file (one template per line)",

@@ -276,10 +276,11 @@ public static class RecommendationPipeline
                     break;
                 case MethodStage.Sft:
                 {
-                    var tokenizer = LanguageModelTokenizer(data, config, sftData);
+                    // Windows as long as a prompt's history; 0: whole histories.
+                    int window = config.PretrainOn == PretrainText.Prefixes ? prompts.Config.MaxHistory : 0;
+                    var tokenizer = LanguageModelTokenizer(data, config, sftData, window);
                     ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids" + (tokenizer is ItemTokenizer it ? $" ({it.Catalog.Count} item tokens)" : ""));
-                    var corpus = PretrainCorpus.Render(config.PretrainOn == PretrainText.Prefixes
-                        ? PretrainCorpus.Windows(sequentialTrain, prompts.Config.MaxHistory) : data.PretrainHistories, catalog, config.ItemText);
+                    var corpus = PretrainCorpus.Render(window > 0 ? PretrainCorpus.Windows(sequentialTrain, window) : data.PretrainHistories, catalog, config.ItemText);
                     var pretrain = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation);
                     stages.Add(pretrain);
                     stage = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft, Path.Combine(models, name), ctx) with { Stage = name };
@@ -380,7 +381,7 @@ public static class RecommendationPipeline
 
     /// <summary>The from-scratch LM's tokenizer: cl100k ranks the titles, catalog text and prompts use (item tokens
     /// left out of that count), plus one token per item when <see cref="PipelineConfig.ItemText"/> asks for them.</summary>
-    private static ITokenizer LanguageModelTokenizer(PipelineData data, PipelineConfig config, IReadOnlyList<PromptExample> sftData)
+    private static ITokenizer LanguageModelTokenizer(PipelineData data, PipelineConfig config, IReadOnlyList<PromptExample> sftData, int historyWindow)
     {
         var catalog = data.Catalog;
         var text = PretrainCorpus.Render(data.PretrainHistories, catalog, ItemText.Title)
@@ -388,7 +389,7 @@ public static class RecommendationPipeline
             .Concat(sftData.Take(200).Select(e => ItemTokens.Pattern().Replace(e.Prompt, " ")));
         var compact = CompactVocabularyTokenizer.Build(text);
         return config.ItemText == ItemText.Title ? compact
-            : new ItemTokenizer(compact, catalog) { HistoryWindow = config.PretrainOn == PretrainText.Prefixes ? new PromptConfig().MaxHistory : 0 };
+            : new ItemTokenizer(compact, catalog) { HistoryWindow = historyWindow };
     }
 
     /// <summary>Preference examples with <paramref name="negatives"/> rejected responses each, for every method aligned from

@@ -151,6 +151,7 @@ public sealed class ItemTokenLanguageModelTests : IDisposable
     }
 }
 
+[Collection(GlobalTorchRng.Name)] // dropout draws from the process-wide generator
 public class HiddenDropoutTests
 {
     [Fact]

@@ -90,6 +90,7 @@ public class DataOrderTests
     }
 }
 
+[Collection(GlobalTorchRng.Name)]
 public class RngStateTests
 {
     [Fact]

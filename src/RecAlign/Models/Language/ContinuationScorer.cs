@@ -25,6 +25,25 @@ public sealed record ContinuationLogProbs(Tensor Sums, Tensor Lengths, Tensor Ow
 /// </summary>
 public static class ContinuationScorer
 {
+    /// <summary>Prompts left-padded to the longest, row-major [B, T], with the mask (1 = token) and T.</summary>
+    internal static (long[] Ids, long[] Mask, int Length) LeftPad(IReadOnlyList<int[]> prompts, int padId)
+    {
+        int b = prompts.Count, len = prompts.Max(p => p.Length);
+        var ids = new long[b * len];
+        var mask = new long[b * len];
+        Array.Fill(ids, padId);
+        for (int r = 0; r < b; r++)
+        {
+            int offset = r * len + len - prompts[r].Length;
+            for (int j = 0; j < prompts[r].Length; j++)
+            {
+                ids[offset + j] = prompts[r][j];
+                mask[offset + j] = 1;
+            }
+        }
+        return (ids, mask, len);
+    }
+
     /// <summary>Default bound on live fp32 logits (elements) per output-projection chunk: 16M floats = 64 MB.</summary>
     public const long DefaultMaxLogitElements = 16L << 20;
 
@@ -36,19 +55,8 @@ public static class ContinuationScorer
         Check(lm.Config, prompts, continuations);
         var device = lm.Device;
         using var scope = NewDisposeScope();
-        int b = prompts.Count, promptLen = prompts.Max(p => p.Length);
-        var promptIds = new long[b * promptLen];
-        var promptMask = new long[b * promptLen];
-        Array.Fill(promptIds, padId);
-        for (int r = 0; r < b; r++)
-        {
-            int offset = promptLen - prompts[r].Length; // left padding
-            for (int j = 0; j < prompts[r].Length; j++)
-            {
-                promptIds[r * promptLen + offset + j] = prompts[r][j];
-                promptMask[r * promptLen + offset + j] = 1;
-            }
-        }
+        int b = prompts.Count;
+        var (promptIds, promptMask, promptLen) = LeftPad(prompts, padId);
         var owners = new List<long>();
         var flat = new List<int[]>();
         for (int r = 0; r < b; r++)

@@ -97,16 +97,8 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
     private Tensor LastPositionLogProbs(IReadOnlyList<int[]> prompts)
     {
         using var scope = NewDisposeScope();
-        int b = prompts.Count, len = prompts.Max(p => p.Length);
-        var ids = new long[b * len];
-        var mask = new long[b * len];
-        Array.Fill(ids, Tokenizer.PadOrEosId());
-        for (int r = 0; r < b; r++)
-            for (int j = 0; j < prompts[r].Length; j++)
-            {
-                ids[r * len + len - prompts[r].Length + j] = prompts[r][j];
-                mask[r * len + len - prompts[r].Length + j] = 1;
-            }
+        int b = prompts.Count;
+        var (ids, mask, len) = ContinuationScorer.LeftPad(prompts, Tokenizer.PadOrEosId());
         var device = Model.Device;
         bool padded = prompts.Any(p => p.Length != len);
         var hidden = Model.Hidden(tensor(ids, [b, len], device: device), padded ? tensor(mask, [b, len], device: device) : null);

@@ -62,16 +62,10 @@ public static class StageRunner
             // transitions also memorises the training histories; docs/benchmarks.md, session 8).
             var evalSet = RecommendationPipeline.Subsample(validation, config.EvalExamples, (ulong)training.Seed + 5);
             var recommender = new LanguageModelRecommender(lm, tokenizer, ownsModel: false) { BatchSize = 32 };
-            evaluate = _ =>
-            {
-                bool wasTraining = lm.training;
-                lm.eval();
-                try { return RecommenderEvaluator.Catalog(recommender, evalSet).Metrics; }
-                finally { if (wasTraining) lm.train(); }
-            };
+            evaluate = _ => RecommenderEvaluator.Catalog(recommender, evalSet).Metrics;
             training = training with
             {
-                EvalEvery = Math.Max(1, (objective.Count + training.BatchSize - 1) / training.BatchSize / Math.Max(1, training.Optimizer.GradAccumulationSteps)),
+                EvalEvery = StepsPerEpoch(objective, training),
                 MetricForBestModel = training.MetricForBestModel.Length > 0 ? training.MetricForBestModel : RecommendationPipeline.CatalogNdcg10Key,
                 EarlyStoppingPatience = training.MetricForBestModel.Length > 0 ? training.EarlyStoppingPatience : 0,
             };
@@ -164,7 +158,7 @@ public static class StageRunner
         ITrainingObjective objective = sequences is null ? new NextItemObjective(model, train) : new NextItemSequenceObjective(model, sequences);
         var training = config.Training;
         if (config.EvalEachEpoch && validation.Count > 0)
-            training = training with { EvalEvery = Math.Max(1, (objective.Count + training.BatchSize - 1) / training.BatchSize / Math.Max(1, training.Optimizer.GradAccumulationSteps)) };
+            training = training with { EvalEvery = StepsPerEpoch(objective, training) };
         var evalSet = RecommendationPipeline.Subsample(validation, config.EvalExamples, (ulong)config.Training.Seed + 5);
         ctx.Say($"{stage}: {model.parameters().Sum(p => p.numel()) / 1e6:F2}M parameters, {catalog.Count} items, {train.Count} next-item examples " +
             (sequences is null ? "(each prefix its own example), " : $"(trained as {objective.Count} windows of {sequences.Count} user sequences, every position a target), ") +
@@ -188,6 +182,10 @@ public static class StageRunner
         ModelDirectory.SaveAdapter(lm, adapterDir, Path.GetFullPath(baseModelDir));
         ctx.Say($"LoRA adapters (PEFT layout) in {adapterDir}");
     }
+
+    /// <summary>Optimizer steps in one pass over the objective's examples (at least 1).</summary>
+    private static int StepsPerEpoch(ITrainingObjective objective, TrainingConfig training) =>
+        Math.Max(1, (objective.Count + training.BatchSize - 1) / training.BatchSize / Math.Max(1, training.Optimizer.GradAccumulationSteps));
 
     private static void Prepare(LanguageModel lm, Precision precision, StageContext ctx)
     {

@@ -11,6 +11,7 @@ using static TorchSharp.torch;
 
 namespace RecAlign.Tests.Training.Stages;
 
+[Collection(GlobalTorchRng.Name)] // the trainer seeds the process-wide generator; pretraining draws dropout from it
 public class StageRunnerTests
 {
     [Fact]
