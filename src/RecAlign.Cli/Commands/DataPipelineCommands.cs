@@ -35,12 +35,14 @@ public static class DataPipelineCommands
         var size = new Option<string>("--size") { Description = "preset: tiny or small (the quickstart's world is small)", DefaultValueFactory = _ => "small" };
         size.AcceptOnlyFromAmong("tiny", "small");
         var seed = new Option<ulong>("--seed") { Description = "world seed", DefaultValueFactory = _ => 42UL };
-        var output = new Option<string>("--out", "-o") { Description = "dataset folder to write", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "dataset folder to write (new or empty; an existing dataset folder only with --overwrite)", Required = true };
+        var overwrite = CommonOptions.Overwrite("dataset folder");
         var set = CommonOptions.Set("users=500");
         var cmd = new Command("synth", "generate a synthetic dataset (canonical dataset folder + synthetic_config.json)");
-        foreach (var o in new Option[] { size, seed, output, set }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { size, seed, output, overwrite, set }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
+            OutputGuard.CheckDirectory("--out", pr.GetValue(output)!, OutputKind.Dataset, pr.GetValue(overwrite), []);
             var preset = SyntheticConfig.Preset(pr.GetValue(size)!) with { Seed = pr.GetValue(seed) };
             var config = ConfigLoader.Load(preset, null, pr.GetValue(set));
             var world = SyntheticWorld.Generate(config);
@@ -84,7 +86,7 @@ public static class DataPipelineCommands
         return cmd;
     }
 
-    private static (Option<string> Split, Option<int> Count, Option<string> Negatives, Option<ulong> Seed, Option<double> Power, Option<string[]> Set) SamplingOptions()
+    private static (Option<string> Split, Option<int> Count, Option<string> Negatives, Option<ulong> Seed, Option<double> Power, Option<string[]> Set, Option<bool> Overwrite) SamplingOptions()
     {
         var set = CommonOptions.Set("temporal_shift.train_end=0.5");
         set.Description = "override a split setting by its snake_case key (docs/data/ood-splits.md), e.g. --set temporal_shift.train_end=0.5 or popularity_shift.head_share=0.1 (repeatable)";
@@ -94,12 +96,13 @@ public static class DataPipelineCommands
         negatives.AcceptOnlyFromAmong("uniform", "popularity");
         var seed = new Option<ulong>("--seed") { Description = "candidate seed (per example: seed, user, position)", DefaultValueFactory = _ => 0UL };
         var power = new Option<double>("--popularity-power") { Description = "exponent on counts for popularity negatives", DefaultValueFactory = _ => 1.0 };
-        return (split, count, negatives, seed, power, set);
+        return (split, count, negatives, seed, power, set, CommonOptions.Overwrite("candidate-list folder"));
     }
 
     private static IReadOnlyList<(string, int)> WriteBundle(ParseResult pr, string dataDir, string outDir, int maxHistory, string prefix, bool gzipTrain,
-        (Option<string> Split, Option<int> Count, Option<string> Negatives, Option<ulong> Seed, Option<double> Power, Option<string[]> Set) o, SplitMethod? forced = null)
+        (Option<string> Split, Option<int> Count, Option<string> Negatives, Option<ulong> Seed, Option<double> Power, Option<string[]> Set, Option<bool> Overwrite) o, SplitMethod? forced = null)
     {
+        OutputGuard.CheckDirectory("--out", outDir, OutputKind.CandidateBundle, pr.GetValue(o.Overwrite), [("the dataset", dataDir)]);
         var method = forced ?? ParseEnum<SplitMethod>(pr.GetValue(o.Split)!, "--split");
         var splitConfig = ConfigLoader.Load(new SplitConfig { Method = method }, null, pr.GetValue(o.Set) ?? []);
         if (splitConfig.Method != method) throw new ArgumentException("--set method=...: give the split with --split");
@@ -125,7 +128,7 @@ public static class DataPipelineCommands
         var o = SamplingOptions();
         var cmd = new Command("candidates", "split a dataset and write seeded candidate lists (S-DPO JSON: train/val/test.json + id2name.txt)");
         cmd.Arguments.Add(data);
-        foreach (var x in new Option[] { output, maxHistory, o.Split, o.Count, o.Negatives, o.Seed, o.Power, o.Set }) cmd.Options.Add(x);
+        foreach (var x in new Option[] { output, o.Overwrite, maxHistory, o.Split, o.Count, o.Negatives, o.Seed, o.Power, o.Set }) cmd.Options.Add(x);
         cmd.SetAction(pr =>
         {
             foreach (var (path, n) in WriteBundle(pr, pr.GetValue(data)!, pr.GetValue(output)!, pr.GetValue(maxHistory), "", false, o))
@@ -143,11 +146,11 @@ public static class DataPipelineCommands
         var o = SamplingOptions();
         var cmd = new Command("export", "export a dataset in S-DPO's layout: <name>-train/val/test.json (user split 8:1:1, last 10 history items, 20 candidates) + id2name.txt");
         cmd.Arguments.Add(data);
-        foreach (var x in new Option[] { output, name, o.Count, o.Negatives, o.Seed, o.Power, o.Set }) cmd.Options.Add(x);
+        foreach (var x in new Option[] { output, o.Overwrite, name, o.Count, o.Negatives, o.Seed, o.Power, o.Set }) cmd.Options.Add(x);
         cmd.SetAction(pr =>
         {
             var dir = pr.GetValue(data)!;
-            var prefix = (pr.GetValue(name) ?? new DirectoryInfo(dir).Name) + "-";
+            var prefix = OutputGuard.SafeName("--name", pr.GetValue(name) ?? new DirectoryInfo(dir).Name) + "-";
             foreach (var (path, n) in WriteBundle(pr, dir, pr.GetValue(output)!, 10, prefix, false, o, SplitMethod.UserRatio))
                 Console.WriteLine($"wrote {path} ({n})");
             return 0;
@@ -173,6 +176,7 @@ public static class DataPipelineCommands
         if (preferences) cmd.Options.Add(rejected);
         cmd.SetAction(pr =>
         {
+            OutputGuard.CheckFile("--out", pr.GetValue(output)!, [("the input file", pr.GetValue(input)), ("the --templates file", pr.GetValue(templates))]);
             var file = CandidatePromptJson.Read(pr.GetValue(input)!);
             if (file.Examples.Count == 0) throw new ArgumentException($"{Path.GetFullPath(pr.GetValue(input)!)}: holds no candidate examples (nothing to write)");
             var listStyle = ParseEnum<ItemListStyle>(pr.GetValue(style)!, "--style");

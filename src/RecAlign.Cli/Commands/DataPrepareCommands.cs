@@ -4,6 +4,7 @@ using RecAlign.Data;
 using RecAlign.Data.Loaders;
 using RecAlign.Data.Preprocessing;
 using RecAlign.Data.Storage;
+using RecAlign.IO;
 
 namespace RecAlign.Cli.Commands;
 
@@ -29,7 +30,8 @@ internal static class DataPrepareCommands
         var kcore = new Option<int>("--k-core") { Description = "minimum interactions per user and per item (0 = off)", DefaultValueFactory = _ => 0 };
         var minRating = new Option<float?>("--min-rating") { Description = "keep interactions rated at least this (implicit feedback)" };
         var dups = new Option<DuplicatePolicy>("--duplicates") { Description = "repeated (user, item) pairs", DefaultValueFactory = _ => DuplicatePolicy.KeepFirst };
-        var output = new Option<string?>("--out", "-o") { Description = "output folder (default: datasets/<name>)" };
+        var output = new Option<string?>("--out", "-o") { Description = "output folder (default: datasets/<name>); new or empty, an existing dataset folder only with --overwrite" };
+        var overwrite = CommonOptions.Overwrite("dataset folder");
         var name = new Option<string?>("--name") { Description = "dataset name (default: the input folder name)" };
         var skipBad = new Option<bool>("--skip-bad-rows") { Description = "skip malformed rows (counted and reported) instead of failing" };
         var items = new Option<string?>("--items")
@@ -37,7 +39,7 @@ internal static class DataPrepareCommands
             Description = "seqcsv only: item list (id::name id2name.txt, u.item or data_statis.csv); default: the one beside the table",
         };
         var cmd = new Command("prepare", "load a raw dataset, filter it and write the canonical dataset folder");
-        foreach (var o in new Option[] { format, input, kcore, minRating, dups, output, name, skipBad, items }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { format, input, kcore, minRating, dups, output, overwrite, name, skipBad, items }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             var sw = System.Diagnostics.Stopwatch.StartNew();
@@ -45,6 +47,11 @@ internal static class DataPrepareCommands
             if (itemList is not null && !pr.GetValue(format)!.Equals("seqcsv", StringComparison.OrdinalIgnoreCase))
                 throw new ArgumentException($"--items applies to -f seqcsv only (the {pr.GetValue(format)} loader finds its item file itself)");
             if (itemList is not null && !File.Exists(itemList)) throw new ArgumentException($"--items {itemList}: file not found");
+            if (pr.GetValue(name) is { } given) OutputGuard.SafeName("--name", given);
+            (string, string?)[] inputs = [("the --input data", pr.GetValue(input)), ("the --items file", itemList)];
+            string CheckOut(string dir) => OutputGuard.CheckDirectory(pr.GetValue(output) is null ? "the default output folder" : "--out", dir,
+                OutputKind.Dataset, pr.GetValue(overwrite), inputs);
+            if (pr.GetValue(output) is { } early) CheckOut(early); // fail before loading
             var options = new LoadOptions { Name = pr.GetValue(name), SkipBadRows = pr.GetValue(skipBad), ItemList = itemList };
             var (raw, report) = DatasetLoaders.Load(pr.GetValue(format)!, pr.GetValue(input)!, options);
             Console.WriteLine($"loaded {raw.Name}: {raw.UserCount} users, {raw.Catalog.Count} items, {raw.Interactions.Length} interactions ({sw.Elapsed.TotalSeconds:F1} s)");
@@ -54,7 +61,7 @@ internal static class DataPrepareCommands
             var config = new PreprocessConfig { UserCore = k, ItemCore = k, MinRating = pr.GetValue(minRating), Duplicates = pr.GetValue(dups) };
             var (dataset, pre) = Preprocessor.Apply(raw, config);
             Console.WriteLine("preprocessed: " + pre);
-            var dir = pr.GetValue(output) ?? Path.Combine("datasets", dataset.Name);
+            var dir = CheckOut(pr.GetValue(output) ?? Path.Combine("datasets", OutputGuard.SafeName("dataset name", dataset.Name)));
             var source = new Dictionary<string, string>
             {
                 ["format"] = pr.GetValue(format)!,

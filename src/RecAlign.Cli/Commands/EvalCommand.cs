@@ -52,9 +52,14 @@ internal static class EvalCommand
         {
             model, candidates, dataset, split, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, itemText, threads, device,
         };
-        command.SetAction(parse => parse.GetValue(dataset) is { } d
+        command.SetAction(parse =>
+        {
+            if (parse.GetValue(output) is { } o) // before the (long) evaluation
+                RecAlign.IO.OutputGuard.CheckFile("--out", o, [("the --candidates file", parse.GetValue(candidates)), ("the --catalog file", parse.GetValue(catalogFile)), ("the --template file", parse.GetValue(template))]);
+            return parse.GetValue(dataset) is { } d
             ? RunDataset(parse, model, d, parse.GetValue(split)!, parse.GetValue(candidates), output, limit, threads, device)
-            : Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, itemText, threads, device));
+            : Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, itemText, threads, device);
+        });
         return command;
     }
 

@@ -23,7 +23,7 @@ internal static class TrainCommands
     public static IEnumerable<Command> Build() => [Pretrain(), Sft(), Align(), TrainSequential()];
 
     private sealed record Common(Option<string> RunsDir, Option<string?> Config, Option<string[]> Set, Option<long?> Seed,
-        Option<int?> Threads, Option<string?> Resume, Option<string> Out, Option<string> Device);
+        Option<int?> Threads, Option<string?> Resume, Option<string> Out, Option<bool> Overwrite, Option<string> Device);
 
     private static Common AddCommon(Command c)
     {
@@ -33,9 +33,10 @@ internal static class TrainCommands
             new Option<long?>("--seed") { Description = "training seed (training.seed)" },
             CommonOptions.Threads(),
             new Option<string?>("--resume") { Description = "continue an interrupted run: its run directory" },
-            new Option<string>("--out") { Description = "output model directory", Required = true },
+            new Option<string>("--out") { Description = "output model directory (new or empty; an existing model directory only with --overwrite)", Required = true },
+            CommonOptions.Overwrite("model directory"),
             CommonOptions.Device());
-        foreach (var o in new Option[] { common.RunsDir, common.Config, common.Set, common.Seed, common.Threads, common.Resume, common.Out, common.Device })
+        foreach (var o in new Option[] { common.RunsDir, common.Config, common.Set, common.Seed, common.Threads, common.Resume, common.Out, common.Overwrite, common.Device })
             c.Options.Add(o);
         return common;
     }
@@ -58,6 +59,13 @@ internal static class TrainCommands
     {
         var device = CommonOptions.ParseDevice(parse.GetValue(common.Device));
         var resume = parse.GetValue(common.Resume);
+        // Inputs recorded as full paths are files and folders the output must not replace.
+        var runsDir = parse.GetValue(common.RunsDir)!;
+        RecAlign.IO.OutputGuard.CheckDirectory("--out", parse.GetValue(common.Out)!, RecAlign.IO.OutputKind.ModelDirectory,
+            parse.GetValue(common.Overwrite),
+            inputs.Where(i => i.Key != "out" && i.Value is not null && Path.IsPathRooted(i.Value)).Select(i => ($"the {i.Key} input", i.Value))
+                .Append(("the runs folder", runsDir)).Append(("the resumed run", resume)),
+            replaceOwn: resume is not null);
         using var session = resume is null
             ? RunSession.Start(parse.GetValue(common.RunsDir)!, kind, config, inputs: inputs)
             : RunSession.Resume(resume, kind, config, inputs);
@@ -97,7 +105,7 @@ internal static class TrainCommands
 
     private static List<PromptExample> SftExamples(string path, string template)
     {
-        if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return TrlJsonl.ReadSft(path);
+        if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".jsonl.gz", StringComparison.OrdinalIgnoreCase)) return TrlJsonl.ReadSft(path);
         var file = CandidatePromptJson.Read(path);
         return new PromptBuilder(file.Catalog, PromptTemplates.NamedOrFile(template)).Build(file.Examples);
     }
@@ -257,7 +265,7 @@ internal static class TrainCommands
             if (parse.GetValue(loss) is { } l) defaults = defaults with { Loss = defaults.Loss with { LossType = l } };
             var config = Resolve(parse, common, defaults);
             ModelDirectory.RequireModelDirectory(parse.GetValue(model)!);
-            var data = TrlJsonl.ReadPreferences(parse.GetValue(train)!);
+            var data = TrlJsonl.ReadPreferences(parse.GetValue(train)!, sameRejectedCount: true);
             if (data.Count == 0) throw new ArgumentException($"align: {Path.GetFullPath(parse.GetValue(train)!)} holds no preference examples");
             var questions = Questions(parse.GetValue(validation), parse.GetValue(template)!);
             var inputs = Inputs(("model", parse.GetValue(model), true), ("train", parse.GetValue(train), true),

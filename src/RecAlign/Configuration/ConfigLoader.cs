@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RecAlign.IO;
@@ -29,12 +30,16 @@ public static class ConfigLoader
         if (path is not null)
         {
             if (!File.Exists(path)) throw new FileNotFoundException($"config file not found: {path}", path);
-            var text = File.ReadAllText(path);
+            if (new FileInfo(path).Length > MaxConfigBytes)
+                throw new FormatException($"{path}: {new FileInfo(path).Length} bytes; a config file is at most {MaxConfigBytes >> 20} MiB");
+            string text;
+            try { text = StrictUtf8.GetString(File.ReadAllBytes(path)); }
+            catch (DecoderFallbackException e) { throw new FormatException($"{path}: not UTF-8 text (invalid byte at offset {e.Index})"); }
             JsonNode? fileNode;
             try
             {
                 fileNode = path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)
-                    ? YamlToJson(text)
+                    ? YamlToJson(text, path)
                     : JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
             }
             catch (Exception e) when (e is JsonException or YamlDotNet.Core.YamlException)
@@ -175,19 +180,30 @@ public static class ConfigLoader
         }
     }
 
-    private static JsonNode? YamlToJson(string yaml)
+    private const long MaxConfigBytes = 4 << 20;
+    /// <summary>Nodes a YAML config may expand to: aliases can make a few lines stand for billions of nodes.</summary>
+    private const int MaxYamlNodes = 100_000;
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    private static JsonNode? YamlToJson(string yaml, string path)
     {
         var obj = new DeserializerBuilder().Build().Deserialize<object?>(yaml);
+        var nodes = 0;
         return Convert(obj);
 
-        static JsonNode? Convert(object? o) => o switch
+        JsonNode? Convert(object? o)
         {
-            null => null,
-            IDictionary<object, object?> d => new JsonObject(d.Select(kv => KeyValuePair.Create(kv.Key.ToString()!, Convert(kv.Value)))),
-            IList<object?> l => new JsonArray(l.Select(Convert).ToArray()),
-            string s => ScalarFromYaml(s),
-            _ => JsonValue.Create(o.ToString()),
-        };
+            if (++nodes > MaxYamlNodes)
+                throw new FormatException($"{path}: the YAML expands to more than {MaxYamlNodes:N0} values (aliases repeating aliases?); a config is far smaller");
+            return o switch
+            {
+                null => null,
+                IDictionary<object, object?> d => new JsonObject(d.Select(kv => KeyValuePair.Create(kv.Key.ToString()!, Convert(kv.Value)))),
+                IList<object?> l => new JsonArray(l.Select(Convert).ToArray()),
+                string s => ScalarFromYaml(s),
+                _ => JsonValue.Create(o.ToString()),
+            };
+        }
 
         static JsonNode? ScalarFromYaml(string s)
         {

@@ -98,7 +98,10 @@ public static class CandidateEvaluator
         for (int start = 0; start < questions.Count; start += batchSize)
         {
             var batch = questions.Skip(start).Take(batchSize).ToList();
-            var prompts = batch.Select(q => PromptTokenization.Prompt(tokenizer, q.Prompt, maxPromptTokens)).ToList();
+            // Room for the generated answer within the model's positions: longer prompts keep their end.
+            int budget = Math.Min(maxPromptTokens, lm.Config.MaxPositionEmbeddings - config.MaxNewTokens);
+            if (budget < 2) throw new ArgumentException($"max_new_tokens ({config.MaxNewTokens}) leaves no room for a prompt in the model's {lm.Config.MaxPositionEmbeddings} positions");
+            var prompts = batch.Select(q => PromptTokenization.Prompt(tokenizer, q.Prompt, budget)).ToList();
             IReadOnlyList<TokenTrie?>? tries = constrained
                 ? batch.Select(q => (TokenTrie?)new TokenTrie(q.Candidates.Select(c => (IReadOnlyList<int>)PromptTokenization.Response(tokenizer, c)))).ToList()
                 : null;

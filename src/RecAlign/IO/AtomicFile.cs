@@ -47,12 +47,13 @@ public static class AtomicFile
         }
     }
 
-    /// <summary>Opens <paramref name="path"/> for reading, decompressing <c>.gz</c> files.</summary>
+    /// <summary>Opens <paramref name="path"/> for reading, decompressing <c>.gz</c> files with every member's CRC-32 and
+    /// length checked (.NET's GZipStream ends a truncated file silently, as if it were complete).</summary>
     public static Stream OpenRead(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"file not found: {path}", path);
         Stream s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        return IsGzip(path) ? new GZipStream(s, CompressionMode.Decompress) : s;
+        return IsGzip(path) ? new VerifiedGzipStream(s, Path.GetFullPath(path)) : s;
     }
 
     public static bool IsGzip(string path) => path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);

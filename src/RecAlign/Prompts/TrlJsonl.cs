@@ -40,7 +40,12 @@ public static class TrlJsonl
             w.WriteString("completion", e.Response);
         }));
 
-    public static List<PreferenceExample> ReadPreferences(string path) => ReadLines(path, (obj, file, line) =>
+    /// <param name="sameRejectedCount">require every example to have as many rejected responses as the first (what
+    /// training needs: one K per batch), failing at the first line that differs.</param>
+    public static List<PreferenceExample> ReadPreferences(string path, bool sameRejectedCount = false)
+    {
+        (int K, long Line)? first = null;
+        return ReadLines(path, (obj, file, line) =>
     {
         var prompt = RequireString(obj, "prompt", file, line);
         var chosen = RequireString(obj, "chosen", file, line);
@@ -59,8 +64,16 @@ public static class TrlJsonl
                 rejected.Add(rk.ValueKind == JsonValueKind.String ? rk.GetString()!
                     : throw new DataFormatException(file, line, "rejected" + k, $"expected a string, got {rk.ValueKind}"));
         if (rejected.Count == 0) throw new DataFormatException(file, line, "rejected", "missing (or an empty list)");
+        // A pair whose two sides are equal has a constant loss and no gradient: a data bug, not a preference.
+        if (rejected.Contains(chosen, StringComparer.Ordinal))
+            throw new DataFormatException(file, line, "rejected", "equals the chosen response (a preference needs two different responses)");
+        first ??= (rejected.Count, line);
+        if (sameRejectedCount && rejected.Count != first.Value.K)
+            throw new DataFormatException(file, line, "rejected",
+                $"{rejected.Count} rejected responses, but line {first.Value.Line} has {first.Value.K}; every example needs the same number");
         return new PreferenceExample(prompt, chosen, rejected);
     });
+    }
 
     public static List<PromptExample> ReadSft(string path) => ReadLines(path, (obj, file, line) =>
         new PromptExample(RequireString(obj, "prompt", file, line), RequireString(obj, "completion", file, line)));
@@ -85,13 +98,12 @@ public static class TrlJsonl
     private static List<T> ReadLines<T>(string path, Func<JsonElement, string, long, T> parse)
     {
         var file = Path.GetFullPath(path);
-        using var stream = AtomicFile.OpenRead(path);
-        using var reader = new StreamReader(stream, Encoding.UTF8);
+        using var reader = new RecAlign.Data.Loaders.LineReader(path, RecAlign.Data.Loaders.TextEncodingMode.Utf8);
         var result = new List<T>();
-        long lineNo = 0;
-        while (reader.ReadLine() is { } line)
+        while (reader.Next())
         {
-            lineNo++;
+            var lineNo = reader.LineNumber;
+            var line = reader.Text; // strict UTF-8: an invalid byte is an error at its line, never U+FFFD
             if (string.IsNullOrWhiteSpace(line)) continue;
             JsonDocument doc;
             try { doc = JsonDocument.Parse(line); }
@@ -103,6 +115,7 @@ public static class TrlJsonl
                 result.Add(parse(doc.RootElement, file, lineNo));
             }
         }
+        if (result.Count == 0) throw new DataFormatException(file, 0, null, "holds no examples (an empty file?)");
         return result;
     }
 

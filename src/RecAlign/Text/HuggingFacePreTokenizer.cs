@@ -22,8 +22,15 @@ internal sealed class HuggingFacePreTokenizer : PreTokenizer
     public bool IsByteLevel { get; }
     public bool AddPrefixSpace { get; }
 
-    private HuggingFacePreTokenizer(List<Step> steps, Regex? added, bool byteLevel, bool addPrefixSpace)
+    private readonly string _source;
+
+    /// <summary>Longest one regex match may take: a tokenizer.json regex that backtracks catastrophically must fail
+    /// in seconds, not hang (.NET's non-backtracking engine lacks the lookarounds the GPT-2 family uses).</summary>
+    public static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(2);
+
+    private HuggingFacePreTokenizer(List<Step> steps, Regex? added, bool byteLevel, bool addPrefixSpace, string source)
     {
+        _source = source;
         _steps = steps;
         _added = added;
         IsByteLevel = byteLevel;
@@ -42,7 +49,7 @@ internal sealed class HuggingFacePreTokenizer : PreTokenizer
             .OrderByDescending(t => t.Length).ThenBy(t => t, StringComparer.Ordinal).ToList();
         var added = tokens.Count == 0 ? null
             : new Regex(string.Join("|", tokens.Select(Regex.Escape)), RegexOptions.Compiled | RegexOptions.CultureInvariant);
-        return new HuggingFacePreTokenizer(steps, added, byteLevel, prefix);
+        return new HuggingFacePreTokenizer(steps, added, byteLevel, prefix, source);
     }
 
     private static void Add(JsonElement s, List<Step> steps, ref bool byteLevel, ref bool prefix, string source)
@@ -98,7 +105,7 @@ internal sealed class HuggingFacePreTokenizer : PreTokenizer
     {
         try
         {
-            return new Regex(pattern, RegexOptions.Compiled);
+            return new Regex(pattern, RegexOptions.Compiled, MatchTimeout);
         }
         catch (ArgumentException e)
         {
@@ -109,6 +116,16 @@ internal sealed class HuggingFacePreTokenizer : PreTokenizer
     public override IEnumerable<(int Offset, int Length)> PreTokenize(ReadOnlySpan<char> text) => PreTokenize(text.ToString());
 
     public override IEnumerable<(int Offset, int Length)> PreTokenize(string text)
+    {
+        try { return PreTokenizeUnchecked(text); }
+        catch (RegexMatchTimeoutException e)
+        {
+            throw new FormatException($"{_source}: the pre_tokenizer regex took over {MatchTimeout.TotalSeconds:0} s on a text of {text.Length} characters " +
+                $"(catastrophic backtracking in '{(e.Pattern.Length > 60 ? e.Pattern[..57] + "..." : e.Pattern)}'); fix the regex in the tokenizer file", e);
+        }
+    }
+
+    private List<(int, int)> PreTokenizeUnchecked(string text)
     {
         var result = new List<(int, int)>();
         if (string.IsNullOrEmpty(text)) return result;

@@ -62,8 +62,8 @@ public sealed class HuggingFaceTokenizer : ITokenizer
             int i = 0;
             foreach (var a in addedEl.EnumerateArray())
             {
-                if (!a.TryGetProperty("id", out var idEl) || !idEl.TryGetInt32(out var id) || id < 0)
-                    throw new InvalidDataException($"{source}: added_tokens[{i}].id must be a non-negative integer.");
+                if (!a.TryGetProperty("id", out var idEl) || !idEl.TryGetInt32(out var id) || id < 0 || id >= MaxId)
+                    throw new InvalidDataException($"{source}: added_tokens[{i}].id must be an integer in [0, {MaxId}).");
                 if (!a.TryGetProperty("content", out var c) || c.GetString() is not { Length: > 0 } content)
                     throw new InvalidDataException($"{source}: added_tokens[{i}].content must be a non-empty string.");
                 bool special = a.TryGetProperty("special", out var sp) && sp.ValueKind == JsonValueKind.True;
@@ -104,6 +104,10 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         ChatTemplate = ChatTemplates.Detect(t => TokenToId(t) is not null, jinja);
     }
 
+    /// <summary>Token ids (vocabulary and added tokens) must be below this: the vocabulary size follows from the
+    /// largest id, and the largest released vocabularies are ~256k.</summary>
+    public const int MaxId = 1 << 24;
+
     /// <summary>Loads <c>tokenizer.json</c> (+ <c>tokenizer_config.json</c>, <c>special_tokens_map.json</c> when present).</summary>
     public static HuggingFaceTokenizer Load(string directory)
     {
@@ -111,9 +115,17 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         if (!File.Exists(path)) throw new FileNotFoundException($"Tokenizer not found: {path}", path);
         var config = Path.Combine(directory, ConfigFile);
         var map = Path.Combine(directory, SpecialTokensMapFile);
-        return new HuggingFaceTokenizer(File.ReadAllText(path),
-            File.Exists(config) ? File.ReadAllText(config) : null,
-            File.Exists(map) ? File.ReadAllText(map) : null, path);
+        try
+        {
+            return new HuggingFaceTokenizer(File.ReadAllText(path),
+                File.Exists(config) ? File.ReadAllText(config) : null,
+                File.Exists(map) ? File.ReadAllText(map) : null, path);
+        }
+        // JsonElement accessors and the BPE builder say what is wrong, not where: the file is named here.
+        catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or IndexOutOfRangeException)
+        {
+            throw new InvalidDataException($"{path} (or its {ConfigFile}/{SpecialTokensMapFile}): {e.Message}", e);
+        }
     }
 
     /// <summary>Builds from in-memory file contents.</summary>
@@ -225,8 +237,8 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         var result = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var p in vocab.EnumerateObject())
         {
-            if (!p.Value.TryGetInt32(out var id) || id < 0)
-                throw new InvalidDataException($"{source}: model.vocab[\"{p.Name}\"] must be a non-negative integer.");
+            if (!p.Value.TryGetInt32(out var id) || id < 0 || id >= MaxId)
+                throw new InvalidDataException($"{source}: model.vocab[\"{p.Name}\"] must be an integer in [0, {MaxId}).");
             result[p.Name] = id;
         }
         return result;

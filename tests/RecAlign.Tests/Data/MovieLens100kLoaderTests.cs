@@ -91,6 +91,14 @@ public class MovieLens100kLoaderTests
         Assert.Contains(fragment, e.Message);
         Assert.Contains($"u.data:{line}: " + (field is null ? "" : $"field '{field}': "), e.Message);
 
+        if (uData.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length == 1)
+        {
+            // The only row skipped: the empty result is an error that gives the skip's reason.
+            var empty = Assert.Throws<DataFormatException>(() => MovieLensLoader.Load(dir.Path, new LoadOptions { SkipBadRows = true }));
+            Assert.Contains("all 1 rows were skipped", empty.Message);
+            Assert.Contains(fragment, empty.Message);
+            return;
+        }
         var skipped = MovieLensLoader.Load(dir.Path, new LoadOptions { SkipBadRows = true }).Report;
         Assert.Equal(1, skipped.RowsSkipped);
         Assert.Contains(fragment, skipped.FirstSkipReasons[0]);

@@ -12,7 +12,7 @@ public sealed class HuggingFaceTokenizerTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    private const string Qwen2Pattern =
+    internal const string Qwen2Pattern =
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
     /// <summary>GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to U+0100 onwards.</summary>
@@ -26,7 +26,7 @@ public sealed class HuggingFaceTokenizerTests : IDisposable
     }
 
     /// <summary>A hand-built byte-level tokenizer.json: ids 0..255 are the bytes, then merged tokens, then added tokens.</summary>
-    private static (string Json, Dictionary<string, int> Vocab) BuildTokenizerJson(JsonNode preTokenizer, bool arrayMerges, JsonNode? normalizer = null, bool ignoreMerges = false, string[]? addedTokens = null)
+    internal static (string Json, Dictionary<string, int> Vocab) BuildTokenizerJson(JsonNode preTokenizer, bool arrayMerges, JsonNode? normalizer = null, bool ignoreMerges = false, string[]? addedTokens = null)
     {
         var bytes = ByteChars();
         var vocab = new Dictionary<string, int>();
@@ -62,7 +62,7 @@ public sealed class HuggingFaceTokenizerTests : IDisposable
         return (root.ToJsonString(), vocab);
     }
 
-    private static JsonNode QwenPreTokenizer() => new JsonObject
+    internal static JsonNode QwenPreTokenizer() => new JsonObject
     {
         ["type"] = "Sequence",
         ["pretokenizers"] = new JsonArray(

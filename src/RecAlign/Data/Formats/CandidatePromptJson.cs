@@ -115,9 +115,17 @@ public static class CandidatePromptJson
 
         foreach (var (element, line) in JsonArrayStream.Elements(stream, fileName))
         {
-            Add(element, line);
+            // System.Text.Json checks a string's UTF-8 only when it is read, with an InvalidOperationException.
+            try { Add(element, line); }
+            catch (InvalidOperationException e) when (e.Message.Contains("UTF-8", StringComparison.Ordinal))
+            {
+                throw new DataFormatException(fileName, line, $"[{index}]", "invalid UTF-8 in a string (not UTF-8 text?)");
+            }
             index++;
         }
+        // Every use of a candidate file (training, validation, evaluation, rendering, auditing) needs examples; an empty
+        // one would otherwise train on nothing or report HR@1 0 as if measured.
+        if (examples.Count == 0) throw new DataFormatException(fileName, 0, null, "holds no candidate examples (an empty list)");
         return new CandidatePromptFile(catalog is not null && items.Count == catalog.Count ? catalog : new ItemCatalog(items), examples, warnings);
     }
 

@@ -16,13 +16,13 @@ public static class ItemListFile
 
     public static ItemCatalog Read(Stream stream, string fileName)
     {
-        using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        using var reader = new RecAlign.Data.Loaders.LineReader(stream, fileName, RecAlign.Data.Loaders.TextEncodingMode.Utf8);
         var items = new List<Item>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        long lineNo = 0;
-        while (reader.ReadLine() is { } line)
+        while (reader.Next())
         {
-            lineNo++;
+            var lineNo = reader.LineNumber;
+            var line = reader.Text;
             if (line.Length == 0) continue;
             int sep = line.IndexOf("::", StringComparison.Ordinal);
             if (sep < 0) throw new DataFormatException(fileName, lineNo, null, $"expected 'id::title', got '{Clip(line)}'");
@@ -31,6 +31,7 @@ public static class ItemListFile
             if (!seen.Add(id)) throw new DataFormatException(fileName, lineNo, "id", $"duplicate item id '{id}'");
             items.Add(new Item(items.Count, id, line[(sep + 2)..]));
         }
+        if (items.Count == 0) throw new DataFormatException(fileName, 0, null, "holds no items (an empty file?)");
         return new ItemCatalog(items);
     }
 

@@ -84,8 +84,13 @@ internal sealed class DatasetBuilder
         throw new DataFormatException(r.File, r.LineNumber, field, $"unknown item id '{externalId}' (not in the item file)");
     }
 
-    public InteractionDataset Build(string name)
+    /// <param name="source">the interaction file, named in the error when it yielded no interaction.</param>
+    public InteractionDataset Build(string name, string source, LoadReport report)
     {
+        if (_count == 0)
+            throw new DataFormatException(source, 0, null, report.RowsSkipped > 0
+                ? $"no interactions left: all {report.RowsSkipped} rows were skipped as malformed (first: {report.FirstSkipReasons.FirstOrDefault()})"
+                : "no interactions were read (an empty file?)");
         Array.Resize(ref _interactions, _count);
         return new InteractionDataset(name, new ItemCatalog(_itemList), _userIds.ToArray(), _interactions);
     }
@@ -110,12 +115,19 @@ internal static class Fields
     public static long Timestamp(ReadOnlySpan<char> s, LineReader r, string field)
     {
         var t = s.Trim();
-        if (long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v)) return v;
-        if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d)
-            && Math.Abs(d) < 9e18)
-            return (long)Math.Floor(d);
-        throw Bad(r, field, $"not a timestamp ('{Clip(s)}')");
+        if (long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v)) return CheckTime(v, r, field);
+        if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) || double.IsNaN(d))
+            throw Bad(r, field, $"not a timestamp ('{Clip(s)}')");
+        return Math.Abs(d) <= MaxTimestamp ? (long)Math.Floor(d)
+            : throw Bad(r, field, $"timestamp {Clip(s)} is out of range (beyond the year 9999, even in milliseconds)");
     }
+
+    /// <summary>The largest timestamp magnitude taken: the end of year 9999 in milliseconds (some dumps use them).
+    /// Beyond it a number is corrupt, and casting it would saturate silently.</summary>
+    public const long MaxTimestamp = 253_402_300_799_999;
+
+    public static long CheckTime(long t, LineReader r, string field) =>
+        Math.Abs((double)t) <= MaxTimestamp ? t : throw Bad(r, field, $"timestamp {t} is out of range (beyond the year 9999, even in milliseconds)");
 
     public static float Float(ReadOnlySpan<char> s, LineReader r, string field)
     {

@@ -82,7 +82,7 @@ public static class JsonLinesLoader
         }
         report.Drop(dropped, $"{spec.Format} rows naming items missing from the metadata file");
         string name = o.Name ?? (Directory.Exists(path) ? Rows.DefaultName(path) : spec.Format);
-        return new LoadResult(b.Build(name), report);
+        return new LoadResult(b.Build(name, inter, report), report);
     }
 
     private static void AddOne(DatasetBuilder b, LineReader r, JsonLinesSpec spec, LoadOptions o, string user, JsonObject obj,
@@ -208,13 +208,15 @@ public static class JsonLinesLoader
     {
         if (v is JsonValue jv)
         {
-            if (jv.TryGetValue(out long l)) return l;
-            if (jv.TryGetValue(out double d) && double.IsFinite(d)) return (long)Math.Floor(d);
+            if (jv.TryGetValue(out long l)) return Fields.CheckTime(l, r, field);
+            if (jv.TryGetValue(out double d))
+                return double.IsFinite(d) && Math.Abs(d) <= Fields.MaxTimestamp ? (long)Math.Floor(d)
+                    : throw Fields.Bad(r, field, $"timestamp {d.ToString(CultureInfo.InvariantCulture)} is out of range (beyond the year 9999, even in milliseconds)");
             if (jv.TryGetValue(out string? s))
             {
                 var t = s.Trim();
                 if (t.StartsWith("Posted ", StringComparison.Ordinal)) t = t[7..].TrimEnd('.');
-                if (long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out l)) return l;
+                if (long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out l)) return Fields.CheckTime(l, r, field);
                 if (DateTimeOffset.TryParseExact(t, DateFormats, CultureInfo.InvariantCulture,
                         DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out var dto))
                     return dto.ToUnixTimeSeconds();

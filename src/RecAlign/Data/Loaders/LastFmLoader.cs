@@ -79,7 +79,7 @@ public static class LastFmLoader
         report.Drop(untimed, "listening pairs without a tag timestamp");
         report.Drop(dropped, "listening pairs of artists missing from artists.dat");
         if (firstTag.Count > used) report.Note($"ignored {firstTag.Count - used} tagged pairs that are not in user_artists.dat");
-        return new LoadResult(b.Build(o.Name ?? Rows.DefaultName(dir)), report);
+        return new LoadResult(b.Build(o.Name ?? Rows.DefaultName(dir), userArtists, report), report);
     }
 
     private static void CheckHeader(LineReader h, string first)

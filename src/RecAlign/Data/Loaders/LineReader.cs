@@ -29,6 +29,9 @@ internal sealed class LineReader : IDisposable
     private bool _eof;
     private int _lineStart, _lineLength, _charLength;
 
+    /// <summary>Longest line accepted: a file without line breaks must not grow the buffer without bound.</summary>
+    public const int MaxLineBytes = 256 << 20;
+
     public string File { get; }
     public string DisplayName { get; }
     public long LineNumber { get; private set; }
@@ -40,9 +43,16 @@ internal sealed class LineReader : IDisposable
         _mode = mode;
         if (!System.IO.File.Exists(path))
             throw new DataFormatException(path, 0, null, "file not found");
-        Stream s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) s = new GZipStream(s, CompressionMode.Decompress);
-        _stream = s;
+        _stream = RecAlign.IO.AtomicFile.OpenRead(path);
+    }
+
+    /// <summary>Reads an open stream (decompressed already), reporting errors against <paramref name="fileName"/>.</summary>
+    public LineReader(Stream stream, string fileName, TextEncodingMode mode)
+    {
+        File = fileName;
+        DisplayName = fileName;
+        _mode = mode;
+        _stream = stream;
     }
 
     /// <summary>The current line's raw bytes (no line terminator).</summary>
@@ -93,12 +103,16 @@ internal sealed class LineReader : IDisposable
         }
         if (_end == _buf.Length)
         {
+            if (_buf.Length >= MaxLineBytes)
+                throw new DataFormatException(File, LineNumber + 1, null, $"line longer than {MaxLineBytes >> 20} MiB (not a line-based text file?)");
             var bigger = ArrayPool<byte>.Shared.Rent(_buf.Length * 2);
             Buffer.BlockCopy(_buf, 0, bigger, 0, _end);
             ArrayPool<byte>.Shared.Return(_buf);
             _buf = bigger;
         }
-        int n = _stream.Read(_buf, _end, _buf.Length - _end);
+        int n;
+        try { n = _stream.Read(_buf, _end, _buf.Length - _end); }
+        catch (InvalidDataException e) { throw new DataFormatException(File, LineNumber + 1, null, e.Message.Replace(DisplayName + ": ", ""), e); }
         if (n == 0) _eof = true;
         _end += n;
     }

@@ -134,7 +134,7 @@ public static class MovieLensLoader
             }
         }
         report.Drop(dropped, "ratings of movies missing from the movie file");
-        return new LoadResult(b.Build(o.Name ?? Rows.DefaultName(dir)), report);
+        return new LoadResult(b.Build(o.Name ?? Rows.DefaultName(dir), ratings, report), report);
     }
 
     private static void AddRating(DatasetBuilder b, LineReader r, ReadOnlySpan<char> user, ReadOnlySpan<char> movie,

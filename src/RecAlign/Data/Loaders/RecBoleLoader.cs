@@ -69,7 +69,7 @@ public static class RecBoleLoader
             });
         }
         report.Drop(dropped, "interactions with items missing from the .item file");
-        return new LoadResult(b.Build(o.Name ?? Path.GetFileName(stem)), report);
+        return new LoadResult(b.Build(o.Name ?? Path.GetFileName(stem), inter, report), report);
     }
 
     private static void ReadItems(string path, DatasetBuilder b, LoadOptions o, LoadReport report)

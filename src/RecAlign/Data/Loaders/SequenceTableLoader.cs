@@ -21,6 +21,9 @@ public sealed record SequenceTable(string File, ItemCatalog Catalog, int Padding
 /// validation files) yields one user per row.</para></summary>
 public static class SequenceTableLoader
 {
+    /// <summary>Largest item count taken from <c>data_statis.csv</c> (which gives no titles, only the count).</summary>
+    public const int MaxStatisItems = 10_000_000;
+
     /// <summary>The item list next to a table: id2name.txt, u.item or data_statis.csv; null when none is there.</summary>
     public static string? FindCatalog(string dir) => Rows.Optional(dir, "id2name.txt", "u.item", "data_statis.csv");
 
@@ -83,6 +86,8 @@ public static class SequenceTableLoader
             if (fields.Count <= idx[0]) throw Fields.Bad(r, "item_num", "missing value");
             count = Fields.Int(fields[idx[0]], r, "item_num");
             if (count <= 0) throw Fields.Bad(r, "item_num", $"must be positive ({count})");
+            // The catalog is built from this number alone (placeholder titles): bound it before allocating.
+            if (count > MaxStatisItems) throw Fields.Bad(r, "item_num", $"{count} items is more than the {MaxStatisItems:N0} a data_statis.csv catalog may have");
             break;
         }
         if (count is null) throw new DataFormatException(path, 0, "item_num", "no data row");
@@ -154,6 +159,10 @@ public static class SequenceTableLoader
             col = [idx[0], idx[1], idx[2], fields.Count];
         });
         report.Drop(empty, "rows with an empty history (the padding-only first prefix)");
+        if (examples.Count == 0)
+            throw new DataFormatException(csvPath, 0, null, report.RowsSkipped > 0
+                ? $"no examples left: all {report.RowsSkipped} rows were skipped as malformed (first: {report.FirstSkipReasons.FirstOrDefault()})"
+                : "no examples (an empty table, or only padding rows)");
         return new SequenceTable(csvPath, catalog, pad, examples, user + 1, report);
     }
 

@@ -38,7 +38,9 @@ public static class DatasetStore
     public static DatasetManifest Save(InteractionDataset dataset, string dir, IReadOnlyDictionary<string, string>? source = null)
     {
         dir = Path.GetFullPath(Path.TrimEndingDirectorySeparator(dir));
-        var parent = Path.GetDirectoryName(dir)!;
+        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any() && !RecAlign.IO.OutputKind.Dataset.Recognizes(dir))
+            throw new IOException($"{dir}: the folder is not empty and is not a dataset folder; it is not replaced (choose a new or empty folder)");
+        var parent = Path.GetDirectoryName(dir) ?? throw new IOException("the file system root cannot be a dataset folder");
         Directory.CreateDirectory(parent);
         var tmp = Path.Combine(parent, $".{Path.GetFileName(dir)}.tmp-{Guid.NewGuid():N}");
         Directory.CreateDirectory(tmp);

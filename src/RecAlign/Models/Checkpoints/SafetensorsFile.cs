@@ -174,7 +174,12 @@ public sealed class SafetensorsFile : IDisposable
         if (!offEl[0].TryGetInt64(out var begin) || !offEl[1].TryGetInt64(out var end) || begin < 0 || end < begin)
             throw new InvalidDataException($"{where}: field 'data_offsets' must be non-negative integers with begin <= end.");
         var info = new SafetensorsTensorInfo(prop.Name, dtype, shape, begin, end);
-        long expectedBytes = info.ElementCount * SafetensorsDTypes.ElementSize(dtype);
+        long expectedBytes;
+        try { expectedBytes = checked(shape.Aggregate(1L, (a, b) => checked(a * b)) * SafetensorsDTypes.ElementSize(dtype)); }
+        catch (OverflowException)
+        {
+            throw new InvalidDataException($"{where}: shape [{string.Join(",", shape)}] has more elements than any file can hold.");
+        }
         if (info.ByteLength != expectedBytes)
             throw new InvalidDataException(
                 $"{where}: data_offsets span {info.ByteLength} bytes but {dtype}[{string.Join(",", shape)}] needs {expectedBytes}.");

@@ -70,7 +70,19 @@ public sealed record LanguageModelConfig
             throw new ArgumentException($"hidden_size ({HiddenSize}) is not divisible by num_attention_heads ({NumAttentionHeads}); set head_dim");
         if (HeadDim % 2 != 0) throw new ArgumentException($"head_dim ({HeadDim}) must be even for rotary embeddings");
         if (!(HiddenDropout >= 0 && HiddenDropout < 1)) throw new ArgumentException($"hidden_dropout ({HiddenDropout}) must be in [0, 1)");
+        if (MaxPositionEmbeddings <= 0 || MaxPositionEmbeddings > MaxPositions)
+            throw new ArgumentException($"max_position_embeddings ({MaxPositionEmbeddings}) must be in [1, {MaxPositions}]");
+        if (!(RmsNormEps > 0 && RmsNormEps < 1)) throw new ArgumentException($"rms_norm_eps ({RmsNormEps}) must be in (0, 1)");
+        if (!(RopeTheta > 0 && double.IsFinite(RopeTheta))) throw new ArgumentException($"rope_theta ({RopeTheta}) must be positive");
+        // Bounds far above any released checkpoint: past them the sizes alone would decide a multi-GB allocation.
+        if (VocabSize > MaxVocab || HiddenSize > MaxWidth || IntermediateSize > 4 * MaxWidth || NumHiddenLayers > 1024 || NumAttentionHeads > 1024 || HeadDim > 4096)
+            throw new ArgumentException($"sizes beyond any supported model (vocab_size ≤ {MaxVocab}, hidden_size ≤ {MaxWidth}, intermediate_size ≤ {4 * MaxWidth}, num_hidden_layers ≤ 1024, num_attention_heads ≤ 1024, head_dim ≤ 4096)");
+        foreach (var (name, id) in new[] { ("bos_token_id", BosTokenId), ("eos_token_id", EosTokenId), ("pad_token_id", PadTokenId) })
+            if (id is { } v && (v < 0 || v >= VocabSize))
+                throw new ArgumentException($"{name} ({v}) is outside the vocabulary [0, {VocabSize})");
     }
+
+    private const int MaxPositions = 1 << 20, MaxVocab = 1 << 24, MaxWidth = 65536;
 
     /// <summary>Reads a HuggingFace config.json (llama, qwen2, mistral, SmolLM key names).</summary>
     public static LanguageModelConfig FromHuggingFaceJson(string path)
@@ -84,33 +96,76 @@ public sealed record LanguageModelConfig
 
     public static LanguageModelConfig FromHuggingFaceJson(JsonObject o, string source = "config.json")
     {
-        int Req(string key) => o[key]?.GetValue<int>() ?? throw new FormatException($"{source}: field '{key}' is required");
-        int? OptInt(string key) => o[key] is JsonValue v && v.TryGetValue<int>(out var i) ? i : null;
-        double OptDouble(string key, double dflt) => o[key] is JsonValue v ? v.GetValue<double>() : dflt;
-        bool OptBool(string key, bool dflt) => o[key] is JsonValue v ? v.GetValue<bool>() : dflt;
-        var modelType = o["model_type"]?.GetValue<string>() ?? "llama";
+        // Every field is checked for its JSON type: a string where a number belongs is an error naming the field,
+        // never a default taken silently or an exception from deep inside System.Text.Json.
+        FormatException Bad(string key, string expected) =>
+            new($"{source}: field '{key}': expected {expected}, got {Show(o[key])}");
+        int? OptInt(string key) => o[key] switch
+        {
+            null => null,
+            JsonValue v when Number(v) is { } d && d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue => (int)d,
+            _ => throw Bad(key, "an integer"),
+        };
+        int Req(string key) => OptInt(key) ?? throw new FormatException($"{source}: field '{key}' is required");
+        double OptDouble(string key, double dflt) => o[key] switch
+        {
+            null => dflt,
+            JsonValue v when Number(v) is { } d && double.IsFinite(d) => d,
+            _ => throw Bad(key, "a finite number"),
+        };
+        bool OptBool(string key, bool dflt) => o[key] switch
+        {
+            null => dflt,
+            JsonValue v when v.TryGetValue<bool>(out var b) => b,
+            _ => throw Bad(key, "true or false"),
+        };
+        string? OptString(string key) => o[key] switch
+        {
+            null => null,
+            JsonValue v when v.TryGetValue<string>(out var t) => t,
+            _ => throw Bad(key, "a string"),
+        };
+        var modelType = OptString("model_type") ?? "llama";
         int heads = Req("num_attention_heads");
         RopeScaling? scaling = null;
         if (o["rope_scaling"] is JsonObject rs)
         {
-            var type = (rs["rope_type"] ?? rs["type"])?.GetValue<string>();
+            var type = rs["rope_type"] is not null ? (rs["rope_type"] is JsonValue tv && tv.TryGetValue<string>(out var t1) ? t1 : throw Bad("rope_scaling", "rope_type as a string"))
+                : rs["type"] is JsonValue tv2 && tv2.TryGetValue<string>(out var t2) ? t2 : null;
             if (type == "llama3")
-                scaling = new RopeScaling(rs["factor"]!.GetValue<double>(), rs["low_freq_factor"]!.GetValue<double>(),
-                    rs["high_freq_factor"]!.GetValue<double>(), rs["original_max_position_embeddings"]!.GetValue<int>());
+            {
+                double Need(string key) => rs[key] is JsonValue v && Number(v) is { } d && double.IsFinite(d) && d > 0 ? d
+                    : throw new FormatException($"{source}: field 'rope_scaling.{key}': llama3 rope scaling needs a positive number, got {Show(rs[key])}");
+                var original = Need("original_max_position_embeddings");
+                if (original != Math.Floor(original) || original > int.MaxValue)
+                    throw new FormatException($"{source}: field 'rope_scaling.original_max_position_embeddings': expected an integer, got {Show(rs["original_max_position_embeddings"])}");
+                scaling = new RopeScaling(Need("factor"), Need("low_freq_factor"), Need("high_freq_factor"), (int)original);
+                if (scaling.HighFreqFactor <= scaling.LowFreqFactor)
+                    throw new FormatException($"{source}: field 'rope_scaling': high_freq_factor ({scaling.HighFreqFactor}) must exceed low_freq_factor ({scaling.LowFreqFactor})");
+            }
             else if (type is not null and not "default")
                 throw new NotSupportedException($"{source}: rope_scaling type '{type}' is not supported (llama3 and default are)");
         }
+        else if (o["rope_scaling"] is not null) throw Bad("rope_scaling", "an object or null");
+        int? eosId = o["eos_token_id"] switch
+        {
+            JsonArray { Count: 0 } => throw Bad("eos_token_id", "an id or a non-empty list of ids"),
+            JsonArray eos => eos[0] is JsonValue e0 && Number(e0) is { } first && first == Math.Floor(first) && first is >= 0 and <= int.MaxValue ? (int)first
+                : throw Bad("eos_token_id", "a list of integer ids"),
+            _ => OptInt("eos_token_id"),
+        };
+        var hidden = Req("hidden_size");
         var config = new LanguageModelConfig
         {
             ModelType = modelType,
             VocabSize = Req("vocab_size"),
-            HiddenSize = Req("hidden_size"),
+            HiddenSize = hidden,
             IntermediateSize = Req("intermediate_size"),
             NumHiddenLayers = Req("num_hidden_layers"),
             NumAttentionHeads = heads,
             NumKeyValueHeads = OptInt("num_key_value_heads") ?? heads,
             // head_dim equal to the derived width is not an override (keeps configs equal across a round trip).
-            HeadDimOverride = OptInt("head_dim") is { } hd && hd != Req("hidden_size") / heads ? hd : null,
+            HeadDimOverride = OptInt("head_dim") is { } hd && (heads == 0 || hd != hidden / heads) ? hd : null,
             RopeTheta = OptDouble("rope_theta", 10000.0),
             RopeScaling = scaling,
             RmsNormEps = OptDouble("rms_norm_eps", 1e-6),
@@ -121,14 +176,32 @@ public sealed record LanguageModelConfig
             InitializerRange = OptDouble("initializer_range", 0.02),
             HiddenDropout = OptDouble("hidden_dropout", 0.0),
             BosTokenId = OptInt("bos_token_id"),
-            EosTokenId = o["eos_token_id"] is JsonArray eos ? eos[0]!.GetValue<int>() : OptInt("eos_token_id"),
+            EosTokenId = eosId,
             PadTokenId = OptInt("pad_token_id"),
-            TorchDtype = o["torch_dtype"]?.GetValue<string>() ?? o["dtype"]?.GetValue<string>() ?? "float32",
+            TorchDtype = OptString("torch_dtype") ?? OptString("dtype") ?? "float32",
         };
-        if (o["hidden_act"]?.GetValue<string>() is { } act && act != "silu")
+        if (OptString("hidden_act") is { } act && act != "silu")
             throw new NotSupportedException($"{source}: hidden_act '{act}' is not supported (silu only)");
-        config.Validate();
+        try { config.Validate(); }
+        catch (ArgumentException e) { throw new FormatException($"{source}: {RecAlign.IO.ArgumentErrors.Plain(e)}"); }
         return config;
+    }
+
+    /// <summary>A JSON number's value whatever CLR type backs the node (parsed files hold JsonElements, built ones ints).</summary>
+    private static double? Number(JsonValue v) =>
+        v.GetValueKind() == System.Text.Json.JsonValueKind.Number
+            ? double.Parse(v.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture) : null;
+
+    private static string Show(JsonNode? n) => n is null ? "nothing" : n.ToJsonString() is var t && t.Length > 40 ? t[..37] + "..." : n.ToJsonString();
+
+    /// <summary>Parameters the model has (what its weights must hold): embeddings, attention and MLP projections,
+    /// norms and an untied head.</summary>
+    public long ParameterCount()
+    {
+        long h = HiddenSize, q = (long)NumAttentionHeads * HeadDim, kv = (long)NumKeyValueHeads * HeadDim;
+        long attention = h * q + 2 * h * kv + q * h + (AttentionBias ? q + 2 * kv : 0);
+        long layer = attention + 3 * h * IntermediateSize + 2 * h;
+        return (long)VocabSize * h * (TieWordEmbeddings ? 1 : 2) + NumHiddenLayers * layer + h;
     }
 
     /// <summary>Writes the keys transformers needs to load this as LlamaForCausalLM (or Qwen2ForCausalLM).</summary>

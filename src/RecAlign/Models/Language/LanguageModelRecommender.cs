@@ -26,6 +26,15 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
     /// <summary>Longer prompts keep their last this-many tokens.</summary>
     public int MaxPromptTokens { get; init; } = 1024;
 
+    /// <summary>Prompt tokens that leave room for an answer of <paramref name="answerTokens"/> tokens within
+    /// max_position_embeddings (the answer's last token is never fed), capped by <see cref="MaxPromptTokens"/>.</summary>
+    private int PromptBudget(int answerTokens)
+    {
+        int budget = Math.Min(MaxPromptTokens, Model.Config.MaxPositionEmbeddings - answerTokens + 1);
+        return budget >= 2 ? budget
+            : throw new ArgumentException($"an answer of {answerTokens} tokens does not fit the model's {Model.Config.MaxPositionEmbeddings} positions");
+    }
+
     public Tensor ScoreCandidates(IReadOnlyList<CandidateQuestion> questions)
     {
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch size must be ≥ 1");
@@ -39,8 +48,9 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
         {
             using var scope = NewDisposeScope();
             var batch = questions.Skip(start).Take(BatchSize).ToList();
-            var prompts = batch.Select(q => PromptTokenization.Prompt(Tokenizer, q.Prompt, MaxPromptTokens)).ToList();
             var conts = batch.Select(q => q.Candidates.Select(Tokens).ToList()).ToList();
+            // Prompt and answer must fit the model's positions: longer prompts keep their end, as in training.
+            var prompts = batch.Select((q, i) => PromptTokenization.Prompt(Tokenizer, q.Prompt, PromptBudget(conts[i].Max(t => t.Length)))).ToList();
             if (conts.All(list => list.All(t => t.Length == 1)))
             {
                 // One-token answers: log p(answer | prompt) is the prompt's last log-softmax, read at each candidate.

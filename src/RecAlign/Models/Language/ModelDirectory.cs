@@ -64,12 +64,28 @@ public static class ModelDirectory
         return configPath;
     }
 
+    private static string TokenizerFileName(string directory) =>
+        File.Exists(Path.Combine(directory, HuggingFaceTokenizer.TokenizerFile)) ? HuggingFaceTokenizer.TokenizerFile : CompactVocabularyTokenizer.FileName;
+
+    /// <summary>The sizes in config.json decide the allocation before any weight is read: check first that the
+    /// checkpoint holds that many values, so a wrong or hostile config fails in a line instead of allocating gigabytes.</summary>
+    private static void RequireWeightsFor(LanguageModelConfig config, string directory, string configPath)
+    {
+        using var checkpoint = SafetensorsCheckpoint.Open(directory);
+        long held = checkpoint.TensorNames.Sum(n => checkpoint.GetInfo(n).ElementCount);
+        long needed = config.ParameterCount();
+        if (needed > held)
+            throw new FormatException($"{configPath}: describes a model of {needed:N0} parameters, but the weights beside it hold {held:N0} values; " +
+                "config.json does not belong to these weights");
+    }
+
     /// <summary>Loads a model directory (RecAlign's or a HuggingFace Llama/Qwen2/Mistral/SmolLM one) in
     /// <paramref name="dtype"/> (default: fp32 for training stability on CPU) on <paramref name="device"/>.</summary>
     public static (LanguageModel Model, ITokenizer Tokenizer) Load(string directory, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         var configPath = RequireModelDirectory(directory);
         var config = LanguageModelConfig.FromHuggingFaceJson(configPath);
+        RequireWeightsFor(config, directory, configPath);
         var lm = new LanguageModel(config);
         lm.to(dtype);
         if (device is not null) lm.to(device);
@@ -80,7 +96,7 @@ public static class ModelDirectory
         });
         var tokenizer = TokenizerLoader.Load(directory);
         if (tokenizer.VocabSize > config.VocabSize)
-            throw new FormatException($"{directory}: tokenizer has {tokenizer.VocabSize} ids but vocab_size is {config.VocabSize}");
+            throw new FormatException($"{directory}: the tokenizer ({TokenizerFileName(directory)}) has {tokenizer.VocabSize} ids but config.json's vocab_size is {config.VocabSize}");
         lm.eval();
         return (lm, tokenizer);
     }
