@@ -41,7 +41,7 @@ internal static class CliErrors
     /// that do not fit the model.</summary>
     public static bool IsUserError(Exception e) => e is FormatException or ArgumentException or IOException or InvalidDataException
         or System.Text.Json.JsonException or YamlDotNet.Core.YamlException or KeyNotFoundException or UnauthorizedAccessException
-        or RecAlign.Models.Checkpoints.CheckpointMismatchException
+        or RecAlign.Models.Checkpoints.CheckpointMismatchException or RecAlign.Training.TrainingDivergedException
         // NotSupportedException without a message of its own is a stream used the wrong way: a bug.
         or NotSupportedException { Message: not "Specified method is not supported." };
 

@@ -88,6 +88,33 @@ public static class AtomicFile
         return done;
     }
 
+    /// <summary>As <see cref="RecoverDirectories"/>, for the leftovers of one directory only (<c>{dir}.tmp-*</c>,
+    /// <c>{dir}.old-*</c>): safe to call before writing an output while other processes write its neighbours.</summary>
+    public static IReadOnlyList<string> RecoverDirectory(string directory)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        var parent = Path.GetDirectoryName(full);
+        var done = new List<string>();
+        if (parent is null || !Directory.Exists(parent)) return done;
+        var name = Path.GetFileName(full);
+        foreach (var path in Directory.GetDirectories(parent, name + ".*").Order(StringComparer.Ordinal))
+        {
+            var match = AbandonedName.Match(Path.GetFileName(path));
+            if (!match.Success || match.Groups["name"].Value != name) continue;
+            if (match.Groups["kind"].Value == "old" && !Directory.Exists(full))
+            {
+                Directory.Move(path, full);
+                done.Add($"restored {full} from {Path.GetFileName(path)}");
+            }
+            else
+            {
+                TryDelete(path);
+                done.Add($"deleted the unfinished {Path.GetFileName(path)}");
+            }
+        }
+        return done;
+    }
+
     private static readonly System.Text.RegularExpressions.Regex AbandonedName =
         new(@"^(?<name>.+)\.(?<kind>tmp|old)-[0-9a-f]{32}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 

@@ -46,6 +46,8 @@ public static class OutputGuard
                     : $"{option} {path}: that folder contains {label} ({o}); writing there would delete it: choose another folder");
         }
         if (File.Exists(full)) throw new ArgumentException($"{option} {path}: a file of that name exists (an output folder is expected there)");
+        // A write of this output killed half way left its new copy aside (deleted) or its old copy aside (put back).
+        AtomicFile.RecoverDirectory(full);
         if (!Directory.Exists(full) || !Directory.EnumerateFileSystemEntries(full).Any()) return full;
         var entries = Directory.EnumerateFileSystemEntries(full).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
         var shown = string.Join(", ", entries.Take(5)) + (entries.Count > 5 ? $", … ({entries.Count} entries)" : "");

@@ -95,13 +95,20 @@ public sealed class RunDirectory : IDisposable
             var id = $"{created.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture)}-{kind}-{shortId}";
             var path = System.IO.Path.GetFullPath(System.IO.Path.Combine(runsDir, id));
             if (Directory.Exists(path)) continue;
-            try { Directory.CreateDirectory(path); }
-            catch (IOException) when (attempt < 100) { continue; }
+            // Built aside and renamed in: a process killed here leaves a hidden ".{id}.creating-{pid}" folder, never a
+            // run folder without its config.
+            var tmp = System.IO.Path.Combine(runsDir, $".{id}.creating-{Environment.ProcessId}");
+            Directory.CreateDirectory(System.IO.Path.Combine(tmp, CheckpointsFolder));
+            Directory.CreateDirectory(System.IO.Path.Combine(tmp, PlotsFolder));
+            AtomicFile.WriteAllText(System.IO.Path.Combine(tmp, ResolvedConfigFile), resolvedJson + "\n");
+            AtomicFile.WriteAllText(System.IO.Path.Combine(tmp, ConfigFile), (givenConfig ?? resolved).ToJsonString(ConfigLoader.Json) + "\n");
+            try { Directory.Move(tmp, path); }
+            catch (IOException) when (attempt < 100)
+            {
+                try { Directory.Delete(tmp, recursive: true); } catch (IOException) { }
+                continue;
+            }
             var run = new RunDirectory(path, id, kind, created);
-            Directory.CreateDirectory(run.CheckpointsPath);
-            Directory.CreateDirectory(run.PlotsPath);
-            AtomicFile.WriteAllText(System.IO.Path.Combine(path, ResolvedConfigFile), resolvedJson + "\n");
-            AtomicFile.WriteAllText(System.IO.Path.Combine(path, ConfigFile), (givenConfig ?? resolved).ToJsonString(ConfigLoader.Json) + "\n");
             run.Log($"created run {id} ({kind})");
             return run;
         }

@@ -178,11 +178,37 @@ public sealed class RunRegistry
         return added;
     }
 
+    /// <summary>
+    /// Brings registry rows in line with their run folders, whose <c>summary.json</c> is the record of how a run ended
+    /// (written atomically, before the registry is told): a process killed between the two leaves the folder
+    /// completed or failed and the row running or interrupted, and this repairs it. Returns the ids it changed.
+    /// </summary>
+    public IReadOnlyList<string> Reconcile()
+    {
+        var changed = new List<string>();
+        foreach (var r in List())
+        {
+            if (r.Status is RunStatus.Completed or RunStatus.Failed || !Directory.Exists(r.Dir)) continue;
+            RunSummary? summary;
+            try
+            {
+                using var run = RunDirectory.Open(r.Dir);
+                summary = run.ReadSummary();
+            }
+            catch (Exception e) when (e is FormatException or IOException or ArgumentException) { continue; } // a broken folder is left for the user
+            if (summary?.Status is not (RunStatus.Completed or RunStatus.Failed)) continue;
+            if (summary.Status == RunStatus.Completed) SetFinalMetrics(r.Id, summary.FinalMetrics);
+            if (UpdateStatusIf(r.Id, r.Status, summary.Status)) changed.Add(r.Id);
+        }
+        return changed;
+    }
+
     /// <summary>Marks interrupted every "running" run whose folder no live process holds (<see cref="RunDirectory.IsHeld"/>):
     /// a run killed outright (SIGKILL, power loss) has no chance to say so itself. Runs from before the lock existed
     /// have no lock file and are left as they are. Returns the ids it marked.</summary>
     public IReadOnlyList<string> MarkAbandoned()
     {
+        Reconcile(); // a run that ended on disk is not abandoned, whatever its row says
         var marked = new List<string>();
         foreach (var r in List(new RunFilter(Status: RunStatus.Running)))
         {

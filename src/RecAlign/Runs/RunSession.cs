@@ -72,7 +72,11 @@ public sealed class RunSession : IDisposable
             if (run.Kind != kind)
                 throw new ArgumentException($"--resume {run.Path}: that is a '{run.Kind}' run, not a '{kind}' run");
             if (run.ReadSummary()?.Status == RunStatus.Completed)
+            {
+                // Completed on disk: a kill before the registry heard of it leaves the row behind; repair it first.
+                new RunRegistry(registryPath ?? RunRegistry.DefaultPath(Path.GetDirectoryName(run.Path)!)).Reconcile();
                 throw new ArgumentException($"--resume {run.Path}: the run already completed (its results stay as they are); start a new run");
+            }
             var differences = new List<string>();
             var storedConfig = run.ReadResolvedConfig()
                 ?? throw new FormatException($"--resume {run.Path}: {RunDirectory.ResolvedConfigFile} is missing");

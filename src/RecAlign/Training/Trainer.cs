@@ -91,7 +91,9 @@ public sealed class Trainer
         var logClock = Stopwatch.StartNew();
         var statSums = new Dictionary<string, double>();
         bool stoppedEarly = false;
-        double lastLoss = double.NaN;
+        // A run resumed from its final checkpoint trains no further step: its last loss is the checkpoint's.
+        double lastLoss = state.LossTrace.Count > 0 ? state.LossTrace[^1] : double.NaN;
+        var divergence = new DivergenceMonitor(_config.DivergenceFactor, Math.Max(5, (int)Math.Min(50, totalSteps / 50)), state.LossTrace);
         _model.train();
 
         while (state.Step < totalSteps)
@@ -111,7 +113,8 @@ public sealed class Trainer
                 (accum == 1 ? output.Loss : output.Loss / accum).backward();
                 double loss = output.Loss.item<float>();
                 if (!double.IsFinite(loss))
-                    throw new InvalidOperationException($"loss became {loss} at step {state.Step}; lower the learning rate or check the data");
+                    throw new TrainingDivergedException($"training diverged: the loss became {loss} at step {state.Step + 1} " +
+                        $"(learning rate {scheduler.LearningRate:G3}); lower the learning rate or check the data", state.Step + 1);
                 stepLoss += loss / accum;
                 foreach (var (k, v) in output.Stats)
                     statSums[k] = statSums.GetValueOrDefault(k) + v.item<float>() / accum;
@@ -129,9 +132,13 @@ public sealed class Trainer
                 optimizer.ZeroGrad();
             }
             double lr = scheduler.LearningRate;
+            if (double.IsNaN(gradNorm) && _config.Optimizer.MaxGradNorm > 0 || double.IsInfinity(gradNorm))
+                throw new TrainingDivergedException($"training diverged: the gradient norm became {gradNorm} at step {state.Step + 1} " +
+                    $"(learning rate {lr:G3}); lower the learning rate or check the data", state.Step + 1);
             scheduler.Advance();
             state.Step++;
             lastLoss = stepLoss;
+            divergence.Add(stepLoss, state.Step, lr);
             lossSum += stepLoss;
             lossCount++;
             state.LossTrace.Add(stepLoss);
@@ -185,6 +192,45 @@ public sealed class Trainer
             LoadWeights(Path.Combine(_checkpointDir, "best"), trainable);
         _model.eval();
         return new TrainingResult(state.Step, lastLoss, state.BestMetrics, state.BestStep, stoppedEarly, sw.Elapsed.TotalSeconds, history) { Tokens = state.Tokens };
+    }
+
+    /// <summary>The running mean of the last <c>window</c> step losses against the best running mean so far (or the
+    /// first step's loss, when lower): a rise
+    /// above factor × best + 1 nat is divergence (noise and overfitting never do that to a training loss; a learning rate
+    /// far too high does, often without ever producing a NaN).</summary>
+    private sealed class DivergenceMonitor
+    {
+        private readonly double _factor;
+        private readonly int _window;
+        private readonly Queue<double> _recent = new();
+        private double _sum, _best = double.PositiveInfinity;
+        private long _bestStep;
+
+        public DivergenceMonitor(double factor, int window, IEnumerable<double> resumedLosses)
+        {
+            _factor = factor;
+            _window = window;
+            long step = 0;
+            foreach (var l in resumedLosses) Push(l, ++step); // a resumed run judges with the same history
+        }
+
+        public void Add(double loss, long step, double lr)
+        {
+            Push(loss, step);
+            if (_factor > 0 && _recent.Count == _window && _sum / _window > _factor * _best + 1)
+                throw new TrainingDivergedException($"training diverged: the mean loss of the last {_window} steps is {_sum / _window:G4} at step {step}, " +
+                    $"against {_best:G4} at step {_bestStep} (learning rate {lr:G3}); lower the learning rate " +
+                    "(or set training.divergence_factor=0 to train on regardless)", step);
+        }
+
+        private void Push(double loss, long step)
+        {
+            if (step == 1) { _best = loss; _bestStep = 1; } // the starting loss counts: a run may diverge from its first steps
+            _recent.Enqueue(loss);
+            _sum += loss;
+            if (_recent.Count > _window) _sum -= _recent.Dequeue();
+            if (_recent.Count == _window && _sum / _window < _best) { _best = _sum / _window; _bestStep = step; }
+        }
     }
 
     private IReadOnlyDictionary<string, double> RunEvaluation(long step)
@@ -293,4 +339,11 @@ public sealed class Trainer
         RngState.RestoreTorch(Convert.FromBase64String(state.TorchRngState));
         return state;
     }
+}
+
+/// <summary>Training stopped because it diverged (a non-finite loss or gradient, or a running loss far above its
+/// best): the run failed for a reason the user can act on (the learning rate, the data), not a bug.</summary>
+public sealed class TrainingDivergedException(string message, long step) : Exception(message)
+{
+    public long Step { get; } = step;
 }

@@ -35,6 +35,10 @@ public sealed record TrainingConfig
     public bool LoadBestModelAtEnd { get; init; } = true;
     /// <summary>Length-bucketing megabatch size in batches (1: plain shuffling).</summary>
     public int BucketFactor { get; init; } = 50;
+    /// <summary>Stop with an error when training diverges: a non-finite loss or gradient, or the running loss above
+    /// <c>divergence_factor</c> × its best + 1 (a learning rate far too high collapses a model without a NaN).
+    /// 0 turns the running-loss check off (non-finite values always stop).</summary>
+    public double DivergenceFactor { get; init; } = 2.0;
 
     public TrainingConfig Validate()
     {
@@ -43,6 +47,7 @@ public sealed record TrainingConfig
         if (MaxLength <= 1) throw new ArgumentException($"max_length must exceed 1 (got {MaxLength})");
         if (EarlyStoppingPatience > 0 && MetricForBestModel.Length == 0)
             throw new ArgumentException("early_stopping_patience needs metric_for_best_model");
+        if (!(DivergenceFactor == 0 || DivergenceFactor > 1)) throw new ArgumentException($"divergence_factor must be 0 (off) or above 1 (got {DivergenceFactor})");
         Optimizer.Validate();
         return this;
     }

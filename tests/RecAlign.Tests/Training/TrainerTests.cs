@@ -45,6 +45,46 @@ public class TrainerTests
     }
 
     [Fact]
+    public void ALearningRateFarTooHighStopsWithDivergence_NotACompletedCollapsedModel()
+    {
+        // lr 30 with clipping: every loss stays finite (no NaN to catch), but the running loss climbs far above where
+        // it started; the trainer must stop and say so rather than return a collapsed model as trained.
+        using var lm = LanguageModel.Create(Config, seed: 1);
+        var objective = new NextTokenObjective(lm, Corpus(24), padId: 0, maxLength: 16);
+        var config = Training(60) with { Optimizer = new OptimizerConfig { LearningRate = 30, WarmupSteps = 0, WeightDecay = 0, MaxGradNorm = 1.0 } };
+        var e = Assert.Throws<TrainingDivergedException>(() => new Trainer(lm, objective, config).Train());
+        Assert.Contains("lower the learning rate", e.Message);
+        Assert.InRange(e.Step, 2, 60);
+        // The same run with the check off trains on (the user asked for it) and ends far above the starting loss.
+        using var lm2 = LanguageModel.Create(Config, seed: 1);
+        var off = new Trainer(lm2, new NextTokenObjective(lm2, Corpus(24), padId: 0, maxLength: 16), config with { DivergenceFactor = 0 }).Train();
+        Assert.True(off.FinalLoss > 2 * Math.Log(24), $"final loss {off.FinalLoss}");
+    }
+
+    [Fact]
+    public void ANonFiniteLossStopsWithDivergenceNamingTheStep()
+    {
+        using var lm = LanguageModel.Create(Config, seed: 1);
+        var inner = new NextTokenObjective(lm, Corpus(24), padId: 0, maxLength: 16);
+        var e = Assert.Throws<TrainingDivergedException>(() => new Trainer(lm, new NaNAfter(inner, 3), Training(10)).Train());
+        Assert.Equal(4, e.Step);
+        Assert.Contains("NaN at step 4", e.Message);
+    }
+
+    /// <summary>An objective whose loss turns NaN after <c>calls</c> micro-batches.</summary>
+    private sealed class NaNAfter(ITrainingObjective inner, int calls) : ITrainingObjective
+    {
+        private int _calls;
+        public int Count => inner.Count;
+        public int Length(int index) => inner.Length(index);
+        public ObjectiveOutput Compute(IReadOnlyList<int> batch)
+        {
+            var o = inner.Compute(batch);
+            return ++_calls > calls ? o with { Loss = o.Loss * float.NaN } : o;
+        }
+    }
+
+    [Fact]
     public void ResumeAfterCrashReproducesUninterruptedLosses()
     {
         var dir = Path.Combine(Path.GetTempPath(), "recalign-resume-" + Guid.NewGuid().ToString("N"));

@@ -40,34 +40,18 @@ public static class DatasetStore
         dir = Path.GetFullPath(Path.TrimEndingDirectorySeparator(dir));
         if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any() && !RecAlign.IO.OutputKind.Dataset.Recognizes(dir))
             throw new IOException($"{dir}: the folder is not empty and is not a dataset folder; it is not replaced (choose a new or empty folder)");
-        var parent = Path.GetDirectoryName(dir) ?? throw new IOException("the file system root cannot be a dataset folder");
-        Directory.CreateDirectory(parent);
-        var tmp = Path.Combine(parent, $".{Path.GetFileName(dir)}.tmp-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(tmp);
-        try
+        foreach (var g in dataset.Catalog.Items.SelectMany(i => i.Genres))
+            if (g.Contains('|')) throw new ArgumentException($"genre '{g}' contains '|', the stored genre separator");
+        DatasetManifest? manifest = null;
+        RecAlign.IO.AtomicFile.ReplaceDirectory(dir, tmp =>
         {
-            foreach (var g in dataset.Catalog.Items.SelectMany(i => i.Genres))
-                if (g.Contains('|')) throw new ArgumentException($"genre '{g}' contains '|', the stored genre separator");
             WriteItems(dataset.Catalog, Path.Combine(tmp, "items.parquet"));
             WriteUsers(dataset.UserExternalIds, Path.Combine(tmp, "users.parquet"));
             WriteInteractions(dataset.Interactions, Path.Combine(tmp, "interactions.parquet"));
-            var manifest = new DatasetManifest(dataset.Name, FormatVersion, ContentHash(dataset), DatasetStats.Compute(dataset), source);
+            manifest = new DatasetManifest(dataset.Name, FormatVersion, ContentHash(dataset), DatasetStats.Compute(dataset), source);
             File.WriteAllText(Path.Combine(tmp, ManifestFile), JsonSerializer.Serialize(manifest, ConfigLoader.Json));
-            string? old = null;
-            if (Directory.Exists(dir))
-            {
-                old = Path.Combine(parent, $".{Path.GetFileName(dir)}.old-{Guid.NewGuid():N}");
-                Directory.Move(dir, old);
-            }
-            Directory.Move(tmp, dir);
-            if (old is not null) Directory.Delete(old, recursive: true);
-            return manifest;
-        }
-        catch
-        {
-            if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
-            throw;
-        }
+        });
+        return manifest!;
     }
 
     public static DatasetManifest ReadManifest(string dir)
