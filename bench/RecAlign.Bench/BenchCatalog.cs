@@ -17,5 +17,6 @@ internal static class BenchCatalog
         ["item-ranking"] = ItemRankingBench.Run,
         ["safetensors-io"] = CheckpointTokenizerBench.SafetensorsIo,
         ["tokenizer-encode"] = CheckpointTokenizerBench.TokenizerEncode,
+        ["gzip-read"] = GzipReadBench.Run,
     };
 }

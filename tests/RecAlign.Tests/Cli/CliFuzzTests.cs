@@ -64,13 +64,13 @@ public sealed class CliFuzzTests
 
     private static readonly string[] Titles = Enumerable.Range(0, 6).Select(i => $"Band {i}").ToArray();
 
-    private const string CandidateJson = """
+    internal const string CandidateJson = """
         [{"historyList": "Band 0::Band 1", "itemList": ["Band 2", "Band 3", "Band 4"], "trueSelection": "Band 2"},
          {"historyList": "Band 1::Band 2", "itemList": ["Band 5", "Band 3", "Band 0"], "trueSelection": "Band 3"},
          {"historyList": "Band 2::Band 3", "itemList": ["Band 4", "Band 1", "Band 0"], "trueSelection": "Band 4"}]
         """;
 
-    private const string SftJsonl = """
+    internal const string SftJsonl = """
         {"prompt": "History: Band 0, Band 1. Next:", "completion": " Band 2"}
         {"prompt": "History: Band 1, Band 2. Next:", "completion": " Band 3"}
         """;
@@ -99,7 +99,8 @@ public sealed class CliFuzzTests
         return root;
     });
 
-    private static string BaseLm => Path.Combine(BaseRoot.Value, "lm");
+    /// <summary>A valid compact-vocabulary model directory (shared, read-only) for tests that need one.</summary>
+    internal static string BaseLm => Path.Combine(BaseRoot.Value, "lm");
     private static string BaseHf => Path.Combine(BaseRoot.Value, "hf");
     private static string BaseDataset => Path.Combine(BaseRoot.Value, "dataset");
 

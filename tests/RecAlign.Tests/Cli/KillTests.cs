@@ -12,8 +12,8 @@ namespace RecAlign.Tests.Cli;
 /// <c>runs list</c> — as a machine losing power would. After every kill: the inputs are unchanged, nothing appeared
 /// outside the runs, models and datasets folders, every run folder and its registry row agree, every dataset folder
 /// is absent or complete. At the end every unfinished run resumes to completion with the uninterrupted run's final
-/// loss, bit for bit, and no half-written output is left. <c>RECALIGN_KILLS</c> sets the number of kills (12 here;
-/// <c>bench/kill-test.sh</c> runs 60).
+/// loss, bit for bit, and no half-written output is left. <c>RECALIGN_KILLS</c> sets the number of kills that must land
+/// (10 here; <c>bench/kill-test.sh</c> runs 60).
 /// </summary>
 public sealed class KillTests
 {
@@ -25,7 +25,7 @@ public sealed class KillTests
     [Fact]
     public void KillsAtRandomMomentsLoseNothingAndEveryRunResumesToTheSameResult()
     {
-        int kills = int.TryParse(Environment.GetEnvironmentVariable("RECALIGN_KILLS"), out var k) && k > 0 ? k : 12;
+        int kills = int.TryParse(Environment.GetEnvironmentVariable("RECALIGN_KILLS"), out var k) && k > 0 ? k : 10;
         int seed = int.TryParse(Environment.GetEnvironmentVariable("RECALIGN_KILL_SEED"), out var s) ? s : 20261202;
         var sandbox = Path.Combine(Path.GetTempPath(), "recalign-kill-" + Guid.NewGuid().ToString("N"));
         var root = Path.Combine(sandbox, "case");
@@ -61,7 +61,8 @@ public sealed class KillTests
 
         var outputOf = new Dictionary<string, string>(StringComparer.Ordinal); // run folder → its --out
         var counts = new Counts();
-        for (int i = 0; i < kills; i++)
+        // Until the asked number of kills has landed (a command that finishes before its moment is not a kill).
+        for (int i = 0; counts.Kills < kills && i < 4 * kills; i++)
         {
             var before = RunFolders(runs).ToHashSet(StringComparer.Ordinal);
             var unfinished = Unfinished(runs);
@@ -130,7 +131,7 @@ public sealed class KillTests
         var leftovers = Directory.EnumerateFileSystemEntries(P("models")).Concat(Directory.Exists(P("datasets")) ? Directory.EnumerateFileSystemEntries(P("datasets")) : [])
             .Where(e => Path.GetFileName(e).Contains(".tmp-") || Path.GetFileName(e).Contains(".old-")).ToList();
         Assert.True(leftovers.Count == 0, $"half-written outputs left: {string.Join(", ", leftovers)}");
-        Assert.True(counts.Kills >= kills / 2, $"too few kills landed: {counts}");
+        Assert.True(counts.Kills >= kills, $"too few kills landed: {counts}");
         Console.WriteLine($"kill test: {counts}, {RunFolders(runs).Count} runs all completed with final loss {referenceLoss}");
     }
 

@@ -38,6 +38,32 @@ public class RunSessionTests
     }
 
     [Fact]
+    public void AKillBetweenTheSummaryAndTheRegistryIsRepaired_AndResumeRefusesTheCompletedRun()
+    {
+        // The summary is written (atomically) first; a process killed before the registry row changes leaves the row
+        // "running" (or "interrupted", after an abandoned-run sweep) while the folder says completed.
+        using var tmp = new TempDir();
+        string id, path;
+        using (var s = RunSession.Start(tmp.Path, "sft", new Cfg()))
+        {
+            (id, path) = (s.Id, s.Run.Path);
+            s.Run.WriteSummary(new RunSummary { FinalMetrics = new Dictionary<string, double> { ["final_loss"] = 1.25 } });
+            s.Registry.UpdateStatus(id, RunStatus.Interrupted); // what a sweep would have said of the killed run
+        }
+        var reg = RunRegistry.ForRunsDir(tmp.Path);
+        reg.UpdateStatus(id, RunStatus.Interrupted); // disposing the session marked it interrupted too
+        var e = Assert.Throws<ArgumentException>(() => RunSession.Resume(path, "sft", new Cfg()));
+        Assert.Contains("already completed", e.Message);
+        var record = reg.Get(id);
+        Assert.Equal(RunStatus.Completed, record.Status); // disk and registry agree again
+        Assert.Equal(1.25, record.FinalMetrics["final_loss"]);
+        // The same repair from the sweep that runs list does.
+        reg.UpdateStatus(id, RunStatus.Running);
+        Assert.Empty(reg.MarkAbandoned());
+        Assert.Equal(RunStatus.Completed, reg.Get(id).Status);
+    }
+
+    [Fact]
     public void ResumeContinuesTheSameCallAndRefusesAChangedOneFieldByField()
     {
         using var tmp = new TempDir();

@@ -71,6 +71,24 @@ public class TrainerTests
         Assert.Contains("NaN at step 4", e.Message);
     }
 
+    [Fact]
+    public void AResumeFromTheFinalCheckpointReportsItsLastLoss_NotNaN()
+    {
+        // Killed after the last checkpoint, before the run completed: the resume has no step left to train.
+        var dir = Path.Combine(Path.GetTempPath(), "recalign-resume-end-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            double finalLoss;
+            using (var lm = LanguageModel.Create(Config, seed: 3))
+                finalLoss = new Trainer(lm, new NextTokenObjective(lm, Corpus(16), 0, 16), Training(6) with { SaveEvery = 3 }, dir).Train().FinalLoss;
+            using var again = LanguageModel.Create(Config, seed: 3);
+            var resumed = new Trainer(again, new NextTokenObjective(again, Corpus(16), 0, 16), Training(6) with { SaveEvery = 3 }, dir).Train(resume: true);
+            Assert.Equal(6, resumed.Steps);
+            Assert.Equal(finalLoss, resumed.FinalLoss);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
     /// <summary>An objective whose loss turns NaN after <c>calls</c> micro-batches.</summary>
     private sealed class NaNAfter(ITrainingObjective inner, int calls) : ITrainingObjective
     {
