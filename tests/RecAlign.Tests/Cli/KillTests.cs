@@ -120,6 +120,12 @@ public sealed class KillTests
             Assert.True(p.WaitForExit(180_000), $"resume of {run} did not finish");
             Assert.True(p.ExitCode == 0, $"resume of {run} failed: {p.Error}");
         }
+        // A killed data prepare is redone as a user would: the rerun clears what the killed one left half written.
+        for (int d = 0; d < 3; d++)
+        {
+            using var p = Start(root, ["data", "prepare", "-f", "movielens", "-i", P("in/ml"), "-o", P($"datasets/d{d}"), "--overwrite"]);
+            Assert.True(p.WaitForExit(180_000) && p.ExitCode == 0, $"data prepare d{d} failed: {p.Error}");
+        }
         CheckInvariants(root, runs, inputs, "after the final resumes");
         var registry = new RunRegistry(RunRegistry.DefaultPath(runs));
         foreach (var run in RunFolders(runs))
