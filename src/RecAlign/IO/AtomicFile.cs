@@ -64,15 +64,26 @@ public static class AtomicFile
     /// moved back when <c>{dir}</c> itself is missing (killed between the two renames), else deleted. Call it only
     /// where no other process is replacing directories. Returns what it did, one line each.
     /// </summary>
-    public static IReadOnlyList<string> RecoverDirectories(string parent)
+    public static IReadOnlyList<string> RecoverDirectories(string parent) => Recover(parent, null);
+
+    /// <summary>As <see cref="RecoverDirectories"/>, for the leftovers of one directory only (<c>{dir}.tmp-*</c>,
+    /// <c>{dir}.old-*</c>): safe to call before writing an output while other processes write its neighbours.</summary>
+    public static IReadOnlyList<string> RecoverDirectory(string directory)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        return Path.GetDirectoryName(full) is { } parent ? Recover(parent, Path.GetFileName(full)) : [];
+    }
+
+    /// <summary>Recovers the leftovers in <paramref name="parent"/> (of <paramref name="only"/>, or of every directory).</summary>
+    private static List<string> Recover(string parent, string? only)
     {
         var done = new List<string>();
         if (!Directory.Exists(parent)) return done;
-        foreach (var path in Directory.GetDirectories(parent).Order(StringComparer.Ordinal))
+        foreach (var path in Directory.GetDirectories(parent, only is null ? "*" : only + ".*").Order(StringComparer.Ordinal))
         {
             var name = Path.GetFileName(path);
             var match = AbandonedName.Match(name);
-            if (!match.Success) continue;
+            if (!match.Success || (only is not null && match.Groups["name"].Value != only)) continue;
             var original = Path.Combine(parent, match.Groups["name"].Value);
             if (match.Groups["kind"].Value == "old" && !Directory.Exists(original))
             {
@@ -83,33 +94,6 @@ public static class AtomicFile
             {
                 TryDelete(path);
                 done.Add($"deleted the unfinished {name}");
-            }
-        }
-        return done;
-    }
-
-    /// <summary>As <see cref="RecoverDirectories"/>, for the leftovers of one directory only (<c>{dir}.tmp-*</c>,
-    /// <c>{dir}.old-*</c>): safe to call before writing an output while other processes write its neighbours.</summary>
-    public static IReadOnlyList<string> RecoverDirectory(string directory)
-    {
-        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
-        var parent = Path.GetDirectoryName(full);
-        var done = new List<string>();
-        if (parent is null || !Directory.Exists(parent)) return done;
-        var name = Path.GetFileName(full);
-        foreach (var path in Directory.GetDirectories(parent, name + ".*").Order(StringComparer.Ordinal))
-        {
-            var match = AbandonedName.Match(Path.GetFileName(path));
-            if (!match.Success || match.Groups["name"].Value != name) continue;
-            if (match.Groups["kind"].Value == "old" && !Directory.Exists(full))
-            {
-                Directory.Move(path, full);
-                done.Add($"restored {full} from {Path.GetFileName(path)}");
-            }
-            else
-            {
-                TryDelete(path);
-                done.Add($"deleted the unfinished {Path.GetFileName(path)}");
             }
         }
         return done;

@@ -52,6 +52,16 @@ public sealed class RunRegistry
             Pooling = false, // no handles left open between calls: run folders and temp dirs can be moved or deleted
             DefaultTimeout = 30,
         }.ToString();
+        try { CreateSchema(); }
+        catch (SqliteException e) when (e.SqliteErrorCode is 11 or 26) // SQLITE_CORRUPT, SQLITE_NOTADB
+        {
+            throw new IOException($"{Path}: not a usable run registry ({e.Message.TrimEnd('.')}); move it aside and `recalign runs list` " +
+                "builds a new one from the run folders (each run's summary.json says how it ended)", e);
+        }
+    }
+
+    private void CreateSchema()
+    {
         using var c = Open();
         Execute(c, "PRAGMA journal_mode=WAL;");
         Execute(c, """

@@ -365,6 +365,10 @@ public sealed class CliFuzzTests
         yield return new("resume/not-a-run", w => { Directory.CreateDirectory(w.P("runs/x")); w.Write("runs/x/notes.txt", "x"); return ["sft", "--model", BaseLm, "--train", w.Write("train.jsonl", SftJsonl), "--out", w.P("out"), "--resume", w.P("runs/x")]; }, "runs/x");
         yield return new("resume/run-json-corrupt", w => { w.Write("runs/x/run.json", "{\"id\": "); return ["sft", "--model", BaseLm, "--train", w.Write("train.jsonl", SftJsonl), "--out", w.P("out"), "--resume", w.P("runs/x")]; }, "runs/x");
 
+        // The run registry.
+        yield return new("registry/garbage", w => { w.Write("runs/registry.sqlite", Garbage(5)); return ["runs", "list", "--runs-dir", w.Runs]; }, "registry.sqlite");
+        yield return new("registry/text-file", w => { w.Write("runs/registry.sqlite", "not a database\n"); return ["runs", "list", "--runs-dir", w.Runs]; }, "registry.sqlite");
+
         // Output paths that would destroy data: refused before anything is written.
         yield return new("out/non-empty-folder", w => { w.Write("v/notes.txt", "x"); return ["sft", "--model", BaseLm, "--train", w.Write("train.jsonl", SftJsonl), "--out", w.P("v"), "--runs-dir", w.Runs]; }, "notes.txt");
         yield return new("out/equals-runs-dir", w => { w.Write("runs/registry.sqlite", "x"); return ["sft", "--model", BaseLm, "--train", w.Write("train.jsonl", SftJsonl), "--out", w.Runs, "--runs-dir", w.Runs]; }, "runs");

@@ -64,6 +64,29 @@ public class RunSessionTests
     }
 
     [Fact]
+    public void ALostRegistryIsRebuiltFromTheRunFolders()
+    {
+        using var tmp = new TempDir();
+        string done, failed;
+        using (var s = RunSession.Start(tmp.Path, "sft", new Cfg()))
+        {
+            done = s.Id;
+            s.Complete(new RunSummary { FinalMetrics = new Dictionary<string, double> { ["hr1"] = 0.5 } }, writeReport: false);
+        }
+        using (var s = RunSession.Start(tmp.Path, "align", new Cfg(4)))
+        {
+            failed = s.Id;
+            s.Fail(new InvalidOperationException("x"));
+        }
+        foreach (var f in Directory.GetFiles(tmp.Path, RunRegistry.DefaultFileName + "*")) File.Delete(f);
+        var reg = RunRegistry.ForRunsDir(tmp.Path);
+        Assert.Equal(2, reg.Discover(tmp.Path));
+        Assert.Equal(RunStatus.Completed, reg.Get(done).Status);
+        Assert.Equal(0.5, reg.Get(done).FinalMetrics["hr1"]);
+        Assert.Equal(RunStatus.Failed, reg.Get(failed).Status);
+    }
+
+    [Fact]
     public void ResumeContinuesTheSameCallAndRefusesAChangedOneFieldByField()
     {
         using var tmp = new TempDir();
