@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Text;
 using System.Text.Json;
 using Microsoft.ML.Tokenizers;
@@ -131,6 +132,32 @@ public sealed class HuggingFaceTokenizer : ITokenizer
     /// <summary>Builds from in-memory file contents.</summary>
     public static HuggingFaceTokenizer FromJson(string tokenizerJson, string? tokenizerConfigJson = null, string? specialTokensMapJson = null) =>
         new(tokenizerJson, tokenizerConfigJson, specialTokensMapJson, TokenizerFile);
+
+    /// <summary>This tokenizer with extra added tokens (id, content) at the end of <c>added_tokens</c>: how another
+    /// library (transformers' AutoTokenizer) learns that each of them is one token with that id.</summary>
+    public HuggingFaceTokenizer WithAddedTokens(IEnumerable<(int Id, string Content)> tokens)
+    {
+        var root = JsonNode.Parse(_tokenizerJson)!.AsObject();
+        if (root["added_tokens"] is not JsonArray added) root["added_tokens"] = added = [];
+        foreach (var (id, content) in tokens)
+            added.Add(new JsonObject
+            {
+                ["id"] = id, ["content"] = content, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
+                ["normalized"] = false, ["special"] = false,
+            });
+        return new HuggingFaceTokenizer(root.ToJsonString(), _configJson, _specialMapJson, TokenizerFile);
+    }
+
+    /// <summary>This tokenizer without the added tokens whose id is <paramref name="firstId"/> or above (undoes
+    /// <see cref="WithAddedTokens"/>).</summary>
+    public HuggingFaceTokenizer WithoutAddedTokensFrom(int firstId, string source)
+    {
+        var root = JsonNode.Parse(_tokenizerJson)!.AsObject();
+        if (root["added_tokens"] is JsonArray added)
+            foreach (var t in added.Where(t => t?["id"] is JsonValue v && v.TryGetValue<int>(out var id) && id >= firstId).ToList())
+                added.Remove(t);
+        return new HuggingFaceTokenizer(root.ToJsonString(), _configJson, _specialMapJson, source);
+    }
 
     public int[] Encode(string text, bool addBos = false)
     {
@@ -318,7 +345,11 @@ public static class TokenizerLoader
     public static ITokenizer Load(string directory)
     {
         var inner = LoadBase(directory);
-        return ItemTokenizer.Exists(directory) ? ItemTokenizer.Load(directory, inner) : inner;
+        if (!ItemTokenizer.Exists(directory)) return inner;
+        // tokenizer.json lists the item tokens for other libraries; the item tokenizer adds them itself.
+        if (inner is HuggingFaceTokenizer hf && ItemTokenizer.BaseVocabSize(directory) is var baseSize && hf.VocabSize > baseSize)
+            inner = hf.WithoutAddedTokensFrom(baseSize, Path.GetFullPath(Path.Combine(directory, HuggingFaceTokenizer.TokenizerFile)));
+        return ItemTokenizer.Load(directory, inner);
     }
 
     private static ITokenizer LoadBase(string directory)

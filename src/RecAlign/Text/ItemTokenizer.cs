@@ -102,7 +102,11 @@ public sealed class ItemTokenizer : ITokenizer
 
     public void Save(string directory)
     {
-        Inner.Save(directory);
+        // A HuggingFace tokenizer.json also lists the item tokens as added tokens (ids after the base vocabulary), so
+        // transformers encodes "<item_k>" as the one token this model has for it; loading strips them again.
+        if (Inner is HuggingFaceTokenizer hf)
+            hf.WithAddedTokens(Enumerable.Range(0, Catalog.Count).Select(i => (FirstItemId + i, ItemTokens.Token(i)))).Save(directory);
+        else Inner.Save(directory);
         var root = new JsonObject
         {
             ["format"] = FormatName,
@@ -115,6 +119,18 @@ public sealed class ItemTokenizer : ITokenizer
         var options = new System.Text.Json.JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         TextFiles.WriteAtomic(Path.Combine(directory, FileName), root.ToJsonString(options) + "\n");
         CatalogJsonl.Write(Catalog, directory);
+    }
+
+    /// <summary>The base vocabulary size recorded in <paramref name="directory"/>'s item-token file.</summary>
+    internal static int BaseVocabSize(string directory)
+    {
+        var path = Path.GetFullPath(Path.Combine(directory, FileName));
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path))?["base_vocab_size"] is JsonValue v && v.TryGetValue<int>(out var n) && n >= 0 ? n
+                : throw new InvalidDataException($"{path}: field 'base_vocab_size' must be a non-negative integer.");
+        }
+        catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"{path}: not valid JSON (line {e.LineNumber + 1}): {RecAlign.IO.JsonErrors.Reason(e)}", e); }
     }
 
     /// <summary>True when <paramref name="directory"/> holds item tokens beside its tokenizer.</summary>

@@ -76,6 +76,32 @@ public sealed class ItemTokenizerTests : IDisposable
     }
 
     [Fact]
+    public void OverAHuggingFaceTokenizer_ItemTokensAreAddedTokensInTokenizerJson_AndRoundTrip()
+    {
+        var hf = HuggingFaceTokenizer.FromJson(HuggingFaceTokenizerTests.BuildTokenizerJson(HuggingFaceTokenizerTests.QwenPreTokenizer(), arrayMerges: true).Json);
+        var tok = new ItemTokenizer(hf, Catalog()) { HistoryWindow = 10 };
+        tok.Save(_dir);
+        // What transformers reads: tokenizer.json alone, where each <item_k> is an added token with this model's id.
+        var added = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "tokenizer.json")))!["added_tokens"]!.AsArray();
+        for (int k = 0; k < 5; k++)
+            Assert.Contains(added, t => (string?)t!["content"] == $"<item_{k}>" && (int)t["id"]! == hf.VocabSize + k);
+        var plain = HuggingFaceTokenizer.Load(_dir);
+        Assert.Equal(tok.VocabSize, plain.VocabSize);
+        Assert.Equal([hf.VocabSize + 3], plain.Encode("<item_3>"));
+        // What RecAlign reads: the item tokenizer over the base vocabulary, ids unchanged.
+        var loaded = Assert.IsType<ItemTokenizer>(TokenizerLoader.Load(_dir));
+        Assert.Equal(hf.VocabSize, loaded.Inner.VocabSize);
+        Assert.Equal(tok.VocabSize, loaded.VocabSize);
+        var text = "the <item_1> the <item_4>";
+        Assert.Equal(tok.Encode(text, addBos: true), loaded.Encode(text, addBos: true));
+        Assert.Equal(plain.Encode("<item_2>"), loaded.Encode("<item_2>"));
+        // Saved again, the file does not list them twice.
+        loaded.Save(_dir);
+        Assert.Equal(5, System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "tokenizer.json")))!["added_tokens"]!.AsArray()
+            .Count(t => ((string?)t!["content"])!.StartsWith("<item_", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void ItemTokensThatDoNotFitTheTokenizerBesideThemAreAClearError()
     {
         Make().Save(_dir);
