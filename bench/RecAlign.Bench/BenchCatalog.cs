@@ -18,5 +18,6 @@ internal static class BenchCatalog
         ["safetensors-io"] = CheckpointTokenizerBench.SafetensorsIo,
         ["tokenizer-encode"] = CheckpointTokenizerBench.TokenizerEncode,
         ["gzip-read"] = GzipReadBench.Run,
+        ["title-tokenization"] = TitleTokenizationBench.Run,
     };
 }

@@ -70,12 +70,15 @@ public static class DataPipelineCommands
         var seed = new Option<ulong>("--seed") { Description = "world and candidate seed", DefaultValueFactory = _ => 42UL };
         var count = new Option<int>("--count", "-n") { Description = "candidates per list, target included", DefaultValueFactory = _ => 20 };
         var set = CommonOptions.Set("users=500");
+        var models = new Option<string[]>("--model") { Description = "a model directory trained on this world (e.g. train sasrec --dataset from data synth with the same --size/--seed/--set): scored on the same lists (repeatable)", AllowMultipleArgumentsPerToken = false };
         var cmd = new Command("headroom", "HR@1 of the synthetic world's ground-truth rankers (the Bayes-optimal oracle and its parts) and of popularity on the leave-one-out test lists");
-        foreach (var o in new Option[] { size, seed, count, set }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { size, seed, count, set, models }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             var config = ConfigLoader.Load(SyntheticConfig.Preset(pr.GetValue(size)!) with { Seed = pr.GetValue(seed) }, null, pr.GetValue(set));
-            var rows = SyntheticHeadroom.Compute(SyntheticWorld.Generate(config), pr.GetValue(count), config.Seed);
+            var loaded = (pr.GetValue(models) ?? []).Select(m => (Name: "model " + Path.GetFileName(Path.TrimEndingDirectorySeparator(m)), Model: RecAlign.Models.Recommenders.Load(m))).ToList();
+            var rows = SyntheticHeadroom.Compute(SyntheticWorld.Generate(config), pr.GetValue(count), config.Seed, loaded);
+            foreach (var (_, m) in loaded) m.Dispose();
             var table = new Spectre.Console.Table().AddColumns("ranker", "HR@1", "NDCG@5", "what it ranks by");
             foreach (var r in rows)
                 table.AddRow(r.Ranker, r.Hr1.ToString("F4", CultureInfo.InvariantCulture), r.Ndcg5.ToString("F4", CultureInfo.InvariantCulture), Spectre.Console.Markup.Escape(r.Description));

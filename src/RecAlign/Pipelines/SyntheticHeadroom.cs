@@ -15,11 +15,14 @@ public static class SyntheticHeadroom
 {
     public sealed record Row(string Ranker, string Description, double Hr1, double Ndcg5);
 
-    public static IReadOnlyList<Row> Compute(SyntheticWorld world, int candidates = 20, ulong seed = 42)
+    /// <param name="models">trained recommenders (name, model) scored on the same lists, beside the ground-truth rows.</param>
+    public static IReadOnlyList<Row> Compute(SyntheticWorld world, int candidates = 20, ulong seed = 42,
+        IReadOnlyList<(string Name, Models.IRecommender Model)>? models = null)
     {
         var split = Splitter.Split(world.Dataset, new SplitConfig { Method = SplitMethod.LeaveOneOut });
         var examples = CandidateSampler.For(new CandidateConfig { Count = candidates, Seed = seed }, world.Catalog.Count).Sample(split.Test);
-        var questions = examples.Select(e => new CandidateQuestion("", e.Candidates.Select(world.Catalog.Title).ToList(), CandidateQuestions.TargetIndex(e))).ToList();
+        var questions = examples.Select(e => new CandidateQuestion("", e.Candidates.Select(world.Catalog.Title).ToList(), CandidateQuestions.TargetIndex(e))
+            { Items = new QuestionItems(world.Catalog, e.History, e.Candidates) }).ToList();
         var truth = world.GroundTruth(split.Test);
         var allTargets = CandidateSampler.PopularityWeights(split.Train.Select(e => e.Target), world.Catalog.Count);
         var latestTargets = CandidateSampler.PopularityWeights(Quickstart.LatestTwoPrefixes(split.Train).Latest.Select(e => e.Target), world.Catalog.Count);
@@ -45,6 +48,11 @@ public static class SyntheticHeadroom
         using var randomRecommender = new Models.Baselines.RandomRecommender(seed);
         var random = RecommenderEvaluator.Candidates(randomRecommender, questions).Metrics;
         rows.Add(new Row("random", "uniform scores", random[Metrics.HitRatioAt1Key], random["ndcg@5"]));
+        foreach (var (name, model) in models ?? [])
+        {
+            var m = RecommenderEvaluator.Candidates(model, questions).Metrics;
+            rows.Add(new Row(name, "a trained model on the same lists", m[Metrics.HitRatioAt1Key], m["ndcg@5"]));
+        }
         return rows;
     }
 

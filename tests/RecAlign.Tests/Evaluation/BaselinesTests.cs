@@ -41,4 +41,15 @@ public class BaselinesTests
         Assert.True(rows["oracle_observed_taste"] > rows["oracle_no_taste"], $"observed {rows["oracle_observed_taste"]} vs none {rows["oracle_no_taste"]}");
         Assert.True(rows["oracle_observed_taste"] <= rows["oracle"] + 0.02, $"observed {rows["oracle_observed_taste"]} vs oracle {rows["oracle"]}");
     }
+
+    [Fact]
+    public void SyntheticHeadroomScoresTrainedModelsOnTheSameLists()
+    {
+        // A model scored beside the ground truth must see the very lists the rows above see: the random
+        // recommender with the headroom's seed reproduces its "random" row exactly.
+        var world = SyntheticWorld.Generate(SyntheticConfig.Tiny);
+        using var random = new RecAlign.Models.Baselines.RandomRecommender(42);
+        var rows = SyntheticHeadroom.Compute(world, 20, 42, [("model random", random)]).ToDictionary(r => r.Ranker, r => r.Hr1);
+        Assert.Equal(rows["random"], rows["model random"]);
+    }
 }
