@@ -62,14 +62,14 @@ internal static class CommonOptions
         return new TorchSharp.torch.Device(text);
     }
 
-    /// <summary>Where run directories and the registry live: $RECALIGN_RUNS_DIR or ./runs. The help shows the
-    /// resolved default, so the description only says where it comes from.</summary>
     /// <summary><c>--overwrite</c>: replace an existing output of the command's own kind (never anything else).</summary>
     public static Option<bool> Overwrite(string kind) => new("--overwrite")
     {
         Description = $"replace an existing {kind} at the output path (a folder holding anything else is always refused)",
     };
 
+    /// <summary>Where run directories and the registry live: $RECALIGN_RUNS_DIR or ./runs. The help shows the
+    /// resolved default, so the description only says where it comes from.</summary>
     public static Option<string> RunsDir() => new("--runs-dir")
     {
         Description = $"folder holding run folders and the registry (${RecAlign.Runs.RunDirectory.RunsDirVariable} sets the default)",

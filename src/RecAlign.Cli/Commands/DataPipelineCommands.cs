@@ -181,7 +181,6 @@ public static class DataPipelineCommands
         {
             OutputGuard.CheckFile("--out", pr.GetValue(output)!, [("the input file", pr.GetValue(input)), ("the --templates file", pr.GetValue(templates))]);
             var file = CandidatePromptJson.Read(pr.GetValue(input)!);
-            if (file.Examples.Count == 0) throw new ArgumentException($"{Path.GetFullPath(pr.GetValue(input)!)}: holds no candidate examples (nothing to write)");
             var listStyle = ParseEnum<ItemListStyle>(pr.GetValue(style)!, "--style");
             var config = new PromptConfig
             {

@@ -67,7 +67,7 @@ internal static class TrainCommands
                 .Append(("the runs folder", runsDir)).Append(("the resumed run", resume)),
             replaceOwn: resume is not null);
         using var session = resume is null
-            ? RunSession.Start(parse.GetValue(common.RunsDir)!, kind, config, inputs: inputs)
+            ? RunSession.Start(runsDir, kind, config, inputs: inputs)
             : RunSession.Resume(resume, kind, config, inputs);
         try
         {
@@ -239,7 +239,6 @@ internal static class TrainCommands
                 var v = parse.GetValue(validation) is { } vp ? CandidatePromptJson.Read(vp) : null;
                 questions = v is null ? [] : CandidateQuestions.From(builder, catalog, CandidateExamples.InCatalog(v.Examples, v.Catalog, catalog, parse.GetValue(validation)!));
             }
-            if (data.Count == 0) throw new ArgumentException($"sft: {Path.GetFullPath(parse.GetValue(train)!)} holds no training examples");
             var inputs = Inputs(("model", modelDir, true), ("train", parse.GetValue(train), true),
                 ("validation", parse.GetValue(validation), true), ("template", parse.GetValue(template), false),
                 ("item_text", mode.ToString(), false), ("out", parse.GetValue(common.Out), true));
@@ -266,7 +265,6 @@ internal static class TrainCommands
             var config = Resolve(parse, common, defaults);
             ModelDirectory.RequireModelDirectory(parse.GetValue(model)!);
             var data = TrlJsonl.ReadPreferences(parse.GetValue(train)!, sameRejectedCount: true);
-            if (data.Count == 0) throw new ArgumentException($"align: {Path.GetFullPath(parse.GetValue(train)!)} holds no preference examples");
             var questions = Questions(parse.GetValue(validation), parse.GetValue(template)!);
             var inputs = Inputs(("model", parse.GetValue(model), true), ("train", parse.GetValue(train), true),
                 ("validation", parse.GetValue(validation), true), ("template", parse.GetValue(template), false), ("out", parse.GetValue(common.Out), true));

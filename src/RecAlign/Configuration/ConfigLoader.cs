@@ -30,8 +30,8 @@ public static class ConfigLoader
         if (path is not null)
         {
             if (!File.Exists(path)) throw new FileNotFoundException($"config file not found: {path}", path);
-            if (new FileInfo(path).Length > MaxConfigBytes)
-                throw new FormatException($"{path}: {new FileInfo(path).Length} bytes; a config file is at most {MaxConfigBytes >> 20} MiB");
+            if (new FileInfo(path).Length is var size && size > MaxConfigBytes)
+                throw new FormatException($"{path}: {size} bytes; a config file is at most {MaxConfigBytes >> 20} MiB");
             string text;
             try { text = StrictUtf8.GetString(File.ReadAllBytes(path)); }
             catch (DecoderFallbackException e) { throw new FormatException($"{path}: not UTF-8 text (invalid byte at offset {e.Index})"); }

@@ -104,10 +104,13 @@ public static class AtomicFile
 
     /// <summary>Builds a directory's full contents in <c>{dir}.tmp-{guid}</c> via <paramref name="fill"/>, then swaps
     /// it in: an existing directory is renamed aside, the new one renamed in, the old one deleted. Readers never
-    /// see a half-written directory.</summary>
-    public static void ReplaceDirectory(string directory, Action<string> fill)
+    /// see a half-written directory. Replacing is total, so an existing non-empty directory must be of kind
+    /// <paramref name="replaces"/> (when given); anything else, such as a user's folder given as the output, is refused.</summary>
+    public static void ReplaceDirectory(string directory, Action<string> fill, OutputKind? replaces = null)
     {
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        if (replaces is not null && Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any() && !replaces.Recognizes(full))
+            throw new IOException($"{full}: the folder is not empty and is not a {replaces.Name}; it is not replaced (choose a new or empty folder)");
         var parent = Path.GetDirectoryName(full) ?? throw new ArgumentException($"Cannot replace a root directory: {full}");
         Directory.CreateDirectory(parent);
         var tmp = $"{full}.tmp-{Guid.NewGuid():N}";

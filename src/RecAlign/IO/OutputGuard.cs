@@ -4,9 +4,12 @@ namespace RecAlign.IO;
 /// folder. Only a folder the test recognises may be replaced, and only when the user asks (<c>--overwrite</c>).</summary>
 public sealed record OutputKind(string Name, Func<string, bool> Recognizes)
 {
+    /// <summary>Any safetensors checkpoint (a model directory, a trainer's step checkpoint, adapters).</summary>
+    public static readonly OutputKind Checkpoint = new("checkpoint", d => Directory.EnumerateFiles(d, "*.safetensors*").Any());
+
     /// <summary>A model directory (a language model or a sequential recommender): <c>config.json</c> beside safetensors.</summary>
     public static readonly OutputKind ModelDirectory = new("model directory", d =>
-        File.Exists(Path.Combine(d, "config.json")) && Directory.EnumerateFiles(d, "*.safetensors*").Any());
+        File.Exists(Path.Combine(d, "config.json")) && Checkpoint.Recognizes(d));
 
     /// <summary>A canonical dataset folder (<c>data prepare</c>, <c>data synth</c>).</summary>
     public static readonly OutputKind Dataset = new("dataset folder", d => File.Exists(Path.Combine(d, "dataset.json")));
@@ -49,11 +52,13 @@ public static class OutputGuard
         // A write of this output killed half way left its new copy aside (deleted) or its old copy aside (put back).
         AtomicFile.RecoverDirectory(full);
         if (!Directory.Exists(full) || !Directory.EnumerateFileSystemEntries(full).Any()) return full;
-        var entries = Directory.EnumerateFileSystemEntries(full).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
-        var shown = string.Join(", ", entries.Take(5)) + (entries.Count > 5 ? $", … ({entries.Count} entries)" : "");
         if (!kind.Recognizes(full))
+        {
+            var entries = Directory.EnumerateFileSystemEntries(full).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+            var shown = string.Join(", ", entries.Take(5)) + (entries.Count > 5 ? $", … ({entries.Count} entries)" : "");
             throw new ArgumentException($"{option} {path}: the folder is not empty ({shown}) and is not a RecAlign {kind.Name}; " +
                 "nothing was written: choose a new or empty folder");
+        }
         if (!overwrite && !replaceOwn)
             throw new ArgumentException($"{option} {path}: a {kind.Name} is already there; pass --overwrite to replace it, or choose another folder");
         return full;

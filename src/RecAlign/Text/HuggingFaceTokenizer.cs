@@ -345,11 +345,7 @@ public static class TokenizerLoader
     public static ITokenizer Load(string directory)
     {
         var inner = LoadBase(directory);
-        if (!ItemTokenizer.Exists(directory)) return inner;
-        // tokenizer.json lists the item tokens for other libraries; the item tokenizer adds them itself.
-        if (inner is HuggingFaceTokenizer hf && ItemTokenizer.BaseVocabSize(directory) is var baseSize && hf.VocabSize > baseSize)
-            inner = hf.WithoutAddedTokensFrom(baseSize, Path.GetFullPath(Path.Combine(directory, HuggingFaceTokenizer.TokenizerFile)));
-        return ItemTokenizer.Load(directory, inner);
+        return ItemTokenizer.Exists(directory) ? ItemTokenizer.Load(directory, inner) : inner;
     }
 
     private static ITokenizer LoadBase(string directory)

@@ -121,18 +121,6 @@ public sealed class ItemTokenizer : ITokenizer
         CatalogJsonl.Write(Catalog, directory);
     }
 
-    /// <summary>The base vocabulary size recorded in <paramref name="directory"/>'s item-token file.</summary>
-    internal static int BaseVocabSize(string directory)
-    {
-        var path = Path.GetFullPath(Path.Combine(directory, FileName));
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(path))?["base_vocab_size"] is JsonValue v && v.TryGetValue<int>(out var n) && n >= 0 ? n
-                : throw new InvalidDataException($"{path}: field 'base_vocab_size' must be a non-negative integer.");
-        }
-        catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"{path}: not valid JSON (line {e.LineNumber + 1}): {RecAlign.IO.JsonErrors.Reason(e)}", e); }
-    }
-
     /// <summary>True when <paramref name="directory"/> holds item tokens beside its tokenizer.</summary>
     public static bool Exists(string directory) => File.Exists(Path.Combine(directory, FileName));
 
@@ -148,6 +136,9 @@ public sealed class ItemTokenizer : ITokenizer
         int Int(string field) => obj[field] is JsonValue v && v.TryGetValue<int>(out var n) && n >= 0 ? n
             : throw new InvalidDataException($"{path}: field '{field}' must be a non-negative integer.");
         if (Int("version") != FormatVersion) throw new InvalidDataException($"{path}: field 'version' must be {FormatVersion}.");
+        // tokenizer.json lists the item tokens for other libraries (see Save); this tokenizer adds them itself.
+        if (inner is HuggingFaceTokenizer hf && hf.VocabSize > Int("base_vocab_size"))
+            inner = hf.WithoutAddedTokensFrom(Int("base_vocab_size"), Path.GetFullPath(Path.Combine(directory, HuggingFaceTokenizer.TokenizerFile)));
         if (Int("base_vocab_size") != inner.VocabSize)
             throw new InvalidDataException($"{path}: field 'base_vocab_size' is {Int("base_vocab_size")} but the tokenizer beside it has {inner.VocabSize} ids");
         var catalog = CatalogJsonl.Read(Path.Combine(directory, CatalogJsonl.FileName));

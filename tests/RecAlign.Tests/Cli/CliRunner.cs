@@ -33,7 +33,9 @@ public static class CliRunner
 {
     public static string Executable => Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "recalign.exe" : "recalign");
 
-    public static CliResult Run(string workingDirectory, TimeSpan timeout, params string[] args)
+    /// <summary>Starts <c>recalign args</c> in <paramref name="workingDirectory"/> (runs default to its <c>runs</c>
+    /// folder) with its streams redirected and standard input closed.</summary>
+    public static Process Start(string workingDirectory, string[] args)
     {
         var info = new ProcessStartInfo(Executable)
         {
@@ -46,8 +48,14 @@ public static class CliRunner
         foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment["RECALIGN_RUNS_DIR"] = Path.Combine(workingDirectory, "runs");
         info.Environment["COLUMNS"] = "200";
-        using var p = Process.Start(info)!;
+        var p = Process.Start(info)!;
         p.StandardInput.Close();
+        return p;
+    }
+
+    public static CliResult Run(string workingDirectory, TimeSpan timeout, params string[] args)
+    {
+        using var p = Start(workingDirectory, args);
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         var finished = p.WaitForExit(timeout);

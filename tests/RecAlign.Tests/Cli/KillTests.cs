@@ -210,25 +210,24 @@ public sealed class KillTests
     /// <summary>A started command with both streams drained (a full pipe must never block it) and stderr kept.</summary>
     private sealed class Proc(Process process, StringBuilder error) : IDisposable
     {
-        public bool WaitForExit(int ms) => process.WaitForExit(ms) && Drained();
-        public void WaitForExit() { process.WaitForExit(); }
+        /// <summary>Whether it exited within <paramref name="ms"/>; if so, its redirected streams are drained too (the
+        /// parameterless wait does that).</summary>
+        public bool WaitForExit(int ms)
+        {
+            if (!process.WaitForExit(ms)) return false;
+            process.WaitForExit();
+            return true;
+        }
+        public void WaitForExit() => process.WaitForExit();
         public void Kill() => process.Kill();
         public int ExitCode => process.ExitCode;
         public string Error { get { lock (error) return error.ToString(); } }
-        private bool Drained() { process.WaitForExit(); return true; }
         public void Dispose() => process.Dispose();
     }
 
     private static Proc Start(string workingDirectory, string[] args)
     {
-        var info = new ProcessStartInfo(CliRunner.Executable)
-        {
-            WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
-        };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        info.Environment["COLUMNS"] = "200";
-        var p = Process.Start(info)!;
-        p.StandardInput.Close();
+        var p = CliRunner.Start(workingDirectory, args);
         var err = new StringBuilder();
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (err) err.AppendLine(e.Data); };

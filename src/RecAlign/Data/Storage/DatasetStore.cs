@@ -38,8 +38,6 @@ public static class DatasetStore
     public static DatasetManifest Save(InteractionDataset dataset, string dir, IReadOnlyDictionary<string, string>? source = null)
     {
         dir = Path.GetFullPath(Path.TrimEndingDirectorySeparator(dir));
-        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any() && !RecAlign.IO.OutputKind.Dataset.Recognizes(dir))
-            throw new IOException($"{dir}: the folder is not empty and is not a dataset folder; it is not replaced (choose a new or empty folder)");
         foreach (var g in dataset.Catalog.Items.SelectMany(i => i.Genres))
             if (g.Contains('|')) throw new ArgumentException($"genre '{g}' contains '|', the stored genre separator");
         DatasetManifest? manifest = null;
@@ -50,7 +48,7 @@ public static class DatasetStore
             WriteInteractions(dataset.Interactions, Path.Combine(tmp, "interactions.parquet"));
             manifest = new DatasetManifest(dataset.Name, FormatVersion, ContentHash(dataset), DatasetStats.Compute(dataset), source);
             File.WriteAllText(Path.Combine(tmp, ManifestFile), JsonSerializer.Serialize(manifest, ConfigLoader.Json));
-        });
+        }, RecAlign.IO.OutputKind.Dataset);
         return manifest!;
     }
 

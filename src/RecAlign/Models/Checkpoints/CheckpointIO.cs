@@ -72,10 +72,6 @@ public static class CheckpointIO
             named.Add(KeyValuePair.Create(saved, t));
         }
 
-        // Replacing is atomic but total: never do it to a folder that is not a checkpoint (a user's folder given as output).
-        if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any()
-            && !Directory.EnumerateFiles(directory, "*.safetensors*").Any())
-            throw new IOException($"{Path.GetFullPath(directory)}: the folder is not empty and holds no checkpoint; it is not replaced (choose a new or empty folder)");
         AtomicFile.ReplaceDirectory(directory, tmp =>
         {
             SafetensorsCheckpoint.Write(tmp, named, options.MaxShardBytes, options.Metadata, options.DType, options.BaseName);
@@ -85,7 +81,7 @@ public static class CheckpointIO
                 AtomicFile.WriteAllText(Path.Combine(tmp, file), text);
             }
             options.WriteExtraFiles?.Invoke(tmp);
-        });
+        }, OutputKind.Checkpoint);
     }
 
     /// <summary>Copies a checkpoint's tensors into <paramref name="module"/> by name, converting to each target's

@@ -8,7 +8,8 @@ namespace RecAlign.Models.Checkpoints;
 /// <summary>One tensor's entry in a safetensors header. Offsets are relative to the start of the data section.</summary>
 public sealed record SafetensorsTensorInfo(string Name, SafetensorsDType DType, long[] Shape, long Begin, long End)
 {
-    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+    /// <summary>Elements of the shape; an OverflowException past int64 (the reader refuses such a header).</summary>
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => checked(a * b));
     public long ByteLength => End - Begin;
 }
 
@@ -175,7 +176,7 @@ public sealed class SafetensorsFile : IDisposable
             throw new InvalidDataException($"{where}: field 'data_offsets' must be non-negative integers with begin <= end.");
         var info = new SafetensorsTensorInfo(prop.Name, dtype, shape, begin, end);
         long expectedBytes;
-        try { expectedBytes = checked(shape.Aggregate(1L, (a, b) => checked(a * b)) * SafetensorsDTypes.ElementSize(dtype)); }
+        try { expectedBytes = checked(info.ElementCount * SafetensorsDTypes.ElementSize(dtype)); }
         catch (OverflowException)
         {
             throw new InvalidDataException($"{where}: shape [{string.Join(",", shape)}] has more elements than any file can hold.");

@@ -84,15 +84,8 @@ public static class Generator
         /// <summary>Left-pads the prompts, prefills the cache and returns fp32 logits of each prompt's last token [B, V].</summary>
         private Tensor Prefill(KvCache cache)
         {
-            int b = _prompts.Count, t = _prompts.Max(p => p.Length);
-            var ids = new long[b * t];
-            var mask = new long[b * t];
-            Array.Fill(ids, _pad);
-            for (int r = 0; r < b; r++)
-            {
-                int offset = r * t + t - _prompts[r].Length;
-                for (int j = 0; j < _prompts[r].Length; j++) { ids[offset + j] = _prompts[r][j]; mask[offset + j] = 1; }
-            }
+            int b = _prompts.Count;
+            var (ids, mask, t) = ContinuationScorer.LeftPad(_prompts, _pad);
             using var scope = NewDisposeScope();
             var device = _model.Device;
             var hidden = _model.Hidden(tensor(ids, [b, t], device: device), tensor(mask, [b, t], device: device), cache);
