@@ -12,6 +12,7 @@ internal static class CommandCatalog
         yield return PipelineCommand.Build();
         foreach (var c in TrainCommands.Build()) yield return c;
         yield return EvalCommand.Build();
+        yield return ServeCommand.Build();
         var data = new Command("data", "prepare, inspect, sample and audit recommendation data");
         foreach (var c in DataPrepareCommands.Build()) data.Subcommands.Add(c);
         foreach (var c in DataPipelineCommands.Build()) data.Subcommands.Add(c);

@@ -38,7 +38,7 @@ public static class RunsCommands
     }
 
     /// <summary>A run folder given by path needs no registry; anything else is looked up (after discovery).</summary>
-    private static (RunDirectory Run, RunRecord? Record) ResolveRun(string idOrPath, string runsDir, string? registry)
+    internal static (RunDirectory Run, RunRecord? Record) ResolveRun(string idOrPath, string runsDir, string? registry)
     {
         if (Directory.Exists(idOrPath))
         {
