@@ -19,5 +19,6 @@ internal static class BenchCatalog
         ["tokenizer-encode"] = CheckpointTokenizerBench.TokenizerEncode,
         ["gzip-read"] = GzipReadBench.Run,
         ["title-tokenization"] = TitleTokenizationBench.Run,
+        ["serve-load"] = ServeLoadBench.Run,
     };
 }

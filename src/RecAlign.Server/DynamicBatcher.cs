@@ -19,9 +19,9 @@ public sealed record BatchingOptions
 
     public void Validate()
     {
-        if (MaxBatchSize is < 1 or > 4096) throw new ArgumentException($"max batch size must be in [1, 4096] (got {MaxBatchSize})");
-        if (!(MaxWaitMs >= 0 && MaxWaitMs <= 10_000)) throw new ArgumentException($"max wait must be in [0, 10000] ms (got {MaxWaitMs})");
-        if (QueueCapacity is < 1 or > 1_000_000) throw new ArgumentException($"queue capacity must be in [1, 1000000] (got {QueueCapacity})");
+        if (MaxBatchSize is < 1 or > 4096) throw new ArgumentException($"--max-batch-size must be in [1, 4096] (got {MaxBatchSize})");
+        if (!(MaxWaitMs >= 0 && MaxWaitMs <= 10_000)) throw new ArgumentException($"--max-wait-ms must be in [0, 10000] (got {MaxWaitMs})");
+        if (QueueCapacity is < 1 or > 1_000_000) throw new ArgumentException($"--queue-capacity must be in [1, 1000000] (got {QueueCapacity})");
     }
 }
 

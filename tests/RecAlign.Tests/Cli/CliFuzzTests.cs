@@ -390,6 +390,25 @@ public sealed class CliFuzzTests
         yield return new("out/export-name-dotdot", w => ["data", "export", w.Copy(BaseDataset, "ds"), "-o", w.P("v"), "--name", "../x"], "--name");
         yield return new("out/prompts-onto-input", w => { var f = w.Write("cands.json", CandidateJson); return ["data", "prompts", f, "-o", f]; }, "input");
         yield return new("out/eval-onto-candidates", w => { var f = w.Write("cands.json", CandidateJson); return ["eval", "--model", BaseLm, "--candidates", f, "--out", f]; }, "candidates");
+
+        // `serve`: every refusal comes before a port is bound (a case wrongly accepted would hang, and fail as one).
+        yield return new("serve/nothing", _ => ["serve"], "nothing to serve");
+        yield return new("serve/model-without-name", _ => ["serve", "--model", BaseLm], "NAME=DIR");
+        yield return new("serve/model-missing-folder", w => ["serve", "--model", "m=" + w.P("nope")], "nope");
+        yield return new("serve/model-not-a-model", w => { w.Write("m/notes.txt", "x"); return ["serve", "--model", "m=" + w.P("m")]; }, "config.json");
+        yield return new("serve/model-broken-config", w => { var m = w.Copy(BaseLm, "m"); File.WriteAllText(Path.Combine(m, "config.json"), "{\"model_type\": \"llama\", \"vocab_size\": \"many\"}"); return ["serve", "--model", "m=" + m]; }, "config.json");
+        yield return new("serve/model-name-path", _ => ["serve", "--model", "../x=" + BaseLm], "model name");
+        yield return new("serve/model-twice", _ => ["serve", "--model", "a=" + BaseLm, "--model", "a=" + BaseLm], "two models");
+        yield return new("serve/beyond-loopback-without-key", _ => ["serve", "--model", "m=" + BaseLm, "--urls", "http://0.0.0.0:18931"], "--api-key");
+        yield return new("serve/https", _ => ["serve", "--model", "m=" + BaseLm, "--urls", "https://127.0.0.1:18931"], "--urls");
+        yield return new("serve/short-key", _ => ["serve", "--model", "m=" + BaseLm, "--api-key", "abc"], "--api-key");
+        yield return new("serve/rerank-unknown", _ => ["serve", "--model", "m=" + BaseLm, "--rerank", "m=other"], "'other'");
+        yield return new("serve/rerank-depth", _ => ["serve", "--model", "m=" + BaseLm, "--model", "n=" + BaseLm, "--rerank", "m=n:0"], "DEPTH");
+        yield return new("serve/rerank-without-catalog", _ => ["serve", "--model", "m=" + BaseLm, "--model", "n=" + BaseLm, "--rerank", "m=n"], "'n'");
+        yield return new("serve/batch-size-zero", _ => ["serve", "--model", "m=" + BaseLm, "--max-batch-size", "0"], "--max-batch-size");
+        yield return new("serve/wait-negative", _ => ["serve", "--model", "m=" + BaseLm, "--max-wait-ms", "-1"], "--max-wait-ms");
+        yield return new("serve/run-unknown", w => ["serve", "--run", "nope", "--runs-dir", w.Runs], "runs");
+        yield return new("serve/run-without-models", w => { Directory.CreateDirectory(w.P("runs/20260101-000000-sft-abcdef")); return ["serve", "--run", w.P("runs/20260101-000000-sft-abcdef")]; }, "models");
     }
 
     /// <summary>Rewrites a safetensors header (u64 length + JSON) through <paramref name="edit"/>, keeping the data.</summary>
