@@ -398,6 +398,33 @@ public sealed class ServerLifecycleTests
     }
 
     [Fact]
+    public async Task ATitleLmRanksTheCatalogByReRankingARetrieversTopItems()
+    {
+        using var dir = new TempDir();
+        ServedModelsFixture.WriteModels(dir.Path);
+        var models = ServedModelsFixture.Load(dir.Path);
+        var title = models.Single(m => m.Name == "title_lm");
+        var sasrec = models.Single(m => m.Name == "sasrec");
+        title.UseRetriever(sasrec, depth: 6);
+        await using var server = new RecAlignServer(models, ServedModelsFixture.Options());
+        await server.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri(server.Addresses[0]) };
+        var body = """{"model":"title_lm","history":["Song 02","Song 09"],"k":6}""";
+        var response = await client.PostAsync("/v1/recommend", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var ranked = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["items"]!.AsArray().Select(i => (string)i!["id"]!).ToList();
+        var (top, _) = sasrec.Recommender.TopK([[2, 9]], 6);
+        var retrieved = Enumerable.Range(0, 6).Select(j => $"e{top[0, j]}").ToList();
+        Assert.Equal(retrieved.Order(), ranked.Order()); // the same six items, in the LM's order
+        // The LM's order is its candidate ranking of those six.
+        var question = title.Question([new ItemRef("Song 02", null), new ItemRef("Song 09", null)],
+            retrieved.Select(id => new ItemRef(null, id)).ToList());
+        float[] scores;
+        using (var s = title.Recommender.ScoreCandidates([question])) scores = s.data<float>().ToArray();
+        Assert.Equal(Enumerable.Range(0, 6).OrderByDescending(i => scores[i]).ThenBy(i => i).Select(i => retrieved[i]), ranked);
+    }
+
+    [Fact]
     public void AModelDirectoryThatDoesNotLoadNamesItself()
     {
         using var dir = new TempDir();
