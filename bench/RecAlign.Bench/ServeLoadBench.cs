@@ -8,9 +8,9 @@ using System.Text.Json.Nodes;
 namespace RecAlign.Bench;
 
 /// <summary>
-/// serve-load --run RUN_DIR [--models sft,sasrec] [--requests 10000] [--clients 1,4,16,64] [--quick] [--out FILE.json]:
+/// serve-load --run RUN_DIR [--models sft,sasrec] [--requests 10000] [--clients 1,4,16,64] [--wait-ms 2] [--quick] [--out FILE.json]:
 /// `recalign serve` (its own process, as deployed) over a run's models on loopback, driven by concurrent clients asking
-/// for the top 10 of the catalog after a 10-item history. For each model, batching on (32 per forward within 2 ms)
+/// for the top 10 of the catalog after a 10-item history. For each model, batching on (32 per forward within --wait-ms ms)
 /// and off (one request per forward): throughput, p50/p95/p99 latency, errors, the server's RSS. Then a client
 /// disconnect storm and SIGTERM under load (every accepted request must be answered).
 /// </summary>
@@ -34,12 +34,13 @@ internal static class ServeLoadBench
         int requests = int.Parse(BenchOutput.Value(args, "--requests") ?? (quick ? "1000" : "10000"));
         var clients = (BenchOutput.Value(args, "--clients") ?? "1,4,16,64").Split(',').Select(int.Parse).ToArray();
         var models = (BenchOutput.Value(args, "--models") ?? "sft,sasrec").Split(',');
+        var waitMs = BenchOutput.Value(args, "--wait-ms") ?? "2";
         var levels = new List<Level>();
-        var result = new JsonObject { ["bench"] = "serve-load", ["machine"] = BenchOutput.Machine(), ["run"] = Path.GetFullPath(runDir), ["requests_per_level"] = requests };
+        var result = new JsonObject { ["bench"] = "serve-load", ["machine"] = BenchOutput.Machine(), ["run"] = Path.GetFullPath(runDir), ["requests_per_level"] = requests, ["max_wait_ms"] = double.Parse(waitMs, System.Globalization.CultureInfo.InvariantCulture) };
 
         foreach (var batching in new[] { true, false })
         {
-            using var server = Server.Start(runDir, models, batching);
+            using var server = Server.Start(runDir, models, batching, waitMs);
             using var http = Client(64);
             var histories = Histories(http, server.Url, models[0], 2000);
             foreach (var model in models)
@@ -105,7 +106,7 @@ internal static class ServeLoadBench
     /// or never accepted (connection refused): a reset or a timeout on an accepted request is a loss.</summary>
     private static JsonObject SigtermUnderLoad(string runDir, string model, bool quick)
     {
-        var server = Server.Start(runDir, [model], batching: true);
+        var server = Server.Start(runDir, [model], batching: true, waitMs: "2");
         using var http = Client(16);
         var histories = Histories(http, server.Url, model, 500);
         int ok = 0, unavailable = 0, refused = 0, lost = 0, other = 0;
@@ -202,7 +203,7 @@ internal static class ServeLoadBench
         public required Process Process { get; init; }
         public required string Url { get; init; }
 
-        public static Server Start(string runDir, IReadOnlyList<string> models, bool batching)
+        public static Server Start(string runDir, IReadOnlyList<string> models, bool batching, string waitMs)
         {
             int port;
             using (var probe = new TcpListener(IPAddress.Loopback, 0)) { probe.Start(); port = ((IPEndPoint)probe.LocalEndpoint).Port; probe.Stop(); }
@@ -210,7 +211,7 @@ internal static class ServeLoadBench
             var info = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var m in models) { info.ArgumentList.Add("--model"); info.ArgumentList.Add($"{m}={Path.Combine(runDir, "models", m)}"); }
             info.ArgumentList.Insert(0, "serve");
-            foreach (var a in new[] { "--urls", $"http://127.0.0.1:{port}", "--max-batch-size", batching ? "32" : "1", "--max-wait-ms", batching ? "2" : "0", "--queue-capacity", "1024" })
+            foreach (var a in new[] { "--urls", $"http://127.0.0.1:{port}", "--max-batch-size", batching ? "32" : "1", "--max-wait-ms", batching ? waitMs : "0", "--queue-capacity", "1024" })
                 info.ArgumentList.Add(a);
             var process = Process.Start(info)!;
             var server = new Server { Process = process, Url = $"http://127.0.0.1:{port}" };
