@@ -66,8 +66,14 @@ public sealed class DynamicBatcher
     private int _depth;
     private volatile bool _completed;
 
-    public DynamicBatcher(string name, IRecommender model, BatchingOptions options, ServerMetrics metrics)
+    private readonly Func<int>? _arriving;
+
+    /// <param name="arriving">Requests known to be on their way (received, not yet queued): while there are none, a
+    /// batch starts at once instead of waiting <see cref="BatchingOptions.MaxWaitMs"/> for company that is not coming,
+    /// so a lone request pays no batching delay. Null: always wait.</param>
+    public DynamicBatcher(string name, IRecommender model, BatchingOptions options, ServerMetrics metrics, Func<int>? arriving = null)
     {
+        _arriving = arriving;
         options.Validate();
         _name = name;
         _model = model;
@@ -128,7 +134,7 @@ public sealed class DynamicBatcher
             {
                 if (reader.TryRead(out var next)) { batch.Add(next); continue; }
                 var left = TimeSpan.FromMilliseconds(_options.MaxWaitMs) - waited.Elapsed;
-                if (left <= TimeSpan.Zero) break;
+                if (left <= TimeSpan.Zero || _arriving?.Invoke() == 0) break;
                 using var timeout = new CancellationTokenSource(left);
                 try
                 {

@@ -60,6 +60,7 @@ public sealed class RecAlignServer : IAsyncDisposable
     private readonly ServerOptions _options;
     private readonly ILogger _log;
     private volatile bool _stopping;
+    private int _arriving; // recommend requests received and not yet queued (or answered): what a batch may wait for
 
     public WebApplication App { get; }
     public ServerMetrics Metrics { get; } = new();
@@ -79,7 +80,7 @@ public sealed class RecAlignServer : IAsyncDisposable
         _options = options;
         _models = new Dictionary<string, (ServedModel, DynamicBatcher)>(StringComparer.Ordinal);
         foreach (var m in models)
-            if (!_models.TryAdd(m.Name, (m, new DynamicBatcher(m.Name, m.Recommender, options.Batching, Metrics))))
+            if (!_models.TryAdd(m.Name, (m, new DynamicBatcher(m.Name, m.Recommender, options.Batching, Metrics, () => Volatile.Read(ref _arriving)))))
                 throw new ArgumentException($"two models are named '{m.Name}'");
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(RecAlignServer).Assembly.GetName().Name });
@@ -177,6 +178,12 @@ public sealed class RecAlignServer : IAsyncDisposable
         var watch = Stopwatch.StartNew();
         string model = "";
         int status = 200;
+        int arriving = 1;
+        Interlocked.Increment(ref _arriving);
+        void Queued()
+        {
+            if (Interlocked.Exchange(ref arriving, 0) == 1) Interlocked.Decrement(ref _arriving);
+        }
         try
         {
             if (ctx.Request.ContentType is not { } type || !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
@@ -213,7 +220,9 @@ public sealed class RecAlignServer : IAsyncDisposable
             if (request.Candidates is { } candidates)
             {
                 var question = m.Question(request.History, candidates);
-                var ranking = await batcher.RankCandidates(question, request.K, ctx.RequestAborted).WaitAsync(ctx.RequestAborted);
+                var pending = batcher.RankCandidates(question, request.K, ctx.RequestAborted);
+                Queued();
+                var ranking = await pending.WaitAsync(ctx.RequestAborted);
                 var catalog = question.Items!.Catalog;
                 items = ranking.Indices.Select((c, r) =>
                 {
@@ -226,7 +235,9 @@ public sealed class RecAlignServer : IAsyncDisposable
                 if (m.Catalog is not { } catalog)
                     throw new ArgumentException($"model '{m.Name}' ({m.Kind}) answers in text and has no catalog to rank: send \"candidates\", or serve it with a retriever (--rerank {m.Name}=RETRIEVER)");
                 var history = m.Resolve(request.History, "history");
-                var ranking = await batcher.RankCatalog(history, request.K, request.ExcludeHistory, ctx.RequestAborted).WaitAsync(ctx.RequestAborted);
+                var pending = batcher.RankCatalog(history, request.K, request.ExcludeHistory, ctx.RequestAborted);
+                Queued();
+                var ranking = await pending.WaitAsync(ctx.RequestAborted);
                 items = ranking.Indices.Select((id, r) => new RecommendedItem(catalog[id].ExternalId, catalog[id].Title, Finite(ranking.Scores[r]), r + 1)).ToList();
             }
             await Results.Json(new RecommendResponse(m.Name, items, Math.Round(watch.Elapsed.TotalMilliseconds, 3)), Json).ExecuteAsync(ctx);
@@ -260,6 +271,7 @@ public sealed class RecAlignServer : IAsyncDisposable
         }
         finally
         {
+            Queued();
             Metrics.Requests.WithLabels("recommend", model, status.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
             Metrics.Latency.WithLabels("recommend", model).Observe(watch.Elapsed.TotalSeconds);
         }

@@ -191,6 +191,25 @@ public sealed class DynamicBatcherTests
     }
 
     [Fact]
+    public async Task WithNothingArrivingALoneRequestDoesNotWaitForCompany()
+    {
+        int arriving = 0;
+        var model = new GatedRecommender();
+        var batcher = new DynamicBatcher("m", model, new BatchingOptions { MaxWaitMs = 10_000 }, new ServerMetrics(), () => arriving);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(2, (await batcher.RankCatalog([1], 1, true, default).WaitAsync(TimeSpan.FromSeconds(30))).Indices[0]);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"a lone request waited {watch.Elapsed} for a batch");
+        // With requests on their way, it waits for them (up to the maximum).
+        arriving = 1;
+        var first = batcher.RankCatalog([3], 1, true, default);
+        await Task.Delay(200);
+        arriving = 0; // the second is the last one coming
+        var second = batcher.RankCatalog([4], 1, true, default);
+        await Task.WhenAll(first, second).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal([1, 2], model.Calls);
+    }
+
+    [Fact]
     public void OptionsOutOfRangeAreRefused()
     {
         Assert.Throws<ArgumentException>(() => new BatchingOptions { MaxBatchSize = 0 }.Validate());
