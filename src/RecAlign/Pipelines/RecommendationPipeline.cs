@@ -89,6 +89,10 @@ public sealed record PipelineConfig
     /// each LM row re-orders them (e.g. 50); reported with full-catalog metrics beside each model alone. 0 (the default:
     /// it re-scores every evaluation user's list of that many titles with each LM) turns it off.</summary>
     public int RerankDepth { get; init; }
+    /// <summary>How LM rows with item tokens rank a candidate list: <c>prompt</c> (the question's prompt, which lists the
+    /// candidates: what SFT trains) or <c>history</c> (the next-item distribution after the history alone, the
+    /// pretraining format, as a sequential model ranks). The pretrained model gets a row of its own, ranked from the history.</summary>
+    public LmCandidateScoring LmCandidateScoring { get; init; } = LmCandidateScoring.Prompt;
     /// <summary>The methods compared, by name, in order (see <see cref="MethodConfig.Defaults"/>); baselines (random,
     /// popularity, transition and, with ground truth, the oracle) always come first.</summary>
     public Dictionary<string, MethodConfig> Methods { get; init; } = MethodConfig.Defaults();
@@ -171,6 +175,12 @@ public sealed record PipelineConfig
             }),
         };
     }
+}
+
+public enum LmCandidateScoring
+{
+    Prompt,
+    History,
 }
 
 public enum PretrainText
@@ -325,8 +335,19 @@ public static class RecommendationPipeline
         using (var transition = TransitionRecommender.FromTraining(catalog, sequentialTrain)) Add("transition", transition, null);
         if (data.GroundTruth is { } truth)
             results.Add(new("oracle", Baselines.Oracle(evaluation, evaluationLists, truth), null, null));
+        // An item-token LM's pretraining alone, ranked as a sequential model ranks (what SFT and alignment start from).
+        if (config.ItemText != ItemText.Title && stages.FirstOrDefault(s => s.Stage == "pretrain") is { } pretrained)
+            using (var recommender = Recommenders.Load(pretrained.ModelDirectory, ctx.TorchDevice))
+            {
+                if (recommender is LanguageModelRecommender lm) lm.RankFromHistory = true;
+                Add("pretrain", recommender, pretrained);
+            }
         foreach (var (name, _, stage) in trained)
-            using (var recommender = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice)) Add(name, recommender, stage);
+            using (var recommender = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice))
+            {
+                if (recommender is LanguageModelRecommender { Catalog: not null } lm) lm.RankFromHistory = config.LmCandidateScoring == LmCandidateScoring.History;
+                Add(name, recommender, stage);
+            }
 
         // Retrieval then re-ranking: the first sequential method retrieves, each LM row re-orders its top items.
         var recommenders = trained.Where(t => t.Method.Stage == MethodStage.Sequential).Select(t => (t.Name, t.Stage)).ToList();

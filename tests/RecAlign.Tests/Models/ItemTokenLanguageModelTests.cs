@@ -100,6 +100,33 @@ public sealed class ItemTokenLanguageModelTests : IDisposable
     }
 
     [Fact]
+    public void RankingFromTheHistoryGathersTheCandidatesFromTheCatalogRanking()
+    {
+        var (lm, tok) = Make();
+        using (lm)
+        {
+            using var rec = new LanguageModelRecommender(lm, tok, ownsModel: false) { BatchSize = 2, RankFromHistory = true };
+            // A question over another catalog holding the same titles in another order: mapped by title.
+            var other = new ItemCatalog(tok.Catalog.Items.Reverse().Select((item, i) => new Item(i, "o" + item.ExternalId, item.Title)));
+            int Other(int id) => tok.Catalog.Count - 1 - id;
+            var questions = new List<CandidateQuestion>
+            {
+                new("ignored", ["a", "b", "c"], 0) { Items = new QuestionItems(tok.Catalog, [0, 1], [2, 3, 5]) },
+                new("ignored", ["a", "b"], 0) { Items = new QuestionItems(other, [Other(4)], [Other(0), Other(1)]) },
+            };
+            using var scores = rec.ScoreCandidates(questions);
+            using var catalog = rec.ScoreCatalog([[0, 1], [4]]);
+            Assert.Equal(new long[] { 2, 3 }, scores.shape);
+            var s = scores.data<float>().ToArray();
+            var full = catalog.data<float>().ToArray();
+            int n = tok.Catalog.Count;
+            Assert.Equal([full[2], full[3], full[5]], s[..3]);
+            Assert.Equal([full[n + 0], full[n + 1]], s[3..5]);
+            Assert.True(float.IsNegativeInfinity(s[5])); // the shorter list's padding
+        }
+    }
+
+    [Fact]
     public void AnItemTokenModelDirectoryLoadsAsARecommenderWithACatalog()
     {
         var (lm, tok) = Make();

@@ -25,6 +25,12 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
     public int BatchSize { get; set; } = 8;
     /// <summary>Longer prompts keep their last this-many tokens.</summary>
     public int MaxPromptTokens { get; init; } = 1024;
+    /// <summary>With item tokens: rank a question's candidates by the next-item distribution after its history alone
+    /// (<see cref="ScoreCatalog"/>'s prompt, the pretraining format), as a sequential model ranks them, instead of by
+    /// the question's prompt. Questions must carry their items (<see cref="CandidateQuestion.Items"/>).</summary>
+    public bool RankFromHistory { get; set; }
+
+    private readonly Dictionary<ItemCatalog, int[]> _maps = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>Prompt tokens that leave room for an answer of <paramref name="answerTokens"/> tokens within
     /// max_position_embeddings (the answer's last token is never fed), capped by <see cref="MaxPromptTokens"/>.</summary>
@@ -37,6 +43,7 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
 
     public Tensor ScoreCandidates(IReadOnlyList<CandidateQuestion> questions)
     {
+        if (RankFromHistory) return ScoreCandidatesFromHistory(questions);
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch size must be ≥ 1");
         int c = questions.Count == 0 ? 0 : questions.Max(q => q.Candidates.Count);
         var scores = new float[questions.Count * c];
@@ -101,6 +108,26 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
             result.narrow(0, start, b).copy_(LastPositionLogProbs(prompts).narrow(1, items.FirstItemId, n));
         }
         return result;
+    }
+
+    private Tensor ScoreCandidatesFromHistory(IReadOnlyList<CandidateQuestion> questions)
+    {
+        var catalog = Catalog ?? throw new NotSupportedException($"{Name}: ranking candidates from the history needs item tokens (a title LM reads its prompt)");
+        int c = questions.Count == 0 ? 0 : questions.Max(q => q.Candidates.Count);
+        using var scope = NewDisposeScope();
+        var histories = new List<IReadOnlyList<int>>(questions.Count);
+        var ids = new long[questions.Count * c];
+        for (int i = 0; i < questions.Count; i++)
+        {
+            var items = questions[i].Items ?? throw new ArgumentException($"question {i} carries no item ids: ranking from the history needs them");
+            if (!_maps.TryGetValue(items.Catalog, out var map)) _maps[items.Catalog] = map = items.Catalog.MapTo(catalog);
+            histories.Add(items.History.Select(h => map[h]).Where(h => h >= 0).ToArray());
+            for (int j = 0; j < c; j++) ids[i * c + j] = j < items.Candidates.Count ? map[items.Candidates[j]] : -1;
+        }
+        var index = tensor(ids, [questions.Count, c]);
+        var missing = index.lt(0);
+        var scores = ScoreCatalog(histories).gather(1, index.clamp_min(0)).masked_fill(missing, float.NegativeInfinity);
+        return scores.MoveToOuterDisposeScope();
     }
 
     /// <summary>fp32 log-softmax of the next token after each (left-padded) prompt: [B, V] on the CPU.</summary>
