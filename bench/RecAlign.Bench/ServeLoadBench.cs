@@ -8,7 +8,7 @@ using System.Text.Json.Nodes;
 namespace RecAlign.Bench;
 
 /// <summary>
-/// serve-load --run RUN_DIR [--models sft,sasrec] [--requests 10000] [--clients 1,4,16,64] [--wait-ms 2] [--quick] [--out FILE.json]:
+/// serve-load --run RUN_DIR [--models sft,sasrec] [--requests 10000] [--clients 1,4,16,64] [--wait-ms 2] [--candidates N] [--quick] [--out FILE.json]:
 /// `recalign serve` (its own process, as deployed) over a run's models on loopback, driven by concurrent clients asking
 /// for the top 10 of the catalog after a 10-item history. For each model, batching on (32 per forward within --wait-ms ms)
 /// and off (one request per forward): throughput, p50/p95/p99 latency, errors, the server's RSS. Then a client
@@ -35,8 +35,10 @@ internal static class ServeLoadBench
         var clients = (BenchOutput.Value(args, "--clients") ?? "1,4,16,64").Split(',').Select(int.Parse).ToArray();
         var models = (BenchOutput.Value(args, "--models") ?? "sft,sasrec").Split(',');
         var waitMs = BenchOutput.Value(args, "--wait-ms") ?? "2";
+        Candidates = int.Parse(BenchOutput.Value(args, "--candidates") ?? "0");
         var levels = new List<Level>();
-        var result = new JsonObject { ["bench"] = "serve-load", ["machine"] = BenchOutput.Machine(), ["run"] = Path.GetFullPath(runDir), ["requests_per_level"] = requests, ["max_wait_ms"] = double.Parse(waitMs, System.Globalization.CultureInfo.InvariantCulture) };
+        var result = new JsonObject { ["bench"] = "serve-load", ["machine"] = BenchOutput.Machine(), ["run"] = Path.GetFullPath(runDir), ["requests_per_level"] = requests, ["max_wait_ms"] = double.Parse(waitMs, System.Globalization.CultureInfo.InvariantCulture),
+            ["request"] = Candidates > 0 ? $"rank {Candidates} candidates after a 10-item history" : "top 10 of the catalog after a 10-item history" };
 
         foreach (var batching in new[] { true, false })
         {
@@ -158,14 +160,32 @@ internal static class ServeLoadBench
         Timeout = TimeSpan.FromSeconds(120),
     };
 
-    private static StringContent Body(string model, string[] history) =>
-        new($"{{\"model\":\"{model}\",\"history\":[{string.Join(",", history.Select(h => $"{{\"id\":\"{h}\"}}"))}],\"k\":10}}", Encoding.UTF8, "application/json");
+    private static uint Stable(string s)
+    {
+        uint h = 2166136261;
+        foreach (char ch in s) h = (h ^ ch) * 16777619;
+        return h;
+    }
+
+    /// <summary>0: catalog requests; N: each request ranks N candidates (drawn from the same seeded pool).</summary>
+    private static int Candidates;
+    private static string[] _pool = [];
+
+    private static StringContent Body(string model, string[] history)
+    {
+        string Ids(IEnumerable<string> ids) => string.Join(",", ids.Select(h => $"{{\"id\":\"{h}\"}}"));
+        var candidates = Candidates > 0
+            ? $",\"candidates\":[{Ids(Enumerable.Range(0, Candidates).Select(j => _pool[(int)((Stable(string.Concat(history)) + 7u * (uint)j) % (uint)_pool.Length)]).Distinct())}]"
+            : "";
+        return new($"{{\"model\":\"{model}\",\"history\":[{Ids(history)}]{candidates},\"k\":10}}", Encoding.UTF8, "application/json");
+    }
 
     /// <summary>Seeded 10-item histories of catalog ids (from the catalog search endpoint).</summary>
     private static List<string[]> Histories(HttpClient http, string url, string model, int count)
     {
         var items = JsonNode.Parse(http.GetStringAsync($"{url}/v1/models/{model}/items?q=&limit=200").GetAwaiter().GetResult())!.AsArray()
             .Select(i => (string)i!["id"]!).ToArray();
+        _pool = items;
         var rng = new Random(7);
         return Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, 10).Select(_ => items[rng.Next(items.Length)]).Distinct().ToArray()).ToList();
     }

@@ -104,7 +104,8 @@ public static class ServeCommand
         {
             int eq = text.IndexOf('=');
             if (eq <= 0 || eq == text.Length - 1) throw new ArgumentException($"--model '{text}': expected NAME=DIR");
-            specs.Add(new ModelSpec(Name(text[..eq], "--model"), text[(eq + 1)..]) { Template = template, ItemText = itemText });
+            var dir = text[(eq + 1)..];
+            specs.Add(new ModelSpec(Name(text[..eq], "--model"), dir) { Template = template, ItemText = itemText, Run = RunOf(dir) });
         }
         if (run is not null)
         {
@@ -155,6 +156,16 @@ public static class ServeCommand
             if (!result.TryAdd(name, (rest, depth))) throw new ArgumentException($"--rerank: '{name}' is given twice");
         }
         return result;
+    }
+
+    /// <summary>The run a model directory belongs to, when it is a run's <c>models/NAME</c> folder.</summary>
+    private static string? RunOf(string directory)
+    {
+        var full = Path.GetFullPath(directory.TrimEnd('/', '\\'));
+        var parent = Path.GetDirectoryName(full);
+        if (parent is null || Path.GetFileName(parent) != "models") return null;
+        var run = Path.GetFileName(Path.GetDirectoryName(parent));
+        return run is not null && RunDirectory.TryParseId(run, out _, out _) ? run : null;
     }
 
     private static string Name(string name, string option)
