@@ -220,9 +220,8 @@ public sealed class RecAlignServer : IAsyncDisposable
             if (request.Candidates is { } candidates)
             {
                 var question = m.Question(request.History, candidates);
-                var pending = batcher.RankCandidates(question, request.K, ctx.RequestAborted);
-                Queued();
-                var ranking = await pending.WaitAsync(ctx.RequestAborted);
+                Queued(); // before it is queued: a batch must never wait for a request that is already in it
+                var ranking = await batcher.RankCandidates(question, request.K, ctx.RequestAborted).WaitAsync(ctx.RequestAborted);
                 var catalog = question.Items!.Catalog;
                 items = ranking.Indices.Select((c, r) =>
                 {
@@ -235,9 +234,8 @@ public sealed class RecAlignServer : IAsyncDisposable
                 if (m.Catalog is not { } catalog)
                     throw new ArgumentException($"model '{m.Name}' ({m.Kind}) answers in text and has no catalog to rank: send \"candidates\", or serve it with a retriever (--rerank {m.Name}=RETRIEVER)");
                 var history = m.Resolve(request.History, "history");
-                var pending = batcher.RankCatalog(history, request.K, request.ExcludeHistory, ctx.RequestAborted);
                 Queued();
-                var ranking = await pending.WaitAsync(ctx.RequestAborted);
+                var ranking = await batcher.RankCatalog(history, request.K, request.ExcludeHistory, ctx.RequestAborted).WaitAsync(ctx.RequestAborted);
                 items = ranking.Indices.Select((id, r) => new RecommendedItem(catalog[id].ExternalId, catalog[id].Title, Finite(ranking.Scores[r]), r + 1)).ToList();
             }
             await Results.Json(new RecommendResponse(m.Name, items, Math.Round(watch.Elapsed.TotalMilliseconds, 3)), Json).ExecuteAsync(ctx);
