@@ -1,5 +1,6 @@
 using RecAlign.Data;
 using RecAlign.Pipelines.Stages;
+using RecAlign.Text;
 
 namespace RecAlign.Tests.Pipelines;
 
@@ -22,5 +23,31 @@ public class PretrainCorpusTests
         var examples = new List<SequenceExample> { new(0, [0, 1, 2, 0, 1], 2, 0), new(1, [], 1, 0), new(2, [2], 0, 0) };
         Assert.Equal([[0, 1, 2], [1], [2, 0]], PretrainCorpus.Windows(examples, maxHistory: 2));
         Assert.Equal([0, 1, 2, 0, 1, 2], PretrainCorpus.Windows(examples, maxHistory: 0)[0]);
+    }
+
+    [Fact]
+    public void TargetLossReadsAWindowsHistoryAndTrainsOnlyItsLastItem_TextLinesTrainOnEveryToken()
+    {
+        var tok = new ItemTokenizer(CompactVocabularyTokenizer.Build(["Alpha (rock)", "Beta", "Gamma"]), Catalog);
+        var corpus = PretrainCorpus.Render([[0, 1, 2], [2]], Catalog, ItemText.Token);
+        var (all, allOnPrompt) = PretrainCorpus.Tokenize(corpus, tok, PretrainLoss.All);
+        Assert.True(allOnPrompt);
+        Assert.All(all, e => Assert.Equal([tok.EosId!.Value], e.Response));
+
+        var (target, onPrompt) = PretrainCorpus.Tokenize(corpus, tok, PretrainLoss.Target);
+        Assert.False(onPrompt);
+        int bos = tok.BosId!.Value, eos = tok.EosId!.Value;
+        Assert.Equal([bos, tok.ItemTokenId(0), tok.ItemTokenId(1)], target[0].Prompt);
+        Assert.Equal([tok.ItemTokenId(2), eos], target[0].Response);
+        Assert.Equal([bos], target[1].Prompt);                       // a one-item window: its item from BOS
+        Assert.Equal([tok.ItemTokenId(2), eos], target[1].Response);
+        Assert.Equal([bos], target[2].Prompt);                       // "<item_0> Alpha (rock)": every token trained
+        Assert.Equal([.. tok.Encode(corpus[2]), eos], target[2].Response);
+        // The same tokens either way: only where the loss falls differs.
+        for (int i = 0; i < corpus.Count; i++)
+            Assert.Equal([.. all[i].Prompt, .. all[i].Response], [.. target[i].Prompt, .. target[i].Response]);
+
+        // A title model has no windows of item tokens: everything trains.
+        Assert.True(PretrainCorpus.Tokenize(["Alpha, Beta"], tok.Inner, PretrainLoss.Target).TrainOnPrompt);
     }
 }

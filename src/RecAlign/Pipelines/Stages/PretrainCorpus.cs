@@ -1,5 +1,6 @@
 using RecAlign.Data;
 using RecAlign.Prompts;
+using RecAlign.Text;
 
 namespace RecAlign.Pipelines.Stages;
 
@@ -31,5 +32,24 @@ public static class PretrainCorpus
             : PromptBuilder.Join(items.Select(catalog.Title), ItemListStyle.Comma));
         var items = catalog.Items.Select(i => (tokens ? ItemTokens.Token(i.Id) + " " : "") + (i.Genres.Count > 0 ? $"{i.Title} ({string.Join(", ", i.Genres)})" : i.Title));
         return lines.Concat(items).ToList();
+    }
+
+    /// <summary>The corpus as training examples. <see cref="PretrainLoss.All"/>: every token of every text carries the
+    /// loss. <see cref="PretrainLoss.Target"/> with item tokens: a window (a text of item tokens only) is read up to its
+    /// last item, which (with EOS) alone carries the loss; any other text keeps the loss on every token. The flag says
+    /// whether the objective trains on the examples' prompts.</summary>
+    public static (List<TokenizedExample> Examples, bool TrainOnPrompt) Tokenize(IReadOnlyList<string> corpus, ITokenizer tokenizer, PretrainLoss lossOn)
+    {
+        var eos = tokenizer.EosId ?? throw new InvalidOperationException("pretraining needs a tokenizer with EOS");
+        if (lossOn == PretrainLoss.All || tokenizer is not ItemTokenizer items)
+            return (corpus.Select(text => new TokenizedExample(tokenizer.Encode(text, addBos: true), [eos])).ToList(), true);
+        int start = tokenizer.BosId is null ? 0 : 1;
+        var examples = corpus.Select(text =>
+        {
+            var ids = tokenizer.Encode(text, addBos: true);
+            bool window = ids.Length > start + 1 && ids.Skip(start).All(id => items.ItemOf(id) is not null);
+            return window ? new TokenizedExample(ids[..^1], [ids[^1], eos]) : new TokenizedExample(ids[..start], [.. ids[start..], eos]);
+        }).ToList();
+        return (examples, false);
     }
 }

@@ -46,6 +46,12 @@ public sealed record PretrainConfig : IStageConfig
     /// A title LM has no catalog to rank and trains its epochs.</summary>
     public int EvalExamples { get; init; } = 1000;
 
+    /// <summary>Which tokens of a next-item window carry the loss (item-token models): <c>all</c> (plain language
+    /// modelling: each item predicted from the items before it in the window, so most of the loss is on short
+    /// contexts) or <c>target</c> (only the window's last item, predicted from its whole history: what a sequential
+    /// model trains on and what evaluation asks). Catalog text lines always train on every token.</summary>
+    public PretrainLoss LossOn { get; init; } = PretrainLoss.All;
+
     public static LanguageModelConfig ModelConfig(string size, int vocabSize) => size.ToLowerInvariant() switch
     {
         "tiny" => LanguageModelConfig.Tiny(vocabSize),
@@ -60,6 +66,12 @@ public sealed record PretrainConfig : IStageConfig
         if (EvalExamples < 1) throw new ArgumentException($"eval_examples must be >= 1 (got {EvalExamples})");
         if (!(HiddenDropout >= 0 && HiddenDropout < 1)) throw new ArgumentException($"hidden_dropout must be in [0, 1) (got {HiddenDropout})");
     }
+}
+
+public enum PretrainLoss
+{
+    All,
+    Target,
 }
 
 /// <summary>Supervised fine-tuning on (prompt, target title) pairs, loss on the response only.</summary>

@@ -50,10 +50,10 @@ public static class StageRunner
         };
         using var lm = LanguageModel.Create(modelConfig, config.Training.Seed);
         Prepare(lm, config.Training.Precision, ctx);
-        var eos = tokenizer.EosId ?? throw new InvalidOperationException("pretraining needs a tokenizer with EOS");
-        var examples = corpus.Select(text => new TokenizedExample(tokenizer.Encode(text, addBos: true), [eos])).ToList();
-        ctx.Say($"pretrain: {lm.parameters().Sum(p => p.numel()) / 1e6:F2}M parameters, {examples.Count} texts, {examples.Sum(e => (long)e.Length)} tokens");
-        var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength, trainOnPrompt: true);
+        var (examples, trainOnPrompt) = PretrainCorpus.Tokenize(corpus, tokenizer, config.LossOn);
+        ctx.Say($"pretrain: {lm.parameters().Sum(p => p.numel()) / 1e6:F2}M parameters, {examples.Count} texts, {examples.Sum(e => (long)e.Length)} tokens" +
+            (trainOnPrompt ? "" : " (loss on each window's last item)"));
+        var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength, trainOnPrompt);
         var training = config.Training;
         Func<long, IReadOnlyDictionary<string, double>>? evaluate = null;
         if (tokenizer is ItemTokenizer && validation is { Count: > 0 })
