@@ -39,6 +39,14 @@ public sealed record LanguageModelConfig
 
     public int HeadDim => HeadDimOverride ?? HiddenSize / NumAttentionHeads;
 
+    /// <summary>SASRec's size (RecBole's defaults: d 64, 2 layers, 2 heads, inner 256) as a Llama: an item-token LM
+    /// the size of the sequential model it is compared with.</summary>
+    public static LanguageModelConfig Nano(int vocabSize) => new()
+    {
+        VocabSize = vocabSize, HiddenSize = 64, IntermediateSize = 256, NumHiddenLayers = 2,
+        NumAttentionHeads = 2, NumKeyValueHeads = 2, MaxPositionEmbeddings = 512,
+    };
+
     /// <summary>The embedded default trained from scratch on a catalog (~2M parameters + embeddings).</summary>
     public static LanguageModelConfig Tiny(int vocabSize) => new()
     {

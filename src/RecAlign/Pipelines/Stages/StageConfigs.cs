@@ -26,7 +26,7 @@ internal static class StageConfigChecks
 /// <summary>Causal-LM pretraining of a from-scratch model on catalog text and training histories.</summary>
 public sealed record PretrainConfig : IStageConfig
 {
-    /// <summary><c>tiny</c> (the embedded default), <c>small10m</c> or <c>medium30m</c>.</summary>
+    /// <summary><c>nano</c> (SASRec's size), <c>tiny</c> (the embedded default), <c>small10m</c> or <c>medium30m</c>.</summary>
     public string ModelSize { get; init; } = "tiny";
     /// <summary>The model's <c>hidden_dropout</c> (embeddings, attention and MLP outputs; later stages keep it).</summary>
     public double HiddenDropout { get; init; } = 0.3;
@@ -54,10 +54,11 @@ public sealed record PretrainConfig : IStageConfig
 
     public static LanguageModelConfig ModelConfig(string size, int vocabSize) => size.ToLowerInvariant() switch
     {
+        "nano" => LanguageModelConfig.Nano(vocabSize),
         "tiny" => LanguageModelConfig.Tiny(vocabSize),
         "small10m" => LanguageModelConfig.Small10M(vocabSize),
         "medium30m" => LanguageModelConfig.Medium30M(vocabSize),
-        _ => throw new ArgumentException($"unknown model size '{size}' (known: tiny, small10m, medium30m)"),
+        _ => throw new ArgumentException($"unknown model size '{size}' (known: nano, tiny, small10m, medium30m)"),
     };
 
     public void Validate()
