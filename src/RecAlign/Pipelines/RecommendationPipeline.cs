@@ -391,7 +391,8 @@ public static class RecommendationPipeline
             var full = RecommenderEvaluator.Catalog(recommender, catalogExamples).Metrics;
             foreach (var key in new[] { CatalogHr10Key, CatalogNdcg10Key, CatalogMrrKey }) metrics[key] = full[key];
         }
-        if (config.GenerationEvaluation && recommender is LanguageModelRecommender lm)
+        // Generation answers the candidate prompt; a model ranked from the history alone was never asked one.
+        if (config.GenerationEvaluation && recommender is LanguageModelRecommender { RankFromHistory: false } lm)
         {
             var generated = GenerateGreedy(lm.Model, lm.Tokenizer, evaluation).Metrics;
             metrics[GeneratedHr1Key] = generated[GeneratedHr1Key];
