@@ -384,8 +384,10 @@ public sealed class ServerLifecycleTests
         model.Open.Reset();
         var inFlight = Enumerable.Range(0, 10).Select(i =>
             client.PostAsync("/v1/recommend", new StringContent($$"""{"model":"gated","history":["item {{i}}"],"k":1}""", Encoding.UTF8, "application/json"))).ToList();
-        for (int i = 0; i < 3000 && model.Entered == 0; i++) await Task.Delay(10);
-        await Task.Delay(100); // the rest reach the queue
+        // Every request accepted: in the model's first call or waiting in the queue.
+        int Accepted() { lock (model.Calls) return model.Calls.Sum() + (int)server.Metrics.QueueDepth.WithLabels("gated").Value; }
+        for (int i = 0; i < 3000 && Accepted() < 10; i++) await Task.Delay(10);
+        Assert.Equal(10, Accepted());
         var stopping = server.StopAsync();
         await Task.Delay(50);
         model.Open.Set();
