@@ -42,6 +42,7 @@ internal static class EvalCommand
         var beams = new Option<int>("--beams") { Description = "beam width in generate and catalog mode (1 = greedy)", DefaultValueFactory = _ => 1 };
         var constrained = new Option<bool>("--constrained") { Description = "generate mode: restrict answers to the candidate titles" };
         var normalised = new Option<bool>("--length-normalised") { Description = "rank mode: mean log-prob per token instead of the sum" };
+        var fromHistory = new Option<bool>("--from-history") { Description = "rank mode, a model with item tokens: rank each list by the next-item distribution after its history alone (the pretraining format, as a sequential model ranks), not by the prompt" };
         var itemText = CommonOptions.ItemTextOption("how the prompts write items: title, token or title_token (default: token for a model with item tokens, whose items the file's are mapped onto by title; title otherwise)");
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
@@ -50,7 +51,7 @@ internal static class EvalCommand
         CommonOptions.Positive(beams);
         var command = new Command("eval", "evaluate a model on a candidate-prompt file: hr1, valid_ratio (and HR/NDCG/MRR@K in rank and catalog mode)")
         {
-            model, candidates, dataset, split, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, itemText, threads, device,
+            model, candidates, dataset, split, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, fromHistory, itemText, threads, device,
         };
         command.SetAction(parse =>
         {
@@ -58,7 +59,7 @@ internal static class EvalCommand
                 RecAlign.IO.OutputGuard.CheckFile("--out", o, [("the --candidates file", parse.GetValue(candidates)), ("the --catalog file", parse.GetValue(catalogFile)), ("the --template file", parse.GetValue(template))]);
             return parse.GetValue(dataset) is { } d
             ? RunDataset(parse, model, d, parse.GetValue(split)!, parse.GetValue(candidates), output, limit, threads, device)
-            : Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, itemText, threads, device);
+            : Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, fromHistory, itemText, threads, device);
         });
         return command;
     }
@@ -115,7 +116,7 @@ internal static class EvalCommand
 
     private static int Run(ParseResult parse, Option<string> model, Option<string> candidates, Option<string> mode, Option<string?> catalogFile,
         Option<string?> output, Option<string> template, Option<int?> limit, Option<int> batch, Option<int> beams, Option<bool> constrained,
-        Option<bool> normalised, Option<ItemText?> itemText, Option<int?> threads, Option<string> device)
+        Option<bool> normalised, Option<bool> fromHistory, Option<ItemText?> itemText, Option<int?> threads, Option<string> device)
     {
         CommonOptions.ApplyThreads(parse.GetValue(threads));
         var modeName = parse.GetValue(mode)!;
@@ -160,6 +161,12 @@ internal static class EvalCommand
             if (recommender is LanguageModelRecommender text)
             {
                 text.LengthNormalised = parse.GetValue(normalised);
+                if (parse.GetValue(fromHistory))
+                {
+                    if (text.Catalog is null) throw new ArgumentException($"--from-history: {modelDir} has no item tokens; a title LM ranks from its prompt");
+                    if (modeName != "rank") throw new ArgumentException($"--from-history applies to --mode rank (got --mode {modeName})");
+                    text.RankFromHistory = true;
+                }
                 text.BatchSize = batchSize;
             }
             var generation = new GenerationConfig { MaxNewTokens = 32, NumBeams = parse.GetValue(beams) };
@@ -188,6 +195,7 @@ internal static class EvalCommand
             if (modeName != "rank") evaluated["beams"] = parse.GetValue(beams);
             if (modeName == "generate") evaluated["constrained"] = parse.GetValue(constrained);
             if (modeName == "rank" && recommender is LanguageModelRecommender) evaluated["length_normalised"] = parse.GetValue(normalised);
+            if (modeName == "rank" && recommender is LanguageModelRecommender { RankFromHistory: true }) evaluated["from_history"] = true;
             evaluated["model_type"] = recommender.Name;
             if (modeName == "catalog" && recommender.Catalog is { } ranked)
             {

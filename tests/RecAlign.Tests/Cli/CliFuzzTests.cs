@@ -391,6 +391,8 @@ public sealed class CliFuzzTests
         yield return new("out/prompts-onto-input", w => { var f = w.Write("cands.json", CandidateJson); return ["data", "prompts", f, "-o", f]; }, "input");
         yield return new("out/eval-onto-candidates", w => { var f = w.Write("cands.json", CandidateJson); return ["eval", "--model", BaseLm, "--candidates", f, "--out", f]; }, "candidates");
 
+        yield return new("eval/from-history-title-lm", w => ["eval", "--model", BaseLm, "--candidates", w.Write("cands.json", CandidateJson), "--from-history"], "--from-history");
+
         // `serve`: every refusal comes before a port is bound (a case wrongly accepted would hang, and fail as one).
         yield return new("serve/nothing", _ => ["serve"], "nothing to serve");
         yield return new("serve/model-without-name", _ => ["serve", "--model", BaseLm], "NAME=DIR");
