@@ -30,7 +30,7 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
     /// the question's prompt. Questions must carry their items (<see cref="CandidateQuestion.Items"/>).</summary>
     public bool RankFromHistory { get; set; }
 
-    private readonly Dictionary<ItemCatalog, int[]> _maps = new(ReferenceEqualityComparer.Instance);
+    private CandidateIds? _ids;
 
     /// <summary>Prompt tokens that leave room for an answer of <paramref name="answerTokens"/> tokens within
     /// max_position_embeddings (the answer's last token is never fed), capped by <see cref="MaxPromptTokens"/>.</summary>
@@ -43,8 +43,8 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
 
     public Tensor ScoreCandidates(IReadOnlyList<CandidateQuestion> questions)
     {
-        if (RankFromHistory) return ScoreCandidatesFromHistory(questions);
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch size must be ≥ 1");
+        if (RankFromHistory) return ScoreCandidatesFromHistory(questions);
         int c = questions.Count == 0 ? 0 : questions.Max(q => q.Candidates.Count);
         var scores = new float[questions.Count * c];
         Array.Fill(scores, float.NegativeInfinity);
@@ -113,21 +113,8 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
     private Tensor ScoreCandidatesFromHistory(IReadOnlyList<CandidateQuestion> questions)
     {
         var catalog = Catalog ?? throw new NotSupportedException($"{Name}: ranking candidates from the history needs item tokens (a title LM reads its prompt)");
-        int c = questions.Count == 0 ? 0 : questions.Max(q => q.Candidates.Count);
-        using var scope = NewDisposeScope();
-        var histories = new List<IReadOnlyList<int>>(questions.Count);
-        var ids = new long[questions.Count * c];
-        for (int i = 0; i < questions.Count; i++)
-        {
-            var items = questions[i].Items ?? throw new ArgumentException($"question {i} carries no item ids: ranking from the history needs them");
-            if (!_maps.TryGetValue(items.Catalog, out var map)) _maps[items.Catalog] = map = items.Catalog.MapTo(catalog);
-            histories.Add(items.History.Select(h => map[h]).Where(h => h >= 0).ToArray());
-            for (int j = 0; j < c; j++) ids[i * c + j] = j < items.Candidates.Count ? map[items.Candidates[j]] : -1;
-        }
-        var index = tensor(ids, [questions.Count, c]);
-        var missing = index.lt(0);
-        var scores = ScoreCatalog(histories).gather(1, index.clamp_min(0)).masked_fill(missing, float.NegativeInfinity);
-        return scores.MoveToOuterDisposeScope();
+        _ids ??= new CandidateIds(catalog, Name);
+        return _ids.Score(questions, BatchSize, (histories, candidates) => ScoreCatalog(histories).gather(1, candidates));
     }
 
     /// <summary>fp32 log-softmax of the next token after each (left-padded) prompt: [B, V] on the CPU.</summary>
