@@ -63,18 +63,17 @@ public sealed class DynamicBatcher
     private readonly BatchingOptions _options;
     private readonly ServerMetrics _metrics;
     private readonly string _name;
+    private readonly Func<int>? _arriving;
     private int _depth;
     private volatile bool _completed;
-
-    private readonly Func<int>? _arriving;
 
     /// <param name="arriving">Requests known to be on their way (received, not yet queued): while there are none, a
     /// batch starts at once instead of waiting <see cref="BatchingOptions.MaxWaitMs"/> for company that is not coming,
     /// so a lone request pays no batching delay. Null: always wait.</param>
     public DynamicBatcher(string name, IRecommender model, BatchingOptions options, ServerMetrics metrics, Func<int>? arriving = null)
     {
-        _arriving = arriving;
         options.Validate();
+        _arriving = arriving;
         _name = name;
         _model = model;
         _options = options;
@@ -162,21 +161,21 @@ public sealed class DynamicBatcher
         }
         if (live.Count == 0) return;
         _metrics.BatchSize.WithLabels(_name).Observe(live.Count);
-        Run(live.OfType<CandidateJob>().ToList());
-        Run(live.OfType<CatalogJob>().ToList());
+        Run(live.OfType<CandidateJob>().ToList(), ScoreCandidates);
+        Run(live.OfType<CatalogJob>().ToList(), ScoreCatalog);
     }
 
-    private void Run<T>(List<T> jobs) where T : Job
+    private static void Run<T>(List<T> jobs, Func<List<T>, Ranking[]> score) where T : Job
     {
         if (jobs.Count == 0) return;
         try
         {
-            var rankings = Score(jobs);
+            var rankings = score(jobs);
             for (int i = 0; i < jobs.Count; i++) jobs[i].Result.TrySetResult(rankings[i]);
         }
         catch (Exception) when (jobs.Count > 1)
         {
-            foreach (var job in jobs) Run([job]); // one bad request must not fail its batch-mates
+            foreach (var job in jobs) Run([job], score); // one bad request must not fail its batch-mates
         }
         catch (Exception e)
         {
@@ -184,28 +183,27 @@ public sealed class DynamicBatcher
         }
     }
 
-    private Ranking[] Score<T>(List<T> jobs) where T : Job
+    private Ranking[] ScoreCandidates(List<CandidateJob> jobs)
     {
         using var scope = NewDisposeScope();
-        if (jobs is List<CandidateJob> candidates)
-        {
-            var scores = _model.ScoreCandidates(candidates.Select(j => j.Question).ToList()).to_type(ScalarType.Float32).cpu();
-            var values = scores.data<float>().ToArray();
-            int c = (int)scores.shape[1];
-            return candidates.Select((job, i) => Top(values.AsSpan(i * c, job.Question.Candidates.Count), job.K)).ToArray();
-        }
-        var catalog = (List<CatalogJob>)(object)jobs;
-        var histories = catalog.Select(j => (IReadOnlyList<int>)j.History).ToList();
-        using var all = _model.ScoreCatalog(histories).to_type(ScalarType.Float32);
-        var result = new Ranking[catalog.Count];
+        var scores = _model.ScoreCandidates(jobs.Select(j => j.Question).ToList()).to_type(ScalarType.Float32).cpu();
+        var values = scores.data<float>().ToArray();
+        int c = (int)scores.shape[1];
+        return jobs.Select((job, i) => Top(values.AsSpan(i * c, job.Question.Candidates.Count), job.K)).ToArray();
+    }
+
+    private Ranking[] ScoreCatalog(List<CatalogJob> jobs)
+    {
+        using var scope = NewDisposeScope();
+        var histories = jobs.Select(j => (IReadOnlyList<int>)j.History).ToList();
+        var all = _model.ScoreCatalog(histories).to_type(ScalarType.Float32);
+        var result = new Ranking[jobs.Count];
         // Masked and unmasked requests differ only in the mask: one topk per group.
-        foreach (var group in catalog.Select((job, i) => (job, i)).GroupBy(p => p.job.ExcludeHistory))
+        foreach (var group in jobs.Select((job, i) => (job, i)).GroupBy(p => p.job.ExcludeHistory))
         {
             var rows = group.ToList();
-            using var index = tensor(rows.Select(r => (long)r.i).ToArray());
-            using var part = all.index_select(0, index);
-            int k = rows.Max(r => r.job.K);
-            var (ids, top) = RecommenderExtensions.TopK(part, rows.Select(r => histories[r.i]).ToList(), k, group.Key);
+            var part = all.index_select(0, tensor(rows.Select(r => (long)r.i).ToArray()));
+            var (ids, top) = RecommenderExtensions.TopK(part, rows.Select(r => histories[r.i]).ToList(), rows.Max(r => r.job.K), group.Key);
             for (int r = 0; r < rows.Count; r++)
             {
                 int n = Math.Min(rows[r].job.K, ids.GetLength(1));
@@ -213,7 +211,7 @@ public sealed class DynamicBatcher
                 var s = new List<float>(n);
                 for (int j = 0; j < n; j++)
                 {
-                    if (float.IsNegativeInfinity(top[r, j])) break; // masked history items past the catalog's end
+                    if (float.IsNegativeInfinity(top[r, j])) break; // k past the items left once the history is masked
                     keep.Add((int)ids[r, j]);
                     s.Add(top[r, j]);
                 }

@@ -61,16 +61,12 @@ public sealed class RecAlignServer : IAsyncDisposable
     private readonly ILogger _log;
     private volatile bool _stopping;
     private int _arriving; // recommend requests received and not yet queued (or answered): what a batch may wait for
+    // The web page, embedded in the assembly.
+    private static readonly EmbeddedFileProvider Page = new(typeof(RecAlignServer).Assembly, typeof(RecAlignServer).Assembly.GetName().Name + ".wwwroot");
 
     public WebApplication App { get; }
     public ServerMetrics Metrics { get; } = new();
     public IReadOnlyCollection<ServedModel> Models => _models.Values.Select(m => m.Model).ToList();
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never,
-    };
 
     /// <summary>Builds the host over already loaded models (the caller keeps loading errors at start-up, where they belong).</summary>
     public RecAlignServer(IReadOnlyList<ServedModel> models, ServerOptions options)
@@ -95,10 +91,8 @@ public sealed class RecAlignServer : IAsyncDisposable
             k.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
         });
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
-        builder.Services.ConfigureHttpJsonOptions(j =>
-        {
-            j.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
-        });
+        // snake_case for every answer and for the OpenAPI document's schemas alike.
+        builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi();
         App = builder.Build();
@@ -117,25 +111,17 @@ public sealed class RecAlignServer : IAsyncDisposable
 
     public Task StopAsync(CancellationToken cancel = default) => App.StopAsync(cancel);
 
-    /// <summary>Runs until SIGTERM / Ctrl-C, then drains.</summary>
-    public Task RunAsync() => App.RunAsync();
-
     /// <summary>Completes once the host has stopped (SIGTERM, Ctrl-C or <see cref="StopAsync"/>) and drained.</summary>
     public Task WaitForShutdownAsync() => App.WaitForShutdownAsync();
 
     private void Map(WebApplication app)
     {
-        app.UseExceptionHandler(error => error.Run(async ctx =>
-        {
-            ctx.Response.StatusCode = StatusCodes.Status500InternalServerError;
-            await Problem(ctx, 500, "internal error", "the server failed while answering; the request id identifies it in the log");
-        }));
+        app.UseExceptionHandler(error => error.Run(ctx =>
+            Problem(ctx, 500, "internal error", "the server failed while answering; the request id identifies it in the log")));
         app.Use(RequireApiKey);
 
-        var assembly = typeof(RecAlignServer).Assembly;
-        var files = new EmbeddedFileProvider(assembly, assembly.GetName().Name + ".wwwroot");
-        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
-        app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = Page });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = Page });
 
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }))
             .WithSummary("Liveness: the process answers.");
@@ -147,7 +133,7 @@ public sealed class RecAlignServer : IAsyncDisposable
         app.MapOpenApi("/openapi/{documentName}.json");
 
         var v1 = app.MapGroup("/v1");
-        v1.MapGet("/models", () => Results.Json(_models.Values.Select(m => Info(m.Model)).ToList(), Json))
+        v1.MapGet("/models", () => Results.Json(_models.Values.Select(m => Info(m.Model)).ToList()))
             .Produces<List<ModelInfo>>()
             .WithSummary("The served models: name, kind, parameters, catalog size and the run each came from.");
         v1.MapGet("/models/{name}/items", SearchItems)
@@ -170,7 +156,7 @@ public sealed class RecAlignServer : IAsyncDisposable
         int n = limit ?? 20;
         if (n is < 1 or > 200) return Results.Problem(statusCode: 400, title: "bad request", detail: $"limit: {n} is outside [1, 200]");
         if (q is { Length: > 512 }) return Results.Problem(statusCode: 400, title: "bad request", detail: "q: at most 512 characters");
-        return Results.Json(m.Model.Search(q ?? "", n).Select(i => new CatalogItem(i.ExternalId, i.Title)).ToList(), Json);
+        return Results.Json(m.Model.Search(q ?? "", n).Select(i => new CatalogItem(i.ExternalId, i.Title)).ToList());
     }
 
     private async Task Recommend(HttpContext ctx)
@@ -238,7 +224,7 @@ public sealed class RecAlignServer : IAsyncDisposable
                 var ranking = await batcher.RankCatalog(history, request.K, request.ExcludeHistory, ctx.RequestAborted).WaitAsync(ctx.RequestAborted);
                 items = ranking.Indices.Select((id, r) => new RecommendedItem(catalog[id].ExternalId, catalog[id].Title, Finite(ranking.Scores[r]), r + 1)).ToList();
             }
-            await Results.Json(new RecommendResponse(m.Name, items, Math.Round(watch.Elapsed.TotalMilliseconds, 3)), Json).ExecuteAsync(ctx);
+            await Results.Json(new RecommendResponse(m.Name, items, Math.Round(watch.Elapsed.TotalMilliseconds, 3))).ExecuteAsync(ctx);
         }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
         {
@@ -289,7 +275,7 @@ public sealed class RecAlignServer : IAsyncDisposable
     private async Task RequireApiKey(HttpContext ctx, RequestDelegate next)
     {
         // The page's static files carry no data; everything else needs the key when one is set.
-        if (_options.ApiKey is not { } key || IsStaticFile(ctx.Request.Path))
+        if (_options.ApiKey is not { } key || IsPageFile(ctx.Request.Path))
         {
             await next(ctx);
             return;
@@ -306,8 +292,8 @@ public sealed class RecAlignServer : IAsyncDisposable
         await next(ctx);
     }
 
-    private static bool IsStaticFile(PathString path) =>
-        path == "/" || path == "/index.html" || path == "/app.js" || path == "/app.css";
+    private static bool IsPageFile(PathString path) =>
+        path == "/" || (path.HasValue && Page.GetFileInfo(path.Value!).Exists);
 
     private void CompleteBatchers()
     {
