@@ -43,6 +43,14 @@ internal static class EvalCommand
         var constrained = new Option<bool>("--constrained") { Description = "generate mode: restrict answers to the candidate titles" };
         var normalised = new Option<bool>("--length-normalised") { Description = "rank mode: mean log-prob per token instead of the sum" };
         var fromHistory = new Option<bool>("--from-history") { Description = "rank mode, a model with item tokens: rank each list by the next-item distribution after its history alone (the pretraining format, as a sequential model ranks), not by the prompt" };
+        var groups = new Option<string>("--groups")
+        {
+            Description = "with --dataset: item groups for the item-side fairness figures (MGU/DGU@K, coverage, Gini): popularity (equal-size groups by training interaction count), genre, or none",
+            DefaultValueFactory = _ => "popularity",
+        };
+        groups.AcceptOnlyFromAmong("popularity", "genre", "none");
+        var popularityGroups = new Option<int>("--popularity-groups") { Description = "with --groups popularity: how many groups", DefaultValueFactory = _ => 5 };
+        CommonOptions.Positive(popularityGroups);
         var itemText = CommonOptions.ItemTextOption("how the prompts write items: title, token or title_token (default: token for a model with item tokens, whose items the file's are mapped onto by title; title otherwise)");
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
@@ -52,13 +60,14 @@ internal static class EvalCommand
         var command = new Command("eval", "evaluate a model on a candidate-prompt file: hr1, valid_ratio (and HR/NDCG/MRR@K in rank and catalog mode)")
         {
             model, candidates, dataset, split, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, fromHistory, itemText, threads, device,
+            groups, popularityGroups,
         };
         command.SetAction(parse =>
         {
             if (parse.GetValue(output) is { } o) // before the (long) evaluation
                 RecAlign.IO.OutputGuard.CheckFile("--out", o, [("the --candidates file", parse.GetValue(candidates)), ("the --catalog file", parse.GetValue(catalogFile)), ("the --template file", parse.GetValue(template))]);
             return parse.GetValue(dataset) is { } d
-            ? RunDataset(parse, model, d, parse.GetValue(split)!, parse.GetValue(candidates), output, limit, threads, device)
+            ? RunDataset(parse, model, d, parse.GetValue(split)!, parse.GetValue(candidates), output, limit, threads, device, parse.GetValue(groups)!, parse.GetValue(popularityGroups))
             : Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, fromHistory, itemText, threads, device);
         });
         return command;
@@ -66,7 +75,7 @@ internal static class EvalCommand
 
     /// <summary><c>eval --dataset</c>: full-catalog ranking of a canonical dataset's leave-one-out split.</summary>
     private static int RunDataset(ParseResult parse, Option<string> model, string datasetDir, string splitName, string? candidates,
-        Option<string?> output, Option<int?> limit, Option<int?> threads, Option<string> device)
+        Option<string?> output, Option<int?> limit, Option<int?> threads, Option<string> device, string groupKind = "popularity", int popularityGroups = 5)
     {
         if (candidates is not null) throw new ArgumentException("give either --candidates FILE or --dataset DIR, not both");
         CommonOptions.ApplyThreads(parse.GetValue(threads));
@@ -79,11 +88,16 @@ internal static class EvalCommand
         using var recommender = Recommenders.Load(modelDir, CommonOptions.ParseDevice(parse.GetValue(device)));
         var own = recommender.Catalog ?? throw new ArgumentException($"{modelDir} holds a {recommender.Name} model, which ranks candidate lists only; --dataset ranks the whole catalog");
         var mapped = InCatalog(examples, data.Catalog, own, universe: null);
-        var result = RecommenderEvaluator.Catalog(recommender, mapped).WithEvaluated(new JsonObject
+        // Groups are formed on the dataset (popularity from the training part of the split), then carried to the model's ids.
+        var groups = groupKind == "none" ? null
+            : ItemGroups.For(groupKind == "genre" ? ItemGrouping.Genre : ItemGrouping.Popularity, data.Catalog,
+                Pipelines.Stages.PretrainCorpus.Histories(data, holdOutLast: 2), popularityGroups).Reindexed(data.Catalog.MapTo(own), own.Count);
+        var result = RecommenderEvaluator.Catalog(recommender, mapped, groups: groups).WithEvaluated(new JsonObject
         {
             ["model"] = Path.GetFullPath(modelDir), ["model_type"] = recommender.Name, ["dataset"] = Path.GetFullPath(datasetDir),
             ["split"] = $"leave_one_out/{splitName}", ["mode"] = "catalog", ["catalog_items"] = own.Count, ["exclude_history"] = true,
             ["tie_break"] = "pessimistic", ["limit"] = parse.GetValue(limit), ["examples"] = mapped.Count,
+            ["item_groups"] = groups is null ? null : $"{groups.Kind} ({string.Join(", ", groups.Names.Zip(groups.Sizes(), (n, c) => $"{n} {c}"))})",
         });
         Print(result, parse.GetValue(output));
         return 0;

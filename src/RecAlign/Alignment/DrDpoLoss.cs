@@ -6,8 +6,9 @@ namespace RecAlign.Alignment;
 /// Dr.DPO (Wu et al. 2025, "Towards Robust Alignment of Language Models: Distributionally Robustifying Direct
 /// Preference Optimization"): a KL-constrained worst case over pairs in the batch, which down-weights likely-noisy
 /// pairs: L = −β′ log (1/B) Σ_i exp(−ℓ_i/β′), with ℓ_i the per-example loss of the inner loss (DPO in the paper).
-/// Computed as −β′(logsumexp(−ℓ/β′) − log B). β′ → ∞ recovers the inner mean. <see cref="PreferenceLossOutput.PerExample"/>
-/// holds the inner ℓ_i; the statistics are the inner loss's.
+/// Computed as −β′(logsumexp(−ℓ/β′) − log B). β′ → ∞ recovers the inner mean. With per-example weights w_i the
+/// average inside the log is weighted: −β′ log (1/B) Σ_i w_i exp(−ℓ_i/β′) (unit weights: the unweighted loss).
+/// <see cref="PreferenceLossOutput.PerExample"/> holds the inner ℓ_i; the statistics are the inner loss's.
 /// </summary>
 public sealed class DrDpoLoss(IPreferenceLoss inner, double betaPrime = 1.0) : IPreferenceLoss
 {
@@ -19,14 +20,14 @@ public sealed class DrDpoLoss(IPreferenceLoss inner, double betaPrime = 1.0) : I
     public bool RequiresLengths => Inner.RequiresLengths;
 
     /// <summary>The robust aggregate (scalar) of per-example losses [B].</summary>
-    public static Tensor Aggregate(Tensor perExample, double betaPrime) =>
-        -betaPrime * ((-perExample / betaPrime).logsumexp(0) - Math.Log(perExample.shape[0]));
+    public static Tensor Aggregate(Tensor perExample, double betaPrime, Tensor? weights = null) =>
+        -betaPrime * (((-perExample / betaPrime) + (weights is null ? 0 : weights.to(perExample.dtype).log())).logsumexp(0) - Math.Log(perExample.shape[0]));
 
     public PreferenceLossOutput Compute(PreferenceBatchLogps batch)
     {
         using var scope = NewDisposeScope();
         var inner = Inner.Compute(batch);
-        var loss = Aggregate(inner.PerExample, BetaPrime);
+        var loss = Aggregate(inner.PerExample, BetaPrime, batch.Weights);
         foreach (var t in inner.Stats.Values) t.MoveToOuterDisposeScope();
         return new PreferenceLossOutput(loss.MoveToOuterDisposeScope(), inner.PerExample.MoveToOuterDisposeScope(), inner.Stats);
     }

@@ -6,7 +6,8 @@ namespace RecAlign.Alignment;
 /// Summed response log-probs of a preference batch: one chosen and K rejected responses per prompt.
 /// <c>PolicyChosen</c> [B], <c>PolicyRejected</c> [B,K] ([B] is read as K=1), the reference model's values in the
 /// same shapes (null for reference-free losses such as SimPO), and response token counts for length-normalised
-/// losses (IPO, SimPO). Lengths are clamped to at least 1, as TRL does.
+/// losses (IPO, SimPO). Lengths are clamped to at least 1, as TRL does. <c>Weights</c> [B] (optional, TRL's
+/// <c>use_weighting</c> shape) make every loss's batch mean a weighted one, mean_i w_i·ℓ_i (e.g. IFairLRS's group weights).
 /// </summary>
 public sealed record PreferenceBatchLogps(
     Tensor PolicyChosen,
@@ -14,7 +15,8 @@ public sealed record PreferenceBatchLogps(
     Tensor? RefChosen = null,
     Tensor? RefRejected = null,
     Tensor? ChosenLengths = null,
-    Tensor? RejectedLengths = null)
+    Tensor? RejectedLengths = null,
+    Tensor? Weights = null)
 {
     public long BatchSize => PolicyChosen.shape[0];
     public long NegativeCount => PolicyRejected.dim() == 1 ? 1 : PolicyRejected.shape[1];
@@ -23,8 +25,11 @@ public sealed record PreferenceBatchLogps(
 /// <summary>The batch checked and brought to one floating dtype (fp32 at least), rejected tensors as [B,K].</summary>
 internal sealed record CheckedBatch(
     Tensor PolicyChosen, Tensor PolicyRejected, Tensor? RefChosen, Tensor? RefRejected,
-    Tensor? ChosenLengths, Tensor? RejectedLengths)
+    Tensor? ChosenLengths, Tensor? RejectedLengths, Tensor? Weights = null)
 {
+    /// <summary>mean_i w_i·ℓ_i of per-example losses [B] (the plain mean without weights).</summary>
+    public Tensor WeightedMean(Tensor perExample) => Weights is null ? perExample.mean() : (perExample * Weights).mean();
+
     public long B => PolicyChosen.shape[0];
     public long K => PolicyRejected.shape[1];
 
@@ -64,7 +69,13 @@ internal sealed record CheckedBatch(
             chosenLengths = b.ChosenLengths.to(dtype).clamp_min(1.0);
             rejectedLengths = AsMatrix(b.RejectedLengths, n, k, loss, nameof(b.RejectedLengths)).to(dtype).clamp_min(1.0);
         }
-        return new CheckedBatch(chosen.to(dtype), rejected.to(dtype), refChosen, refRejected, chosenLengths, rejectedLengths);
+        Tensor? weights = null;
+        if (b.Weights is not null)
+        {
+            if (b.Weights.dim() != 1 || b.Weights.shape[0] != n) throw Bad(loss, nameof(b.Weights), $"shape [{n}]", b.Weights);
+            weights = b.Weights.to(dtype).to(chosen.device);
+        }
+        return new CheckedBatch(chosen.to(dtype), rejected.to(dtype), refChosen, refRejected, chosenLengths, rejectedLengths, weights);
     }
 
     private static Tensor AsMatrix(Tensor t, long n, long? k, string loss, string field)

@@ -58,10 +58,12 @@ public sealed class PreferenceObjective : ITrainingObjective
                 reference = live.Sums.view(batch.Count, _columns).clone();
             }
         }
+        // Weights only when some example is reweighted: with all weights 1 the weighted mean is the mean.
+        using var weights = rows.Any(e => e.Weight != 1) ? tensor(rows.Select(e => e.Weight).ToArray(), device: _policy.Device) : null;
         var output = _loss.Compute(new PreferenceBatchLogps(
             sums.select(1, 0), sums.narrow(1, 1, _columns - 1),
             reference?.select(1, 0), reference?.narrow(1, 1, _columns - 1),
-            lengths.select(1, 0), lengths.narrow(1, 1, _columns - 1)));
+            lengths.select(1, 0), lengths.narrow(1, 1, _columns - 1), weights));
         long tokens = rows.Sum(e => e.Prompt.Length + e.Chosen.Length + e.Rejected.Sum(r => r.Length));
         return new ObjectiveOutput(output.Loss, output.Stats, tokens);
     }

@@ -52,7 +52,7 @@ public static class PreferenceStatistics
     /// <summary>Builds a loss output inside the caller's dispose scope and moves every tensor one scope up.</summary>
     internal static PreferenceLossOutput Output(Tensor perExample, CheckedBatch batch, Tensor chosenRewards, Tensor rejectedRewards)
     {
-        var loss = perExample.mean();
+        var loss = batch.WeightedMean(perExample);
         var stats = Compute(chosenRewards, rejectedRewards, batch.PolicyChosen, batch.PolicyRejected);
         foreach (var t in stats.Values) t.MoveToOuterDisposeScope();
         return new PreferenceLossOutput(loss.MoveToOuterDisposeScope(), perExample.MoveToOuterDisposeScope(), stats);

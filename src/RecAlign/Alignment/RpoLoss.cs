@@ -6,7 +6,7 @@ namespace RecAlign.Alignment;
 /// RPO (Pang et al. 2024, "Iterative Reasoning Preference Optimization"; TRL's <c>rpo_alpha</c>): any preference loss
 /// plus α times the policy's negative log-likelihood of the chosen responses, which keeps the chosen likelihood from
 /// falling while the margin grows. As in TRL the NLL is a token mean over the batch:
-/// L = L_inner + α · NLL, NLL = −Σ_i log πθ(y_i+) / Σ_i |y_i+|.
+/// L = L_inner + α · NLL, NLL = −Σ_i log πθ(y_i+) / Σ_i |y_i+| (with per-example weights, −Σ_i w_i log πθ(y_i+) / Σ_i |y_i+|).
 /// <see cref="PreferenceLossOutput.PerExample"/> is ℓ_i + α·(−B·log πθ(y_i+) / Σ_j |y_j+|), whose mean is the loss;
 /// the statistics are the inner loss's plus <c>nll_loss</c>.
 /// </summary>
@@ -31,7 +31,8 @@ public sealed class RpoLoss(IPreferenceLoss inner, double alpha) : IPreferenceLo
         var inner = Inner.Compute(batch);
         // The shared checks: shapes, an fp32-or-wider dtype and lengths clamped to at least 1.
         var b = CheckedBatch.From(batch, Name + " with rpo_alpha", needsReference: false, needsLengths: true);
-        var nll = ChosenNll(b.PolicyChosen, b.ChosenLengths!);
+        var weighted = b.Weights is null ? b.PolicyChosen : b.PolicyChosen * b.Weights;
+        var nll = ChosenNll(weighted, b.ChosenLengths!);
         var perExampleNll = -b.PolicyChosen * (b.B / b.ChosenLengths!.sum());
         var perExample = inner.PerExample + Alpha * perExampleNll;
         var loss = inner.Loss + Alpha * nll;

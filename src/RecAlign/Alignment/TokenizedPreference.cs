@@ -7,8 +7,11 @@ namespace RecAlign.Alignment;
 /// ending with EOS).</summary>
 public sealed record TokenizedPreference(int[] Prompt, int[] Chosen, int[][] Rejected)
 {
+    /// <summary>The example's loss weight (see <see cref="PreferenceExample.Weight"/>).</summary>
+    public double Weight { get; init; } = 1;
+
     public static TokenizedPreference From(ITokenizer tokenizer, PreferenceExample example, int maxPromptTokens = int.MaxValue) =>
         new(PromptTokenization.Prompt(tokenizer, example.Prompt, maxPromptTokens),
             PromptTokenization.Response(tokenizer, example.Chosen),
-            example.Rejected.Select(r => PromptTokenization.Response(tokenizer, r)).ToArray());
+            example.Rejected.Select(r => PromptTokenization.Response(tokenizer, r)).ToArray()) { Weight = example.Weight };
 }

@@ -31,6 +31,10 @@ public sealed record MethodConfig
     /// <summary>Align: rejected responses per preference example (1: the pairwise DPO family; K &gt; 1: S-DPO's softmax over K).</summary>
     public int Negatives { get; init; } = 1;
     public AlignConfig Align { get; init; } = new();
+    /// <summary>Sft / align: train with IFairLRS's per-sample group weights (<see cref="Data.GroupWeights"/>, groups of
+    /// <c>pipeline.fairness</c>): each sample's own loss is scaled by its target group's history share over its target
+    /// share, normalised to mean 1.</summary>
+    public bool FairnessWeights { get; init; }
     public SequentialTrainConfig Sequential { get; init; } = new();
 
     public static MethodConfig SequentialModel(string model, bool enabled = true) => new()

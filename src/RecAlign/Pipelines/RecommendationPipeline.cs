@@ -96,6 +96,8 @@ public sealed record PipelineConfig
     /// <summary>The methods compared, by name, in order (see <see cref="MethodConfig.Defaults"/>); baselines (random,
     /// popularity, transition and, with ground truth, the oracle) always come first.</summary>
     public Dictionary<string, MethodConfig> Methods { get; init; } = MethodConfig.Defaults();
+    /// <summary>Item-side fairness: the groups every row is measured on, and the re-ranked rows.</summary>
+    public FairnessConfig Fairness { get; init; } = new();
     /// <summary>The LM's base stages, shared by every LM method.</summary>
     public PretrainConfig Pretrain { get; init; } = new();
     public SftConfig Sft { get; init; } = new();
@@ -116,6 +118,7 @@ public sealed record PipelineConfig
         Check(RerankDepth >= 0, "rerank_depth", RerankDepth, "must be >= 0 (0: off)");
         Check(ValidationQuestions >= 1, "validation_questions", ValidationQuestions, "must be >= 1");
         Check(EvaluationQuestions >= 1, "evaluation_questions", EvaluationQuestions, "must be >= 1");
+        Fairness.Validate();
         var stages = new List<(string, IStageConfig)> { ("pretrain", Pretrain), ("sft", Sft) };
         var seen = new Dictionary<string, MethodStage>();
         foreach (var (name, m) in Enabled())
@@ -130,7 +133,8 @@ public sealed record PipelineConfig
                 stages.Add(($"methods.{name}.align", m.Align));
             }
             if (m.Stage == MethodStage.Sequential) stages.Add(($"methods.{name}.sequential", m.Sequential));
-            Check(m.Stage != MethodStage.Sft || !seen.ContainsValue(MethodStage.Sft), $"methods.{name}.stage", "sft", "one sft method: the LM every align method starts from");
+            Check(!m.FairnessWeights || m.Stage != MethodStage.Sequential, $"methods.{name}.fairness_weights", true, "weights the LM's sft and align stages only");
+            Check(!m.FairnessWeights || Fairness.Enabled, $"methods.{name}.fairness_weights", true, "needs pipeline.fairness.enabled (the item groups the weights come from)");
             seen[name] = m.Stage;
         }
         foreach (var (name, stage) in stages)
@@ -174,6 +178,44 @@ public sealed record PipelineConfig
                 Sequential = m.Value.Sequential with { Training = m.Value.Sequential.Training with { Seed = seed } },
             }),
         };
+    }
+}
+
+/// <summary>
+/// Item-side fairness in the pipeline (IFairLRS): every row gets MGU/DGU@K on its candidate lists and, with a catalog,
+/// MGU/DGU@K, coverage and Gini on its full-catalog top K (all K and per-group shares in <c>fairness.json</c>); methods
+/// with <c>fairness_weights</c> train on the groups' weights; <see cref="Rerank"/> adds a re-ranked row per trained method.
+/// </summary>
+public sealed record FairnessConfig
+{
+    public bool Enabled { get; init; } = true;
+    /// <summary><c>popularity</c> (equal-size groups by training interaction count) or <c>genre</c> (the catalog's genres).</summary>
+    public ItemGrouping Groups { get; init; } = ItemGrouping.Popularity;
+    public int PopularityGroups { get; init; } = 5;
+    /// <summary>Add a <c>NAME_rerank</c> row per trained method: <see cref="Models.ExposureReranker"/> with its penalty and λ
+    /// fitted on validation users (<see cref="Evaluation.ExposureRerankerTuning"/>).</summary>
+    public bool Rerank { get; init; }
+    /// <summary>The λ grid tried on validation (0, the unchanged model, is always tried).</summary>
+    public double[] RerankLambdas { get; init; } = [.. Evaluation.ExposureRerankerTuning.DefaultLambdas];
+    /// <summary>The largest relative loss of validation NDCG@10 a chosen λ may cost.</summary>
+    public double MaxAccuracyDrop { get; init; } = 0.05;
+    /// <summary>The K whose group unfairness the re-ranker penalises and minimises (MGU@K).</summary>
+    public int K { get; init; } = 10;
+    /// <summary>Validation users the re-ranker is tuned on (full catalog; a seeded subset when there are more).</summary>
+    public int ValidationUsers { get; init; } = 1000;
+
+    public void Validate()
+    {
+        static void Check(bool ok, string field, object value, string rule)
+        {
+            if (!ok) throw new ArgumentException($"pipeline.fairness.{field} = {value} is invalid ({rule})");
+        }
+        Check(PopularityGroups >= 1, "popularity_groups", PopularityGroups, "must be >= 1");
+        Check(RerankLambdas.Length > 0 && RerankLambdas.All(l => double.IsFinite(l) && l >= 0), "rerank_lambdas", string.Join(",", RerankLambdas), "a non-empty list of finite values >= 0");
+        Check(MaxAccuracyDrop >= 0 && MaxAccuracyDrop <= 1, "max_accuracy_drop", MaxAccuracyDrop, "must be in [0, 1]");
+        Check(K >= 1, "k", K, "must be >= 1");
+        Check(ValidationUsers >= 1, "validation_users", ValidationUsers, "must be >= 1");
+        Check(!Rerank || Enabled, "rerank", Rerank, "needs pipeline.fairness.enabled");
     }
 }
 
@@ -264,8 +306,12 @@ public static class RecommendationPipeline
             (data.PreferencePool is null ? " (from the SFT examples), " : " (held out from SFT), ") +
             $"{validation.Count} validation and {evaluation.Count} evaluation questions ({sw.Elapsed.TotalSeconds:F1}s)");
 
+        var groups = config.Fairness.Enabled ? ItemGroups.For(config.Fairness.Groups, catalog, data.PretrainHistories, config.Fairness.PopularityGroups) : null;
+        if (groups is not null)
+            ctx.Say($"item groups for fairness: {groups.Kind}, " + string.Join(", ", groups.Names.Zip(groups.Sizes(), (n, c) => $"{n} {c}")) + " items");
         var models = Path.Combine(run.Path, "models");
         var stages = new List<StageResult>();
+        StageResult? pretrained = null;
         var trained = new List<(string Name, MethodConfig Method, StageResult Stage)>();
         var sequentialTrain = data.SequentialTrain ?? data.Train;
         // Preference data per starting model: hard negatives are mined once, with the most negatives any method asks of it.
@@ -286,14 +332,25 @@ public static class RecommendationPipeline
                     break;
                 case MethodStage.Sft:
                 {
-                    // Windows as long as a prompt's history; 0: whole histories.
-                    int window = config.PretrainOn == PretrainText.Prefixes ? prompts.Config.MaxHistory : 0;
-                    var tokenizer = LanguageModelTokenizer(data, config, sftData, window);
-                    ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids" + (tokenizer is ItemTokenizer it ? $" ({it.Catalog.Count} item tokens)" : ""));
-                    var corpus = PretrainCorpus.Render(window > 0 ? PretrainCorpus.Windows(sequentialTrain, window) : data.PretrainHistories, catalog, config.ItemText);
-                    var pretrain = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation);
-                    stages.Add(pretrain);
-                    stage = StageRunner.Sft(pretrain.ModelDirectory, sftData, validation, config.Sft, Path.Combine(models, name), ctx) with { Stage = name };
+                    if (pretrained is null)
+                    {
+                        // Windows as long as a prompt's history; 0: whole histories.
+                        int window = config.PretrainOn == PretrainText.Prefixes ? prompts.Config.MaxHistory : 0;
+                        var tokenizer = LanguageModelTokenizer(data, config, sftData, window);
+                        ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids" + (tokenizer is ItemTokenizer it ? $" ({it.Catalog.Count} item tokens)" : ""));
+                        var corpus = PretrainCorpus.Render(window > 0 ? PretrainCorpus.Windows(sequentialTrain, window) : data.PretrainHistories, catalog, config.ItemText);
+                        pretrained = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation);
+                        stages.Add(pretrained);
+                    }
+                    // Every sft method starts from the one pretrained model; they differ in how they train.
+                    var train = sftData;
+                    if (method.FairnessWeights)
+                    {
+                        var weights = GroupWeights.PerSample(trainCandidates.Select(e => e.History).ToList(), trainCandidates.Select(e => e.Target).ToList(), groups!);
+                        train = sftData.Select((e, i) => e with { Weight = weights[i] }).ToList();
+                    }
+                    stage = StageRunner.Sft(pretrained.ModelDirectory, train, validation, config.Sft, Path.Combine(models, name), ctx,
+                        sampleWeighted: method.FairnessWeights, stageName: name);
                     break;
                 }
                 default:
@@ -305,6 +362,12 @@ public static class RecommendationPipeline
                         preferenceCache[method.From] = fromPool = PreferenceData(preferenceExamples, prompts, catalog, config, from, most, method.From, ctx);
                     }
                     var preferences = fromPool.Select(p => p with { Rejected = p.Rejected.Take(method.Negatives).ToList() }).ToList();
+                    if (method.FairnessWeights)
+                    {
+                        // The preference data is aligned with its examples, so each example's weight is its own.
+                        var weights = GroupWeights.PerSample(preferenceExamples.Select(e => e.History).ToList(), preferenceExamples.Select(e => e.Target).ToList(), groups!);
+                        preferences = preferences.Select((p, i) => p with { Weight = weights[i] }).ToList();
+                    }
                     stage = StageRunner.Align(from, preferences, validation, method.Align, Path.Combine(models, name), ctx, name);
                     break;
                 }
@@ -317,16 +380,22 @@ public static class RecommendationPipeline
         var popularity = CandidateSampler.PopularityWeights(data.Train.Select(e => e.Target), catalog.Count);
         var catalogExamples = evaluationLists.Select(e => new SequenceExample(e.User, e.History, e.Target, 0)).ToList();
         var results = new List<MethodResult>();
+        var fairness = new Dictionary<string, Dictionary<string, double>>();
         void Add(string method, IRecommender recommender, StageResult? stage)
         {
             var evalWatch = Stopwatch.StartNew();
-            var metrics = Evaluate(recommender, evaluation, withoutHistory, catalogExamples, data, config);
+            var metrics = Evaluate(recommender, evaluation, withoutHistory, catalogExamples, data, config, groups);
+            // Every K and group goes to fairness.json; the summary keeps the headline figures at the configured K.
+            fairness[method] = metrics.Where(kv => GroupFairness.IsFairnessKey(kv.Key)).ToDictionary();
+            foreach (var key in fairness[method].Keys.Where(k => !HeadlineFairnessKeys(config.Fairness.K).Contains(k))) metrics.Remove(key);
             results.Add(new(method, metrics, stage is { Training.Steps: > 0 } ? stage.Seconds : null, stage is null ? null : Path.GetRelativePath(run.Path, stage.ModelDirectory)));
             if (stage is null) return;
             run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => $"{data.EvaluationLabel}_{kv.Key}", kv => kv.Value), stage.Stage);
             ctx.Say($"evaluation {method}: hr1 {metrics["hr1"]:F4}, ndcg@5 {metrics.GetValueOrDefault("ndcg@5"):F4}" +
                 (metrics.TryGetValue(Hr1WithoutHistoryKey, out var bare) ? $", hr1 without history {bare:F4}" : "") +
                 (metrics.TryGetValue(CatalogNdcg10Key, out var full) ? $", catalog ndcg@10 {full:F4}" : "") +
+                (metrics.TryGetValue(Metrics.CatalogPrefix + GroupFairness.MguKey(config.Fairness.K), out var mgu) ? $", catalog mgu@{config.Fairness.K} {mgu:F4}"
+                    : metrics.TryGetValue(GroupFairness.MguKey(config.Fairness.K), out mgu) ? $", mgu@{config.Fairness.K} {mgu:F4}" : "") +
                 (metrics.TryGetValue(GeneratedHr1Key, out var genHr1) ? $", generated hr1 {genHr1:F4} (valid {metrics[GeneratedValidRatioKey]:F4})" : "") +
                 string.Concat(data.ExtraEvaluations.Select(e => $", {e.Name}/hr1 {metrics[e.Name + "/hr1"]:F4}")) + $" ({evalWatch.Elapsed.TotalSeconds:F1}s)");
         }
@@ -336,7 +405,7 @@ public static class RecommendationPipeline
         if (data.GroundTruth is { } truth)
             results.Add(new("oracle", Baselines.Oracle(evaluation, evaluationLists, truth), null, null));
         // An item-token LM's pretraining alone, ranked as a sequential model ranks (what SFT and alignment start from).
-        if (config.ItemText != ItemText.Title && stages.FirstOrDefault(s => s.Stage == "pretrain") is { } pretrained)
+        if (config.ItemText != ItemText.Title && pretrained is not null)
             using (var recommender = Recommenders.Load(pretrained.ModelDirectory, ctx.TorchDevice))
             {
                 if (recommender is LanguageModelRecommender lm) lm.RankFromHistory = true;
@@ -348,6 +417,26 @@ public static class RecommendationPipeline
                 if (recommender is LanguageModelRecommender { Catalog: not null } lm) lm.RankFromHistory = config.LmCandidateScoring == LmCandidateScoring.History;
                 Add(name, recommender, stage);
             }
+
+        // Fairness re-ranking: each trained method behind a re-ranker whose penalty and λ are fitted on validation users.
+        var tunings = new Dictionary<string, RerankTuning>();
+        if (config.Fairness.Rerank && groups is not null)
+        {
+            var tuneUsers = Subsample(data.Validation, config.Fairness.ValidationUsers, config.Seed + 5);
+            foreach (var (name, _, stage) in trained)
+                using (var recommender = Recommenders.Load(stage.ModelDirectory, ctx.TorchDevice))
+                {
+                    var watch = Stopwatch.StartNew();
+                    if (recommender is LanguageModelRecommender { Catalog: not null } lm) lm.RankFromHistory = config.LmCandidateScoring == LmCandidateScoring.History;
+                    var tuning = ExposureRerankerTuning.Fit(recommender, groups, tuneUsers, validation, config.Fairness.RerankLambdas, config.Fairness.MaxAccuracyDrop, config.Fairness.K);
+                    tunings[name + "_rerank"] = tuning;
+                    ctx.Say($"fairness re-ranking of {name}: λ = {tuning.Lambda} on {tuning.Protocol} validation (" +
+                        string.Join(", ", tuning.Trials.Select(t => $"λ {t.Lambda}: ndcg@10 {t.Accuracy:F4} mgu@{config.Fairness.K} {t.Mgu:F4}")) + $"; {watch.Elapsed.TotalSeconds:F1}s)");
+                    using var reranked = tuning.Apply(recommender, groups);
+                    Add(name + "_rerank", reranked, null);
+                }
+        }
+        if (groups is not null) WriteFairness(run, groups, config.Fairness, fairness, tunings);
 
         // Retrieval then re-ranking: the first sequential method retrieves, each LM row re-orders its top items.
         var recommenders = trained.Where(t => t.Method.Stage == MethodStage.Sequential).Select(t => (t.Name, t.Stage)).ToList();
@@ -381,15 +470,15 @@ public static class RecommendationPipeline
     /// <summary>One row's metrics: the evaluation lists (and extra sets), the history ablation, the whole catalog when the
     /// model has one, and greedy generation when it is a language model (generation is its capability alone).</summary>
     private static Dictionary<string, double> Evaluate(IRecommender recommender, IReadOnlyList<CandidateQuestion> evaluation,
-        IReadOnlyList<CandidateQuestion>? withoutHistory, IReadOnlyList<SequenceExample> catalogExamples, PipelineData data, PipelineConfig config)
+        IReadOnlyList<CandidateQuestion>? withoutHistory, IReadOnlyList<SequenceExample> catalogExamples, PipelineData data, PipelineConfig config, ItemGroups? groups)
     {
-        var metrics = WithExtras(RecommenderEvaluator.Candidates(recommender, evaluation).Metrics, data, q => RecommenderEvaluator.Candidates(recommender, q).Metrics);
+        var metrics = WithExtras(RecommenderEvaluator.Candidates(recommender, evaluation, groups: groups).Metrics, data, q => RecommenderEvaluator.Candidates(recommender, q).Metrics);
         if (withoutHistory is not null)
             metrics[Hr1WithoutHistoryKey] = RecommenderEvaluator.Candidates(recommender, withoutHistory).Metrics[Metrics.HitRatioAt1Key];
         if (recommender.Catalog is not null)
         {
-            var full = RecommenderEvaluator.Catalog(recommender, catalogExamples).Metrics;
-            foreach (var key in new[] { CatalogHr10Key, CatalogNdcg10Key, CatalogMrrKey }) metrics[key] = full[key];
+            var full = RecommenderEvaluator.Catalog(recommender, catalogExamples, groups: groups).Metrics;
+            foreach (var key in new[] { CatalogHr10Key, CatalogNdcg10Key, CatalogMrrKey }.Concat(full.Keys.Where(GroupFairness.IsFairnessKey))) metrics[key] = full[key];
         }
         // Generation answers the candidate prompt; a model ranked from the history alone was never asked one.
         if (config.GenerationEvaluation && recommender is LanguageModelRecommender { RankFromHistory: false } lm)
@@ -399,6 +488,43 @@ public static class RecommendationPipeline
             metrics[GeneratedValidRatioKey] = generated[GeneratedValidRatioKey];
         }
         return metrics;
+    }
+
+    /// <summary>The fairness figures a method's summary row keeps: MGU and DGU at <paramref name="k"/> on the candidate
+    /// lists and the catalog, with the catalog's coverage and Gini.</summary>
+    public static IReadOnlySet<string> HeadlineFairnessKeys(int k) => new HashSet<string>
+    {
+        GroupFairness.MguKey(k), GroupFairness.DguKey(k),
+        Metrics.CatalogPrefix + GroupFairness.MguKey(k), Metrics.CatalogPrefix + GroupFairness.DguKey(k),
+        Metrics.CatalogPrefix + GroupFairness.CoverageKey(k), Metrics.CatalogPrefix + GroupFairness.GiniKey(k),
+    };
+
+    private static void WriteFairness(RunDirectory run, ItemGroups groups, FairnessConfig config, Dictionary<string, Dictionary<string, double>> rows,
+        Dictionary<string, RerankTuning> tunings)
+    {
+        var json = new JsonObject
+        {
+            ["groups"] = new JsonObject
+            {
+                ["kind"] = groups.Kind,
+                ["names"] = new JsonArray(groups.Names.Select(n => (JsonNode?)n).ToArray()),
+                ["sizes"] = new JsonArray(groups.Sizes().Select(s => (JsonNode?)s).ToArray()),
+            },
+            ["k"] = config.K,
+            ["methods"] = new JsonObject(rows.Select(r => KeyValuePair.Create(r.Key, (JsonNode?)new JsonObject(
+                r.Value.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Math.Round(kv.Value, 6))))))),
+            ["rerank"] = new JsonObject(tunings.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)new JsonObject
+            {
+                ["protocol"] = t.Value.Protocol,
+                ["lambda"] = t.Value.Lambda,
+                ["group_penalty"] = new JsonArray(t.Value.GroupPenalty.Select(p => (JsonNode?)Math.Round(p, 6)).ToArray()),
+                ["trials"] = new JsonArray(t.Value.Trials.Select(x => (JsonNode?)new JsonObject
+                {
+                    ["lambda"] = x.Lambda, ["ndcg@10"] = Math.Round(x.Accuracy, 6), [$"mgu@{config.K}"] = Math.Round(x.Mgu, 6),
+                }).ToArray()),
+            }))),
+        };
+        IO.AtomicFile.WriteAllText(run.FairnessPath, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     /// <summary>The from-scratch LM's tokenizer: cl100k ranks the titles, catalog text and prompts use (item tokens

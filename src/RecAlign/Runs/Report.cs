@@ -43,7 +43,14 @@ public static class Report
             AtomicFile.WriteAllBytes(path, RenderCurve(Series(metrics, key), spec.Title, spec.YLabel, width, height));
             plots.Add((spec, path));
         }
-        var md = BuildMarkdown(run, summary, metrics, plots.Select(p => (p.Spec.Title, RunDirectory.PlotsFolder + "/" + p.Spec.FileName)).ToList());
+        var fairness = ReadFairness(run);
+        if (fairness is not null && FairnessShares(fairness) is { Groups.Count: > 0 } shares)
+        {
+            var path = Path.Combine(run.PlotsPath, FairnessPlotFile);
+            AtomicFile.WriteAllBytes(path, RenderShares(shares, width, height));
+            plots.Add((new PlotSpec(FairnessPlotFile, shares.Title, "share", []), path));
+        }
+        var md = BuildMarkdown(run, summary, metrics, plots.Select(p => (p.Spec.Title, RunDirectory.PlotsFolder + "/" + p.Spec.FileName)).ToList(), fairness);
         AtomicFile.WriteAllText(run.ReportPath, md);
         return new ReportResult(run.ReportPath, plots.Select(p => p.Path).ToList());
     }
@@ -81,8 +88,63 @@ public static class Report
         return plt.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
     }
 
+    public const string FairnessPlotFile = "fairness_groups.png";
+
+    /// <summary>The run's fairness.json, or null when it has none (or it does not parse: the report is still written).</summary>
+    private static JsonObject? ReadFairness(RunDirectory run)
+    {
+        if (!File.Exists(run.FairnessPath)) return null;
+        try { return JsonNode.Parse(File.ReadAllText(run.FairnessPath)) as JsonObject; }
+        catch (System.Text.Json.JsonException) { return null; }
+    }
+
+    /// <summary>Per method, the full-catalog figures when the run has them, else the candidate lists'.</summary>
+    private static string FairnessPrefix(JsonObject fairness) =>
+        fairness["methods"] is JsonObject methods && methods.Any(m => m.Value is JsonObject o && o.Any(kv => kv.Key.StartsWith("catalog_", StringComparison.Ordinal))) ? "catalog_" : "";
+
+    /// <summary>P_hist and each method's P_rec@K per group (K of the file; methods with catalog figures when any has them).</summary>
+    internal static (string Title, IReadOnlyList<string> Groups, IReadOnlyList<(string Name, double[] Shares)> Series) FairnessShares(JsonObject fairness)
+    {
+        var groups = (fairness["groups"]?["names"] as JsonArray)?.Select(n => Text(n) ?? "").ToList() ?? [];
+        int k = (int)(Number(fairness["k"]) ?? 10);
+        var prefix = FairnessPrefix(fairness);
+        var series = new List<(string, double[])>();
+        if (fairness["methods"] is not JsonObject methods) return ("", [], []);
+        var first = methods.Select(m => m.Value as JsonObject).FirstOrDefault(o => o is not null && o.ContainsKey(prefix + "p_hist/" + groups.FirstOrDefault()));
+        if (first is not null) series.Add(("history", groups.Select(g => Number(first[prefix + "p_hist/" + g]) ?? 0).ToArray()));
+        foreach (var (name, node) in methods)
+            if (node is JsonObject o && o.ContainsKey($"{prefix}p_rec@{k}/{groups.FirstOrDefault()}"))
+                series.Add((name, groups.Select(g => Number(o[$"{prefix}p_rec@{k}/{g}"]) ?? 0).ToArray()));
+        var kind = Text(fairness["groups"]?["kind"]) ?? "item";
+        return ($"Share of each {kind} group: history vs top-{k} recommendations" + (prefix.Length > 0 ? " (full catalog)" : " (candidate lists)"), groups, series);
+    }
+
+    /// <summary>A grouped bar chart: one cluster per item group, one bar per series (history first).</summary>
+    public static byte[] RenderShares((string Title, IReadOnlyList<string> Groups, IReadOnlyList<(string Name, double[] Shares)> Series) shares, int width, int height)
+    {
+        var plt = new ScottPlot.Plot();
+        int n = shares.Series.Count;
+        double barWidth = 0.8 / Math.Max(1, n);
+        var palette = new ScottPlot.Palettes.Category10();
+        for (int s = 0; s < n; s++)
+        {
+            var (name, values) = shares.Series[s];
+            var bars = new List<ScottPlot.Bar>();
+            for (int g = 0; g < values.Length; g++)
+                bars.Add(new ScottPlot.Bar { Position = g - 0.4 + barWidth * (s + 0.5), Value = values[g], Size = barWidth * 0.95, FillColor = palette.GetColor(s) });
+            var plot = plt.Add.Bars(bars);
+            plot.LegendText = name;
+        }
+        plt.Axes.Bottom.SetTicks(Enumerable.Range(0, shares.Groups.Count).Select(i => (double)i).ToArray(), shares.Groups.ToArray());
+        plt.Axes.Margins(bottom: 0);
+        plt.Title(shares.Title);
+        plt.YLabel("share");
+        plt.ShowLegend(ScottPlot.Edge.Right);
+        return plt.GetImageBytes(Math.Max(width, 120 + 40 * shares.Groups.Count * Math.Max(1, n) / 2), height, ScottPlot.ImageFormat.Png);
+    }
+
     internal static string BuildMarkdown(RunDirectory run, RunSummary? summary, IReadOnlyList<MetricsRecord> metrics,
-        IReadOnlyList<(string Title, string RelativePath)> plots)
+        IReadOnlyList<(string Title, string RelativePath)> plots, JsonObject? fairness = null)
     {
         var sb = new StringBuilder();
         sb.Append("# Run `").Append(run.Id).Append("`\n\n");
@@ -125,6 +187,38 @@ public static class Report
             sb.Append('\n');
         }
         else sb.Append("No final metrics recorded (summary.json has no `final_metrics`).\n\n");
+
+        if (fairness?["methods"] is JsonObject fairRows && fairRows.Count > 0)
+        {
+            // One row per method: MGU and DGU at every K (full catalog when the run ranked it), then coverage and Gini.
+            var prefix = FairnessPrefix(fairness);
+            var keys = fairRows.Select(m => m.Value as JsonObject).Where(o => o is not null).SelectMany(o => o!.Select(kv => kv.Key))
+                .Where(k => k.StartsWith(prefix, StringComparison.Ordinal) && !k.Contains('/') && (prefix.Length > 0 || !k.StartsWith("catalog_", StringComparison.Ordinal)))
+                .Distinct().OrderBy(k => k[prefix.Length..].Split('@')[0] switch { "mgu" => 0, "dgu" => 1, "coverage" => 2, _ => 3 })
+                .ThenBy(k => int.TryParse(k.Split('@').Last(), out var kk) ? kk : 0).ToList();
+            var kind = Text(fairness["groups"]?["kind"]) ?? "item";
+            var names = (fairness["groups"]?["names"] as JsonArray)?.Select(n => Text(n)).ToList() ?? [];
+            var sizes = (fairness["groups"]?["sizes"] as JsonArray)?.Select(n => Number(n)).ToList() ?? [];
+            sb.Append("## Item-side fairness\n\n");
+            sb.Append(prefix.Length > 0 ? "Top-K over the full catalog" : "Top-K of the candidate lists").Append(", ").Append(Cell(kind)).Append(" groups (")
+              .Append(string.Join(", ", names.Zip(sizes, (n, s) => $"{Cell(n ?? "")}: {s:0} items"))).Append("). ")
+              .Append("MGU@K = mean over groups of |P_rec@K − P_hist|, DGU@K = max − min of P_rec@K − P_hist; lower is fairer.\n\n");
+            sb.Append("| method | ").Append(string.Join(" | ", keys.Select(k => Cell(k[prefix.Length..])))).Append(" |\n");
+            sb.Append("|---|").Append(string.Concat(keys.Select(_ => "---:|"))).Append('\n');
+            foreach (var (name, node) in fairRows)
+            {
+                if (node is not JsonObject o) continue;
+                sb.Append("| ").Append(Cell(name));
+                foreach (var k in keys) sb.Append(" | ").Append(Number(o[k]) is double v ? Format(v) : "");
+                sb.Append(" |\n");
+            }
+            sb.Append('\n');
+            if (fairness["rerank"] is JsonObject reranks && reranks.Count > 0)
+            {
+                sb.Append("Re-ranked rows (λ fitted on validation users): ")
+                  .Append(string.Join("; ", reranks.Select(r => $"{Cell(r.Key)} λ = {Number(r.Value?["lambda"]):0.###} ({Text(r.Value?["protocol"])})"))).Append(".\n\n");
+            }
+        }
 
         if (summary?.Stages is { Count: > 0 } stages)
         {

@@ -33,6 +33,8 @@ public sealed class RunDirectory : IDisposable
     public const string MetricsFile = "metrics.jsonl";
     public const string SummaryFile = "summary.json";
     public const string ReportFile = "report.md";
+    /// <summary>Item-side fairness of every evaluated row: groups, every K, per-group shares, re-ranker tuning.</summary>
+    public const string FairnessFile = "fairness.json";
     public const string CheckpointsFolder = "checkpoints";
     public const string PlotsFolder = "plots";
     private const string TimeFormat = "yyyyMMdd-HHmmss";
@@ -69,6 +71,7 @@ public sealed class RunDirectory : IDisposable
     public string MetricsPath => System.IO.Path.Combine(Path, MetricsFile);
     public string SummaryPath => System.IO.Path.Combine(Path, SummaryFile);
     public string ReportPath => System.IO.Path.Combine(Path, ReportFile);
+    public string FairnessPath => System.IO.Path.Combine(Path, FairnessFile);
     public string LogPath => System.IO.Path.Combine(Path, LogFile);
 
     /// <summary>

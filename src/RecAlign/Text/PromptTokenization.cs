@@ -38,5 +38,5 @@ public static class PromptTokenization
     }
 
     public static TokenizedExample Example(ITokenizer tokenizer, PromptExample example, int maxPromptTokens = int.MaxValue) =>
-        new(Prompt(tokenizer, example.Prompt, maxPromptTokens), Response(tokenizer, example.Response));
+        new(Prompt(tokenizer, example.Prompt, maxPromptTokens), Response(tokenizer, example.Response)) { Weight = example.Weight };
 }

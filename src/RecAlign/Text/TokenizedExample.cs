@@ -5,4 +5,6 @@ namespace RecAlign.Text;
 public sealed record TokenizedExample(int[] Prompt, int[] Response)
 {
     public int Length => Prompt.Length + Response.Length;
+    /// <summary>The example's loss weight (see <see cref="Prompts.PromptExample.Weight"/>).</summary>
+    public double Weight { get; init; } = 1;
 }

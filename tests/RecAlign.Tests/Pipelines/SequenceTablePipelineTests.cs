@@ -132,4 +132,59 @@ public class SequenceTablePipelineTests
         Assert.Equal("validation", (string?)plainEval["reported_split"]);
         Assert.Contains("also picked the checkpoints", (string?)plainEval["note"] ?? "", StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Run_ReportsItemSideFairness_TrainsWeightedMethods_AndAddsRerankedRows()
+    {
+        using var dir = new TempDir();
+        dir.Write("data/id2name.txt", string.Concat(Titles.Select((t, i) => $"{i}::{t}\n")));
+        var train = dir.Write("data/train.csv", Table(12, 0));
+        var val = dir.Write("val/val.csv", Table(4, 5));
+        static TrainingConfig Tiny(TrainingConfig t) => t with { Epochs = 1, MaxSteps = 2, EvalEvery = 0 };
+        var p = new PipelineConfig
+        {
+            Candidates = 4, SftExamples = 20, PreferenceExamples = 8, ValidationQuestions = 5, EvaluationQuestions = 6,
+            GenerationEvaluation = false, HistoryAblation = false,
+            Fairness = new FairnessConfig { PopularityGroups = 3, Rerank = true, RerankLambdas = [0, 1], K = 5 },
+        };
+        var methods = p.Methods.Where(m => m.Key is "sasrec" or "sft" or "sdpo").ToDictionary();
+        methods["sft_fair"] = methods["sft"] with { FairnessWeights = true };
+        methods["sdpo_fair"] = methods["sdpo"] with { FairnessWeights = true };
+        p = p with
+        {
+            Pretrain = p.Pretrain with { Training = Tiny(p.Pretrain.Training) },
+            Sft = p.Sft with { Training = Tiny(p.Sft.Training) },
+            Methods = methods.ToDictionary(m => m.Key, m => m.Value with
+            {
+                Align = m.Value.Align with { Training = Tiny(m.Value.Align.Training) },
+                Sequential = m.Value.Sequential with { Training = Tiny(m.Value.Sequential.Training) },
+            }),
+        };
+        var console = new StringWriter();
+        var result = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = p }, dir.Sub("runs"), console);
+
+        var summary = result.Run.ReadSummary()!;
+        foreach (var row in new[] { "popularity", "sasrec", "sft", "sft_fair", "sdpo", "sdpo_fair", "sasrec_rerank", "sft_rerank", "sdpo_fair_rerank" })
+        {
+            Assert.Contains(row, summary.Methods!.Keys);
+            Assert.InRange(summary.Methods[row].Metrics["mgu@5"], 0, 1);
+            Assert.InRange(summary.Methods[row].Metrics["catalog_mgu@5"], 0, 1);
+            Assert.DoesNotContain("catalog_p_hist/pop1", summary.Methods[row].Metrics.Keys); // per-group shares live in fairness.json
+        }
+        var log = console.ToString();
+        Assert.Contains("item groups for fairness: popularity", log);
+        Assert.Contains("sft_fair: 20 examples", log);
+        Assert.Contains("each example's loss weighted", log);
+        Assert.Contains("fairness re-ranking of sft", log);
+        // One pretrained model serves both SFT methods.
+        Assert.Single(summary.Stages!, s => s.Name == "pretrain");
+        var fairness = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(result.Run.FairnessPath))!;
+        Assert.Equal(3, fairness["groups"]!["names"]!.AsArray().Count);
+        Assert.NotNull(fairness["methods"]!["sft_fair"]!["catalog_p_rec@20/pop3"]);
+        Assert.Equal(2, fairness["rerank"]!["sft_rerank"]!["trials"]!.AsArray().Count);
+        var report = RecAlign.Runs.Report.Write(result.Run);
+        var md = File.ReadAllText(report.MarkdownPath);
+        Assert.Contains("## Item-side fairness", md);
+        Assert.Contains(report.PlotPaths, p => p.EndsWith(RecAlign.Runs.Report.FairnessPlotFile));
+    }
 }

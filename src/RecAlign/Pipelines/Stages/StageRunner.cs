@@ -79,8 +79,11 @@ public static class StageRunner
 
     /// <param name="addItemTokens">A catalog to give a model without item tokens (a HuggingFace checkpoint, a title LM)
     /// one token per item before training (<see cref="ItemTokenEmbeddings"/>); null trains the model as it is.</param>
+    /// <param name="sampleWeighted">Scale each example's own token-mean loss by its <see cref="PromptExample.Weight"/>
+    /// (<see cref="SampleWeightedNextTokenLoss"/>); false trains on the batch token mean.</param>
+    /// <param name="stageName">Names the stage's checkpoints, metrics and log lines.</param>
     public static StageResult Sft(string baseModelDir, IReadOnlyList<PromptExample> train, IReadOnlyList<CandidateQuestion> validation,
-        SftConfig config, string outputDir, StageContext ctx, ItemCatalog? addItemTokens = null)
+        SftConfig config, string outputDir, StageContext ctx, ItemCatalog? addItemTokens = null, bool sampleWeighted = false, string stageName = "sft")
     {
         var sw = Stopwatch.StartNew();
         var (lm, tokenizer) = ModelDirectory.Load(baseModelDir, device: ctx.TorchDevice);
@@ -88,19 +91,20 @@ public static class StageRunner
         {
             using var old = lm;
             (lm, tokenizer) = ItemTokenEmbeddings.Add(old, tokenizer, addItemTokens);
-            ctx.Say($"sft: {addItemTokens.Count} item tokens added to {baseModelDir} (vocabulary {tokenizer.VocabSize}; each new row starts at its title's mean embedding)");
+            ctx.Say($"{stageName}: {addItemTokens.Count} item tokens added to {baseModelDir} (vocabulary {tokenizer.VocabSize}; each new row starts at its title's mean embedding)");
         }
         using (lm)
         {
             Prepare(lm, config.Training.Precision, ctx);
             if (config.Lora is { } lora) lm.AddLora(lora, config.Training.Seed);
             var examples = train.Select(e => PromptTokenization.Example(tokenizer, e, config.MaxPromptTokens)).ToList();
-            ctx.Say($"sft: {examples.Count} examples from {baseModelDir}{(config.Lora is null ? "" : $" (LoRA r={config.Lora.Rank})")}");
-            var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength);
+            ctx.Say($"{stageName}: {examples.Count} examples from {baseModelDir}{(config.Lora is null ? "" : $" (LoRA r={config.Lora.Rank})")}" +
+                (sampleWeighted ? $", each example's loss weighted (weights {examples.Min(e => e.Weight):F3}..{examples.Max(e => e.Weight):F3}, mean {examples.Average(e => e.Weight):F3})" : ""));
+            var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength, sampleWeighted: sampleWeighted);
             var evalSet = validation.Take(config.EvalQuestions).ToList();
-            var result = Train("sft", lm, objective, config.Training, Evaluator(lm, tokenizer, evalSet), ctx);
+            var result = Train(stageName, lm, objective, config.Training, Evaluator(lm, tokenizer, evalSet), ctx);
             SaveModel(lm, tokenizer, outputDir, baseModelDir, ctx);
-            return new StageResult("sft", outputDir, sw.Elapsed.TotalSeconds, result);
+            return new StageResult(stageName, outputDir, sw.Elapsed.TotalSeconds, result);
         }
     }
 
@@ -128,7 +132,8 @@ public static class StageRunner
             else if (config.Reference == ReferenceMode.Live && loss.RequiresReference)
                 throw new ArgumentException("reference=live needs LoRA adapters (set lora), so the base model can serve as the reference");
             ctx.Say($"{stageName}: {config.Loss.LossType} (β={config.Loss.EffectiveBeta}) on {examples.Count} preference examples with K={examples[0].Rejected.Length}" +
-                (config.Lora is null ? "" : $" (LoRA r={config.Lora.Rank}, reference {config.Reference.ToString().ToLowerInvariant()})"));
+                (config.Lora is null ? "" : $" (LoRA r={config.Lora.Rank}, reference {config.Reference.ToString().ToLowerInvariant()})") +
+                (examples.Any(e => e.Weight != 1) ? $", each example's loss weighted (weights {examples.Min(e => e.Weight):F3}..{examples.Max(e => e.Weight):F3})" : ""));
             var objective = new PreferenceObjective(lm, examples, loss, pad, reference);
             var evalSet = validation.Take(config.EvalQuestions).ToList();
             var result = Train(stageName, lm, objective, config.Training, Evaluator(lm, tokenizer, evalSet), ctx);
