@@ -17,6 +17,12 @@ internal static class PipelineCommand
         };
         var dataset = new Option<string?>("--dataset") { Description = "instead of tables: a canonical dataset (data prepare), split leave-one-out (test = each user's last item, validation = the one before)" };
         var test = new Option<string?>("--test") { Description = "test sequence table (same format) the final table and summary report; validation metrics are kept as 'validation' columns" };
+        var report = new Option<string>("--report")
+        {
+            Description = "with --dataset: the reported split, test (each user's last item) or validation (the one before, which also picks the checkpoints: for tuning)",
+            DefaultValueFactory = _ => "test",
+        };
+        report.AcceptOnlyFromAmong("test", "validation");
         var items = new Option<string?>("--items") { Description = "item list (id::name, u.item or data_statis.csv); default: found beside --train" };
         var extra = new Option<string[]>("--extra-eval")
         {
@@ -29,7 +35,7 @@ internal static class PipelineCommand
         var device = CommonOptions.Device();
         var command = new Command("pipeline", "the LM recommender end to end on sequence tables: pretrain → SFT → DPO and Softmax-DPO → evaluation")
         {
-            train, validation, test, items, dataset, extra, runsDir, config, set, threads, device,
+            train, validation, test, items, dataset, report, extra, runsDir, config, set, threads, device,
         };
         command.SetAction(Run);
         return command;
@@ -49,11 +55,15 @@ internal static class PipelineCommand
             {
                 if (parse.GetValue(train) is not null || parse.GetValue(validation) is not null || testFile is not null || parse.GetValue(items) is not null || extras.Count > 0)
                     throw new ArgumentException("--dataset replaces --train/--validation/--test/--items/--extra-eval; give one or the other");
-                var run = DatasetPipeline.Run(d, resolved, parse.GetValue(runsDir)!, Console.Out, CommonOptions.ParseDevice(parse.GetValue(device)));
-                AnsiConsole.Write(ResultTable.Build(Markup.Escape($"pipeline (seed {resolved.Pipeline.Seed}, {resolved.Pipeline.Candidates} candidates): TEST metrics (leave-one-out) on {d}"), run));
+                bool onValidation = parse.GetValue(report) == "validation";
+                var run = DatasetPipeline.Run(d, resolved, parse.GetValue(runsDir)!, Console.Out, CommonOptions.ParseDevice(parse.GetValue(device)), onValidation);
+                AnsiConsole.Write(ResultTable.Build(Markup.Escape($"pipeline (seed {resolved.Pipeline.Seed}, {resolved.Pipeline.Candidates} candidates): " +
+                    (onValidation ? "VALIDATION metrics (leave-one-out, which also picked the checkpoints)" : "TEST metrics (leave-one-out)") + $" on {d}"), run));
                 Console.WriteLine($"total {run.Seconds:F0}s; run directory {run.Run.Path}");
                 return 0;
             }
+            if (parse.GetValue(report) == "validation")
+                throw new ArgumentException("--report applies to --dataset; with sequence tables, leave out --test and the validation table is reported");
             var validationFile = parse.GetValue(validation) ?? throw new ArgumentException("give --train T.csv --validation V.csv (sequence tables) or --dataset DIR");
             if (parse.GetValue(train) is null) throw new ArgumentException("give --train T.csv --validation V.csv (sequence tables) or --dataset DIR");
             var result = SequenceTablePipeline.Run(parse.GetValue(train)!, validationFile, testFile, parse.GetValue(items), extras, resolved,

@@ -76,6 +76,10 @@ public sealed record PipelineConfig
     /// <summary>An existing SFT model directory to align from, skipping pretrain and SFT (its tokenizer is used);
     /// e.g. to compare alignment settings on one SFT model.</summary>
     public string? SftModel { get; init; }
+    /// <summary>An existing pretrained model directory (e.g. another run's <c>models/pretrain</c>, made from the same data)
+    /// every sft method starts from, skipping pretraining (its tokenizer is used); e.g. to compare SFT settings, or item
+    /// groups, on one pretrained model.</summary>
+    public string? PretrainModel { get; init; }
     public int ValidationQuestions { get; init; } = 200;
     public int EvaluationQuestions { get; init; } = 600;
     /// <summary>Also answer the evaluation questions by greedy generation matched to a candidate, as S-DPO evaluates:
@@ -255,12 +259,14 @@ public static class RecommendationPipeline
     {
         config = config.WithStageSeeds().Validate(); // callers that store the outer config apply it first (Quickstart does)
         var total = Stopwatch.StartNew();
+        // Groups first: a grouping the data cannot give (genres of a catalog without them) fails before a run folder exists.
+        var groups = config.Fairness.Enabled ? ItemGroups.For(config.Fairness.Groups, data.Catalog, data.PretrainHistories, config.Fairness.PopularityGroups) : null;
         using var session = RunSession.Start(runsDir, kind, resolvedConfig);
         var run = session.Run;
         var ctx = new StageContext(run, console, device);
         try
         {
-            var (methods, stages) = RunStages(data, config, run, ctx);
+            var (methods, stages) = RunStages(data, config, run, ctx, groups);
             var finalMetrics = methods.SelectMany(m => m.Metrics.Where(kv => kv.Key is "hr1" or "valid_ratio" or "ndcg@5" or "mrr" or GeneratedHr1Key or GeneratedValidRatioKey or Hr1WithoutHistoryKey or CatalogHr10Key or CatalogNdcg10Key || kv.Key.EndsWith("/hr1"))
                 .Select(kv => KeyValuePair.Create($"{m.Method}/{kv.Key}", Math.Round(kv.Value, 6)))).ToDictionary();
             session.Complete(new RunSummary
@@ -287,7 +293,7 @@ public static class RecommendationPipeline
         }
     }
 
-    private static (List<MethodResult>, List<StageResult>) RunStages(PipelineData data, PipelineConfig config, RunDirectory run, StageContext ctx)
+    private static (List<MethodResult>, List<StageResult>) RunStages(PipelineData data, PipelineConfig config, RunDirectory run, StageContext ctx, ItemGroups? groups)
     {
         var sw = Stopwatch.StartNew();
         var catalog = data.Catalog;
@@ -306,7 +312,6 @@ public static class RecommendationPipeline
             (data.PreferencePool is null ? " (from the SFT examples), " : " (held out from SFT), ") +
             $"{validation.Count} validation and {evaluation.Count} evaluation questions ({sw.Elapsed.TotalSeconds:F1}s)");
 
-        var groups = config.Fairness.Enabled ? ItemGroups.For(config.Fairness.Groups, catalog, data.PretrainHistories, config.Fairness.PopularityGroups) : null;
         if (groups is not null)
             ctx.Say($"item groups for fairness: {groups.Kind}, " + string.Join(", ", groups.Names.Zip(groups.Sizes(), (n, c) => $"{n} {c}")) + " items");
         var models = Path.Combine(run.Path, "models");
@@ -332,6 +337,13 @@ public static class RecommendationPipeline
                     break;
                 case MethodStage.Sft:
                 {
+                    if (pretrained is null && config.PretrainModel is { } pretrainModel)
+                    {
+                        if (!File.Exists(Path.Combine(pretrainModel, "config.json")))
+                            throw new ArgumentException($"pipeline.pretrain_model: '{pretrainModel}' is not a model directory (no config.json)");
+                        pretrained = new StageResult("pretrain", Path.GetFullPath(pretrainModel), 0, new TrainingResult(0, double.NaN, null, null, false, 0, []));
+                        ctx.Say($"pretrain: the existing model {pretrained.ModelDirectory} (pretraining skipped)");
+                    }
                     if (pretrained is null)
                     {
                         // Windows as long as a prompt's history; 0: whole histories.

@@ -186,5 +186,19 @@ public class SequenceTablePipelineTests
         var md = File.ReadAllText(report.MarkdownPath);
         Assert.Contains("## Item-side fairness", md);
         Assert.Contains(report.PlotPaths, p => p.EndsWith(RecAlign.Runs.Report.FairnessPlotFile));
+
+        // Genre groups on a catalog without genres are refused; an existing pretrained model skips pretraining.
+        var pretrainDir = Path.Combine(result.Run.Path, "models", "pretrain");
+        var again = p with { PretrainModel = pretrainDir, Fairness = p.Fairness with { Rerank = false } };
+        var log2 = new StringWriter();
+        var second = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = again }, dir.Sub("runs"), log2);
+        Assert.Contains("pretraining skipped", log2.ToString());
+        Assert.DoesNotContain(second.Run.ReadSummary()!.Stages!, s => s.Name == "pretrain");
+        Assert.Contains("pretrain", second.Run.ReadSummary()!.Methods!.Keys);
+        var genre = p with { Fairness = p.Fairness with { Groups = ItemGrouping.Genre } };
+        int runs = Directory.GetDirectories(dir.Sub("runs")).Length;
+        var e = Assert.Throws<ArgumentException>(() => SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = genre }, dir.Sub("runs"), new StringWriter()));
+        Assert.Contains("no genres", e.Message);
+        Assert.Equal(runs, Directory.GetDirectories(dir.Sub("runs")).Length); // refused before a run folder exists
     }
 }
