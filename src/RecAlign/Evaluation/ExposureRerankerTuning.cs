@@ -16,14 +16,15 @@ public sealed record RerankTuning(string Protocol, IReadOnlyList<double> GroupPe
 
 /// <summary>
 /// Fits <see cref="ExposureReranker"/> on validation users only: the unchanged model's group unfairness GU_g@K gives the
-/// penalty max(0, GU_g@K); λ is the grid value with the lowest validation MGU@K among those that keep at least
+/// penalty (<see cref="ExposureReranker.PenaltyOf"/>); λ is the grid value with the lowest validation MGU@K among those that keep at least
 /// (1 − <c>maxAccuracyDrop</c>) of the unchanged model's validation NDCG@10 (λ = 0 always qualifies; ties go to the
 /// smaller λ). A model with a catalog is tuned on full-catalog rankings, one without on its candidate lists. The
 /// model scores the validation users once; every λ re-ranks those scores.
 /// </summary>
 public static class ExposureRerankerTuning
 {
-    public static readonly IReadOnlyList<double> DefaultLambdas = [0, 0.25, 0.5, 1, 2, 4, 8];
+    /// <summary>λ in standard deviations of a user's scores that the most over-exposed group pays.</summary>
+    public static readonly IReadOnlyList<double> DefaultLambdas = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2];
 
     public static RerankTuning Fit(IRecommender inner, ItemGroups groups, IReadOnlyList<SequenceExample> validation,
         IReadOnlyList<CandidateQuestion> validationQuestions, IReadOnlyList<double>? lambdas = null, double maxAccuracyDrop = 0.05, int k = 10)
@@ -53,8 +54,8 @@ public static class ExposureRerankerTuning
                 .Merge(CandidateEvaluator.FromScores(s, validationQuestions, [1, 10]));
         }
         var unchanged = evaluate(scores);
-        var penalty = groups.Names.Select(g =>
-            Math.Max(0, unchanged[prefix + GroupFairness.RecommendedShareKey(k, g)] - unchanged[prefix + GroupFairness.HistoryShareKey(g)])).ToArray();
+        var penalty = ExposureReranker.PenaltyOf(groups.Names.Select(g =>
+            unchanged[prefix + GroupFairness.RecommendedShareKey(k, g)] - unchanged[prefix + GroupFairness.HistoryShareKey(g)]).ToList());
         var itemPenalty = ExposureReranker.ItemPenalty(groups, penalty);
         Tensor penaltyOf;
         if (catalog) penaltyOf = itemPenalty.unsqueeze(0);

@@ -8,8 +8,9 @@ namespace RecAlign.Models;
 /// IFairLRS's inference-time correction as a recommender over another one: each user's scores are standardised over
 /// the items being ranked (z = (s − mean)/std, so λ means the same for log-probs, logits or counts and the order is
 /// unchanged) and every item pays for its groups' over-exposure, s′ = z − λ·pen(i), pen(i) = the mean over the item's
-/// groups of max(0, GU_g@K) measured on the unchanged model (validation). λ = 0 is the identity ranking. A penalty
-/// fitted on validation and λ chosen there are applied as they are to evaluation users (nothing is fitted on them).
+/// groups of p_g = max(0, GU_g@K) / max_g′ max(0, GU_g′@K) measured on the unchanged model (validation): the most
+/// over-exposed group pays λ standard deviations, so λ means the same for 5 popularity groups or 19 genres. λ = 0 is the
+/// identity ranking. A penalty fitted on validation and λ chosen there are applied as they are to evaluation users.
 /// </summary>
 public sealed class ExposureReranker : IRecommender
 {
@@ -17,7 +18,7 @@ public sealed class ExposureReranker : IRecommender
     private readonly bool _ownsInner;
     private readonly Tensor _itemPenalty; // [N] float32
 
-    /// <param name="groupPenalty">max(0, GU_g@K) per group (or any non-negative penalty per group).</param>
+    /// <param name="groupPenalty">p_g per group (any non-negative penalty; see <see cref="PenaltyOf"/>).</param>
     public ExposureReranker(IRecommender inner, ItemGroups groups, IReadOnlyList<double> groupPenalty, double lambda, bool ownsInner = false)
     {
         if (groupPenalty.Count != groups.GroupCount) throw new ArgumentException($"{groupPenalty.Count} penalties for {groups.GroupCount} groups", nameof(groupPenalty));
@@ -27,6 +28,13 @@ public sealed class ExposureReranker : IRecommender
         (_inner, _ownsInner, Lambda, Groups) = (inner, ownsInner, lambda, groups);
         GroupPenalty = groupPenalty.ToArray();
         _itemPenalty = ItemPenalty(groups, GroupPenalty);
+    }
+
+    /// <summary>p_g = max(0, GU_g) / max_g′ max(0, GU_g′) (all zero when no group is over-exposed).</summary>
+    public static double[] PenaltyOf(IReadOnlyList<double> groupUnfairness)
+    {
+        double top = groupUnfairness.Select(g => Math.Max(0, g)).DefaultIfEmpty(0).Max();
+        return groupUnfairness.Select(g => top > 0 ? Math.Max(0, g) / top : 0).ToArray();
     }
 
     /// <summary>pen(i) [N] float32: the mean of the item's groups' penalties (0 for an item without a group).</summary>

@@ -393,7 +393,7 @@ public static class RecommendationPipeline
         var catalogExamples = evaluationLists.Select(e => new SequenceExample(e.User, e.History, e.Target, 0)).ToList();
         var results = new List<MethodResult>();
         var fairness = new Dictionary<string, Dictionary<string, double>>();
-        void Add(string method, IRecommender recommender, StageResult? stage)
+        void Add(string method, IRecommender recommender, StageResult? stage, bool say = false)
         {
             var evalWatch = Stopwatch.StartNew();
             var metrics = Evaluate(recommender, evaluation, withoutHistory, catalogExamples, data, config, groups);
@@ -401,8 +401,8 @@ public static class RecommendationPipeline
             fairness[method] = metrics.Where(kv => GroupFairness.IsFairnessKey(kv.Key)).ToDictionary();
             foreach (var key in fairness[method].Keys.Where(k => !HeadlineFairnessKeys(config.Fairness.K).Contains(k))) metrics.Remove(key);
             results.Add(new(method, metrics, stage is { Training.Steps: > 0 } ? stage.Seconds : null, stage is null ? null : Path.GetRelativePath(run.Path, stage.ModelDirectory)));
-            if (stage is null) return;
-            run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => $"{data.EvaluationLabel}_{kv.Key}", kv => kv.Value), stage.Stage);
+            if (stage is not null) run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => $"{data.EvaluationLabel}_{kv.Key}", kv => kv.Value), stage.Stage);
+            else if (!say) return;
             ctx.Say($"evaluation {method}: hr1 {metrics["hr1"]:F4}, ndcg@5 {metrics.GetValueOrDefault("ndcg@5"):F4}" +
                 (metrics.TryGetValue(Hr1WithoutHistoryKey, out var bare) ? $", hr1 without history {bare:F4}" : "") +
                 (metrics.TryGetValue(CatalogNdcg10Key, out var full) ? $", catalog ndcg@10 {full:F4}" : "") +
@@ -445,7 +445,7 @@ public static class RecommendationPipeline
                     ctx.Say($"fairness re-ranking of {name}: λ = {tuning.Lambda} on {tuning.Protocol} validation (" +
                         string.Join(", ", tuning.Trials.Select(t => $"λ {t.Lambda}: ndcg@10 {t.Accuracy:F4} mgu@{config.Fairness.K} {t.Mgu:F4}")) + $"; {watch.Elapsed.TotalSeconds:F1}s)");
                     using var reranked = tuning.Apply(recommender, groups);
-                    Add(name + "_rerank", reranked, null);
+                    Add(name + "_rerank", reranked, null, say: true);
                 }
         }
         if (groups is not null) WriteFairness(run, groups, config.Fairness, fairness, tunings);

@@ -89,7 +89,7 @@ public class ExposureRerankerTests
         var free = ExposureRerankerTuning.Fit(model, groups, validation, [], [0, 1, 4, 16], maxAccuracyDrop: 1, k: 1);
         Assert.Equal("catalog", free.Protocol);
         Assert.Equal(0, free.GroupPenalty[0]); // the niche group is under-exposed: no penalty
-        Assert.Equal(0.5, free.GroupPenalty[1], 12);
+        Assert.Equal(1.0, free.GroupPenalty[1], 12); // GU = 0.5, the largest: it pays λ in full
         var unchanged = free.Trials.Single(t => t.Lambda == 0);
         Assert.Equal(0.5, unchanged.Mgu, 12);
         Assert.True(free.Lambda > 0);
@@ -99,6 +99,13 @@ public class ExposureRerankerTests
         Assert.True(strict.Trials.Single(t => t.Lambda == strict.Lambda).Accuracy >= unchanged.Accuracy);
         using var applied = strict.Apply(model, groups);
         Assert.Equal(strict.Lambda, applied.Lambda);
+    }
+
+    [Fact]
+    public void PenaltyOf_ScalesTheMostOverExposedGroupToOne()
+    {
+        Assert.Equal([0, 1, 0.5], ExposureReranker.PenaltyOf([-0.3, 0.2, 0.1]));
+        Assert.Equal([0, 0], ExposureReranker.PenaltyOf([-0.1, 0]));
     }
 
     [Fact]
