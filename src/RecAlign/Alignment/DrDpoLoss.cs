@@ -7,7 +7,8 @@ namespace RecAlign.Alignment;
 /// Preference Optimization"): a KL-constrained worst case over pairs in the batch, which down-weights likely-noisy
 /// pairs: L = −β′ log (1/B) Σ_i exp(−ℓ_i/β′), with ℓ_i the per-example loss of the inner loss (DPO in the paper).
 /// Computed as −β′(logsumexp(−ℓ/β′) − log B). β′ → ∞ recovers the inner mean. With per-example weights w_i the
-/// average inside the log is weighted: −β′ log (1/B) Σ_i w_i exp(−ℓ_i/β′) (unit weights: the unweighted loss).
+/// batch is the weighted empirical distribution: −β′ log Σ_i (w_i/Σ_j w_j) exp(−ℓ_i/β′) (unit weights: the unweighted
+/// loss; β′ → ∞: the weighted mean Σ w_i ℓ_i / Σ w_i).
 /// <see cref="PreferenceLossOutput.PerExample"/> holds the inner ℓ_i; the statistics are the inner loss's.
 /// </summary>
 public sealed class DrDpoLoss(IPreferenceLoss inner, double betaPrime = 1.0) : IPreferenceLoss
@@ -20,8 +21,13 @@ public sealed class DrDpoLoss(IPreferenceLoss inner, double betaPrime = 1.0) : I
     public bool RequiresLengths => Inner.RequiresLengths;
 
     /// <summary>The robust aggregate (scalar) of per-example losses [B].</summary>
-    public static Tensor Aggregate(Tensor perExample, double betaPrime, Tensor? weights = null) =>
-        -betaPrime * (((-perExample / betaPrime) + (weights is null ? 0 : weights.to(perExample.dtype).log())).logsumexp(0) - Math.Log(perExample.shape[0]));
+    public static Tensor Aggregate(Tensor perExample, double betaPrime, Tensor? weights = null)
+    {
+        if (weights is null) return -betaPrime * ((-perExample / betaPrime).logsumexp(0) - Math.Log(perExample.shape[0]));
+        var w = weights.to(perExample.dtype);
+        if (!(w.sum().item<double>() > 0)) throw new ArgumentException("drdpo: the batch's weights sum to 0");
+        return -betaPrime * (((-perExample / betaPrime) + w.log()).logsumexp(0) - w.sum().log());
+    }
 
     public PreferenceLossOutput Compute(PreferenceBatchLogps batch)
     {

@@ -7,7 +7,8 @@ namespace RecAlign.Alignment;
 /// plus α times the policy's negative log-likelihood of the chosen responses, which keeps the chosen likelihood from
 /// falling while the margin grows. As in TRL the NLL is a token mean over the batch:
 /// L = L_inner + α · NLL, NLL = −Σ_i log πθ(y_i+) / Σ_i |y_i+| (with per-example weights, −Σ_i w_i log πθ(y_i+) / Σ_i |y_i+|).
-/// <see cref="PreferenceLossOutput.PerExample"/> is ℓ_i + α·(−B·log πθ(y_i+) / Σ_j |y_j+|), whose mean is the loss;
+/// <see cref="PreferenceLossOutput.PerExample"/> is ℓ_i + α·(−B·log πθ(y_i+) / Σ_j |y_j+|), whose mean (weighted mean
+/// mean_i w_i·PerExample_i with weights) is the loss;
 /// the statistics are the inner loss's plus <c>nll_loss</c>.
 /// </summary>
 public sealed class RpoLoss(IPreferenceLoss inner, double alpha) : IPreferenceLoss

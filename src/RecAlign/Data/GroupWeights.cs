@@ -6,7 +6,7 @@ namespace RecAlign.Data;
 /// share over the target share, so a group the model is asked to predict more often than users consume it is
 /// down-weighted. A sample's weight is w of its target's group (the mean over its groups when it has several, e.g.
 /// genres); weights are then normalised to mean 1 over the samples, so the loss keeps its scale. A target with no group
-/// weighs the mean (1 after normalisation).
+/// weighs the mean (1 after normalisation). A group with targets but no history items weighs 0: its samples are not trained on.
 /// </summary>
 public static class GroupWeights
 {
@@ -45,6 +45,7 @@ public static class GroupWeights
         double meanGrouped = grouped == 0 ? 1 : raw.Sum() / grouped;
         foreach (var s in ungrouped) raw[s] = meanGrouped;
         double mean = raw.Average();
+        if (!(mean > 0)) throw new ArgumentException("every sample's group weight is 0 (no history item is in any of the targets' groups): nothing would be trained");
         return raw.Select(w => w / mean).ToArray();
     }
 

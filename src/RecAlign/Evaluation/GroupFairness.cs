@@ -34,9 +34,6 @@ public static class GroupFairness
             || k.StartsWith("gini@", StringComparison.Ordinal) || k.StartsWith("p_hist/", StringComparison.Ordinal) || k.StartsWith("p_rec@", StringComparison.Ordinal);
     }
 
-    /// <summary>True for the per-group keys (<c>p_hist/…</c>, <c>p_rec@K/…</c>), with or without a protocol prefix.</summary>
-    public static bool IsGroupShareKey(string key) => key.Contains("p_hist/", StringComparison.Ordinal) || key.Contains("p_rec@", StringComparison.Ordinal);
-
     /// <summary>Fairness of ranked lists <paramref name="recommended"/> (int64 [Q, K'] item ids, best first; −1 where a
     /// list is shorter) against the users' <paramref name="histories"/>, for each K in <paramref name="ks"/> (K &gt; K'
     /// uses the whole lists).</summary>
@@ -73,12 +70,12 @@ public static class GroupFairness
 
     /// <summary>The top <paramref name="k"/> columns of each row of <paramref name="scores"/> [Q, C] as item ids
     /// (<paramref name="columnItems"/> [Q, C] maps columns to items; null: column = item id), −1 where the score is
-    /// −∞ (padding, masked history), so a short list stays short.</summary>
+    /// −∞ (padding, masked history), so a short list stays short. NaN ranks last, as in <see cref="Metrics.Ranks(Tensor, Tensor, TieBreak, Tensor?)"/>.</summary>
     public static Tensor TopIds(Tensor scores, int k, Tensor? columnItems = null)
     {
         using var scope = NewDisposeScope();
         k = (int)Math.Min(k, scores.shape[1]);
-        var (values, index) = scores.topk(k, dim: 1);
+        var (values, index) = scores.nan_to_num(nan: double.NegativeInfinity, posinf: double.PositiveInfinity, neginf: double.NegativeInfinity).topk(k, dim: 1);
         var ids = columnItems is null ? index : columnItems.to_type(ScalarType.Int64).gather(1, index);
         return ids.masked_fill(values.isneginf(), -1).MoveToOuterDisposeScope();
     }

@@ -6,8 +6,9 @@ namespace RecAlign.Models;
 
 /// <summary>
 /// IFairLRS's inference-time correction as a recommender over another one: each user's scores are standardised over
-/// the items being ranked (z = (s − mean)/std, so λ means the same for log-probs, logits or counts and the order is
-/// unchanged) and every item pays for its groups' over-exposure, s′ = z − λ·pen(i), pen(i) = the mean over the item's
+/// the items being ranked (z = (s − mean)/std: the order is unchanged and λ is in units of the row's spread, whether the
+/// scores are log-probs, logits or counts; a λ is still tuned per model and protocol, since how far apart the top items
+/// lie in those units differs) and every item pays for its groups' over-exposure, s′ = z − λ·pen(i), pen(i) = the mean over the item's
 /// groups of p_g = max(0, GU_g@K) / max_g′ max(0, GU_g′@K) measured on the unchanged model (validation): the most
 /// over-exposed group pays λ standard deviations, so λ means the same for 5 popularity groups or 19 genres. λ = 0 is the
 /// identity ranking. A penalty fitted on validation and λ chosen there are applied as they are to evaluation users.
@@ -66,6 +67,8 @@ public sealed class ExposureReranker : IRecommender
         for (int q = 0; q < questions.Count; q++)
         {
             var known = questions[q].Items ?? throw new ArgumentException($"question {q} has no catalog ids: re-ranking by item group needs them");
+            if (known.Catalog.Count != Groups.ItemCount)
+                throw new ArgumentException($"question {q} names items of a catalog of {known.Catalog.Count}, but the groups cover {Groups.ItemCount} items");
             for (int j = 0; j < known.Candidates.Count && j < c; j++) items[q * c + j] = known.Candidates[j];
         }
         var penalty = _itemPenalty.index_select(0, tensor(items)).view(questions.Count, c);
@@ -82,7 +85,8 @@ public sealed class ExposureReranker : IRecommender
     }
 
     /// <summary>Row-standardised <paramref name="scores"/> [B, C] minus λ·<paramref name="penalty"/> (broadcast to
-    /// [B, C]); −∞ entries (padding, masked items) stay −∞ and are left out of each row's mean and std.</summary>
+    /// [B, C]); non-finite entries are left out of each row's mean and std: −∞ (padding, masked items) and NaN come out
+    /// −∞, +∞ stays +∞.</summary>
     public static Tensor Rerank(Tensor scores, Tensor penalty, double lambda)
     {
         using var scope = NewDisposeScope();
@@ -94,7 +98,7 @@ public sealed class ExposureReranker : IRecommender
         var mean = x.sum(1, keepdim: true) / count;
         var std = ((x - mean).square() * f).sum(1, keepdim: true).div(count).sqrt().clamp_min(1e-6);
         var z = (x - mean) / std - lambda * penalty.to_type(ScalarType.Float32);
-        return z.masked_fill(finite.logical_not(), float.NegativeInfinity).MoveToOuterDisposeScope();
+        return z.masked_fill(finite.logical_not(), float.NegativeInfinity).masked_fill(s.isposinf(), float.PositiveInfinity).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

@@ -196,14 +196,17 @@ public sealed record FairnessConfig
     /// <summary><c>popularity</c> (equal-size groups by training interaction count) or <c>genre</c> (the catalog's genres).</summary>
     public ItemGrouping Groups { get; init; } = ItemGrouping.Popularity;
     public int PopularityGroups { get; init; } = 5;
-    /// <summary>Add a <c>NAME_rerank</c> row per trained method: <see cref="Models.ExposureReranker"/> with its penalty and λ
+    /// <summary>Add a <c>NAME_rerank</c> row per trained method (retrieve-then-re-rank rows, <see cref="PipelineConfig.RerankDepth"/>,
+    /// report catalog accuracy only): <see cref="Models.ExposureReranker"/> with its penalty and λ
     /// fitted on validation users (<see cref="Evaluation.ExposureRerankerTuning"/>).</summary>
     public bool Rerank { get; init; }
     /// <summary>The λ grid tried on validation (0, the unchanged model, is always tried).</summary>
+    /// <summary>In standard deviations of a user's scores that the most over-exposed group pays.</summary>
     public double[] RerankLambdas { get; init; } = [.. Evaluation.ExposureRerankerTuning.DefaultLambdas];
     /// <summary>The largest relative loss of validation NDCG@10 a chosen λ may cost.</summary>
     public double MaxAccuracyDrop { get; init; } = 0.05;
-    /// <summary>The K whose group unfairness the re-ranker penalises and minimises (MGU@K).</summary>
+    /// <summary>The K whose group unfairness the re-ranker penalises and minimises (MGU@K) and the summary reports: one of
+    /// the evaluated cut-offs 1, 5, 10, 20.</summary>
     public int K { get; init; } = 10;
     /// <summary>Validation users the re-ranker is tuned on (full catalog; a seeded subset when there are more).</summary>
     public int ValidationUsers { get; init; } = 1000;
@@ -217,7 +220,7 @@ public sealed record FairnessConfig
         Check(PopularityGroups >= 1, "popularity_groups", PopularityGroups, "must be >= 1");
         Check(RerankLambdas.Length > 0 && RerankLambdas.All(l => double.IsFinite(l) && l >= 0), "rerank_lambdas", string.Join(",", RerankLambdas), "a non-empty list of finite values >= 0");
         Check(MaxAccuracyDrop >= 0 && MaxAccuracyDrop <= 1, "max_accuracy_drop", MaxAccuracyDrop, "must be in [0, 1]");
-        Check(K >= 1, "k", K, "must be >= 1");
+        Check(Evaluation.GroupFairness.DefaultKs.Contains(K), "k", K, $"must be one of the evaluated cut-offs {string.Join(", ", Evaluation.GroupFairness.DefaultKs)}");
         Check(ValidationUsers >= 1, "validation_users", ValidationUsers, "must be >= 1");
         Check(!Rerank || Enabled, "rerank", Rerank, "needs pipeline.fairness.enabled");
     }
@@ -393,13 +396,14 @@ public static class RecommendationPipeline
         var catalogExamples = evaluationLists.Select(e => new SequenceExample(e.User, e.History, e.Target, 0)).ToList();
         var results = new List<MethodResult>();
         var fairness = new Dictionary<string, Dictionary<string, double>>();
+        var headline = HeadlineFairnessKeys(config.Fairness.K);
         void Add(string method, IRecommender recommender, StageResult? stage, bool say = false)
         {
             var evalWatch = Stopwatch.StartNew();
             var metrics = Evaluate(recommender, evaluation, withoutHistory, catalogExamples, data, config, groups);
             // Every K and group goes to fairness.json; the summary keeps the headline figures at the configured K.
             fairness[method] = metrics.Where(kv => GroupFairness.IsFairnessKey(kv.Key)).ToDictionary();
-            foreach (var key in fairness[method].Keys.Where(k => !HeadlineFairnessKeys(config.Fairness.K).Contains(k))) metrics.Remove(key);
+            foreach (var key in fairness[method].Keys.Where(k => !headline.Contains(k))) metrics.Remove(key);
             results.Add(new(method, metrics, stage is { Training.Steps: > 0 } ? stage.Seconds : null, stage is null ? null : Path.GetRelativePath(run.Path, stage.ModelDirectory)));
             if (stage is not null) run.LogMetrics(stage.Training.Steps, metrics.ToDictionary(kv => $"{data.EvaluationLabel}_{kv.Key}", kv => kv.Value), stage.Stage);
             else if (!say) return;

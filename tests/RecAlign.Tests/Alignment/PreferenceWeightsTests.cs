@@ -8,8 +8,9 @@ public class PreferenceWeightsTests
 {
     private static PreferenceBatchLogps Weighted(LossCase c, double[] w) => c.ToBatch() with { Weights = tensor(w, ScalarType.Float64) };
 
-    public static TheoryData<string> Losses => new(["dpo", "sdpo", "ipo", "hinge", "robust", "simpo", "drdpo", "rpo"]);
+    public static TheoryData<string> Losses => new(["dpo", "sdpo", "ipo", "hinge", "robust", "simpo", "alphadpo", "betadpo", "drdpo", "rpo"]);
 
+    // β-DPO and α-DPO keep running moments: each value is taken from a fresh instance, so both see the same state.
     private static IPreferenceLoss Create(string name) => name switch
     {
         "drdpo" => new DrDpoLoss(new DpoLoss(0.5), 0.7),
@@ -22,8 +23,7 @@ public class PreferenceWeightsTests
     public void UnitWeights_GiveTheUnweightedLoss(string name)
     {
         var c = LossCase.Fixed(3);
-        var loss = Create(name);
-        PreferenceLossAssert.Close(PreferenceLossAssert.Value(loss, c.ToBatch()), PreferenceLossAssert.Value(loss, Weighted(c, [1, 1, 1])));
+        PreferenceLossAssert.Close(PreferenceLossAssert.Value(Create(name), c.ToBatch()), PreferenceLossAssert.Value(Create(name), Weighted(c, [1, 1, 1])));
     }
 
     [Theory]
@@ -44,7 +44,7 @@ public class PreferenceWeightsTests
     }
 
     [Fact]
-    public void DrDpo_WeightsTheAverageInsideTheLog()
+    public void DrDpo_AveragesInsideTheLogOverTheWeightedBatch()
     {
         var c = LossCase.Fixed(2);
         var inner = new DpoLoss(0.5);
@@ -53,7 +53,7 @@ public class PreferenceWeightsTests
         var per = inner.Compute(c.ToBatch()).PerExample.data<double>().ToArray();
         double[] w = [1.5, 0.5, 1.0];
         double beta = 0.7;
-        double expected = -beta * Math.Log(Enumerable.Range(0, 3).Sum(i => w[i] * Math.Exp(-per[i] / beta)) / 3);
+        double expected = -beta * Math.Log(Enumerable.Range(0, 3).Sum(i => w[i] * Math.Exp(-per[i] / beta)) / w.Sum());
         PreferenceLossAssert.Close(expected, PreferenceLossAssert.Value(new DrDpoLoss(inner, beta), Weighted(c, w)));
     }
 

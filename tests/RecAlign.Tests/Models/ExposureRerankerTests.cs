@@ -35,6 +35,21 @@ public class ExposureRerankerTests
     }
 
     [Fact]
+    public void RerankAtLambdaZero_KeepsEveryRowsOrder()
+    {
+        using var g = new TorchSharp.torch.Generator(3);
+        using var scores = randn([4, 50], generator: g) * 7 - 3;
+        scores[1, 5] = float.NegativeInfinity;
+        using var penalty = rand([1, 50], generator: g);
+        using var r = ExposureReranker.Rerank(scores, penalty, 0);
+        Assert.True(scores.argsort(1).equal(r.argsort(1)).all().item<bool>());
+        Assert.True(float.IsNegativeInfinity(r[1, 5].item<float>()));
+        using var nan = tensor(new float[] { 1, float.NaN, float.PositiveInfinity, 0 }, [1, 4]);
+        var v = ExposureReranker.Rerank(nan, zeros(1, 4), 1).data<float>().ToArray();
+        Assert.True(float.IsNegativeInfinity(v[1]) && float.IsPositiveInfinity(v[2]));
+    }
+
+    [Fact]
     public void Rerank_StandardisesEachRow_PenalisesAndKeepsNegativeInfinity()
     {
         using var scores = tensor(new float[] { 1, 3, float.NegativeInfinity, 10, 20, 30 }, [2, 3]);

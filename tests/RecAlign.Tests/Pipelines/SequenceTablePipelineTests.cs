@@ -174,7 +174,9 @@ public class SequenceTablePipelineTests
         var log = console.ToString();
         Assert.Contains("item groups for fairness: popularity", log);
         Assert.Contains("sft_fair: 20 examples", log);
-        Assert.Contains("each example's loss weighted", log);
+        Assert.Contains("each example's loss weighted", log.Split('\n').Single(l => l.StartsWith("sft_fair: 20 examples")));
+        Assert.Contains("each example's loss weighted", log.Split('\n').Single(l => l.StartsWith("sdpo_fair: sdpo")));
+        Assert.DoesNotContain("weighted", log.Split('\n').Single(l => l.StartsWith("sdpo: sdpo")));
         Assert.Contains("fairness re-ranking of sft", log);
         // One pretrained model serves both SFT methods.
         Assert.Single(summary.Stages!, s => s.Name == "pretrain");
