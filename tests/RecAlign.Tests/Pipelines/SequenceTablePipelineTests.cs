@@ -75,6 +75,22 @@ public class SequenceTablePipelineTests
         Assert.All(set.Questions, q => Assert.Equal(4, q.Candidates.Count));
     }
 
+    /// <summary><paramref name="p"/> with every stage and method trained for two steps, without evaluation.</summary>
+    private static PipelineConfig TinyStages(PipelineConfig p)
+    {
+        static TrainingConfig Tiny(TrainingConfig t) => t with { Epochs = 1, MaxSteps = 2, EvalEvery = 0 };
+        return p with
+        {
+            Pretrain = p.Pretrain with { Training = Tiny(p.Pretrain.Training) },
+            Sft = p.Sft with { Training = Tiny(p.Sft.Training) },
+            Methods = p.Methods.ToDictionary(m => m.Key, m => m.Value with
+            {
+                Align = m.Value.Align with { Training = Tiny(m.Value.Align.Training) },
+                Sequential = m.Value.Sequential with { Training = Tiny(m.Value.Sequential.Training) },
+            }),
+        };
+    }
+
     [Fact]
     public void Run_WithTestTable_ReportsTestAndKeepsValidationColumns()
     {
@@ -85,22 +101,11 @@ public class SequenceTablePipelineTests
         var val = dir.Write("val/val.csv", Table(4, 5));
         var test = dir.Write("test/test.csv", Table(4, 7));
         var extra = dir.Write("extra.json", CandidateFile(9));
-        static TrainingConfig Tiny(TrainingConfig t) => t with { Epochs = 1, MaxSteps = 2, EvalEvery = 0 };
-        var p = new PipelineConfig
+        var p = TinyStages(new PipelineConfig
         {
             Candidates = 4, SftExamples = 20, PreferenceExamples = 8, ValidationQuestions = 5, EvaluationQuestions = 6,
             GenerationEvaluation = false, HistoryAblation = false, RerankDepth = 3,
-        };
-        p = p with
-        {
-            Pretrain = p.Pretrain with { Training = Tiny(p.Pretrain.Training) },
-            Sft = p.Sft with { Training = Tiny(p.Sft.Training) },
-            Methods = p.Methods.ToDictionary(m => m.Key, m => m.Value with
-            {
-                Align = m.Value.Align with { Training = Tiny(m.Value.Align.Training) },
-                Sequential = m.Value.Sequential with { Training = Tiny(m.Value.Sequential.Training) },
-            }),
-        };
+        });
         var config = new SequenceTablePipelineConfig { Template = "item", Pipeline = p };
         var console = new StringWriter();
         var result = SequenceTablePipeline.Run(train, val, test, null, [("pub", extra)], config, dir.Sub("runs"), console);
@@ -140,7 +145,6 @@ public class SequenceTablePipelineTests
         dir.Write("data/id2name.txt", string.Concat(Titles.Select((t, i) => $"{i}::{t}\n")));
         var train = dir.Write("data/train.csv", Table(12, 0));
         var val = dir.Write("val/val.csv", Table(4, 5));
-        static TrainingConfig Tiny(TrainingConfig t) => t with { Epochs = 1, MaxSteps = 2, EvalEvery = 0 };
         var p = new PipelineConfig
         {
             Candidates = 4, SftExamples = 20, PreferenceExamples = 8, ValidationQuestions = 5, EvaluationQuestions = 6,
@@ -150,16 +154,7 @@ public class SequenceTablePipelineTests
         var methods = p.Methods.Where(m => m.Key is "sasrec" or "sft" or "sdpo").ToDictionary();
         methods["sft_fair"] = methods["sft"] with { FairnessWeights = true };
         methods["sdpo_fair"] = methods["sdpo"] with { FairnessWeights = true };
-        p = p with
-        {
-            Pretrain = p.Pretrain with { Training = Tiny(p.Pretrain.Training) },
-            Sft = p.Sft with { Training = Tiny(p.Sft.Training) },
-            Methods = methods.ToDictionary(m => m.Key, m => m.Value with
-            {
-                Align = m.Value.Align with { Training = Tiny(m.Value.Align.Training) },
-                Sequential = m.Value.Sequential with { Training = Tiny(m.Value.Sequential.Training) },
-            }),
-        };
+        p = TinyStages(p with { Methods = methods });
         var console = new StringWriter();
         var result = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = p }, dir.Sub("runs"), console);
 
