@@ -125,13 +125,15 @@ public static class Report
         var plt = new ScottPlot.Plot();
         int n = shares.Series.Count;
         double barWidth = 0.8 / Math.Max(1, n);
-        var palette = new ScottPlot.Palettes.Category10();
+        // The history (the reference every other bar is measured against) in black; twenty distinct colours for the rest.
+        var palette = new ScottPlot.Palettes.Category20();
         for (int s = 0; s < n; s++)
         {
             var (name, values) = shares.Series[s];
+            var color = s == 0 ? ScottPlot.Colors.Black : palette.GetColor(s - 1);
             var bars = new List<ScottPlot.Bar>();
             for (int g = 0; g < values.Length; g++)
-                bars.Add(new ScottPlot.Bar { Position = g - 0.4 + barWidth * (s + 0.5), Value = values[g], Size = barWidth * 0.95, FillColor = palette.GetColor(s) });
+                bars.Add(new ScottPlot.Bar { Position = g - 0.4 + barWidth * (s + 0.5), Value = values[g], Size = barWidth * 0.95, FillColor = color });
             var plot = plt.Add.Bars(bars);
             plot.LegendText = name;
         }
