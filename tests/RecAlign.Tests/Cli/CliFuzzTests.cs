@@ -234,6 +234,10 @@ public sealed class CliFuzzTests
         string[] WithConfig(Workspace w, string name, string text) =>
             ["sft", "--model", BaseLm, "--train", w.Write("train.jsonl", SftJsonl), "--out", w.P("out"), "--runs-dir", w.Runs, "--config", w.Write(name, text)];
         yield return new("config/yaml-alias-bomb", w => WithConfig(w, "c.yaml", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"), "c.yaml");
+        yield return new("pipeline/report-without-dataset", w => ["pipeline", "--train", w.P("t.csv"), "--validation", w.P("v.csv"), "--report", "validation", "--runs-dir", w.Runs], "--report");
+        yield return new("pipeline/fairness-k-not-evaluated", w => ["pipeline", "--dataset", w.P("ds"), "--set", "pipeline.fairness.k=3", "--runs-dir", w.Runs], "fairness.k");
+        yield return new("pipeline/fairness-groups-unknown", w => ["pipeline", "--dataset", w.P("ds"), "--set", "pipeline.fairness.groups=colour", "--runs-dir", w.Runs], "groups");
+        yield return new("pipeline/fairness-weights-on-sasrec", w => ["pipeline", "--dataset", w.P("ds"), "--set", "pipeline.methods.sasrec.fairness_weights=true", "--runs-dir", w.Runs], "fairness_weights");
         yield return new("config/yaml-unknown-key", w => WithConfig(w, "c.yaml", "training:\n  max_stepz: 1\n"), "c.yaml");
         yield return new("config/yaml-wrong-type", w => WithConfig(w, "c.yaml", "training:\n  max_steps: lots\n"), "c.yaml");
         yield return new("config/yaml-invalid", w => WithConfig(w, "c.yaml", "training: [\n"), "c.yaml");
