@@ -97,7 +97,7 @@ internal static class EvalCommand
             ["model"] = Path.GetFullPath(modelDir), ["model_type"] = recommender.Name, ["dataset"] = Path.GetFullPath(datasetDir),
             ["split"] = $"leave_one_out/{splitName}", ["mode"] = "catalog", ["catalog_items"] = own.Count, ["exclude_history"] = true,
             ["tie_break"] = "pessimistic", ["limit"] = parse.GetValue(limit), ["examples"] = mapped.Count,
-            ["item_groups"] = groups is null ? null : $"{groups.Kind} ({string.Join(", ", groups.Names.Zip(groups.Sizes(), (n, c) => $"{n} {c}"))})",
+            ["item_groups"] = groups?.ToString(),
         });
         Print(result, parse.GetValue(output));
         return 0;

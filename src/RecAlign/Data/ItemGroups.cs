@@ -42,6 +42,9 @@ public sealed class ItemGroups
     public int GroupCount => Names.Count;
     public IReadOnlyList<int> GroupsOf(int item) => _groupsOf[item];
 
+    /// <summary>"popularity (pop1 337, pop2 336, ...)": the kind and each group's item count.</summary>
+    public override string ToString() => $"{Kind} ({string.Join(", ", Names.Zip(Sizes(), (n, c) => $"{n} {c}"))})";
+
     /// <summary>Items in each group.</summary>
     public int[] Sizes()
     {

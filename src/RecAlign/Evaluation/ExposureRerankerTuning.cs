@@ -57,19 +57,8 @@ public static class ExposureRerankerTuning
         var penalty = ExposureReranker.PenaltyOf(groups.Names.Select(g =>
             unchanged[prefix + GroupFairness.RecommendedShareKey(k, g)] - unchanged[prefix + GroupFairness.HistoryShareKey(g)]).ToList());
         var itemPenalty = ExposureReranker.ItemPenalty(groups, penalty);
-        Tensor penaltyOf;
-        if (catalog) penaltyOf = itemPenalty.unsqueeze(0);
-        else
-        {
-            int c = (int)scores.shape[1];
-            var items = new long[validationQuestions.Count * c];
-            for (int q = 0; q < validationQuestions.Count; q++)
-            {
-                var known = validationQuestions[q].Items!;
-                for (int j = 0; j < known.Candidates.Count && j < c; j++) items[q * c + j] = known.Candidates[j];
-            }
-            penaltyOf = itemPenalty.index_select(0, tensor(items)).view(validationQuestions.Count, c);
-        }
+        var penaltyOf = catalog ? itemPenalty.unsqueeze(0)
+            : ExposureReranker.PenaltyAt(itemPenalty, CandidateIds.Matrix(validationQuestions, (int)scores.shape[1], groups.ItemCount, "re-ranking by item group"));
         string accuracyKey = prefix + Metrics.NdcgKey(10), fairnessKey = prefix + GroupFairness.MguKey(k);
         var trials = new List<RerankTrial>();
         foreach (var lambda in lambdas.Append(0).Distinct().Order())

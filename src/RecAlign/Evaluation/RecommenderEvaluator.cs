@@ -29,19 +29,8 @@ public static class RecommenderEvaluator
     public static EvaluationResult CandidateFairness(Tensor scores, IReadOnlyList<CandidateQuestion> questions, ItemGroups groups, IReadOnlyList<int>? ks = null)
     {
         using var scope = NewDisposeScope();
-        int c = (int)scores.shape[1];
-        var items = new long[questions.Count * c];
-        Array.Fill(items, -1L);
-        var histories = new List<IReadOnlyList<int>>(questions.Count);
-        for (int q = 0; q < questions.Count; q++)
-        {
-            var known = questions[q].Items ?? throw new ArgumentException($"question {q} has no catalog ids (a text-only question): item-side fairness needs them");
-            if (known.Catalog.Count != groups.ItemCount)
-                throw new ArgumentException($"question {q} names items of a catalog of {known.Catalog.Count}, but the groups cover {groups.ItemCount} items");
-            for (int j = 0; j < known.Candidates.Count && j < c; j++) items[q * c + j] = known.Candidates[j];
-            histories.Add(known.History);
-        }
-        var columnItems = tensor(items, [questions.Count, c]);
+        var columnItems = CandidateIds.Matrix(questions, (int)scores.shape[1], groups.ItemCount, "item-side fairness");
+        var histories = questions.Select(q => q.Items!.History).ToList();
         // Padding columns score −∞, so TopIds leaves them out.
         var top = GroupFairness.TopIds(scores, (ks ?? GroupFairness.DefaultKs).Max(), columnItems);
         return GroupFairness.FromTopK(top, histories, groups, ks);

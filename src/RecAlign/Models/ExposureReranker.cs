@@ -38,6 +38,11 @@ public sealed class ExposureReranker : IRecommender
         return groupUnfairness.Select(g => top > 0 ? Math.Max(0, g) / top : 0).ToArray();
     }
 
+    /// <summary>The penalty of each candidate, [Q, C], from per-item penalties [N] and candidate ids [Q, C] (−1 padding
+    /// gets any value: its score is −∞).</summary>
+    public static Tensor PenaltyAt(Tensor itemPenalty, Tensor candidateItems) =>
+        itemPenalty.index_select(0, candidateItems.clamp_min(0).flatten()).view(candidateItems.shape);
+
     /// <summary>pen(i) [N] float32: the mean of the item's groups' penalties (0 for an item without a group).</summary>
     public static Tensor ItemPenalty(ItemGroups groups, IReadOnlyList<double> groupPenalty)
     {
@@ -62,16 +67,8 @@ public sealed class ExposureReranker : IRecommender
         if (Lambda == 0) return scores;
         using var scope = NewDisposeScope();
         using var owned = scores;
-        int c = (int)scores.shape[1];
-        var items = new long[questions.Count * c];
-        for (int q = 0; q < questions.Count; q++)
-        {
-            var known = questions[q].Items ?? throw new ArgumentException($"question {q} has no catalog ids: re-ranking by item group needs them");
-            if (known.Catalog.Count != Groups.ItemCount)
-                throw new ArgumentException($"question {q} names items of a catalog of {known.Catalog.Count}, but the groups cover {Groups.ItemCount} items");
-            for (int j = 0; j < known.Candidates.Count && j < c; j++) items[q * c + j] = known.Candidates[j];
-        }
-        var penalty = _itemPenalty.index_select(0, tensor(items)).view(questions.Count, c);
+        using var items = CandidateIds.Matrix(questions, (int)scores.shape[1], Groups.ItemCount, "re-ranking by item group");
+        var penalty = PenaltyAt(_itemPenalty, items);
         return Rerank(scores, penalty, Lambda).MoveToOuterDisposeScope();
     }
 

@@ -53,6 +53,23 @@ public sealed class CandidateIds(ItemCatalog catalog, string model)
         return result;
     }
 
+    /// <summary>Each question's candidates as the ids its own items carry, int64 [Q, <paramref name="columns"/>] (−1
+    /// where a list is shorter), for questions whose items are ids of a catalog of <paramref name="itemCount"/> items
+    /// (e.g. the one item groups cover); <paramref name="purpose"/> says in an error what needs the ids.</summary>
+    public static Tensor Matrix(IReadOnlyList<CandidateQuestion> questions, int columns, int itemCount, string purpose)
+    {
+        var ids = new long[questions.Count * columns];
+        Array.Fill(ids, -1L);
+        for (int q = 0; q < questions.Count; q++)
+        {
+            var known = questions[q].Items ?? throw new ArgumentException($"question {q} has no catalog ids (a text-only question): {purpose} needs them");
+            if (known.Catalog.Count != itemCount)
+                throw new ArgumentException($"question {q} names items of a catalog of {known.Catalog.Count}, but {purpose} needs ids of a catalog of {itemCount} items");
+            for (int j = 0; j < known.Candidates.Count && j < columns; j++) ids[q * columns + j] = known.Candidates[j];
+        }
+        return tensor(ids, [questions.Count, columns]);
+    }
+
     /// <summary>Ids of <paramref name="source"/> as ids of the catalog (−1: not in it).</summary>
     private int[] Map(ItemCatalog source)
     {

@@ -200,8 +200,8 @@ public sealed record FairnessConfig
     /// report catalog accuracy only): <see cref="Models.ExposureReranker"/> with its penalty and λ
     /// fitted on validation users (<see cref="Evaluation.ExposureRerankerTuning"/>).</summary>
     public bool Rerank { get; init; }
-    /// <summary>The λ grid tried on validation (0, the unchanged model, is always tried).</summary>
-    /// <summary>In standard deviations of a user's scores that the most over-exposed group pays.</summary>
+    /// <summary>The λ grid tried on validation, in standard deviations of a user's scores that the most over-exposed group
+    /// pays (0, the unchanged model, is always tried).</summary>
     public double[] RerankLambdas { get; init; } = [.. Evaluation.ExposureRerankerTuning.DefaultLambdas];
     /// <summary>The largest relative loss of validation NDCG@10 a chosen λ may cost.</summary>
     public double MaxAccuracyDrop { get; init; } = 0.05;
@@ -316,7 +316,7 @@ public static class RecommendationPipeline
             $"{validation.Count} validation and {evaluation.Count} evaluation questions ({sw.Elapsed.TotalSeconds:F1}s)");
 
         if (groups is not null)
-            ctx.Say($"item groups for fairness: {groups.Kind}, " + string.Join(", ", groups.Names.Zip(groups.Sizes(), (n, c) => $"{n} {c}")) + " items");
+            ctx.Say($"item groups for fairness: {groups} items");
         var models = Path.Combine(run.Path, "models");
         var stages = new List<StageResult>();
         StageResult? pretrained = null;
@@ -333,18 +333,14 @@ public static class RecommendationPipeline
                     stage = StageRunner.TrainSequential(catalog, sequentialTrain, data.Validation, method.Sequential, Path.Combine(models, name), ctx, name);
                     break;
                 case MethodStage.Sft when config.SftModel is { } sftModel:
-                    if (!File.Exists(Path.Combine(sftModel, "config.json")))
-                        throw new ArgumentException($"pipeline.sft_model: '{sftModel}' is not a model directory (no config.json)");
-                    stage = new StageResult(name, Path.GetFullPath(sftModel), 0, new TrainingResult(0, double.NaN, null, null, false, 0, []));
+                    stage = ExistingModel("sft_model", sftModel, name);
                     ctx.Say($"{name}: the existing SFT model {stage.ModelDirectory} (pretrain and SFT skipped)");
                     break;
                 case MethodStage.Sft:
                 {
                     if (pretrained is null && config.PretrainModel is { } pretrainModel)
                     {
-                        if (!File.Exists(Path.Combine(pretrainModel, "config.json")))
-                            throw new ArgumentException($"pipeline.pretrain_model: '{pretrainModel}' is not a model directory (no config.json)");
-                        pretrained = new StageResult("pretrain", Path.GetFullPath(pretrainModel), 0, new TrainingResult(0, double.NaN, null, null, false, 0, []));
+                        pretrained = ExistingModel("pretrain_model", pretrainModel, "pretrain");
                         ctx.Say($"pretrain: the existing model {pretrained.ModelDirectory} (pretraining skipped)");
                     }
                     if (pretrained is null)
@@ -478,6 +474,14 @@ public static class RecommendationPipeline
             }
         }
         return (results, stages);
+    }
+
+    /// <summary>A model directory named by <c>pipeline.{field}</c> as a stage that trained nothing.</summary>
+    private static StageResult ExistingModel(string field, string directory, string stage)
+    {
+        if (!File.Exists(Path.Combine(directory, "config.json")))
+            throw new ArgumentException($"pipeline.{field}: '{directory}' is not a model directory (no config.json)");
+        return new StageResult(stage, Path.GetFullPath(directory), 0, new TrainingResult(0, double.NaN, null, null, false, 0, []));
     }
 
     /// <summary>Summary keys of full-catalog metrics on the evaluation examples (models with a catalog).</summary>

@@ -1,3 +1,4 @@
+using RecAlign.Evaluation;
 using RecAlign.IO;
 using System.Globalization;
 using System.Text;
@@ -100,7 +101,7 @@ public static class Report
 
     /// <summary>Per method, the full-catalog figures when the run has them, else the candidate lists'.</summary>
     private static string FairnessPrefix(JsonObject fairness) =>
-        fairness["methods"] is JsonObject methods && methods.Any(m => m.Value is JsonObject o && o.Any(kv => kv.Key.StartsWith("catalog_", StringComparison.Ordinal))) ? "catalog_" : "";
+        fairness["methods"] is JsonObject methods && methods.Any(m => m.Value is JsonObject o && o.Any(kv => kv.Key.StartsWith(Metrics.CatalogPrefix, StringComparison.Ordinal))) ? Metrics.CatalogPrefix : "";
 
     /// <summary>P_hist and each method's P_rec@K per group (K of the file; methods with catalog figures when any has them).</summary>
     internal static (string Title, IReadOnlyList<string> Groups, IReadOnlyList<(string Name, double[] Shares)> Series) FairnessShares(JsonObject fairness)
@@ -110,11 +111,13 @@ public static class Report
         var prefix = FairnessPrefix(fairness);
         var series = new List<(string, double[])>();
         if (fairness["methods"] is not JsonObject methods) return ("", [], []);
-        var first = methods.Select(m => m.Value as JsonObject).FirstOrDefault(o => o is not null && o.ContainsKey(prefix + "p_hist/" + groups.FirstOrDefault()));
-        if (first is not null) series.Add(("history", groups.Select(g => Number(first[prefix + "p_hist/" + g]) ?? 0).ToArray()));
+        string History(string g) => prefix + GroupFairness.HistoryShareKey(g);
+        string Recommended(string g) => prefix + GroupFairness.RecommendedShareKey(k, g);
+        var first = methods.Select(m => m.Value as JsonObject).FirstOrDefault(o => o is not null && o.ContainsKey(History(groups.FirstOrDefault() ?? "")));
+        if (first is not null) series.Add(("history", groups.Select(g => Number(first[History(g)]) ?? 0).ToArray()));
         foreach (var (name, node) in methods)
-            if (node is JsonObject o && o.ContainsKey($"{prefix}p_rec@{k}/{groups.FirstOrDefault()}"))
-                series.Add((name, groups.Select(g => Number(o[$"{prefix}p_rec@{k}/{g}"]) ?? 0).ToArray()));
+            if (node is JsonObject o && o.ContainsKey(Recommended(groups.FirstOrDefault() ?? "")))
+                series.Add((name, groups.Select(g => Number(o[Recommended(g)]) ?? 0).ToArray()));
         var kind = Text(fairness["groups"]?["kind"]) ?? "item";
         return ($"Share of each {kind} group: history vs top-{k} recommendations" + (prefix.Length > 0 ? " (full catalog)" : " (candidate lists)"), groups, series);
     }
@@ -195,7 +198,7 @@ public static class Report
             // One row per method: MGU and DGU at every K (full catalog when the run ranked it), then coverage and Gini.
             var prefix = FairnessPrefix(fairness);
             var keys = fairRows.Select(m => m.Value as JsonObject).Where(o => o is not null).SelectMany(o => o!.Select(kv => kv.Key))
-                .Where(k => k.StartsWith(prefix, StringComparison.Ordinal) && !k.Contains('/') && (prefix.Length > 0 || !k.StartsWith("catalog_", StringComparison.Ordinal)))
+                .Where(k => k.StartsWith(prefix, StringComparison.Ordinal) && !k.Contains('/') && (prefix.Length > 0 || !k.StartsWith(Metrics.CatalogPrefix, StringComparison.Ordinal)))
                 .Distinct().OrderBy(k => k[prefix.Length..].Split('@')[0] switch { "mgu" => 0, "dgu" => 1, "coverage" => 2, _ => 3 })
                 .ThenBy(k => int.TryParse(k.Split('@').Last(), out var kk) ? kk : 0).ToList();
             var kind = Text(fairness["groups"]?["kind"]) ?? "item";
