@@ -194,6 +194,7 @@ public abstract class SequentialModel : nn.Module
         "Caser" => new Caser(config, seed),
         "BPR" => new BprMf(config, seed),
         "BERT4Rec" => new Bert4Rec(config, seed),
+        "DreamRec" => new DreamRec(config, seed),
         var other => throw new ArgumentException($"unknown sequential model '{other}'"),
     };
 }

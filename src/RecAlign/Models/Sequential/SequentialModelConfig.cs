@@ -10,7 +10,7 @@ namespace RecAlign.Models.Sequential;
 /// </summary>
 public sealed record SequentialModelConfig
 {
-    /// <summary>RecBole's model name: <c>SASRec</c>, <c>GRU4Rec</c>, <c>Caser</c>, <c>BPR</c> or <c>BERT4Rec</c>.</summary>
+    /// <summary>RecBole's model name: <c>SASRec</c>, <c>GRU4Rec</c>, <c>Caser</c>, <c>BPR</c>, <c>BERT4Rec</c>, or <c>DreamRec</c>.</summary>
     public string ModelType { get; init; } = "SASRec";
     /// <summary>Catalog size N (set from the training data; item id i is embedding row i + 1, row 0 is padding).</summary>
     public int NItems { get; init; }
@@ -38,12 +38,39 @@ public sealed record SequentialModelConfig
     /// <summary>BERT4Rec: the share of items replaced by the mask token in training (the cloze task).</summary>
     public double MaskRatio { get; init; } = 0.2;
 
+    // DreamRec (guided diffusion); the released script's flag names in brackets.
+    /// <summary>Diffusion steps T [<c>--timesteps</c>].</summary>
+    public int Timesteps { get; init; } = 500;
+    /// <summary>Noise schedule: <c>linear</c>, <c>cosine</c> or <c>exp</c> [<c>--beta_sche</c>].</summary>
+    public string BetaSche { get; init; } = "linear";
+    /// <summary>The linear schedule's first and last β (the others ignore them, as released).</summary>
+    public double BetaStart { get; init; } = 1e-4;
+    public double BetaEnd { get; init; } = 0.02;
+    /// <summary>Classifier-free guidance weight w: x̂0 = (1 + w)·f(x, c, t) − w·f(x, ∅, t) [<c>--w</c>].</summary>
+    public double GuidanceWeight { get; init; } = 4;
+    /// <summary>Probability that training replaces the guidance by the learned null vector ∅ [<c>--p</c>].</summary>
+    public double CfgDropoutProb { get; init; } = 0.1;
+    /// <summary>Denoiser: <c>mlp1</c> (one linear layer over [x_t; c; τ(t)], every released run) or <c>mlp2</c>
+    /// (linear 3d → 2d, GELU, linear 2d → d) [<c>--diffuser_type</c>].</summary>
+    public string DiffuserType { get; init; } = "mlp1";
+    /// <summary><c>ddpm</c> (ancestral, all T steps, as released) or <c>ddim</c> (deterministic, <see cref="SamplingSteps"/> steps).</summary>
+    public string Sampler { get; init; } = "ddpm";
+    /// <summary>DDIM's steps (at most T).</summary>
+    public int SamplingSteps { get; init; } = 50;
+    /// <summary>Keep dropout on in the guidance encoder while sampling, as the released code does (it never calls
+    /// <c>model.eval()</c>); off samples in eval mode.</summary>
+    public bool SampleDropout { get; init; }
+    /// <summary>Seed of the sampling noise. Every user starts from the same seeded noise (one draw broadcast over the
+    /// batch), so a user's ranking does not depend on the batch it is scored in.</summary>
+    public long SampleSeed { get; init; }
+
     [JsonIgnore] public string Kind => ModelType.ToLowerInvariant();
 
     /// <summary>Model names the CLI takes (lower case) and their RecBole spelling.</summary>
     public static readonly IReadOnlyDictionary<string, string> Models = new Dictionary<string, string>
     {
         ["sasrec"] = "SASRec", ["gru4rec"] = "GRU4Rec", ["caser"] = "Caser", ["bprmf"] = "BPR", ["bert4rec"] = "BERT4Rec",
+        ["dreamrec"] = "DreamRec",
     };
 
     /// <summary>The defaults of <paramref name="model"/> (<c>sasrec</c>, <c>gru4rec</c>, <c>caser</c>, <c>bprmf</c>; RecBole
@@ -60,6 +87,13 @@ public sealed record SequentialModelConfig
         "BPR" => new SequentialModelConfig { ModelType = "BPR", EmbeddingSize = 64, LossType = "BPR" },
         // BERT4Rec (Sun et al. 2019; RecBole's defaults): 2 layers, 2 heads, hidden 64, inner 256, mask ratio 0.2.
         "BERT4Rec" => new SequentialModelConfig { ModelType = "BERT4Rec", MaskRatio = 0.2 },
+        // DreamRec (Yang et al. 2023) as released for zhihu: d = 64, 10 history items, a one-block one-head encoder, dropout
+        // 0.1, T = 500 linear, w = 4, mlp1, guidance dropout 0.1; x0-prediction MSE.
+        "DreamRec" => new SequentialModelConfig
+        {
+            ModelType = "DreamRec", HiddenSize = 64, EmbeddingSize = 64, MaxSeqLength = 10, NLayers = 1, NHeads = 1,
+            HiddenDropoutProb = 0.1, AttnDropoutProb = 0.1, LossType = "x0_mse",
+        },
         _ => throw new ArgumentException($"unknown sequential model '{model}' (known: {string.Join(", ", Models.Keys)})"),
     };
 
@@ -90,9 +124,19 @@ public sealed record SequentialModelConfig
         Check(LayerNormEps > 0 && LayerNormEps < 1, "layer_norm_eps", LayerNormEps, "must be in (0, 1)");
         Check(InitializerRange > 0 && InitializerRange < 10, "initializer_range", InitializerRange, "must be in (0, 10)");
         Check(Nv >= 0 && Nh >= 0 && Nv + Nh > 0, "nv", $"{Nv}, nh = {Nh}", "must be >= 0 with at least one filter");
-        Check(LossType is "CE" or "BPR" or "sampled", "loss_type", LossType, "must be CE, BPR or sampled");
+        bool diffusion = Canonical(ModelType) == "DreamRec";
+        if (diffusion) Check(LossType == "x0_mse", "loss_type", LossType, "DreamRec trains by x0-prediction MSE: x0_mse");
+        else Check(LossType is "CE" or "BPR" or "sampled", "loss_type", LossType, "must be CE, BPR or sampled");
         Check(NumNegatives >= 1, "num_negatives", NumNegatives, "must be >= 1");
         Check(MaskRatio > 0 && MaskRatio < 1, "mask_ratio", MaskRatio, "must be in (0, 1)");
+        Check(Timesteps is >= 1 and <= 100_000, "timesteps", Timesteps, "must be in [1, 100000]");
+        Check(BetaSche is "linear" or "cosine" or "exp", "beta_sche", BetaSche, "must be linear, cosine or exp");
+        Check(BetaStart > 0 && BetaEnd < 1 && BetaStart <= BetaEnd, "beta_start", $"{BetaStart}, beta_end = {BetaEnd}", "must satisfy 0 < beta_start <= beta_end < 1");
+        Check(double.IsFinite(GuidanceWeight) && GuidanceWeight >= 0, "guidance_weight", GuidanceWeight, "must be >= 0");
+        Check(CfgDropoutProb >= 0 && CfgDropoutProb < 1, "cfg_dropout_prob", CfgDropoutProb, "must be in [0, 1)");
+        Check(DiffuserType is "mlp1" or "mlp2", "diffuser_type", DiffuserType, "must be mlp1 or mlp2");
+        Check(Sampler is "ddpm" or "ddim", "sampler", Sampler, "must be ddpm or ddim");
+        Check(SamplingSteps >= 1 && (Sampler != "ddim" || SamplingSteps <= Timesteps), "sampling_steps", SamplingSteps, $"must be in [1, timesteps = {Timesteps}] for DDIM");
         return this;
     }
 }

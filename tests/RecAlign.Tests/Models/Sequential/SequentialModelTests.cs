@@ -16,7 +16,7 @@ namespace RecAlign.Tests.Models.Sequential;
 [Collection(GlobalTorchRng.Name)]
 public class SequentialModelTests
 {
-    public static TheoryData<string> Kinds => new() { "sasrec", "gru4rec", "caser", "bprmf", "bert4rec" };
+    public static TheoryData<string> Kinds => new() { "sasrec", "gru4rec", "caser", "bprmf", "bert4rec", "dreamrec" };
 
     private static SequentialModel Create(string kind, int items = 30, long seed = 1)
     {
