@@ -14,6 +14,7 @@ internal static class BenchCatalog
         ["candidates"] = CandidatesBench.Run,
         ["evaluation"] = EvaluationBench.Run,
         ["sequential"] = SequentialBench.Run,
+        ["dreamrec-sampling"] = DreamRecBench.Run,
         ["item-ranking"] = ItemRankingBench.Run,
         ["safetensors-io"] = CheckpointTokenizerBench.SafetensorsIo,
         ["tokenizer-encode"] = CheckpointTokenizerBench.TokenizerEncode,

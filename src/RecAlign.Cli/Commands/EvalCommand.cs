@@ -51,6 +51,16 @@ internal static class EvalCommand
         groups.AcceptOnlyFromAmong("popularity", "genre", "none");
         var popularityGroups = new Option<int>("--popularity-groups") { Description = "with --groups popularity: how many groups", DefaultValueFactory = _ => 5 };
         CommonOptions.Positive(popularityGroups);
+        var table = new Option<string?>("--table") { Description = "instead of --candidates: a sequence table (seq,len_seq,next CSV, as LLaRA/S-DPO/DreamRec write them), every row's next item ranked against the whole catalog" };
+        var tableItems = new Option<string?>("--items") { Description = "with --table: its item list (default: id2name.txt / u.item / data_statis.csv beside it)" };
+        var keepEmpty = new Option<bool>("--keep-empty-histories") { Description = "with --table: score rows with an empty history too (DreamRec's protocol), which are dropped by default" };
+        var ks = new Option<string?>("--ks") { Description = "with --dataset or --table: the cut-offs K of HR/NDCG/MRR@K, comma-separated (default 1,5,10,20; DreamRec reports 10,20,50)" };
+        var maskHistory = new Option<bool>("--mask-history") { Description = "with --dataset or --table: remove the user's history items from the ranking (RecBole's full sort)", DefaultValueFactory = _ => true };
+        var modelSet = new Option<string[]>("--model-set")
+        {
+            Description = "replace a field of the model's config.json for this evaluation, key=value (repeatable), e.g. DreamRec's sampler=ddim sampling_steps=20 guidance_weight=2 sample_dropout=true",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var itemText = CommonOptions.ItemTextOption("how the prompts write items: title, token or title_token (default: token for a model with item tokens, whose items the file's are mapped onto by title; title otherwise)");
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
@@ -60,22 +70,86 @@ internal static class EvalCommand
         var command = new Command("eval", "evaluate a model on a candidate-prompt file: hr1, valid_ratio (and HR/NDCG/MRR@K in rank and catalog mode)")
         {
             model, candidates, dataset, split, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, fromHistory, itemText, threads, device,
-            groups, popularityGroups,
+            groups, popularityGroups, table, tableItems, keepEmpty, ks, maskHistory, modelSet,
         };
         command.SetAction(parse =>
         {
             if (parse.GetValue(output) is { } o) // before the (long) evaluation
                 RecAlign.IO.OutputGuard.CheckFile("--out", o, [("the --candidates file", parse.GetValue(candidates)), ("the --catalog file", parse.GetValue(catalogFile)), ("the --template file", parse.GetValue(template))]);
+            var settings = ModelSettings(parse.GetValue(modelSet));
+            var cutOffs = Ks(parse.GetValue(ks));
+            if (parse.GetValue(table) is { } t)
+            {
+                if (parse.GetValue(dataset) is not null || parse.GetValue(candidates) is not null) throw new ArgumentException("give one of --candidates, --dataset or --table");
+                return RunTable(parse, model, t, parse.GetValue(tableItems), parse.GetValue(keepEmpty), cutOffs, parse.GetValue(maskHistory), settings, output, limit, threads, device);
+            }
+            if (parse.GetValue(tableItems) is not null || parse.GetValue(keepEmpty)) throw new ArgumentException("--items and --keep-empty-histories go with --table");
+            if (parse.GetValue(dataset) is null && cutOffs is not null)
+                throw new ArgumentException("--ks goes with --dataset or --table");
             return parse.GetValue(dataset) is { } d
-            ? RunDataset(parse, model, d, parse.GetValue(split)!, parse.GetValue(candidates), output, limit, threads, device, parse.GetValue(groups)!, parse.GetValue(popularityGroups))
-            : Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, fromHistory, itemText, threads, device);
+            ? RunDataset(parse, model, d, parse.GetValue(split)!, parse.GetValue(candidates), output, limit, threads, device, parse.GetValue(groups)!, parse.GetValue(popularityGroups), cutOffs, parse.GetValue(maskHistory), settings)
+            : Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, fromHistory, itemText, threads, device, settings);
         });
         return command;
     }
 
+    /// <summary><c>--model-set key=value</c> pairs.</summary>
+    private static Dictionary<string, string> ModelSettings(string[]? pairs)
+    {
+        var settings = new Dictionary<string, string>();
+        foreach (var pair in pairs ?? [])
+        {
+            int eq = pair.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"--model-set {pair}: expected key=value, e.g. sampler=ddim");
+            settings[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
+        }
+        return settings;
+    }
+
+    /// <summary><c>--ks 10,20,50</c>: distinct positive cut-offs in order; null when not given.</summary>
+    private static List<int>? Ks(string? text)
+    {
+        if (text is null) return null;
+        var ks = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            ks.Add(int.TryParse(part, out int k) && k > 0 ? k : throw new ArgumentException($"--ks {text}: '{part}' is not a positive integer"));
+        if (ks.Count == 0) throw new ArgumentException("--ks: give at least one cut-off, e.g. 10,20,50");
+        return ks.Distinct().Order().ToList();
+    }
+
+    /// <summary><c>eval --table</c>: full-catalog ranking of a sequence table's rows (DreamRec's and RecBole's protocol).</summary>
+    private static int RunTable(ParseResult parse, Option<string> model, string tablePath, string? itemList, bool keepEmpty, List<int>? ks, bool maskHistory,
+        Dictionary<string, string> settings, Option<string?> output, Option<int?> limit, Option<int?> threads, Option<string> device)
+    {
+        CommonOptions.ApplyThreads(parse.GetValue(threads));
+        var modelDir = parse.GetValue(model)!;
+        ModelDirectory.RequireModelDirectory(modelDir);
+        var items = itemList ?? Data.Loaders.SequenceTableLoader.ItemListFor(tablePath);
+        var loaded = Data.Loaders.SequenceTableLoader.Load(tablePath, items, new Data.Loaders.LoadOptions { KeepEmptyHistories = keepEmpty });
+        IReadOnlyList<SequenceExample> examples = loaded.Examples;
+        if (parse.GetValue(limit) is { } n) examples = examples.Take(n).ToList();
+        using var recommender = Recommenders.Load(modelDir, CommonOptions.ParseDevice(parse.GetValue(device)), settings);
+        var own = recommender.Catalog ?? throw new ArgumentException($"{modelDir} holds a {recommender.Name} model, which ranks candidate lists only; --table ranks the whole catalog");
+        var mapped = InCatalog(examples, loaded.Catalog, own, universe: null);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var result = RecommenderEvaluator.Catalog(recommender, mapped, ks, excludeHistory: maskHistory);
+        double seconds = sw.Elapsed.TotalSeconds;
+        result = result.WithEvaluated(new JsonObject
+        {
+            ["model"] = Path.GetFullPath(modelDir), ["model_type"] = recommender.Name, ["table"] = Path.GetFullPath(tablePath),
+            ["items"] = Path.GetFullPath(items), ["mode"] = "catalog", ["catalog_items"] = own.Count, ["exclude_history"] = maskHistory,
+            ["keep_empty_histories"] = keepEmpty, ["tie_break"] = "pessimistic", ["limit"] = parse.GetValue(limit), ["examples"] = mapped.Count,
+            ["model_settings"] = settings.Count == 0 ? null : new JsonObject(settings.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            ["seconds"] = Math.Round(seconds, 3), ["users_per_second"] = Math.Round(mapped.Count / Math.Max(seconds, 1e-9), 1),
+        });
+        Print(result, parse.GetValue(output));
+        return 0;
+    }
+
     /// <summary><c>eval --dataset</c>: full-catalog ranking of a canonical dataset's leave-one-out split.</summary>
     private static int RunDataset(ParseResult parse, Option<string> model, string datasetDir, string splitName, string? candidates,
-        Option<string?> output, Option<int?> limit, Option<int?> threads, Option<string> device, string groupKind = "popularity", int popularityGroups = 5)
+        Option<string?> output, Option<int?> limit, Option<int?> threads, Option<string> device, string groupKind = "popularity", int popularityGroups = 5,
+        List<int>? ks = null, bool maskHistory = true, Dictionary<string, string>? settings = null)
     {
         if (candidates is not null) throw new ArgumentException("give either --candidates FILE or --dataset DIR, not both");
         CommonOptions.ApplyThreads(parse.GetValue(threads));
@@ -85,17 +159,17 @@ internal static class EvalCommand
         var split = Data.Splits.Splitter.Split(data, new Data.Splits.SplitConfig { Method = Data.Splits.SplitMethod.LeaveOneOut });
         IReadOnlyList<SequenceExample> examples = splitName == "test" ? split.Test : split.Validation;
         if (parse.GetValue(limit) is { } n) examples = examples.Take(n).ToList();
-        using var recommender = Recommenders.Load(modelDir, CommonOptions.ParseDevice(parse.GetValue(device)));
+        using var recommender = Recommenders.Load(modelDir, CommonOptions.ParseDevice(parse.GetValue(device)), settings);
         var own = recommender.Catalog ?? throw new ArgumentException($"{modelDir} holds a {recommender.Name} model, which ranks candidate lists only; --dataset ranks the whole catalog");
         var mapped = InCatalog(examples, data.Catalog, own, universe: null);
         // Groups are formed on the dataset (popularity from the training part of the split), then carried to the model's ids.
         var groups = groupKind == "none" ? null
             : ItemGroups.For(groupKind == "genre" ? ItemGrouping.Genre : ItemGrouping.Popularity, data.Catalog,
                 Pipelines.Stages.PretrainCorpus.Histories(data, holdOutLast: 2), popularityGroups).Reindexed(data.Catalog.MapTo(own), own.Count);
-        var result = RecommenderEvaluator.Catalog(recommender, mapped, groups: groups).WithEvaluated(new JsonObject
+        var result = RecommenderEvaluator.Catalog(recommender, mapped, ks, excludeHistory: maskHistory, groups: groups).WithEvaluated(new JsonObject
         {
             ["model"] = Path.GetFullPath(modelDir), ["model_type"] = recommender.Name, ["dataset"] = Path.GetFullPath(datasetDir),
-            ["split"] = $"leave_one_out/{splitName}", ["mode"] = "catalog", ["catalog_items"] = own.Count, ["exclude_history"] = true,
+            ["split"] = $"leave_one_out/{splitName}", ["mode"] = "catalog", ["catalog_items"] = own.Count, ["exclude_history"] = maskHistory,
             ["tie_break"] = "pessimistic", ["limit"] = parse.GetValue(limit), ["examples"] = mapped.Count,
             ["item_groups"] = groups?.ToString(),
         });
@@ -130,7 +204,7 @@ internal static class EvalCommand
 
     private static int Run(ParseResult parse, Option<string> model, Option<string> candidates, Option<string> mode, Option<string?> catalogFile,
         Option<string?> output, Option<string> template, Option<int?> limit, Option<int> batch, Option<int> beams, Option<bool> constrained,
-        Option<bool> normalised, Option<bool> fromHistory, Option<ItemText?> itemText, Option<int?> threads, Option<string> device)
+        Option<bool> normalised, Option<bool> fromHistory, Option<ItemText?> itemText, Option<int?> threads, Option<string> device, Dictionary<string, string> settings)
     {
         CommonOptions.ApplyThreads(parse.GetValue(threads));
         var modeName = parse.GetValue(mode)!;
@@ -170,7 +244,7 @@ internal static class EvalCommand
                 (catalogPath is null ? $"{Path.GetFileName(candidatePath)} (its titles; pass --catalog FILE for another universe)" : catalogPath));
         }
         int batchSize = parse.GetValue(batch);
-        using var recommender = Recommenders.Load(modelDir, CommonOptions.ParseDevice(parse.GetValue(device)));
+        using var recommender = Recommenders.Load(modelDir, CommonOptions.ParseDevice(parse.GetValue(device)), settings);
         {
             if (recommender is LanguageModelRecommender text)
             {

@@ -110,14 +110,14 @@ internal static class TrainCommands
         return new PromptBuilder(file.Catalog, PromptTemplates.NamedOrFile(template)).Build(file.Examples);
     }
 
-    /// <summary><c>train sasrec|gru4rec|caser|bprmf|bert4rec</c>: a classic sequential recommender on sequence tables or a
+    /// <summary><c>train sasrec|gru4rec|caser|bprmf|bert4rec|dreamrec</c>: a sequential recommender on sequence tables or a
     /// canonical dataset (leave-one-out split), with the same run directory, registry, config and resume as every stage.</summary>
     private static Command TrainSequential()
     {
-        var c = new Command("train", "train a classic sequential recommender (SASRec, GRU4Rec, Caser, BPR-MF, BERT4Rec) with RecBole's defaults");
+        var c = new Command("train", "train a sequential recommender (SASRec, GRU4Rec, Caser, BPR-MF, BERT4Rec with RecBole's defaults; DreamRec with its released ones)");
         foreach (var (name, recbole) in SequentialModelConfig.Models)
         {
-            var defaults = new SequentialTrainConfig { Model = SequentialModelConfig.For(name) };
+            var defaults = SequentialTrainConfig.For(name);
             var m = defaults.Model;
             var sub = new Command(name, $"{recbole}: " + name switch
             {
@@ -125,30 +125,34 @@ internal static class TrainCommands
                 "gru4rec" => $"embedding {m.EmbeddingSize}, hidden {m.HiddenSize}, {m.NLayers} layer, dropout {m.DropoutProb}",
                 "caser" => $"embedding {m.EmbeddingSize}, window L = {m.MaxSeqLength}, nv = {m.Nv}, nh = {m.Nh} per height, dropout {m.DropoutProb}",
                 "bert4rec" => $"{m.NLayers} layers, {m.NHeads} heads, hidden {m.HiddenSize}, inner {m.InnerSize}, bidirectional, cloze mask ratio {m.MaskRatio}",
+                "dreamrec" => $"guided diffusion: a {m.NLayers}-block encoder (hidden {m.HiddenSize}, dropout {m.HiddenDropoutProb}) guides an {m.DiffuserType} denoiser; T = {m.Timesteps} {m.BetaSche}, " +
+                    $"w = {m.GuidanceWeight}, guidance dropout {m.CfgDropoutProb}; sampler {m.Sampler} (ddim: --set model.sampler=ddim --set model.sampling_steps=N)",
                 _ => $"embedding {m.EmbeddingSize}, user factor = mean of the history's factors",
             } + $"; loss {m.LossType}, max_seq_length {m.MaxSeqLength}; Adam {defaults.Training.Optimizer.LearningRate}, batch {defaults.Training.BatchSize}, " +
-              $"up to {defaults.Training.Epochs} epochs, best epoch by validation {defaults.Training.MetricForBestModel} (full catalog), patience {defaults.Training.EarlyStoppingPatience}");
+              $"up to {defaults.Training.Epochs} epochs, best by validation {defaults.Training.MetricForBestModel} (full catalog) every {defaults.EvalEveryEpochs} epoch(s), patience {defaults.Training.EarlyStoppingPatience}");
             var train = new Option<string?>("--train") { Description = "training sequence table (LLaRA/S-DPO CSV: seq,len_seq,next)" };
             var validation = new Option<string?>("--validation") { Description = "validation sequence table (picks the best epoch)" };
             var items = new Option<string?>("--items") { Description = "item list for the tables (default: id2name.txt / u.item / data_statis.csv beside --train)" };
             var dataset = new Option<string?>("--dataset") { Description = "canonical dataset directory (recalign data prepare): leave-one-out split, validation = each user's second-to-last item" };
-            foreach (var o in new Option[] { train, validation, items, dataset }) sub.Options.Add(o);
+            var keepEmpty = new Option<bool>("--keep-empty-histories") { Description = "tables: keep rows with an empty history (the padding-only first prefix), which are dropped by default; DreamRec's protocol trains and scores them" };
+            foreach (var o in new Option[] { train, validation, items, dataset, keepEmpty }) sub.Options.Add(o);
             var common = AddCommon(sub);
             sub.SetAction(parse =>
             {
                 var config = Resolve(parse, common, defaults);
                 var (t, v, d) = (parse.GetValue(train), parse.GetValue(validation), parse.GetValue(dataset));
                 if ((t is null) == (d is null)) throw new ArgumentException($"train {name}: give either --train T.csv (with --validation V.csv) or --dataset DIR");
-                if (d is not null && (v is not null || parse.GetValue(items) is not null))
-                    throw new ArgumentException($"train {name}: --validation and --items go with --train tables, not --dataset (which is split leave-one-out)");
+                if (d is not null && (v is not null || parse.GetValue(items) is not null || parse.GetValue(keepEmpty)))
+                    throw new ArgumentException($"train {name}: --validation, --items and --keep-empty-histories go with --train tables, not --dataset (which is split leave-one-out)");
                 ItemCatalog catalog;
                 IReadOnlyList<SequenceExample> trainExamples, validationExamples;
                 if (t is not null)
                 {
                     var itemsFile = parse.GetValue(items) ?? SequenceTableLoader.ItemListFor(t);
-                    var table = SequenceTableLoader.Load(t, itemsFile);
+                    var load = new LoadOptions { KeepEmptyHistories = parse.GetValue(keepEmpty) };
+                    var table = SequenceTableLoader.Load(t, itemsFile, load);
                     (catalog, trainExamples) = (table.Catalog, table.Examples);
-                    validationExamples = v is null ? [] : SequenceTableLoader.Load(v, itemsFile).Examples;
+                    validationExamples = v is null ? [] : SequenceTableLoader.Load(v, itemsFile, load).Examples;
                 }
                 else
                 {
@@ -157,7 +161,7 @@ internal static class TrainCommands
                     (catalog, trainExamples, validationExamples) = (data.Catalog, split.Train, split.Validation);
                 }
                 var inputs = Inputs(("model", name, false), ("train", t, true), ("validation", v, true), ("items", parse.GetValue(items), true),
-                    ("dataset", d, true), ("out", parse.GetValue(common.Out), true));
+                    ("dataset", d, true), ("keep_empty_histories", parse.GetValue(keepEmpty) ? "true" : null, false), ("out", parse.GetValue(common.Out), true));
                 return InRun(parse, common, $"train-{name}", config, inputs, ctx =>
                     StageRunner.TrainSequential(catalog, trainExamples, validationExamples, config, parse.GetValue(common.Out)!, ctx));
             });

@@ -40,10 +40,10 @@ public sealed record MethodConfig
     public static MethodConfig SequentialModel(string model, bool enabled = true) => new()
     {
         Stage = MethodStage.Sequential, Enabled = enabled, From = "",
-        Sequential = new SequentialTrainConfig { Model = SequentialModelConfig.For(model) },
+        Sequential = SequentialTrainConfig.For(model),
     };
 
-    /// <summary>The default rows: SASRec (GRU4Rec, Caser and BPR-MF present but off), SFT, DPO (one rejected) and S-DPO
+    /// <summary>The default rows: SASRec (GRU4Rec, Caser, BPR-MF and DreamRec present but off), SFT, DPO (one rejected) and S-DPO
     /// (three), both with β = 1 as in the S-DPO paper's comparison.</summary>
     public static Dictionary<string, MethodConfig> Defaults() => new()
     {
@@ -51,6 +51,7 @@ public sealed record MethodConfig
         ["gru4rec"] = SequentialModel("gru4rec", enabled: false),
         ["caser"] = SequentialModel("caser", enabled: false),
         ["bprmf"] = SequentialModel("bprmf", enabled: false),
+        ["dreamrec"] = SequentialModel("dreamrec", enabled: false),
         ["sft"] = new() { Stage = MethodStage.Sft, From = "" },
         ["dpo"] = new() { Negatives = 1, Align = new AlignConfig { Loss = new PreferenceLossConfig { LossType = "dpo", Beta = 1.0 } } },
         ["sdpo"] = new() { Negatives = 3, Align = new AlignConfig { Loss = new PreferenceLossConfig { LossType = "sdpo", Beta = 1.0 } } },

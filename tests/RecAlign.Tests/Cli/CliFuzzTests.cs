@@ -252,6 +252,12 @@ public sealed class CliFuzzTests
 
         // Model directories: config.json, tokenizer files and weights.
         string[] Eval(Workspace w, string model) => ["eval", "--model", model, "--candidates", w.Write("cands.json", CandidateJson)];
+        yield return new("eval/model-set-on-lm", w => [.. Eval(w, BaseLm), "--model-set", "sampler=ddim"], "sampler");
+        yield return new("eval/model-set-no-equals", w => [.. Eval(w, BaseLm), "--model-set", "sampler"], "--model-set");
+        yield return new("eval/ks-zero", w => { w.Write("data_statis.csv", "seq_size,item_num\n2,5\n"); return ["eval", "--model", BaseLm, "--table", w.Write("t.csv", "seq,len_seq,next\n0 5,1,1\n"), "--ks", "0,10"]; }, "--ks");
+        yield return new("eval/table-unknown-item", w => { w.Write("data_statis.csv", "seq_size,item_num\n2,5\n"); return ["eval", "--model", BaseLm, "--table", w.Write("t.csv", "seq,len_seq,next\n0 9,1,1\n")]; }, "t.csv:2");
+        yield return new("eval/table-on-lm", w => { w.Write("data_statis.csv", "seq_size,item_num\n2,5\n"); return ["eval", "--model", BaseLm, "--table", w.Write("t.csv", "seq,len_seq,next\n0 5,1,1\n")]; }, "whole catalog");
+        yield return new("eval/ks-without-table", w => [.. Eval(w, BaseLm), "--ks", "10"], "--ks");
         FuzzCase ModelConfig(string name, Action<JsonNode> edit) => new($"model/config/{name}", w =>
         {
             var m = w.Copy(BaseLm, "model");

@@ -42,6 +42,44 @@ public sealed class CliRegressionTests : IDisposable
     }
 
     [Fact]
+    public void DreamRecTrainsOnTablesAndEvaluatesWithEitherSampler()
+    {
+        // Chains over 8 items (item i followed by i + 1 mod 8), padding id 8 as DreamRec's tables write it.
+        File.WriteAllText(P("data_statis.csv"), "seq_size,item_num\n3,8\n");
+        var rows = new System.Text.StringBuilder("seq,len_seq,next\n");
+        for (int start = 0; start < 8; start++)
+            for (int n = 0; n <= 3; n++)
+            {
+                var seq = Enumerable.Range(0, 3).Select(j => j < n ? (start + j) % 8 : 8);
+                rows.Append($"{string.Join(' ', seq)},{Math.Max(n, 1)},{(start + n) % 8}\n");
+            }
+        File.WriteAllText(P("t.csv"), rows.ToString());
+        var train = Cli("train", "dreamrec", "--train", P("t.csv"), "--validation", P("t.csv"), "--keep-empty-histories", "--out", P("dr"), "--runs-dir", P("runs"),
+            "--set", "training.epochs=2", "--set", "model.timesteps=20", "--set", "eval_every_epochs=1");
+        Assert.True(train.ExitCode == 0, train.Error);
+        Assert.Contains("every epoch", train.Out);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(P("dr/config.json")))!;
+        Assert.Equal("DreamRec", config["model_type"]!.GetValue<string>());
+        Assert.Equal(20, config["timesteps"]!.GetValue<int>());
+        foreach (var settings in new[] { Array.Empty<string>(), ["--model-set", "sampler=ddim", "--model-set", "sampling_steps=5"] })
+        {
+            var eval = Cli(["eval", "--model", P("dr"), "--table", P("t.csv"), "--keep-empty-histories", "--ks", "1,5", "--out", P("e.json"), .. settings]);
+            Assert.True(eval.ExitCode == 0, eval.Error);
+            var result = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(P("e.json")))!;
+            Assert.Equal(32, result["n"]!.GetValue<int>());
+            Assert.NotNull(result["catalog_hr@5"]);
+            Assert.Null(result["catalog_hr@10"]);
+            File.Delete(P("e.json"));
+        }
+        var unknown = Cli("eval", "--model", P("dr"), "--table", P("t.csv"), "--model-set", "samplr=ddim");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("samplr", unknown.Error);
+        var invalid = Cli("eval", "--model", P("dr"), "--table", P("t.csv"), "--model-set", "sampler=ddim", "--model-set", "sampling_steps=50");
+        Assert.Equal(2, invalid.ExitCode);
+        Assert.Contains("sampling_steps", invalid.Error);
+    }
+
+    [Fact]
     public void EvalKeepsTheEndOfPromptsLongerThanTheModelsPositions()
     {
         // 400 history titles make a prompt of well over the model's 256 positions; eval must truncate (keeping the

@@ -96,7 +96,7 @@ public sealed class DreamRec : SequentialModel
         using var scope = NewDisposeScope();
         long b = xt.shape[0];
         double w = Config.GuidanceWeight;
-        var steps = full(2 * b, t, ScalarType.Int64, device: xt.device);
+        var steps = full(new long[] { 2 * b }, t, dtype: ScalarType.Int64, device: xt.device);
         var both = Denoise(cat([xt, xt], 0), cat([guidance, Null(b)], 0), steps);         // one call for both passes
         var conditional = both.narrow(0, 0, b);
         return (w == 0 ? conditional : conditional * (1 + w) - both.narrow(0, b, b) * w).MoveToOuterDisposeScope();

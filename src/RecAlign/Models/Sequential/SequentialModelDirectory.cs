@@ -42,7 +42,9 @@ public static class SequentialModelDirectory
     }
 
     /// <summary>Loads a sequential model directory as a ready <see cref="SequentialRecommender"/> (eval mode).</summary>
-    public static SequentialRecommender Load(string directory, Device? device = null)
+    /// <param name="overrides">config.json fields to replace for this load, e.g. <c>sampler=ddim</c> (HF's
+    /// <c>from_pretrained(..., **kwargs)</c>): inference settings; the weights must still fit.</param>
+    public static SequentialRecommender Load(string directory, Device? device = null, IReadOnlyDictionary<string, string>? overrides = null)
     {
         var configPath = Path.Combine(directory, ConfigFile);
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{Path.GetFullPath(directory)}: not a model directory (no {ConfigFile})", configPath);
@@ -52,6 +54,15 @@ public static class SequentialModelDirectory
             var node = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
             node.Remove("architectures");
             node.Remove("torch_dtype");
+            foreach (var (key, value) in overrides ?? new Dictionary<string, string>())
+            {
+                if (!node.ContainsKey(key))
+                    throw new ArgumentException($"model setting '{key}' is not a field of {configPath} (fields: {string.Join(", ", node.Select(p => p.Key))})");
+                JsonNode? parsed;
+                try { parsed = JsonNode.Parse(value); }
+                catch (JsonException) { parsed = JsonValue.Create(value); } // a bare word is a string
+                node[key] = parsed;
+            }
             config = node.Deserialize<SequentialModelConfig>(ConfigLoader.Json)!;
         }
         catch (JsonException e)
@@ -59,6 +70,7 @@ public static class SequentialModelDirectory
             throw new FormatException($"{configPath}{(e.LineNumber is { } line ? $":{line + 1}" : "")}: {JsonErrors.Reason(e)}", e);
         }
         try { config.Validate(); }
+        catch (ArgumentException e) when (overrides is { Count: > 0 }) { throw new ArgumentException($"{configPath} with {string.Join(", ", overrides.Select(o => $"{o.Key}={o.Value}"))}: {ArgumentErrors.Plain(e)}", e); }
         catch (ArgumentException e) { throw new FormatException($"{configPath}: {ArgumentErrors.Plain(e)}", e); }
         var catalog = CatalogJsonl.Read(Path.Combine(directory, ItemsFile));
         if (catalog.Count != config.NItems)

@@ -168,11 +168,11 @@ public static class StageRunner
             // updates per epoch, and the patience (in epochs) would stop it while it still ranks by popularity.
             training = training with { BatchSize = Math.Max(1, (int)Math.Round(training.BatchSize * (double)whole.Count / whole.Examples)) };
         if (config.EvalEachEpoch && validation.Count > 0)
-            training = training with { EvalEvery = StepsPerEpoch(objective, training) };
+            training = training with { EvalEvery = StepsPerEpoch(objective, training) * config.EvalEveryEpochs };
         var evalSet = RecommendationPipeline.Subsample(validation, config.EvalExamples, (ulong)config.Training.Seed + 5);
         ctx.Say($"{stage}: {model.parameters().Sum(p => p.numel()) / 1e6:F2}M parameters, {catalog.Count} items, {train.Count} next-item examples " +
             (sequences is null ? "(each prefix its own example), " : $"(trained as {objective.Count} windows of {sequences.Count} user sequences, every position a target, {training.BatchSize} windows ≈ {config.Training.BatchSize} targets a batch), ") +
-            $"{evalSet.Count} validation sequences ranked against the whole catalog" + (validation.Count > 0 && config.EvalEachEpoch ? $" every epoch ({training.EvalEvery} steps)" : ""));
+            $"{evalSet.Count} validation sequences ranked against the whole catalog" + (validation.Count > 0 && config.EvalEachEpoch ? $" every {(config.EvalEveryEpochs == 1 ? "epoch" : $"{config.EvalEveryEpochs} epochs")} ({training.EvalEvery} steps)" : ""));
         var recommender = new SequentialRecommender(model, catalog, ownsModel: false);
         Func<long, IReadOnlyDictionary<string, double>>? evaluate = evalSet.Count == 0 ? null
             : _ => RecommenderEvaluator.Catalog(recommender, evalSet).Metrics;

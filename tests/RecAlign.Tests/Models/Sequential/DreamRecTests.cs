@@ -106,7 +106,7 @@ public class DreamRecTests
         using var scope = NewDisposeScope();
         var x = randn(3, 64);
         var c = randn(3, 64);
-        var t = full(3, 7L, ScalarType.Int64);
+        var t = tensor(new long[] { 7, 7, 7 });
         Assert.True(model.GuidedPrediction(x, c, 7).allclose(model.Denoise(x, c, t), rtol: 1e-6, atol: 1e-6));
         // w = 2: 3·f(x, c, t) − 2·f(x, ∅, t), the unconditional pass reading the null vector.
         var nullRows = guided.state_dict()["none_embedding.weight"].expand(3, -1);
