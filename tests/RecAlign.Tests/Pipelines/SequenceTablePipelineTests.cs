@@ -92,6 +92,25 @@ public class SequenceTablePipelineTests
     }
 
     [Fact]
+    public void DreamRecIsAPipelineRowLikeAnyRecommender()
+    {
+        using var dir = new TempDir();
+        dir.Write("data/id2name.txt", string.Concat(Titles.Select((t, i) => $"{i}::{t}\n")));
+        var train = dir.Write("data/train.csv", Table(12, 0));
+        var val = dir.Write("val/val.csv", Table(4, 5));
+        var defaults = new PipelineConfig();
+        var methods = defaults.Methods.ToDictionary(m => m.Key, m => m.Value with { Enabled = m.Key is "dreamrec" });
+        methods["dreamrec"] = methods["dreamrec"] with { Sequential = methods["dreamrec"].Sequential with { Model = methods["dreamrec"].Sequential.Model with { Timesteps = 10 } } };
+        var p = TinyStages(defaults with { Methods = methods, Candidates = 4, ValidationQuestions = 5, EvaluationQuestions = 6, GenerationEvaluation = false, HistoryAblation = false });
+        var result = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = p }, dir.Sub("runs"), new StringWriter());
+        var row = result.Methods.Single(m => m.Method == "dreamrec").Metrics;
+        Assert.InRange(row["hr1"], 0, 1);
+        Assert.InRange(row["catalog_hr@10"], 0, 1);
+        Assert.DoesNotContain(result.Methods, m => m.Method is "sft" or "sasrec");
+        Assert.True(Directory.Exists(Path.Combine(result.Run.Path, "models", "dreamrec")));
+    }
+
+    [Fact]
     public void Run_WithTestTable_ReportsTestAndKeepsValidationColumns()
     {
         using var dir = new TempDir();
