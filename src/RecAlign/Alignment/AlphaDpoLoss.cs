@@ -12,7 +12,7 @@ namespace RecAlign.Alignment;
 /// Llama-3-8B-Instruct config). Stateful: one instance per training run.
 /// </summary>
 public sealed class AlphaDpoLoss(double beta = 2.5, double gammaBetaRatio = 0.6, double alpha = 0.2, double labelSmoothing = 0.0, double momentum = 0.9)
-    : IPreferenceLoss, IDisposable
+    : IPreferenceLoss, IDisposable, Training.ICheckpointState
 {
     public const string MarginStat = "alpha_dpo/margin";
 
@@ -31,6 +31,15 @@ public sealed class AlphaDpoLoss(double beta = 2.5, double gammaBetaRatio = 0.6,
     /// <summary>Running (mean, std) of u, for checkpoints (synchronises with the device).</summary>
     public (double Mean, double Std) State => gaps.Values;
     public void RestoreState(double mean, double std) => gaps.Restore(mean, std);
+
+    public System.Text.Json.Nodes.JsonObject SaveState()
+    {
+        var (mean, std) = State;
+        return new() { ["loss"] = Name, ["margin_mean"] = mean, ["margin_std"] = std };
+    }
+
+    public void LoadState(System.Text.Json.Nodes.JsonObject state) =>
+        RestoreState(CheckpointStates.Number(state, Name, "margin_mean"), CheckpointStates.Number(state, Name, "margin_std"));
 
     /// <summary>Per-example loss [B] from length-averaged policy log-probs (chosen [B], rejected [B,K]) and the
     /// detached margins M [B,K].</summary>

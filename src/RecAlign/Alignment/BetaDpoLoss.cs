@@ -14,7 +14,7 @@ namespace RecAlign.Alignment;
 /// Stateful: one instance per training run; sampling is seeded per step from <paramref name="seed"/>.
 /// </summary>
 public sealed class BetaDpoLoss(double beta = 0.1, double alpha = 0.6, double filterRatio = 0.2, double momentum = 0.9, long seed = 0)
-    : IPreferenceLoss, IDisposable
+    : IPreferenceLoss, IDisposable, Training.ICheckpointState
 {
     public const string BetaStat = "beta_dpo/beta";
     public const string GapMeanStat = "beta_dpo/gap_mean";
@@ -46,6 +46,15 @@ public sealed class BetaDpoLoss(double beta = 0.1, double alpha = 0.6, double fi
         gaps.Restore(mean, std);
         Steps = steps;
     }
+
+    public System.Text.Json.Nodes.JsonObject SaveState()
+    {
+        var (mean, std, steps) = State;
+        return new() { ["loss"] = Name, ["gap_mean"] = mean, ["gap_std"] = std, ["steps"] = steps };
+    }
+
+    public void LoadState(System.Text.Json.Nodes.JsonObject state) =>
+        RestoreState(CheckpointStates.Number(state, Name, "gap_mean"), CheckpointStates.Number(state, Name, "gap_std"), (long)CheckpointStates.Number(state, Name, "steps"));
 
     /// <summary>Keeps <paramref name="keep"/> of the B examples, sampled without replacement with weights
     /// exp(−½((gap − mean)/std)²) (Gumbel top-k, the same law as torch.multinomial without replacement).</summary>

@@ -33,6 +33,10 @@ public sealed class PreferenceObjective : ITrainingObjective
 
     public int Count => _examples.Count;
 
+    /// <summary>The loss's running state (β-DPO's and α-DPO's moments), for checkpoints.</summary>
+    public System.Text.Json.Nodes.JsonObject? SaveState() => (_loss as ICheckpointState)?.SaveState();
+    public void LoadState(System.Text.Json.Nodes.JsonObject state) => (_loss as ICheckpointState)?.LoadState(state);
+
     public int Length(int index)
     {
         var e = _examples[index];

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using static TorchSharp.torch;
 
 namespace RecAlign.Training;
@@ -14,6 +15,17 @@ public interface ITrainingObjective
     /// <summary>What <see cref="ObjectiveOutput.Tokens"/> counts, as progress lines show it: <c>tok</c> (LM tokens) or
     /// <c>ex</c> (a sequential model's next-item examples).</summary>
     string Unit => "tok";
+    /// <summary>State the objective carries across steps (e.g. β-DPO's running moments), saved with every checkpoint
+    /// and given back on resume, so a resumed run matches an uninterrupted one; null when it carries none.</summary>
+    JsonObject? SaveState() => null;
+    void LoadState(JsonObject state) { }
+}
+
+/// <summary>Something inside an objective (a loss) whose state lives across steps and must travel with checkpoints.</summary>
+public interface ICheckpointState
+{
+    JsonObject SaveState();
+    void LoadState(JsonObject state);
 }
 
 /// <summary>A micro-batch's loss, its statistics (scalar tensors, read when logging) and the tokens it processed.</summary>

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using RecAlign.IO;
 using System.Diagnostics;
 using System.Text.Json;
@@ -252,6 +253,9 @@ public sealed class Trainer
 
     // ---- checkpoints -------------------------------------------------------------------------------------------
 
+    /// <summary>The objective's own state in a checkpoint (<see cref="ITrainingObjective.SaveState"/>; <c>null</c> when none).</summary>
+    public const string ObjectiveStateFile = "objective_state.json";
+
     private sealed class TrainerState
     {
         public long Step { get; set; }
@@ -300,6 +304,7 @@ public sealed class Trainer
                 {
                     ["trainer_state.json"] = JsonSerializer.Serialize(state, StateJson),
                     ["scheduler.json"] = JsonSerializer.Serialize(scheduler.State, StateJson),
+                    [ObjectiveStateFile] = _objective.SaveState()?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) ?? "null",
                 },
                 WriteExtraFiles = tmp => SafetensorsCheckpoint.Write(tmp, optimizerState.ToList(), baseName: "optimizer"),
             });
@@ -337,6 +342,11 @@ public sealed class Trainer
         scheduler.Restore(JsonSerializer.Deserialize<LrSchedulerState>(File.ReadAllText(Path.Combine(checkpoint, "scheduler.json")), StateJson)!);
         var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(checkpoint, "trainer_state.json")), StateJson)!;
         RngState.RestoreTorch(Convert.FromBase64String(state.TorchRngState));
+        var objectivePath = Path.Combine(checkpoint, ObjectiveStateFile);
+        if (File.Exists(objectivePath) && JsonNode.Parse(File.ReadAllText(objectivePath)) is JsonObject objectiveState)
+            _objective.LoadState(objectiveState);
+        else if (_objective.SaveState() is not null)
+            OnNotice?.Invoke($"{checkpoint} holds no {ObjectiveStateFile}: the objective's running state restarts from its initial values");
         return state;
     }
 }
