@@ -273,7 +273,7 @@ internal static class TrainCommands
             var inputs = Inputs(("model", parse.GetValue(model), true), ("train", parse.GetValue(train), true),
                 ("validation", parse.GetValue(validation), true), ("template", parse.GetValue(template), false), ("out", parse.GetValue(common.Out), true));
             return InRun(parse, common, "align", config, inputs, ctx =>
-                StageRunner.Align(parse.GetValue(model)!, data, questions, config, parse.GetValue(common.Out)!, ctx, config.Loss.LossType));
+                StageRunner.Align(parse.GetValue(model)!, data, questions, config, parse.GetValue(common.Out)!, ctx, string.Join("+", config.Loss.LossTypes)));
         });
         return c;
     }

@@ -1,22 +1,35 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace RecAlign.Alignment;
 
 /// <summary>
-/// Which preference loss to use and its parameters (snake_case keys: <c>loss_type</c>, <c>beta</c>,
-/// <c>label_smoothing</c>, <c>simpo_gamma</c>, <c>drdpo_beta_prime</c>, <c>beta_dpo_*</c>, <c>alpha_dpo_*</c>, <c>rpo_alpha</c>).
+/// Which preference loss to use and its parameters (snake_case keys: <c>loss_type</c>, <c>loss_weights</c>, <c>beta</c>,
+/// <c>label_smoothing</c>, <c>simpo_gamma</c>, <c>discopop_tau</c>, <c>bco_running_mean</c>, <c>drdpo_beta_prime</c>,
+/// <c>beta_dpo_*</c>, <c>alpha_dpo_*</c>, <c>rpo_alpha</c>).
 /// <see cref="Beta"/> left null takes the method's default (<see cref="PreferenceLosses.DefaultBeta"/>);
 /// <see cref="Resolve"/> fills it in so a run can store the resolved value.
 /// </summary>
 public sealed record PreferenceLossConfig
 {
-    /// <summary>One of <see cref="PreferenceLosses.Names"/> or an alias such as TRL's <c>sigmoid</c>.</summary>
+    /// <summary>One of <see cref="PreferenceLosses.Names"/> or an alias such as TRL's <c>sigmoid</c>; or, as TRL's list,
+    /// several of them (a JSON/YAML list or comma-separated: <c>sigmoid,bco_pair,sft</c>), summed with
+    /// <see cref="LossWeights"/> in one <see cref="CombinedLoss"/> at one shared β.</summary>
+    [JsonConverter(typeof(LossTypeListConverter))]
     public string LossType { get; init; } = "dpo";
+    /// <summary>TRL's <c>loss_weights</c>: one positive weight per <c>loss_type</c> entry; null weighs each 1.</summary>
+    public IReadOnlyList<double>? LossWeights { get; init; }
     public double? Beta { get; init; }
-    /// <summary>cDPO / SimPO label smoothing in [0, 0.5]; the flip probability for <c>robust</c>, in [0, 0.5).</summary>
+    /// <summary>cDPO / SimPO / AOT label smoothing in [0, 0.5]; the flip probability for <c>robust</c>, in [0, 0.5);
+    /// EXO's target ε for <c>exo_pair</c>, in (0, 0.5] (the EXO paper recommends 1e-3).</summary>
     public double LabelSmoothing { get; init; }
     /// <summary>SimPO target reward margin γ.</summary>
     public double SimpoGamma { get; init; } = 0.5;
+    /// <summary>DiscoPOP's τ, the temperature of its logistic/exponential mixing weight (the paper's and TRL's 0.05).</summary>
+    public double DiscopopTau { get; init; } = 0.05;
+    /// <summary><c>bco_pair</c>'s reward shift δ as the running mean of the batches' mean reward (the BCO paper, TRL up to
+    /// 0.28); false: δ = 0 (TRL from 0.29).</summary>
+    public bool BcoRunningMean { get; init; } = true;
     /// <summary>Dr.DPO's β′ (the paper's default is 1).</summary>
     public double DrdpoBetaPrime { get; init; } = 1.0;
     /// <summary>β-DPO's scaling factor α of the batch-adaptive β.</summary>
@@ -36,5 +49,37 @@ public sealed record PreferenceLossConfig
     [JsonIgnore]
     public double EffectiveBeta => Beta ?? PreferenceLosses.DefaultBeta(LossType);
 
+    /// <summary>The entries of <see cref="LossType"/> as written (one for a single loss).</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> LossTypes => Split(LossType);
+
     public PreferenceLossConfig Resolve() => this with { LossType = PreferenceLosses.Canonical(LossType), Beta = EffectiveBeta };
+
+    internal static IReadOnlyList<string> Split(string lossType) => lossType.Split(',').Select(s => s.Trim()).ToList();
+
+    /// <summary><c>loss_type</c> as a string or, as TRL's, a list of strings (held comma-separated; written back as a
+    /// list when it names several).</summary>
+    private sealed class LossTypeListConverter : JsonConverter<string>
+    {
+        public override bool HandleNull => true;
+
+        public override string Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            if (reader.TokenType == JsonTokenType.String) return reader.GetString()!;
+            if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException("loss_type must be a string or a list of strings");
+            var names = new List<string>();
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                names.Add(reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw new JsonException("loss_type: each entry of the list must be a string"));
+            return string.Join(",", names);
+        }
+
+        public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options)
+        {
+            var names = Split(value);
+            if (names.Count == 1) { writer.WriteStringValue(value); return; }
+            writer.WriteStartArray();
+            foreach (var name in names) writer.WriteStringValue(name);
+            writer.WriteEndArray();
+        }
+    }
 }

@@ -19,6 +19,7 @@ public sealed class PreferenceObjective : ITrainingObjective
     private readonly int _padId;
     private readonly ReferenceLogProbs? _reference;
     private readonly int _columns;
+    private readonly ICheckpointState? _state;
 
     public PreferenceObjective(LanguageModel policy, IReadOnlyList<TokenizedPreference> examples, IPreferenceLoss loss, int padId,
         ReferenceLogProbs? reference = null)
@@ -29,13 +30,15 @@ public sealed class PreferenceObjective : ITrainingObjective
         if (reference is not null && (reference.Count != examples.Count || reference.Columns != _columns))
             throw new ArgumentException($"reference cache has [{reference.Count}, {reference.Columns}] but the data is [{examples.Count}, {_columns}]");
         (_policy, _examples, _loss, _padId, _reference) = (policy, examples, loss, padId, reference);
+        _state = CheckpointStates.Of(loss);
     }
 
     public int Count => _examples.Count;
 
-    /// <summary>The loss's running state (β-DPO's and α-DPO's moments), for checkpoints.</summary>
-    public System.Text.Json.Nodes.JsonObject? SaveState() => (_loss as ICheckpointState)?.SaveState();
-    public void LoadState(System.Text.Json.Nodes.JsonObject state) => (_loss as ICheckpointState)?.LoadState(state);
+    /// <summary>The loss's running state (β-DPO's and α-DPO's moments, BCO's reward shift; also inside RPO and
+    /// combined losses), for checkpoints.</summary>
+    public System.Text.Json.Nodes.JsonObject? SaveState() => _state?.SaveState();
+    public void LoadState(System.Text.Json.Nodes.JsonObject state) => _state?.LoadState(state);
 
     public int Length(int index)
     {

@@ -26,6 +26,10 @@ public static class PreferenceStatistics
     public const string LogpsChosen = "logps/chosen";
     public const string LogpsRejected = "logps/rejected";
 
+    /// <summary>Every key <see cref="Compute"/> returns.</summary>
+    public static IReadOnlyList<string> Names { get; } =
+        [RewardsChosen, RewardsRejected, RewardsMargins, RewardsAccuracies, RewardsPairwiseAccuracies, LogpsChosen, LogpsRejected];
+
     /// <param name="chosenRewards">[B]</param>
     /// <param name="rejectedRewards">[B,K]</param>
     /// <param name="policyChosen">[B] summed policy log-probs</param>

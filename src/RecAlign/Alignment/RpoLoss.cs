@@ -34,7 +34,7 @@ public sealed class RpoLoss(IPreferenceLoss inner, double alpha) : IPreferenceLo
         var b = CheckedBatch.From(batch, Name + " with rpo_alpha", needsReference: false, needsLengths: true);
         var weighted = b.Weights is null ? b.PolicyChosen : b.PolicyChosen * b.Weights;
         var nll = ChosenNll(weighted, b.ChosenLengths!);
-        var perExampleNll = -b.PolicyChosen * (b.B / b.ChosenLengths!.sum());
+        var perExampleNll = SftLoss.PerExample(b.PolicyChosen, b.ChosenLengths!);
         var perExample = inner.PerExample + Alpha * perExampleNll;
         var loss = inner.Loss + Alpha * nll;
         var stats = new Dictionary<string, Tensor>(inner.Stats) { [NllLoss] = nll.detach().MoveToOuterDisposeScope() };

@@ -32,6 +32,16 @@ internal sealed record LossCase(double[] Pc, double[,] Pr, double[] Rc, double[,
         return new LossCase([0, 0], pr, [0, 0], rr, [1, 1], lr);
     }
 
+    /// <summary>One rejected response per example (K=1), every response one token long.</summary>
+    public static LossCase Pairs(double[] pc, double[] pr, double[] rc, double[] rr)
+    {
+        double[,] Column(double[] x) { var m = new double[x.Length, 1]; for (int i = 0; i < x.Length; i++) m[i, 0] = x[i]; return m; }
+        return new LossCase(pc, Column(pr), rc, Column(rr), pc.Select(_ => 1.0).ToArray(), Column(pc.Select(_ => 1.0).ToArray()));
+    }
+
+    /// <summary>The worked single pair of the loss tests: h+ = −12 − (−13) = 1, h− = −14 − (−13.5) = −0.5, h = 1.5.</summary>
+    public static LossCase WorkedPair() => Pairs([-12.0], [-14.0], [-13.0], [-13.5]);
+
     public LossCase Take(int k)
     {
         double[,] Cut(double[,] m) { var r = new double[B, k]; for (int i = 0; i < B; i++) for (int j = 0; j < k; j++) r[i, j] = m[i, j]; return r; }

@@ -15,6 +15,15 @@ public class PreferenceLossesTests
     [InlineData("drdpo", typeof(DrDpoLoss), 0.1)]
     [InlineData("betadpo", typeof(BetaDpoLoss), 0.1)]
     [InlineData("alphadpo", typeof(AlphaDpoLoss), 2.5)]
+    [InlineData("nca_pair", typeof(NcaPairLoss), 0.1)]
+    [InlineData("bco_pair", typeof(BcoPairLoss), 0.1)]
+    [InlineData("sppo_hard", typeof(SppoHardLoss), 0.1)]
+    [InlineData("apo_zero", typeof(ApoLoss), 0.1)]
+    [InlineData("apo_down", typeof(ApoLoss), 0.1)]
+    [InlineData("discopop", typeof(DiscoPopLoss), 0.1)]
+    [InlineData("aot", typeof(AotLoss), 0.1)]
+    [InlineData("aot_unpaired", typeof(AotLoss), 0.1)]
+    [InlineData("sft", typeof(SftLoss), 0.1)]
     public void CreatesEachLossByNameWithItsDefaultBeta(string name, Type type, double beta)
     {
         var loss = PreferenceLosses.Create(new PreferenceLossConfig { LossType = name });
@@ -22,6 +31,33 @@ public class PreferenceLossesTests
         Assert.Equal(name, loss.Name);
         Assert.Equal(beta, PreferenceLosses.DefaultBeta(name));
         Assert.Equal(beta, new PreferenceLossConfig { LossType = name }.Resolve().Beta);
+    }
+
+    [Fact]
+    public void ExoPairNeedsLabelSmoothingAsTrl()
+    {
+        // TRL refuses exo_pair at its default label_smoothing 0 (log ε); the EXO paper recommends 1e-3.
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => PreferenceLosses.Create(new PreferenceLossConfig { LossType = "exo_pair" }));
+        Assert.Contains("label_smoothing", e.Message);
+        var exo = Assert.IsType<ExoPairLoss>(PreferenceLosses.Create(new PreferenceLossConfig { LossType = "exo_pair", LabelSmoothing = 1e-3 }));
+        Assert.Equal(("exo_pair", 0.1, 1e-3), (exo.Name, exo.Beta, exo.LabelSmoothing));
+        Assert.Equal(0.1, PreferenceLosses.DefaultBeta("exo_pair"));
+    }
+
+    [Fact]
+    public void PassesTrlLossParametersThrough()
+    {
+        var disco = Assert.IsType<DiscoPopLoss>(PreferenceLosses.Create(new PreferenceLossConfig { LossType = "discopop", Beta = 0.3, DiscopopTau = 0.2 }));
+        Assert.Equal((0.3, 0.2), (disco.Beta, disco.Tau));
+        Assert.Equal(0.05, new PreferenceLossConfig().DiscopopTau);
+        using var bco = Assert.IsType<BcoPairLoss>(PreferenceLosses.Create(new PreferenceLossConfig { LossType = "bco_pair", BcoRunningMean = false }));
+        Assert.False(bco.RunningMean);
+        Assert.True(new PreferenceLossConfig().BcoRunningMean);
+        var aot = Assert.IsType<AotLoss>(PreferenceLosses.Create(new PreferenceLossConfig { LossType = "aot_unpaired", LabelSmoothing = 0.1 }));
+        Assert.Equal((false, 0.1), (aot.Paired, aot.LabelSmoothing));
+        Assert.Equal(ApoLoss.Anchor.Down, Assert.IsType<ApoLoss>(PreferenceLosses.Create(new PreferenceLossConfig { LossType = "apo_down" })).Mode);
+        Assert.Contains("discopop_tau", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            PreferenceLosses.Create(new PreferenceLossConfig { LossType = "discopop", DiscopopTau = -1 })).Message);
     }
 
     [Fact]
@@ -44,12 +80,28 @@ public class PreferenceLossesTests
     [InlineData(" beta-dpo ", "betadpo")]
     [InlineData("alpha_dpo", "alphadpo")]
     [InlineData("dr_dpo", "drdpo")]
+    [InlineData("EXO-pair", "exo_pair")]
+    [InlineData("nca-pair", "nca_pair")]
+    [InlineData("bco-pair", "bco_pair")]
+    [InlineData("sppo-hard", "sppo_hard")]
+    [InlineData("apo-zero", "apo_zero")]
+    [InlineData("apo-down", "apo_down")]
+    [InlineData("lrml", "discopop")]
+    [InlineData("aot_paired", "aot")]
+    [InlineData("aot-unpaired", "aot_unpaired")]
+    [InlineData("nll", "sft")]
     public void AliasesResolveToCanonicalNames(string alias, string name)
     {
+        // exo_pair refuses the default label_smoothing 0 (see ExoPairNeedsLabelSmoothingAsTrl).
+        var config = new PreferenceLossConfig { LossType = alias, LabelSmoothing = name == "exo_pair" ? 1e-3 : 0 };
         Assert.Equal(name, PreferenceLosses.Canonical(alias));
-        Assert.Equal(name, PreferenceLosses.Create(new PreferenceLossConfig { LossType = alias }).Name);
-        Assert.Equal(name, new PreferenceLossConfig { LossType = alias }.Resolve().LossType);
+        Assert.Equal(name, PreferenceLosses.Create(config).Name);
+        Assert.Equal(name, config.Resolve().LossType);
     }
+
+    [Fact]
+    public void ListsResolveEachEntry() =>
+        Assert.Equal("dpo,bco_pair,sft", PreferenceLosses.Canonical(" sigmoid , BCO-pair,nll"));
 
     [Fact]
     public void UnknownNameListsTheKnownOnes()

@@ -64,12 +64,14 @@ public class PreferenceObjectiveTests
         Assert.True(after >= 0.8 && after >= before + 0.5, $"HR@1 {before} → {after}");
     }
 
-    /// <summary>β-DPO's and α-DPO's running moments (and β-DPO's step counter, which seeds its sampling) travel in the
-    /// checkpoint: a run crashed at step 6 and resumed from a different initialisation logs exactly the losses of an
-    /// uninterrupted one.</summary>
+    /// <summary>β-DPO's and α-DPO's running moments (and β-DPO's step counter, which seeds its sampling) and BCO's
+    /// running reward shift (also as a component of a combined loss) travel in the checkpoint: a run crashed at step 6
+    /// and resumed from a different initialisation logs exactly the losses of an uninterrupted one.</summary>
     [Theory]
     [InlineData("betadpo")]
     [InlineData("alphadpo")]
+    [InlineData("bco_pair")]
+    [InlineData("dpo,bco_pair")] // a combined loss checkpoints its stateful components
     public void StatefulLossesResumeExactly(string lossType)
     {
         using var dir = new RecAlign.Tests.Runs.TempDir();
@@ -91,7 +93,14 @@ public class PreferenceObjectiveTests
         Run("b", 5, 6, false);
         var state = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Trainer.LatestCheckpoint(Path.Combine(dir.Path, "b"))!, Trainer.ObjectiveStateFile)))!;
         Assert.Equal(lossType, state["loss"]!.GetValue<string>());
-        Assert.NotEqual(0.0, state[lossType == "betadpo" ? "gap_std" : "margin_std"]!.GetValue<double>()); // a real state, not the initial zeros
+        var moved = lossType switch
+        {
+            "betadpo" => state["gap_std"],
+            "alphadpo" => state["margin_std"],
+            "bco_pair" => state["reward_shift"],
+            _ => state["components"]!["bco_pair"]!["reward_shift"],
+        };
+        Assert.NotEqual(0.0, moved!.GetValue<double>()); // a real state, not the initial zeros
         var resumed = Run("b", 77, null, true); // another initialisation: the weights, the RNG and the loss's state come from the checkpoint
         Assert.Equal(12, uninterrupted.Count);
         Assert.Equal(uninterrupted, resumed);

@@ -8,13 +8,17 @@ public class PreferenceWeightsTests
 {
     private static PreferenceBatchLogps Weighted(LossCase c, double[] w) => c.ToBatch() with { Weights = tensor(w, ScalarType.Float64) };
 
-    public static TheoryData<string> Losses => new(["dpo", "sdpo", "ipo", "hinge", "robust", "simpo", "alphadpo", "betadpo", "drdpo", "rpo"]);
+    // aot and aot_unpaired refuse weights (AotLossTests.RefusesPerExampleWeights).
+    public static TheoryData<string> Losses => new(["dpo", "sdpo", "ipo", "hinge", "robust", "simpo", "alphadpo", "betadpo", "drdpo", "rpo",
+        "exo_pair", "nca_pair", "bco_pair", "sppo_hard", "apo_zero", "apo_down", "discopop", "sft", "combined"]);
 
-    // β-DPO and α-DPO keep running moments: each value is taken from a fresh instance, so both see the same state.
+    // β-DPO, α-DPO and BCO keep running state: each value is taken from a fresh instance, so both see the same state.
     private static IPreferenceLoss Create(string name) => name switch
     {
         "drdpo" => new DrDpoLoss(new DpoLoss(0.5), 0.7),
         "rpo" => new RpoLoss(new SoftmaxDpoLoss(1.0), 0.5),
+        "exo_pair" => new ExoPairLoss(0.1, 1e-3),
+        "combined" => PreferenceLosses.Create(new PreferenceLossConfig { LossType = "sigmoid,bco_pair,sft", LossWeights = [0.8, 0.2, 1.0] }),
         _ => PreferenceLosses.Create(new PreferenceLossConfig { LossType = name }),
     };
 
@@ -31,6 +35,15 @@ public class PreferenceWeightsTests
     [InlineData("sdpo")]
     [InlineData("ipo")]
     [InlineData("simpo")]
+    [InlineData("exo_pair")]
+    [InlineData("nca_pair")]
+    [InlineData("bco_pair")]
+    [InlineData("sppo_hard")]
+    [InlineData("apo_zero")]
+    [InlineData("apo_down")]
+    [InlineData("discopop")]
+    [InlineData("sft")]
+    [InlineData("combined")]
     public void Weights_ScaleEachExamplesOwnLoss(string name)
     {
         var c = LossCase.Fixed(3);
