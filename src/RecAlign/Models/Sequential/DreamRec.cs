@@ -149,7 +149,9 @@ public sealed class DreamRec : SequentialModel
     {
         using var scope = NewDisposeScope();
         long b = targets.shape[0];
-        var e0 = item_embeddings.call(targets + 1);
+        // Rows of the item table without integer arithmetic on the ids: int64 + scalar intermittently fails in libtorch
+        // ("alpha must not be a floating point number"), seen once here after 7,800 steps.
+        var e0 = ItemEmbeddings().index_select(0, targets);
         var keep = rand(b, device: e0.device).ge(Config.CfgDropoutProb).unsqueeze(1);
         var t = randint(0, _diffusion.Timesteps, [b], dtype: ScalarType.Int64, device: e0.device);
         var noise = randn_like(e0);
