@@ -31,8 +31,7 @@ internal static class CheckpointStates
 
         public void LoadState(JsonObject state)
         {
-            if (state["loss"]?.GetValue<string>() is { } saved && saved != loss)
-                throw new FormatException($"the checkpoint's objective state belongs to loss '{saved}', not '{loss}' (resume with the loss that started the run)");
+            CheckLoss(state, loss);
             foreach (var (name, part) in parts)
                 part.LoadState(state["components"]?[name] as JsonObject
                     ?? throw new FormatException($"the checkpoint's objective state for '{loss}' has no state for its component '{name}'"));
@@ -41,9 +40,15 @@ internal static class CheckpointStates
 
     public static double Number(JsonObject state, string loss, string field)
     {
-        if (state["loss"]?.GetValue<string>() is { } saved && saved != loss)
-            throw new FormatException($"the checkpoint's objective state belongs to loss '{saved}', not '{loss}' (resume with the loss that started the run)");
+        CheckLoss(state, loss);
         return state[field] is JsonValue v && v.TryGetValue<double>(out var d) ? d
             : throw new FormatException($"the checkpoint's objective state for '{loss}' has no number '{field}'");
+    }
+
+    /// <summary>Refuses a state saved by another loss.</summary>
+    private static void CheckLoss(JsonObject state, string loss)
+    {
+        if (state["loss"]?.GetValue<string>() is { } saved && saved != loss)
+            throw new FormatException($"the checkpoint's objective state belongs to loss '{saved}', not '{loss}' (resume with the loss that started the run)");
     }
 }

@@ -96,10 +96,10 @@ public sealed class DreamRec : SequentialModel
         using var scope = NewDisposeScope();
         long b = xt.shape[0];
         double w = Config.GuidanceWeight;
+        if (w == 0) return Denoise(xt, guidance, full(new long[] { b }, t, dtype: ScalarType.Int64, device: xt.device)).MoveToOuterDisposeScope();
         var steps = full(new long[] { 2 * b }, t, dtype: ScalarType.Int64, device: xt.device);
         var both = Denoise(cat([xt, xt], 0), cat([guidance, Null(b)], 0), steps);         // one call for both passes
-        var conditional = both.narrow(0, 0, b);
-        return (w == 0 ? conditional : conditional * (1 + w) - both.narrow(0, b, b) * w).MoveToOuterDisposeScope();
+        return (both.narrow(0, 0, b) * (1 + w) - both.narrow(0, b, b) * w).MoveToOuterDisposeScope();
     }
 
     /// <summary>∅ repeated over <paramref name="rows"/> rows.</summary>

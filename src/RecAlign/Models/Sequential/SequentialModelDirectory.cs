@@ -56,12 +56,9 @@ public static class SequentialModelDirectory
             node.Remove("torch_dtype");
             foreach (var (key, value) in overrides ?? new Dictionary<string, string>())
             {
-                if (!node.ContainsKey(key))
-                    throw new ArgumentException($"model setting '{key}' is not a field of {configPath} (fields: {string.Join(", ", node.Select(p => p.Key))})");
-                JsonNode? parsed;
-                try { parsed = JsonNode.Parse(value); }
-                catch (JsonException) { parsed = JsonValue.Create(value); } // a bare word is a string
-                node[key] = parsed;
+                // --set's rules: a known key only, the value read as JSON when it parses, else as a string.
+                try { ConfigLoader.ApplyOverride(node, $"{key}={value}", typeof(SequentialModelConfig)); }
+                catch (FormatException e) { throw new ArgumentException($"{configPath}: {e.Message}", e); }
             }
             config = node.Deserialize<SequentialModelConfig>(ConfigLoader.Json)!;
         }
