@@ -33,6 +33,7 @@ public sealed class CombinedLoss : IPreferenceLoss, IDisposable
     public string Name => string.Join(",", Components.Select(c => c.Loss.Name));
     public bool RequiresReference => Components.Any(c => c.Loss.RequiresReference);
     public bool RequiresLengths => Components.Any(c => c.Loss.RequiresLengths);
+    public bool RequiresEnvironments => Components.Any(c => c.Loss.RequiresEnvironments);
 
     public PreferenceLossOutput Compute(PreferenceBatchLogps batch)
     {

@@ -19,6 +19,7 @@ public sealed class DrDpoLoss(IPreferenceLoss inner, double betaPrime = 1.0) : I
     public string Name => "drdpo";
     public bool RequiresReference => Inner.RequiresReference;
     public bool RequiresLengths => Inner.RequiresLengths;
+    public bool RequiresEnvironments => Inner.RequiresEnvironments;
 
     /// <summary>The robust aggregate (scalar) of per-example losses [B].</summary>
     public static Tensor Aggregate(Tensor perExample, double betaPrime, Tensor? weights = null)

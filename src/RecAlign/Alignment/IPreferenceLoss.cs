@@ -11,5 +11,8 @@ public interface IPreferenceLoss
     bool RequiresReference { get; }
     /// <summary>Whether response token counts must be given.</summary>
     bool RequiresLengths { get; }
+    /// <summary>Whether <see cref="PreferenceBatchLogps.Environments"/> and <c>Representations</c> must be given
+    /// (CausalDPO): the objective then computes the environment features and pooled response states.</summary>
+    bool RequiresEnvironments => false;
     PreferenceLossOutput Compute(PreferenceBatchLogps batch);
 }

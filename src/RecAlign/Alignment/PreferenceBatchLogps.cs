@@ -8,6 +8,9 @@ namespace RecAlign.Alignment;
 /// same shapes (null for reference-free losses such as SimPO), and response token counts for length-normalised
 /// losses (IPO, SimPO). Lengths are clamped to at least 1, as TRL does. <c>Weights</c> [B] (optional, TRL's
 /// <c>use_weighting</c> shape) make every loss's batch mean a weighted one, mean_i w_i·ℓ_i (e.g. IFairLRS's group weights).
+/// <c>Environments</c> [B, D] are the features a loss infers latent environments from (CausalDPO: the frozen
+/// reference's prompt representation), <c>Representations</c> [B, R] what its invariance penalty compares across
+/// environments (the policy's pooled chosen-response states, with graph); losses that need neither ignore them.
 /// </summary>
 public sealed record PreferenceBatchLogps(
     Tensor PolicyChosen,
@@ -16,7 +19,9 @@ public sealed record PreferenceBatchLogps(
     Tensor? RefRejected = null,
     Tensor? ChosenLengths = null,
     Tensor? RejectedLengths = null,
-    Tensor? Weights = null)
+    Tensor? Weights = null,
+    Tensor? Environments = null,
+    Tensor? Representations = null)
 {
     public long BatchSize => PolicyChosen.shape[0];
     public long NegativeCount => PolicyRejected.dim() == 1 ? 1 : PolicyRejected.shape[1];
@@ -25,7 +30,7 @@ public sealed record PreferenceBatchLogps(
 /// <summary>The batch checked and brought to one floating dtype (fp32 at least), rejected tensors as [B,K].</summary>
 internal sealed record CheckedBatch(
     Tensor PolicyChosen, Tensor PolicyRejected, Tensor? RefChosen, Tensor? RefRejected,
-    Tensor? ChosenLengths, Tensor? RejectedLengths, Tensor? Weights = null)
+    Tensor? ChosenLengths, Tensor? RejectedLengths, Tensor? Weights = null, Tensor? Environments = null, Tensor? Representations = null)
 {
     /// <summary>mean_i w_i·ℓ_i of per-example losses [B] (the plain mean without weights).</summary>
     public Tensor WeightedMean(Tensor perExample) => Weights is null ? perExample.mean() : (perExample * Weights).mean();
@@ -75,7 +80,18 @@ internal sealed record CheckedBatch(
             if (b.Weights.dim() != 1 || b.Weights.shape[0] != n) throw Bad(loss, nameof(b.Weights), $"shape [{n}]", b.Weights);
             weights = b.Weights.to(dtype).to(chosen.device);
         }
-        return new CheckedBatch(chosen.to(dtype), rejected.to(dtype), refChosen, refRejected, chosenLengths, rejectedLengths, weights);
+        var environments = Rows(b.Environments, n, dtype, chosen.device, loss, nameof(b.Environments));
+        var representations = Rows(b.Representations, n, dtype, chosen.device, loss, nameof(b.Representations));
+        return new CheckedBatch(chosen.to(dtype), rejected.to(dtype), refChosen, refRejected, chosenLengths, rejectedLengths, weights, environments, representations);
+    }
+
+    /// <summary>An optional [B, D] per-example feature matrix (D ≥ 1) in the batch's dtype.</summary>
+    private static Tensor? Rows(Tensor? t, long n, ScalarType dtype, Device device, string loss, string field)
+    {
+        if (t is null) return null;
+        if (t.dim() != 2 || t.shape[0] != n || t.shape[1] == 0) throw Bad(loss, field, $"shape [{n}, D] with D ≥ 1", t);
+        if (!t.is_floating_point()) throw new ArgumentException($"{loss}: PreferenceBatchLogps.{field} must be a floating-point tensor (got {t.dtype})");
+        return t.to(dtype).to(device);
     }
 
     private static Tensor AsMatrix(Tensor t, long n, long? k, string loss, string field)

@@ -6,7 +6,7 @@ namespace RecAlign.Alignment;
 /// <summary>
 /// Which preference loss to use and its parameters (snake_case keys: <c>loss_type</c>, <c>loss_weights</c>, <c>beta</c>,
 /// <c>label_smoothing</c>, <c>simpo_gamma</c>, <c>discopop_tau</c>, <c>bco_running_mean</c>, <c>drdpo_beta_prime</c>,
-/// <c>beta_dpo_*</c>, <c>alpha_dpo_*</c>, <c>rpo_alpha</c>).
+/// <c>beta_dpo_*</c>, <c>alpha_dpo_*</c>, <c>causal_dpo_*</c>, <c>rpo_alpha</c>).
 /// <see cref="Beta"/> left null takes the method's default (<see cref="PreferenceLosses.DefaultBeta"/>);
 /// <see cref="Resolve"/> fills it in so a run can store the resolved value.
 /// </summary>
@@ -42,6 +42,21 @@ public sealed record PreferenceLossConfig
     public double AlphaDpoAlpha { get; init; } = 0.2;
     /// <summary>α-DPO's γ/β (the constant part of the margin).</summary>
     public double AlphaDpoGammaBetaRatio { get; init; } = 0.6;
+    /// <summary>CausalDPO's number of latent environments K (1 is S-DPO).</summary>
+    public int CausalDpoEnvironments { get; init; } = 2;
+    /// <summary>CausalDPO's soft-assignment temperature τ in softmax_k(−‖z − c_k‖ / τ), on standardised features.</summary>
+    public double CausalDpoTemperature { get; init; } = 1.0;
+    /// <summary>CausalDPO's P(k) in the backdoor adjustment: <c>batch</c> (the batch marginal of q), <c>uniform</c>
+    /// (1/K) or <c>running</c> (the running marginal over the training set).</summary>
+    public EnvironmentPrior CausalDpoPrior { get; init; } = EnvironmentPrior.Batch;
+    /// <summary>CausalDPO's λ on the MMD between environments.</summary>
+    public double CausalDpoMmdWeight { get; init; } = 1e-3;
+    /// <summary>The RBF kernel's σ for the MMD; 0 takes the batch's median pairwise distance.</summary>
+    public double CausalDpoMmdSigma { get; init; }
+    /// <summary>μ on the V-REx variance of the per-environment losses (0: off, as the released code).</summary>
+    public double CausalDpoVrexWeight { get; init; }
+    /// <summary>Momentum of the centre bank's moving average (and of the running prior); 1 keeps the k-means centres.</summary>
+    public double CausalDpoCentreMomentum { get; init; } = 0.9;
     /// <summary>TRL's <c>rpo_alpha</c>: adds α × the chosen responses' token-mean NLL to any loss (<see cref="RpoLoss"/>);
     /// null leaves the loss as it is.</summary>
     public double? RpoAlpha { get; init; }

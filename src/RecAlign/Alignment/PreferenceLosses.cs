@@ -9,7 +9,7 @@ public static class PreferenceLosses
 
     private static readonly Dictionary<string, Entry> Registry = new()
     {
-        // β defaults: TRL's 0.1 for its loss types and the β-DPO/Dr.DPO papers; S-DPO's scripts use 1; SimPO's
+        // β defaults: TRL's 0.1 for its loss types and the β-DPO/Dr.DPO papers; S-DPO's scripts and CausalDPO's intent use 1; SimPO's
         // authors' config 2; α-DPO's Llama-3-Instruct config 2.5.
         ["dpo"] = new(0.1, (c, beta, _) => new DpoLoss(beta, c.LabelSmoothing)),
         ["sdpo"] = new(1.0, (c, beta, _) => new SoftmaxDpoLoss(beta)),
@@ -29,6 +29,8 @@ public static class PreferenceLosses
         ["simpo"] = new(2.0, (c, beta, _) => new SimPoLoss(beta, c.SimpoGamma, c.LabelSmoothing)),
         ["betadpo"] = new(0.1, (c, beta, seed) => new BetaDpoLoss(beta, c.BetaDpoAlpha, c.BetaDpoFilterRatio, c.BetaDpoMomentum, seed)),
         ["alphadpo"] = new(2.5, (c, beta, _) => new AlphaDpoLoss(beta, c.AlphaDpoGammaBetaRatio, c.AlphaDpoAlpha, c.LabelSmoothing)),
+        ["causaldpo"] = new(1.0, (c, beta, seed) => new CausalDpoLoss(beta, c.CausalDpoEnvironments, c.CausalDpoTemperature, c.CausalDpoPrior,
+            c.CausalDpoMmdWeight, c.CausalDpoMmdSigma, c.CausalDpoVrexWeight, c.CausalDpoCentreMomentum, seed)),
         ["drdpo"] = new(0.1, (c, beta, _) => new DrDpoLoss(new DpoLoss(beta, c.LabelSmoothing), c.DrdpoBetaPrime)),
     };
 
@@ -39,7 +41,7 @@ public static class PreferenceLosses
         ["alpha_dpo"] = "alphadpo", ["alpha-dpo"] = "alphadpo", ["dr_dpo"] = "drdpo", ["dr-dpo"] = "drdpo",
         ["exo-pair"] = "exo_pair", ["nca-pair"] = "nca_pair", ["bco-pair"] = "bco_pair", ["sppo-hard"] = "sppo_hard",
         ["apo-zero"] = "apo_zero", ["apo-down"] = "apo_down", ["lrml"] = "discopop", ["aot_paired"] = "aot",
-        ["aot-paired"] = "aot", ["aot-unpaired"] = "aot_unpaired", ["nll"] = "sft",
+        ["aot-paired"] = "aot", ["aot-unpaired"] = "aot_unpaired", ["nll"] = "sft", ["causal_dpo"] = "causaldpo", ["causal-dpo"] = "causaldpo",
     };
 
     /// <summary>Canonical names (each loss's <see cref="IPreferenceLoss.Name"/>).</summary>
@@ -78,6 +80,20 @@ public static class PreferenceLosses
             1 => betas[0],
             _ => throw new ArgumentException($"beta: the listed loss types have different default β ({string.Join(", ", names.Where(n => Registry[n].UsesBeta).Select(n => $"{n} {Registry[n].Beta}"))}); set beta, which they all share"),
         };
+    }
+
+    /// <summary>A loss and every loss inside it (RPO's and Dr.DPO's inner loss, a combined loss's components).</summary>
+    public static IEnumerable<IPreferenceLoss> Parts(IPreferenceLoss loss)
+    {
+        yield return loss;
+        var inner = loss switch
+        {
+            RpoLoss rpo => [rpo.Inner],
+            DrDpoLoss dr => [dr.Inner],
+            CombinedLoss combined => combined.Components.Select(c => c.Loss),
+            _ => Enumerable.Empty<IPreferenceLoss>(),
+        };
+        foreach (var part in inner.SelectMany(Parts)) yield return part;
     }
 
     /// <param name="seed">Seeds the losses that sample (β-DPO's data filtering).</param>

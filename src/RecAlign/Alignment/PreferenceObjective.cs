@@ -20,6 +20,8 @@ public sealed class PreferenceObjective : ITrainingObjective
     private readonly ReferenceLogProbs? _reference;
     private readonly int _columns;
     private readonly ICheckpointState? _state;
+    /// <summary>Standardised environment features per example [N, D] when the loss infers environments (CausalDPO).</summary>
+    private readonly Tensor? _environments;
 
     public PreferenceObjective(LanguageModel policy, IReadOnlyList<TokenizedPreference> examples, IPreferenceLoss loss, int padId,
         ReferenceLogProbs? reference = null)
@@ -31,6 +33,31 @@ public sealed class PreferenceObjective : ITrainingObjective
             throw new ArgumentException($"reference cache has [{reference.Count}, {reference.Columns}] but the data is [{examples.Count}, {_columns}]");
         (_policy, _examples, _loss, _padId, _reference) = (policy, examples, loss, padId, reference);
         _state = CheckpointStates.Of(loss);
+        if (loss.RequiresEnvironments)
+        {
+            _environments = EnvironmentFeatures(policy, examples, padId);
+            foreach (var part in PreferenceLosses.Parts(loss).OfType<CausalDpoLoss>()) part.Centres.Fit(_environments);
+        }
+    }
+
+    /// <summary>CausalDPO's environment features: each prompt's mean final hidden state under the model as it is now,
+    /// before any training (the frozen reference: the SFT model, or the LoRA base with zero-initialised adapters),
+    /// standardised per dimension over the training set, so that distances weigh every dimension alike.</summary>
+    public static Tensor EnvironmentFeatures(LanguageModel model, IReadOnlyList<TokenizedPreference> examples, int padId, int chunk = 32)
+    {
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var scope = NewDisposeScope();
+            var parts = new List<Tensor>();
+            for (int s = 0; s < examples.Count; s += chunk)
+                parts.Add(ContinuationScorer.PromptStates(model, examples.Skip(s).Take(chunk).Select(e => e.Prompt).ToList(), padId));
+            var h = cat(parts, 0);
+            var standardised = (h - h.mean([0], keepdim: true)) / h.std(0, keepdim: true, unbiased: false).clamp_min(1e-6);
+            return standardised.DetachFromDisposeScope();
+        }
+        finally { model.train(wasTraining); }
     }
 
     public int Count => _examples.Count;
@@ -51,7 +78,7 @@ public sealed class PreferenceObjective : ITrainingObjective
         var rows = batch.Select(i => _examples[i]).ToList();
         var prompts = rows.Select(e => e.Prompt).ToList();
         var responses = rows.Select(e => (IReadOnlyList<int[]>)[e.Chosen, .. e.Rejected]).ToList();
-        using var policy = ContinuationScorer.Score(_policy, prompts, responses, _padId);
+        using var policy = ContinuationScorer.Score(_policy, prompts, responses, _padId, poolStates: _environments is not null);
         var sums = policy.Sums.view(batch.Count, _columns);
         var lengths = policy.Lengths.view(batch.Count, _columns);
         Tensor? reference = null;
@@ -67,10 +94,17 @@ public sealed class PreferenceObjective : ITrainingObjective
         }
         // Weights only when some example is reweighted: with all weights 1 the weighted mean is the mean.
         using var weights = rows.Any(e => e.Weight != 1) ? tensor(rows.Select(e => e.Weight).ToArray(), device: _policy.Device) : null;
+        Tensor? environments = null, representations = null;
+        if (_environments is not null)
+        {
+            environments = _environments.index_select(0, tensor(batch.Select(i => (long)i).ToArray(), device: _environments.device));
+            // The chosen response's pooled policy state: the first continuation of each prompt.
+            representations = policy.States!.view(batch.Count, _columns, -1).select(1, 0);
+        }
         var output = _loss.Compute(new PreferenceBatchLogps(
             sums.select(1, 0), sums.narrow(1, 1, _columns - 1),
             reference?.select(1, 0), reference?.narrow(1, 1, _columns - 1),
-            lengths.select(1, 0), lengths.narrow(1, 1, _columns - 1), weights));
+            lengths.select(1, 0), lengths.narrow(1, 1, _columns - 1), weights, environments, representations));
         long tokens = rows.Sum(e => e.Prompt.Length + e.Chosen.Length + e.Rejected.Sum(r => r.Length));
         return new ObjectiveOutput(output.Loss, output.Stats, tokens);
     }

@@ -21,6 +21,7 @@ public sealed class RpoLoss(IPreferenceLoss inner, double alpha) : IPreferenceLo
     public string Name => Inner.Name;
     public bool RequiresReference => Inner.RequiresReference;
     public bool RequiresLengths => true;
+    public bool RequiresEnvironments => Inner.RequiresEnvironments;
 
     /// <summary>Token-mean NLL of the chosen responses from summed log-probs [B] and token counts [B].</summary>
     public static Tensor ChosenNll(Tensor policyChosen, Tensor chosenLengths) =>

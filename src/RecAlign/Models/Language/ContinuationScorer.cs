@@ -4,14 +4,16 @@ using static TorchSharp.torch;
 namespace RecAlign.Models.Language;
 
 /// <summary>Summed log-probabilities of continuations (flattened: prompt 0's continuations first), their token
-/// counts, and which prompt each belongs to.</summary>
-public sealed record ContinuationLogProbs(Tensor Sums, Tensor Lengths, Tensor Owner) : IDisposable
+/// counts, and which prompt each belongs to; with <c>poolStates</c>, each continuation's mean final hidden state over
+/// its own tokens [N, D] (fp32, with graph): a representation of the response.</summary>
+public sealed record ContinuationLogProbs(Tensor Sums, Tensor Lengths, Tensor Owner, Tensor? States = null) : IDisposable
 {
     public void Dispose()
     {
         Sums.Dispose();
         Lengths.Dispose();
         Owner.Dispose();
+        States?.Dispose();
     }
 }
 
@@ -48,7 +50,7 @@ public static class ContinuationScorer
     public const long DefaultMaxLogitElements = 16L << 20;
 
     public static ContinuationLogProbs Score(LanguageModel lm, IReadOnlyList<int[]> prompts,
-        IReadOnlyList<IReadOnlyList<int[]>> continuations, int padId, long maxLogitElements = DefaultMaxLogitElements)
+        IReadOnlyList<IReadOnlyList<int[]>> continuations, int padId, long maxLogitElements = DefaultMaxLogitElements, bool poolStates = false)
     {
         if (prompts.Count != continuations.Count) throw new ArgumentException("one continuation list per prompt");
         if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("prompts must not be empty (start them with BOS)");
@@ -93,7 +95,28 @@ public static class ContinuationScorer
         var row = valid.div(contLen, rounding_mode: RoundingMode.floor);
         var sums = zeros(n, ScalarType.Float32, device: device).index_add(0, row, tokenLogp, 1.0);
         var lengths = mask.sum(1);
-        return new ContinuationLogProbs(sums.MoveToOuterDisposeScope(), lengths.MoveToOuterDisposeScope(), owner.MoveToOuterDisposeScope());
+        var states = poolStates ? MaskedMean(contHidden, mask).MoveToOuterDisposeScope() : null;
+        return new ContinuationLogProbs(sums.MoveToOuterDisposeScope(), lengths.MoveToOuterDisposeScope(), owner.MoveToOuterDisposeScope(), states);
+    }
+
+    /// <summary>Each prompt's mean final hidden state over its tokens [B, D] (fp32, no graph): e.g. CausalDPO's
+    /// environment features under the reference model.</summary>
+    public static Tensor PromptStates(LanguageModel lm, IReadOnlyList<int[]> prompts, int padId)
+    {
+        if (prompts.Count == 0 || prompts.Any(p => p.Length == 0)) throw new ArgumentException("prompts must not be empty (start them with BOS)");
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var (ids, mask, len) = LeftPad(prompts, padId);
+        var m = tensor(mask, [prompts.Count, len], device: lm.Device);
+        var hidden = lm.Hidden(tensor(ids, [prompts.Count, len], device: lm.Device), m);
+        return MaskedMean(hidden, m).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Mean of <paramref name="hidden"/> [N, T, D] over the positions where <paramref name="mask"/> [N, T] is 1, in fp32.</summary>
+    private static Tensor MaskedMean(Tensor hidden, Tensor mask)
+    {
+        var w = mask.to(ScalarType.Float32).unsqueeze(2);
+        return (hidden.to(ScalarType.Float32) * w).sum(dim: 1) / w.sum(dim: 1).clamp_min(1.0);
     }
 
     /// <summary>Every token inside the vocabulary and every prompt + continuation within max_position_embeddings: a
