@@ -36,6 +36,9 @@ public sealed record MethodConfig
     /// share, normalised to mean 1.</summary>
     public bool FairnessWeights { get; init; }
     public SequentialTrainConfig Sequential { get; init; } = new();
+    /// <summary>Align: the share of preference examples whose chosen and first rejected responses are swapped (seeded):
+    /// injected label noise, to measure how a loss degrades (Dr.DPO's experiment). 0: the data as mined.</summary>
+    public double LabelNoise { get; init; }
 
     public static MethodConfig SequentialModel(string model, bool enabled = true) => new()
     {
@@ -44,7 +47,7 @@ public sealed record MethodConfig
     };
 
     /// <summary>The default rows: SASRec (GRU4Rec, Caser, BPR-MF and DreamRec present but off), SFT, DPO (one rejected) and S-DPO
-    /// (three), both with β = 1 as in the S-DPO paper's comparison.</summary>
+    /// (three), both with β = 1 as in the S-DPO paper's comparison; CausalDPO (S-DPO's three negatives and β) present but off.</summary>
     public static Dictionary<string, MethodConfig> Defaults() => new()
     {
         ["sasrec"] = SequentialModel("sasrec"),
@@ -55,5 +58,6 @@ public sealed record MethodConfig
         ["sft"] = new() { Stage = MethodStage.Sft, From = "" },
         ["dpo"] = new() { Negatives = 1, Align = new AlignConfig { Loss = new PreferenceLossConfig { LossType = "dpo", Beta = 1.0 } } },
         ["sdpo"] = new() { Negatives = 3, Align = new AlignConfig { Loss = new PreferenceLossConfig { LossType = "sdpo", Beta = 1.0 } } },
+        ["causaldpo"] = new() { Enabled = false, Negatives = 3, Align = new AlignConfig { Loss = new PreferenceLossConfig { LossType = "causaldpo", Beta = 1.0 } } },
     };
 }

@@ -134,6 +134,7 @@ public sealed record PipelineConfig
                 Check(seen.TryGetValue(m.From, out var from) && from is MethodStage.Sft or MethodStage.Align, $"methods.{name}.from", m.From,
                     "must name an enabled sft or align method listed before it");
                 Check(m.Negatives >= 1 && m.Negatives < Candidates, $"methods.{name}.negatives", m.Negatives, $"must be in [1, candidates - 1 = {Candidates - 1}]");
+                Check(m.LabelNoise is >= 0 and <= 1, $"methods.{name}.label_noise", m.LabelNoise, "must be in [0, 1]");
                 stages.Add(($"methods.{name}.align", m.Align));
             }
             if (m.Stage == MethodStage.Sequential) stages.Add(($"methods.{name}.sequential", m.Sequential));
@@ -373,6 +374,11 @@ public static class RecommendationPipeline
                         preferenceCache[method.From] = fromPool = PreferenceData(preferenceExamples, prompts, catalog, config, from, most, method.From, ctx);
                     }
                     var preferences = fromPool.Select(p => p with { Rejected = p.Rejected.Take(method.Negatives).ToList() }).ToList();
+                    if (method.LabelNoise > 0)
+                    {
+                        preferences = PreferenceNoise.Flip(preferences, method.LabelNoise, config.Seed + 11).Examples;
+                        ctx.Say($"{name}: label noise: chosen and rejected swapped in {method.LabelNoise:P0} of {preferences.Count} preference examples");
+                    }
                     if (method.FairnessWeights)
                     {
                         // The preference data is aligned with its examples, so each example's weight is its own.
