@@ -3,6 +3,19 @@ using static TorchSharp.torch;
 
 namespace RecAlign.Alignment;
 
+/// <summary>How CausalDPO maps environment features into the space its centres live in.</summary>
+public enum EnvironmentProjection
+{
+    /// <summary>The standardised features themselves.</summary>
+    Fixed,
+    /// <summary>A learned linear map (identity at the start) trained against the policy through gradient reversal: it
+    /// moves the environments to where the adjusted risk and the invariance penalties are largest (EIIL's environment
+    /// inference), while the policy lowers them. Trained the ordinary way, by descent on the same loss, a projection
+    /// only learns to erase the environments: the batch-prior L_BA does not depend on q, and MMD and Var_k(L_k) are
+    /// 0 when every environment looks alike.</summary>
+    Adversarial,
+}
+
 /// <summary>How CausalDPO weighs its environments in the backdoor adjustment.</summary>
 public enum EnvironmentPrior
 {
@@ -40,10 +53,13 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
     public static string LossStat(int k) => $"causal_dpo/env{k}_loss";
 
     private Tensor? _runningPrior;
+    private TorchSharp.Modules.Parameter? _projectionWeight, _projectionBias;
 
     public CausalDpoLoss(double beta = 1.0, int environments = 2, double temperature = 1.0, EnvironmentPrior prior = EnvironmentPrior.Batch,
-        double mmdWeight = 1e-3, double mmdSigma = 0, double vrexWeight = 0, double centreMomentum = 0.9, long seed = 0)
+        double mmdWeight = 1e-3, double mmdSigma = 0, double vrexWeight = 0, double centreMomentum = 0.9, long seed = 0,
+        EnvironmentProjection projection = EnvironmentProjection.Fixed)
     {
+        Projection = projection;
         Beta = PreferenceLossChecks.Positive(beta, "beta");
         Temperature = PreferenceLossChecks.Positive(temperature, "causal_dpo_temperature");
         MmdWeight = PreferenceLossChecks.InRange(mmdWeight, 0.0, double.MaxValue, "causal_dpo_mmd_weight", openHigh: false);
@@ -54,6 +70,7 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
     }
 
     public double Beta { get; }
+    public EnvironmentProjection Projection { get; }
     public double Temperature { get; }
     public EnvironmentPrior Prior { get; }
     public double MmdWeight { get; }
@@ -67,6 +84,36 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
     public bool RequiresReference => true;
     public bool RequiresLengths => false;
     public bool RequiresEnvironments => Environments > 1;
+
+    /// <summary>The adversarial projection's weight and bias once <see cref="InitialiseEnvironments"/> has seen the
+    /// features' width (none for the fixed projection): the trainer optimises and checkpoints them.</summary>
+    public IEnumerable<(string Name, TorchSharp.Modules.Parameter Parameter)> Parameters =>
+        _projectionWeight is null ? [] : [("causal_dpo.environment_projection.weight", _projectionWeight), ("causal_dpo.environment_projection.bias", _projectionBias!)];
+
+    /// <summary>Creates the projection (identity, zero bias) for features [N, D] and fits the centre bank by k-means
+    /// on them: call once with the whole training set's features before training.</summary>
+    public void InitialiseEnvironments(Tensor features)
+    {
+        if (Projection == EnvironmentProjection.Adversarial && _projectionWeight is null)
+        {
+            long d = features.shape[1];
+            using var noGrad = no_grad();
+            var dtype = features.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+            _projectionWeight = new TorchSharp.Modules.Parameter(eye(d, dtype: dtype, device: features.device));
+            _projectionBias = new TorchSharp.Modules.Parameter(zeros(d, dtype, features.device));
+        }
+        Centres.Fit(features); // the projection starts as the identity: the projected features are the features
+    }
+
+    /// <summary>The features in centre space: the fixed features, or the projection's output with its gradient
+    /// reversed (forward value z, gradient −∂L/∂z), so one optimizer step moves the policy down and the projection up.</summary>
+    private Tensor Project(Tensor features, out Tensor detached)
+    {
+        if (_projectionWeight is null) { detached = features.detach(); return features; }
+        var z = nn.functional.linear(features.to(_projectionWeight.dtype), _projectionWeight, _projectionBias).to(features.dtype);
+        detached = z.detach();
+        return 2 * detached - z;
+    }
 
     /// <summary>q [B, K] = softmax_k(−‖z_i − c_k‖ / τ).</summary>
     public static Tensor SoftAssignments(Tensor features, Tensor centres, double temperature) =>
@@ -119,10 +166,11 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
         var z = b.Environments ?? throw new ArgumentException($"{Name}: PreferenceBatchLogps.Environments are required (the features environments are inferred from)");
         var x = b.Representations ?? throw new ArgumentException($"{Name}: PreferenceBatchLogps.Representations are required (what the invariance penalty compares across environments)");
         // Fitted by the objective on the whole training set; a loss used on its own falls back to the first batch.
-        if (Centres.Centres is null) Centres.Fit(z);
+        if (Centres.Centres is null) InitialiseEnvironments(z);
         if (Centres.Centres!.shape[1] != z.shape[1])
             throw new ArgumentException($"{Name}: environment features have width {z.shape[1]} but the centres {Centres.Centres.shape[1]}");
-        var q = SoftAssignments(z, Centres.Centres.to(z.device), Temperature);
+        var projected = Project(z, out var zDetached);
+        var q = SoftAssignments(projected, Centres.Centres.to(z.device), Temperature);
         var envLosses = EnvironmentLosses(weighted, q);
         var marginal = q.mean([0]);
         var prior = Prior switch
@@ -139,7 +187,7 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
         var share = (q / q.sum(0, keepdim: true).clamp_min(1e-12)).matmul(prior) * b.B;
         var rows = share * perExample;
 
-        using (no_grad()) Centres.Update(z, q);
+        using (no_grad()) Centres.Update(zDetached, q);
         Steps++;
 
         var stats = PreferenceStatistics.Compute(Beta * chosen, Beta * rejected, b.PolicyChosen, b.PolicyRejected);
@@ -196,6 +244,8 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
 
     public void Dispose()
     {
+        _projectionWeight?.Dispose();
+        _projectionBias?.Dispose();
         Centres.Dispose();
         _runningPrior?.Dispose();
     }

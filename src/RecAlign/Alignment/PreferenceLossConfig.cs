@@ -57,6 +57,10 @@ public sealed record PreferenceLossConfig
     public double CausalDpoVrexWeight { get; init; }
     /// <summary>Momentum of the centre bank's moving average (and of the running prior); 1 keeps the k-means centres.</summary>
     public double CausalDpoCentreMomentum { get; init; } = 0.9;
+    /// <summary>CausalDPO's map from features to centre space: <c>fixed</c> (the standardised features) or
+    /// <c>adversarial</c> (a learned linear map trained by gradient reversal to find the environments the policy is least
+    /// invariant across).</summary>
+    public EnvironmentProjection CausalDpoProjection { get; init; } = EnvironmentProjection.Fixed;
     /// <summary>TRL's <c>rpo_alpha</c>: adds α × the chosen responses' token-mean NLL to any loss (<see cref="RpoLoss"/>);
     /// null leaves the loss as it is.</summary>
     public double? RpoAlpha { get; init; }

@@ -36,9 +36,13 @@ public sealed class PreferenceObjective : ITrainingObjective
         if (loss.RequiresEnvironments)
         {
             _environments = EnvironmentFeatures(policy, examples, padId);
-            foreach (var part in PreferenceLosses.Parts(loss).OfType<CausalDpoLoss>()) part.Centres.Fit(_environments);
+            foreach (var part in PreferenceLosses.Parts(loss).OfType<CausalDpoLoss>()) part.InitialiseEnvironments(_environments);
         }
     }
+
+    /// <summary>The loss's own trainable parameters (CausalDPO's adversarial environment projection).</summary>
+    public IEnumerable<(string Name, TorchSharp.Modules.Parameter Parameter)> Parameters =>
+        PreferenceLosses.Parts(_loss).OfType<CausalDpoLoss>().SelectMany(l => l.Parameters);
 
     /// <summary>CausalDPO's environment features: each prompt's mean final hidden state under the model as it is now,
     /// before any training (the frozen reference: the SFT model, or the LoRA base with zero-initialised adapters),

@@ -19,6 +19,9 @@ public interface ITrainingObjective
     /// and given back on resume, so a resumed run matches an uninterrupted one; null when it carries none.</summary>
     JsonObject? SaveState() => null;
     void LoadState(JsonObject state) { }
+    /// <summary>Trainable parameters the objective itself owns (CausalDPO's environment projection): the trainer
+    /// optimises and checkpoints them beside the model's, under <c>objective.</c> + their name.</summary>
+    IEnumerable<(string Name, TorchSharp.Modules.Parameter Parameter)> Parameters => [];
 }
 
 /// <summary>Something inside an objective (a loss) whose state lives across steps and must travel with checkpoints.</summary>

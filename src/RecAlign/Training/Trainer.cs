@@ -61,7 +61,8 @@ public sealed class Trainer
     public TrainingResult Train(bool resume = false)
     {
         var sw = Stopwatch.StartNew();
-        var trainable = _model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (Name: p.name, Parameter: p.parameter)).ToList();
+        var trainable = _model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (Name: p.name, Parameter: p.parameter))
+            .Concat(_objective.Parameters.Select(p => (Name: "objective." + p.Name, p.Parameter))).ToList();
         if (trainable.Count == 0) throw new InvalidOperationException("the model has no trainable parameters");
         var parameters = trainable.Select(p => p.Parameter).ToList();
         using var optimizer = AdamW.FromConfig(trainable, _config.Optimizer);

@@ -193,6 +193,45 @@ public class CausalDpoLossTests
         Assert.True(gx.Any(g => Math.Abs(g) > 1e-6), "the MMD reaches the representations");
     }
 
+    /// <summary>The adversarial projection starts as the identity (same loss as the fixed one) and receives minus the
+    /// loss's gradient: a step along its gradient lowers the loss it is meant to raise, checked by finite differences.</summary>
+    [Fact]
+    public void AdversarialProjectionStartsAsIdentityAndAscendsTheLoss()
+    {
+        var c = LossCase.Fixed(2);
+        using var fixedLoss = new CausalDpoLoss(0.7, 2, 0.8, EnvironmentPrior.Uniform, 0.3, 1.3, 0.5, centreMomentum: 1.0, seed: 2);
+        using var adversarial = new CausalDpoLoss(0.7, 2, 0.8, EnvironmentPrior.Uniform, 0.3, 1.3, 0.5, centreMomentum: 1.0, seed: 2,
+            projection: EnvironmentProjection.Adversarial);
+        Assert.Empty(fixedLoss.Parameters);
+        fixedLoss.InitialiseEnvironments(Matrix(Z));
+        adversarial.InitialiseEnvironments(Matrix(Z));
+        // Centres off the data points: k-means puts one on a singleton cluster's point, where ‖z − c‖ has a kink.
+        var rows = new JsonArray(new JsonArray(0.2, 0.1), new JsonArray(2.5, -0.5));
+        fixedLoss.Centres.Load(rows, "causaldpo", CPU);
+        adversarial.Centres.Load(JsonNode.Parse(rows.ToJsonString())!.AsArray(), "causaldpo", CPU);
+        var parameters = adversarial.Parameters.ToList();
+        Assert.Equal(["causal_dpo.environment_projection.weight", "causal_dpo.environment_projection.bias"], parameters.Select(p => p.Name));
+        PreferenceLossAssert.Close(PreferenceLossAssert.Value(fixedLoss, Batch(c)), PreferenceLossAssert.Value(adversarial, Batch(c)), 1e-6);
+
+        var weight = parameters[0].Parameter;
+        using (NewDisposeScope()) adversarial.Compute(Batch(c)).Loss.backward();
+        var grad = weight.grad!.data<double>().ToArray();
+        Assert.True(grad.Any(g => Math.Abs(g) > 1e-4), "the projection gets a gradient");
+        const double step = 1e-5;
+        for (int e = 0; e < grad.Length; e++)
+        {
+            double Shifted(double delta)
+            {
+                using (no_grad()) weight.view(-1)[e] += delta;
+                double v = PreferenceLossAssert.Value(adversarial, Batch(c));
+                using (no_grad()) weight.view(-1)[e] -= delta;
+                return v;
+            }
+            double fd = (Shifted(step) - Shifted(-step)) / (2 * step);
+            Assert.True(Math.Abs(fd + grad[e]) <= 1e-7 * Math.Max(1, Math.Abs(fd)), $"weight[{e}]: gradient {grad[e]}, finite difference of the loss {fd} (expected its negative)");
+        }
+    }
+
     [Fact]
     public void LogsEnvironmentSizesLossesAndPenalties()
     {

@@ -73,7 +73,8 @@ public class PreferenceObjectiveTests
     [InlineData("bco_pair")]
     [InlineData("dpo,bco_pair")] // a combined loss checkpoints its stateful components
     [InlineData("causaldpo")]
-    public void StatefulLossesResumeExactly(string lossType)
+    [InlineData("causaldpo", true)] // its adversarial projection is a trainable parameter of the objective, checkpointed with the model's
+    public void StatefulLossesResumeExactly(string lossType, bool adversarial = false)
     {
         using var dir = new RecAlign.Tests.Runs.TempDir();
         var data = Data(1);
@@ -83,8 +84,14 @@ public class PreferenceObjectiveTests
         IReadOnlyList<double> Run(string name, long seed, int? crashAfter, bool resume)
         {
             using var lm = LanguageModel.Create(Config, seed: seed);
-            var loss = PreferenceLosses.Create(new PreferenceLossConfig { LossType = lossType, Beta = 1.0 });
-            var trainer = new Trainer(lm, new PreferenceObjective(lm, data, loss, 0, reference), config, Path.Combine(dir.Path, name)) { CrashAfterStep = crashAfter };
+            var loss = PreferenceLosses.Create(new PreferenceLossConfig
+            {
+                LossType = lossType, Beta = 1.0, CausalDpoProjection = adversarial ? EnvironmentProjection.Adversarial : EnvironmentProjection.Fixed,
+                CausalDpoVrexWeight = adversarial ? 1 : 0,
+            });
+            var objective = new PreferenceObjective(lm, data, loss, 0, reference);
+            Assert.Equal(adversarial ? 2 : 0, objective.Parameters.Count());
+            var trainer = new Trainer(lm, objective, config, Path.Combine(dir.Path, name)) { CrashAfterStep = crashAfter };
             if (crashAfter is null) trainer.Train(resume);
             else Assert.Throws<OperationCanceledException>(() => trainer.Train(resume));
             (loss as IDisposable)?.Dispose();
