@@ -43,6 +43,23 @@ public sealed class LanguageModel : nn.Module
     }
 
     public LanguageModelConfig Config { get; }
+    /// <summary>LLaRA's hybrid item embeddings when attached (<see cref="AttachHybrid"/>): item tokens enter as projected
+    /// recommender embeddings. Saved beside the model's weights, not among them.</summary>
+    public HybridItemEmbedder? Hybrid { get; private set; }
+
+    /// <summary>Attaches <paramref name="embedder"/> (moved to this model's device and dtype) as the submodule
+    /// <c>hybrid</c>, so training, scoring and generation all embed item tokens through it.</summary>
+    public void AttachHybrid(HybridItemEmbedder embedder)
+    {
+        if (Hybrid is not null) throw new InvalidOperationException("the model already has hybrid item embeddings");
+        if (embedder.FirstItemToken + embedder.ItemCount > Config.VocabSize)
+            throw new ArgumentException($"the hybrid embedder's item tokens reach {embedder.FirstItemToken + embedder.ItemCount}, past the vocabulary of {Config.VocabSize}");
+        embedder.to(Device);
+        embedder.to(DType);
+        register_module("hybrid", embedder);
+        Hybrid = embedder;
+    }
+
     /// <summary>The LoRA settings of attached adapters, null when there are none.</summary>
     public LoraConfig? LoraConfig { get; internal set; }
     public Tensor EmbeddingWeight => model.embed_tokens.weight!;
@@ -88,6 +105,7 @@ public sealed class LanguageModel : nn.Module
         long past = cache?.Length ?? 0;
         var dtype = DType;
         var x = model.embed_tokens.forward(inputIds);
+        if (Hybrid is { Active: true } hybrid) x = hybrid.Inject(inputIds, x);
         if (Config.HiddenDropout > 0 && training) x = nn.functional.dropout(x, Config.HiddenDropout, training: true);
 
         Tensor cos, sin;

@@ -36,7 +36,8 @@ public static class ModelDirectory
                 BosTokenId = tokenizer.BosId ?? lm.Config.BosTokenId, EosTokenId = tokenizer.EosId ?? lm.Config.EosTokenId,
                 PadTokenId = tokenizer.PadId ?? lm.Config.PadTokenId,
             };
-            var weights = lm.state_dict().Where(p => !p.Key.Contains(".lora_"));
+            // The hybrid embedder is saved apart (HybridItemEmbedder.Save), so model.safetensors stays a plain HF causal LM.
+            var weights = lm.state_dict().Where(p => !p.Key.Contains(".lora_") && !p.Key.StartsWith("hybrid."));
             CheckpointIO.SaveTensors(weights, directory, new CheckpointSaveOptions
             {
                 DType = saveType,
@@ -46,7 +47,7 @@ public static class ModelDirectory
                     [ConfigFile] = config.ToHuggingFaceJson().ToJsonString(Indented),
                     [GenerationConfigFile] = GenerationDefaults(config).ToJsonString(Indented),
                 },
-                WriteExtraFiles = tokenizer.Save,
+                WriteExtraFiles = dir => { tokenizer.Save(dir); lm.Hybrid?.Save(dir); },
             });
         }
         finally
@@ -97,6 +98,7 @@ public static class ModelDirectory
         var tokenizer = TokenizerLoader.Load(directory);
         if (tokenizer.VocabSize > config.VocabSize)
             throw new FormatException($"{directory}: the tokenizer ({TokenizerFileName(directory)}) has {tokenizer.VocabSize} ids but config.json's vocab_size is {config.VocabSize}");
+        if (HybridItemEmbedder.Load(directory, config.VocabSize) is { } hybrid) lm.AttachHybrid(hybrid);
         lm.eval();
         return (lm, tokenizer);
     }
