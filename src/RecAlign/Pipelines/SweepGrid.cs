@@ -216,7 +216,7 @@ public static class SweepGridFile
         {
             if (values is null || values.Count == 0) throw new FormatException($"{gridFile}: 'grid.{key}': give a list of at least one value");
             if (values.Any(v => v is JsonObject)) throw new FormatException($"{gridFile}: 'grid.{key}': values are scalars or lists, not objects");
-            CheckOverrides(gridFile, $"grid.{key}", [$"{key}=x"]);
+            CheckOverrides(gridFile, $"grid.{key}", values.Select(v => $"{key}={Text(v)}").ToList());
             size *= values.Count;
             if (size > MaxCells) throw new FormatException($"{gridFile}: 'grid': more than {MaxCells} combinations");
         }
