@@ -160,7 +160,10 @@ public static class SweepReport
         sb.Append("# Sweep `").Append(Cell(Path.GetFileName(plan.GridFile))).Append("`\n\n| | |\n|---|---|\n");
         sb.Append("| grid | `").Append(Cell(plan.GridFile)).Append("` |\n");
         sb.Append("| job | ").Append(JsonNamingPolicy.SnakeCaseLower.ConvertName(plan.Job.Kind.ToString()))
-          .Append(plan.Job.Dataset is { } d ? $" on `{Cell(d)}`" : plan.Job.Train is { } t ? $" on `{Cell(t)}`" : "").Append(" |\n");
+          .Append(plan.Job.Dataset is { } d ? $" on `{Cell(d)}`" : plan.Job.Train is { } t ? $" on `{Cell(t)}`" : "")
+          // As the pipeline labels its own tables: figures on the targets that also picked the checkpoints are optimistic.
+          .Append(plan.Job.ReportValidation || (plan.Job.Train is not null && plan.Job.Test is null) ? "; VALIDATION metrics (the targets that also picked the checkpoints)" : "")
+          .Append(" |\n");
         sb.Append("| cells | ").Append(completed).Append(" of ").Append(state.Cells.Count).Append(" completed");
         foreach (var status in new[] { SweepCellStatus.Running, SweepCellStatus.Failed, SweepCellStatus.Pending })
             if (state.Cells.Count(c => c.Status == status) is > 0 and var n) sb.Append($", {n} {Status(status)}");
