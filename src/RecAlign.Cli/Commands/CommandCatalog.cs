@@ -10,6 +10,7 @@ internal static class CommandCatalog
     {
         yield return QuickstartCommand.Build();
         yield return PipelineCommand.Build();
+        yield return SweepCommand.Build();
         foreach (var c in TrainCommands.Build()) yield return c;
         yield return EvalCommand.Build();
         yield return ServeCommand.Build();

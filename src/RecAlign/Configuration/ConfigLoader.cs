@@ -28,34 +28,7 @@ public static class ConfigLoader
     {
         var node = JsonSerializer.SerializeToNode(defaults, Json)!.AsObject();
         if (path is not null)
-        {
-            if (!File.Exists(path)) throw new FileNotFoundException($"config file not found: {path}", path);
-            if (new FileInfo(path).Length is var size && size > MaxConfigBytes)
-                throw new FormatException($"{path}: {size} bytes; a config file is at most {MaxConfigBytes >> 20} MiB");
-            string text;
-            try { text = StrictUtf8.GetString(File.ReadAllBytes(path)); }
-            catch (DecoderFallbackException e) { throw new FormatException($"{path}: not UTF-8 text (invalid byte at offset {e.Index})"); }
-            JsonNode? fileNode;
-            try
-            {
-                fileNode = path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)
-                    ? YamlToJson(text, path)
-                    : JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            }
-            catch (Exception e) when (e is JsonException or YamlDotNet.Core.YamlException)
-            {
-                (long? line, string reason) = e switch
-                {
-                    JsonException j => (j.LineNumber + 1, JsonErrors.Reason(j)),
-                    YamlDotNet.Core.YamlException y => ((long?)y.Start.Line, YamlReason(y)),
-                    _ => ((long?)null, e.Message),
-                };
-                // The reason already says what the parser said; YamlDotNet's wrapper adds only noise as an inner exception.
-                throw new FormatException($"{path}{(line is > 0 ? $":{line}" : "")}: cannot parse config: {reason}", e is JsonException ? e : null);
-            }
-            if (fileNode is not JsonObject obj) throw new FormatException($"{path}: a config file must hold an object at its top level");
-            Merge(node, obj, path, "", typeof(T));
-        }
+            Merge(node, ReadFile(path), path, "", typeof(T));
         var applied = (overrides ?? []).ToList();
         foreach (var o in applied)
             ApplyOverride(node, o, typeof(T));
@@ -67,6 +40,38 @@ public static class ConfigLoader
         {
             throw new FormatException(DescribeInvalidValue(typeof(T), node, e, path, applied), e);
         }
+    }
+
+    /// <summary>A JSON or YAML config file (<c>.yaml</c>/<c>.yml</c> by extension) as a JSON object, with the checks every
+    /// config gets: size, strict UTF-8, YAML expansion, and parse errors named by file and line. Files that are not a
+    /// stage config (a sweep's grid) are read through it too, so they fail the same way.</summary>
+    public static JsonObject ReadFile(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"config file not found: {path}", path);
+        if (new FileInfo(path).Length is var size && size > MaxConfigBytes)
+            throw new FormatException($"{path}: {size} bytes; a config file is at most {MaxConfigBytes >> 20} MiB");
+        string text;
+        try { text = StrictUtf8.GetString(File.ReadAllBytes(path)); }
+        catch (DecoderFallbackException e) { throw new FormatException($"{path}: not UTF-8 text (invalid byte at offset {e.Index})"); }
+        JsonNode? fileNode;
+        try
+        {
+            fileNode = path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)
+                ? YamlToJson(text, path)
+                : JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (Exception e) when (e is JsonException or YamlDotNet.Core.YamlException)
+        {
+            (long? line, string reason) = e switch
+            {
+                JsonException j => (j.LineNumber + 1, JsonErrors.Reason(j)),
+                YamlDotNet.Core.YamlException y => ((long?)y.Start.Line, YamlReason(y)),
+                _ => ((long?)null, e.Message),
+            };
+            // The reason already says what the parser said; YamlDotNet's wrapper adds only noise as an inner exception.
+            throw new FormatException($"{path}{(line is > 0 ? $":{line}" : "")}: cannot parse config: {reason}", e is JsonException ? e : null);
+        }
+        return fileNode as JsonObject ?? throw new FormatException($"{path}: a config file must hold an object at its top level");
     }
 
     /// <summary>A value that does not convert, named by where it came from: the last override that set it (or a

@@ -16,6 +16,9 @@ public sealed record OutputKind(string Name, Func<string, bool> Recognizes)
 
     /// <summary>A candidate-list bundle (<c>data candidates</c>, <c>data export</c>).</summary>
     public static readonly OutputKind CandidateBundle = new("candidate-list folder", d => File.Exists(Path.Combine(d, "id2name.txt")));
+
+    /// <summary>A sweep folder (<c>recalign sweep</c>): its state file, or the lock of one killed before writing it.</summary>
+    public static readonly OutputKind Sweep = new("sweep folder", d => File.Exists(Path.Combine(d, "sweep.json")) || File.Exists(Path.Combine(d, "sweep.lock")));
 }
 
 /// <summary>
