@@ -68,7 +68,10 @@ public sealed class HybridItemEmbedder : nn.Module
     public bool Active { get; set; } = true;
     public int KnownItems => (int)_isItem.sum().item<long>();
 
-    /// <summary>Projector(E_rec[rows]) [M, D].</summary>
+    /// <summary>The recommender's rows in item-token order [N, d_rec].</summary>
+    internal Tensor RecItemEmbeddings => rec_item_embeddings;
+
+    /// <summary>Projector(E_rec[items]) [M, D] for LM item indices.</summary>
     public Tensor Project(Tensor rows) => mlp_proj.call(rec_item_embeddings.index_select(0, rows));
 
     /// <summary>Token embeddings <paramref name="embeddings"/> [B, T, D] of <paramref name="ids"/> [B, T] with every known
@@ -141,7 +144,6 @@ public sealed class HybridItemEmbedder : nn.Module
     public static HybridItemEmbedder FromRecommender(int vocabSize, int firstItemToken, ItemCatalog lmItems, ItemCatalog recItems, Tensor recEmbeddings,
         int hiddenSize, string recommender, long seed)
     {
-        using var scope = NewDisposeScope();
         var rows = new long[lmItems.Count];
         var known = new bool[lmItems.Count];
         for (int k = 0; k < lmItems.Count; k++)
@@ -149,9 +151,14 @@ public sealed class HybridItemEmbedder : nn.Module
             var item = lmItems[k];
             if (recItems.TryGetByExternalId(item.ExternalId, out var r) || recItems.TryGetByTitle(item.Title, out r)) { rows[k] = r; known[k] = true; }
         }
-        if (!known.Any()) throw new ArgumentException($"none of the LM's {lmItems.Count} items is in the recommender's catalog ({recommender}): match by id or title failed for all");
-        var table = recEmbeddings.detach().to(ScalarType.Float32).cpu();
-        var mapped = table.index_select(0, tensor(rows)) * tensor(known.Select(b => b ? 1f : 0f).ToArray()).unsqueeze(1);
-        return new HybridItemEmbedder(vocabSize, firstItemToken, mapped, known, hiddenSize, recommender, seed);
+        if (!known.Contains(true)) throw new ArgumentException($"none of the LM's {lmItems.Count} items is in the recommender's catalog ({recommender}): match by id or title failed for all");
+        Tensor mapped;
+        using (var scope = NewDisposeScope())
+        {
+            var table = recEmbeddings.detach().to(ScalarType.Float32).cpu();
+            mapped = (table.index_select(0, tensor(rows)) * tensor(known.Select(b => b ? 1f : 0f).ToArray()).unsqueeze(1)).DetachFromDisposeScope();
+        }
+        // Built outside any dispose scope: the module's buffers and parameters live as long as the model.
+        using (mapped) return new HybridItemEmbedder(vocabSize, firstItemToken, mapped, known, hiddenSize, recommender, seed);
     }
 }

@@ -1,0 +1,125 @@
+using RecAlign.Data;
+using RecAlign.Models.Checkpoints;
+using RecAlign.Models.Language;
+using RecAlign.Prompts;
+using RecAlign.Tests.Text;
+using RecAlign.Text;
+using static TorchSharp.torch;
+
+namespace RecAlign.Tests.Models;
+
+public sealed class HybridItemEmbedderTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "recalign-hybrid-" + Guid.NewGuid().ToString("N"));
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+    }
+
+    private static (LanguageModel, ItemTokenizer) Make(int items = 6)
+    {
+        var tok = ItemTokenizerTests.Make(items);
+        return (LanguageModel.Create(LanguageModelTests.TinyConfig() with { VocabSize = tok.VocabSize }, 5), tok);
+    }
+
+    /// <summary>A recommender catalog of the LM's items in another order, one of them missing, with 4-d embeddings row r = r + 1.</summary>
+    private static (ItemCatalog Catalog, Tensor Embeddings) Recommender(ItemCatalog lmItems)
+    {
+        var items = lmItems.Items.Reverse().Where(i => i.Id != 2).Select((i, r) => new Item(r, i.ExternalId, i.Title)).ToList();
+        var emb = arange(1, items.Count + 1, ScalarType.Float32).unsqueeze(1).expand(items.Count, 4).contiguous();
+        return (new ItemCatalog(items), emb);
+    }
+
+    private static HybridItemEmbedder Embedder(LanguageModel lm, ItemTokenizer tok)
+    {
+        var (catalog, emb) = Recommender(tok.Catalog);
+        return HybridItemEmbedder.FromRecommender(lm.Config.VocabSize, tok.FirstItemId, tok.Catalog, catalog, emb, lm.Config.HiddenSize, "sasrec", seed: 3);
+    }
+
+    [Fact]
+    public void KnownItemTokensEnterAsProjectedRecommenderRows_OthersKeepTheirEmbeddings()
+    {
+        var (lm, tok) = Make();
+        using (lm)
+        {
+            using var hybrid = Embedder(lm, tok);
+            Assert.Equal(5, hybrid.KnownItems); // item 2 is not in the recommender's catalog
+            int[] ids = [1, tok.ItemTokenId(0), 7, tok.ItemTokenId(2), tok.ItemTokenId(5)];
+            using var input = tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]);
+            using var plain = lm.EmbeddingWeight.index_select(0, input.reshape(-1)).unsqueeze(0);
+            using var mixed = hybrid.Inject(input, plain);
+            // Matched by id: the recommender holds items 5, 4, 3, 1, 0 as rows 0-4, whose values are 1-5; item 2 is unknown (zeros).
+            Assert.Equal(new float[] { 5, 4, 0, 3, 2, 1 }, hybrid.RecItemEmbeddings.select(1, 0).data<float>().ToArray());
+            foreach (var (pos, item) in new[] { (1, 0L), (4, 5L) })
+            {
+                using var expected = hybrid.Project(tensor(new[] { item }));
+                Assert.True(mixed[0, pos].allclose(expected[0], 1e-6, 1e-6), $"position {pos}");
+            }
+            foreach (var pos in new[] { 0, 2, 3 }) Assert.True(mixed[0, pos].allclose(plain[0, pos], 0, 0), $"position {pos} keeps its row");
+            hybrid.Active = false;
+            using var off = hybrid.Inject(input, plain);
+            Assert.True(off.allclose(plain, 0, 0));
+        }
+    }
+
+    [Fact]
+    public void TheModelScoresThroughItAndTheProjectorLearns()
+    {
+        var (lm, tok) = Make();
+        using (lm)
+        {
+            var prompt = PromptTokenization.Prompt(tok, "History: <item_0>, <item_1>. Answer:");
+            int[][] answers = [[tok.ItemTokenId(3)], [tok.ItemTokenId(4)]];
+            using var before = ContinuationScorer.Score(lm, [prompt], [answers], tok.PadOrEosId());
+            var hybrid = Embedder(lm, tok);
+            lm.AttachHybrid(hybrid);
+            using var after = ContinuationScorer.Score(lm, [prompt], [answers], tok.PadOrEosId());
+            Assert.False(before.Sums.allclose(after.Sums), "item tokens in the prompt now enter as projected rows");
+            Assert.Contains(lm.named_parameters(), p => p.name == "hybrid.mlp_proj.0.weight");
+            after.Sums.sum().backward();
+            Assert.True(hybrid.ProjectorParameters().All(p => p.grad is not null && p.grad.abs().sum().item<float>() > 0), "the projector gets gradients");
+            hybrid.Active = false;
+            using var textOnly = ContinuationScorer.Score(lm, [prompt], [answers], tok.PadOrEosId());
+            Assert.True(before.Sums.allclose(textOnly.Sums, 1e-6, 1e-6), "inactive: the text-only model");
+        }
+    }
+
+    [Fact]
+    public void RoundTripsThroughTheModelDirectory_BesideAPlainHuggingFaceCheckpoint()
+    {
+        var (lm, tok) = Make();
+        using (lm)
+        {
+            lm.AttachHybrid(Embedder(lm, tok));
+            var prompt = PromptTokenization.Prompt(tok, "History: <item_0>, <item_5>, <item_2>. Answer:");
+            int[][] answers = [[tok.ItemTokenId(1)], [tok.ItemTokenId(4)]];
+            lm.eval();
+            using var expected = ContinuationScorer.Score(lm, [prompt], [answers], tok.PadOrEosId());
+            ModelDirectory.Save(lm, tok, _dir);
+            Assert.True(File.Exists(Path.Combine(_dir, HybridItemEmbedder.ConfigFile)));
+            using (var ckpt = SafetensorsCheckpoint.Open(_dir))
+                Assert.DoesNotContain(ckpt.TensorNames, n => n.StartsWith("hybrid"));
+            var (loaded, loadedTok) = ModelDirectory.Load(_dir);
+            using (loaded)
+            {
+                Assert.NotNull(loaded.Hybrid);
+                Assert.Equal(("sasrec", 5), (loaded.Hybrid!.Recommender, loaded.Hybrid.KnownItems));
+                using var actual = ContinuationScorer.Score(loaded, [prompt], [answers], loadedTok.PadOrEosId());
+                Assert.True(expected.Sums.allclose(actual.Sums, 1e-5, 1e-5));
+            }
+        }
+    }
+
+    [Fact]
+    public void ARecommenderSharingNoItemIsRefused()
+    {
+        var (lm, tok) = Make();
+        using (lm)
+        {
+            var other = new ItemCatalog([new Item(0, "zz", "Nothing Shared")]);
+            var e = Assert.Throws<ArgumentException>(() => HybridItemEmbedder.FromRecommender(lm.Config.VocabSize, tok.FirstItemId, tok.Catalog, other,
+                ones(1, 4), lm.Config.HiddenSize, "gru4rec", 1));
+            Assert.Contains("none of the LM's", e.Message);
+        }
+    }
+}
