@@ -39,6 +39,12 @@ public sealed record MethodConfig
     /// <summary>Align: the share of preference examples whose chosen and first rejected responses are swapped (seeded):
     /// injected label noise, to measure how a loss degrades (Dr.DPO's experiment). 0: the data as mined.</summary>
     public double LabelNoise { get; init; }
+    /// <summary>Sft: LLaRA's hybrid prompts: the name of a sequential method listed before this one whose item
+    /// embeddings, through a trained projector, replace the LM's item-token embeddings (needs item tokens:
+    /// <c>item_text</c> token or title_token). Empty: the text-only LM. Align methods from it inherit the embeddings.</summary>
+    public string Hybrid { get; init; } = "";
+    /// <summary>Sft with <see cref="Hybrid"/>: which batches use the hybrid embeddings during training (evaluation always does).</summary>
+    public Training.HybridSchedule HybridSchedule { get; init; } = Training.HybridSchedule.Curriculum;
 
     public static MethodConfig SequentialModel(string model, bool enabled = true) => new()
     {

@@ -137,6 +137,13 @@ public sealed record PipelineConfig
                 Check(m.LabelNoise is >= 0 and <= 1, $"methods.{name}.label_noise", m.LabelNoise, "must be in [0, 1]");
                 stages.Add(($"methods.{name}.align", m.Align));
             }
+            if (m.Hybrid.Length > 0)
+            {
+                Check(m.Stage == MethodStage.Sft, $"methods.{name}.hybrid", m.Hybrid, "only sft methods take hybrid item embeddings (align methods inherit them from the method they start from)");
+                Check(seen.TryGetValue(m.Hybrid, out var rec) && rec == MethodStage.Sequential, $"methods.{name}.hybrid", m.Hybrid,
+                    "must name an enabled sequential method listed before it");
+                Check(ItemText != ItemText.Title, $"methods.{name}.hybrid", m.Hybrid, "hybrid item embeddings replace item tokens: set item_text to token or title_token");
+            }
             if (m.Stage == MethodStage.Sequential) stages.Add(($"methods.{name}.sequential", m.Sequential));
             Check(!m.FairnessWeights || m.Stage != MethodStage.Sequential, $"methods.{name}.fairness_weights", true, "weights the LM's sft and align stages only");
             Check(!m.FairnessWeights || Fairness.Enabled, $"methods.{name}.fairness_weights", true, "needs pipeline.fairness.enabled (the item groups the weights come from)");
@@ -361,8 +368,21 @@ public static class RecommendationPipeline
                         var weights = GroupWeights.PerSample(trainCandidates.Select(e => e.History).ToList(), trainCandidates.Select(e => e.Target).ToList(), groups!);
                         train = sftData.Select((e, i) => e with { Weight = weights[i] }).ToList();
                     }
+                    Func<LanguageModel, ITokenizer, HybridItemEmbedder>? hybrid = null;
+                    if (method.Hybrid.Length > 0)
+                    {
+                        var recDir = trained.Single(t => t.Name == method.Hybrid).Stage.ModelDirectory;
+                        hybrid = (lm, tok) =>
+                        {
+                            var items = tok as ItemTokenizer ?? throw new ArgumentException($"methods.{name}.hybrid: the LM has no item tokens");
+                            using var rec = SequentialModelDirectory.Load(recDir);
+                            using var embeddings = rec.Model.ItemEmbeddings().detach().cpu();
+                            return HybridItemEmbedder.FromRecommender(lm.Config.VocabSize, items.FirstItemId, items.Catalog, rec.Catalog, embeddings,
+                                lm.Config.HiddenSize, $"{method.Hybrid} ({recDir})", (long)config.Seed + 13);
+                        };
+                    }
                     stage = StageRunner.Sft(pretrained.ModelDirectory, train, validation, config.Sft, Path.Combine(models, name), ctx,
-                        sampleWeighted: method.FairnessWeights, stageName: name);
+                        sampleWeighted: method.FairnessWeights, stageName: name, hybrid: hybrid, hybridSchedule: method.HybridSchedule);
                     break;
                 }
                 default:

@@ -82,8 +82,12 @@ public static class StageRunner
     /// <param name="sampleWeighted">Scale each example's own token-mean loss by its <see cref="PromptExample.Weight"/>
     /// (<see cref="SampleWeightedNextTokenLoss"/>); false trains on the batch token mean.</param>
     /// <param name="stageName">Names the stage's checkpoints, metrics and log lines.</param>
+    /// <param name="hybrid">LLaRA's hybrid item embeddings to attach before training (built for the model's item tokens,
+    /// e.g. <see cref="HybridItemEmbedder.FromRecommender"/>); its projector trains with the model (LoRA too), and
+    /// <paramref name="hybridSchedule"/> decides which batches use it.</param>
     public static StageResult Sft(string baseModelDir, IReadOnlyList<PromptExample> train, IReadOnlyList<CandidateQuestion> validation,
-        SftConfig config, string outputDir, StageContext ctx, ItemCatalog? addItemTokens = null, bool sampleWeighted = false, string stageName = "sft")
+        SftConfig config, string outputDir, StageContext ctx, ItemCatalog? addItemTokens = null, bool sampleWeighted = false, string stageName = "sft",
+        Func<LanguageModel, ITokenizer, HybridItemEmbedder>? hybrid = null, HybridSchedule hybridSchedule = HybridSchedule.Curriculum)
     {
         var sw = Stopwatch.StartNew();
         var (lm, tokenizer) = ModelDirectory.Load(baseModelDir, device: ctx.TorchDevice);
@@ -95,12 +99,32 @@ public static class StageRunner
         }
         using (lm)
         {
+            if (hybrid is not null)
+            {
+                if (lm.Hybrid is not null) throw new ArgumentException($"{baseModelDir} already has hybrid item embeddings ({lm.Hybrid.Recommender})");
+                var embedder = hybrid(lm, tokenizer);
+                lm.AttachHybrid(embedder);
+                ctx.Say($"{stageName}: hybrid item embeddings from {embedder.Recommender} ({embedder.KnownItems} of {embedder.ItemCount} items, {embedder.RecHiddenSize}-d, projected to {lm.Config.HiddenSize}), {hybridSchedule.ToString().ToLowerInvariant()} schedule");
+            }
             Prepare(lm, config.Training.Precision, ctx);
-            if (config.Lora is { } lora) lm.AddLora(lora, config.Training.Seed);
+            if (config.Lora is { } lora)
+            {
+                lm.AddLora(lora, config.Training.Seed);
+                // LoRA freezes the base model; the projector is new and trains (as in LLaRA).
+                foreach (var p in lm.Hybrid?.ProjectorParameters() ?? []) p.requires_grad = true;
+            }
             var examples = train.Select(e => PromptTokenization.Example(tokenizer, e, config.MaxPromptTokens)).ToList();
             ctx.Say($"{stageName}: {examples.Count} examples from {baseModelDir}{(config.Lora is null ? "" : $" (LoRA r={config.Lora.Rank})")}" +
                 (sampleWeighted ? $", each example's loss weighted (weights {examples.Min(e => e.Weight):F3}..{examples.Max(e => e.Weight):F3}, mean {examples.Average(e => e.Weight):F3})" : ""));
-            var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength, sampleWeighted: sampleWeighted);
+            HybridCurriculum? curriculum = null;
+            if (lm.Hybrid is not null && hybrid is not null)
+            {
+                int accum = Math.Max(1, config.Training.Optimizer.GradAccumulationSteps);
+                long batches = config.Training.MaxSteps > 0 ? config.Training.MaxSteps * accum
+                    : (long)config.Training.Epochs * ((examples.Count + config.Training.BatchSize - 1) / config.Training.BatchSize);
+                curriculum = new HybridCurriculum(hybridSchedule, batches, config.Training.Seed);
+            }
+            var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength, sampleWeighted: sampleWeighted, curriculum: curriculum);
             var evalSet = validation.Take(config.EvalQuestions).ToList();
             var result = Train(stageName, lm, objective, config.Training, Evaluator(lm, tokenizer, evalSet), ctx);
             SaveModel(lm, tokenizer, outputDir, baseModelDir, ctx);
