@@ -83,11 +83,12 @@ public static class ContinuationScorer
         using var expanded = cache.Select(owner);
         var ids = tensor(contIds, [n, contLen], device: device);
         var mask = tensor(contMask, [n, contLen], device: device);
-        var contHidden = lm.Hidden(ids, mask, expanded);
-
-        // Position j of a continuation is predicted from the hidden state before it.
+        // Position j of a continuation is predicted from the hidden state before it, so its last token is never fed:
+        // prompt + continuation − 1 positions, as Check allows (feeding it overran max_position_embeddings by one).
         var lastPrompt = promptHidden.select(1, promptLen - 1).index_select(0, owner).unsqueeze(1);   // [N, 1, D]
-        var predictors = contLen > 1 ? cat([lastPrompt, contHidden.narrow(1, 0, contLen - 1)], 1) : lastPrompt;
+        var predictors = contLen > 1
+            ? cat([lastPrompt, lm.Hidden(ids.narrow(1, 0, contLen - 1), mask.narrow(1, 0, contLen - 1), expanded)], 1)
+            : lastPrompt;
         var valid = mask.reshape(-1).nonzero().squeeze(1);
         var tokenLogp = TargetLogProbs(lm, predictors.reshape(n * contLen, -1).index_select(0, valid), ids.reshape(-1).index_select(0, valid), maxLogitElements);
         var row = valid.div(contLen, rounding_mode: RoundingMode.floor);
