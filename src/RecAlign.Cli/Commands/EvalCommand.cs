@@ -20,10 +20,19 @@ internal static class EvalCommand
     public static Command Build()
     {
         var model = new Option<string>("--model") { Description = "model directory (config.json, model.safetensors, tokenizer)", Required = true };
-        var candidates = new Option<string>("--candidates") { Description = "candidate-prompt JSON (.json or .json.gz)" };
+        var candidates = new Option<string[]>("--candidates")
+        {
+            Description = "candidate-prompt JSON (.json or .json.gz); repeat as NAME=FILE to evaluate several sets (e.g. ID=ml-val.json OOD=ml-ood_test.json) side by side",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var dataset = new Option<string?>("--dataset") { Description = "instead of --candidates: a canonical dataset (data prepare), split leave-one-out, every next item ranked against the whole catalog with the history masked (RecBole's full sort: HR/NDCG/MRR@1,5,10,20)" };
         var split = new Option<string>("--split") { Description = "with --dataset: test (each user's last item) or validation (second to last)", DefaultValueFactory = _ => "test" };
         split.AcceptOnlyFromAmong("test", "validation");
+        var splits = new Option<string?>("--splits")
+        {
+            Description = "with --dataset: split settings to evaluate side by side, comma-separated: leave_one_out (default), temporal, user_ratio, " +
+                "temporal_shift, popularity_shift, attribute_shift, exposure_shift (docs/data/ood-splits.md; each with its default config)",
+        };
         var mode = new Option<string>("--mode")
         {
             Description = "rank (likelihood of every candidate), generate (answer matched to a candidate) or catalog (free answer grounded to the whole catalog: hr1, valid_ratio, HR/NDCG@K)",
@@ -35,7 +44,13 @@ internal static class EvalCommand
             Description = "catalog mode: the ranking universe answers are grounded to, an item list (id::title as id2name.txt / ood_id2name.txt, or u.item); " +
                 "default: the titles of the candidate file",
         };
-        var output = new Option<string?>("--out") { Description = "write the result JSON here (metrics plus what was evaluated)" };
+        var output = new Option<string?>("--out") { Description = "write the result JSON here (metrics plus what was evaluated); with several settings, one JSON with a section per setting and a markdown table beside it (.md)" };
+        var grounding = new Option<string?>("--grounding")
+        {
+            Description = "catalog mode, a language model: how a free answer is grounded once no title matches it exactly: minilm (sentence-embedding cosine, " +
+                "the default; TF-IDF with a warning if ONNX Runtime cannot run here), tfidf (character 3-grams), lm (the model's own hidden states) or exact (exact titles only)",
+        };
+        grounding.AcceptOnlyFromAmong("minilm", "tfidf", "lm", "exact");
         var template = CommonOptions.Template();
         var limit = new Option<int?>("--limit") { Description = "evaluate only the first N prompts (N > 0)" };
         var batch = new Option<int>("--batch-size") { Description = "prompts scored or generated at once (> 0; larger is faster and uses more memory)", DefaultValueFactory = _ => 8 };
@@ -69,26 +84,35 @@ internal static class EvalCommand
         CommonOptions.Positive(beams);
         var command = new Command("eval", "evaluate a model on a candidate-prompt file: hr1, valid_ratio (and HR/NDCG/MRR@K in rank and catalog mode)")
         {
-            model, candidates, dataset, split, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, fromHistory, itemText, threads, device,
+            model, candidates, dataset, split, splits, mode, catalogFile, grounding, output, template, limit, batch, beams, constrained, normalised, fromHistory, itemText, threads, device,
             groups, popularityGroups, table, tableItems, keepEmpty, ks, maskHistory, modelSet,
         };
         command.SetAction(parse =>
         {
             if (parse.GetValue(output) is { } o) // before the (long) evaluation
-                RecAlign.IO.OutputGuard.CheckFile("--out", o, [("the --candidates file", parse.GetValue(candidates)), ("the --catalog file", parse.GetValue(catalogFile)), ("the --template file", parse.GetValue(template))]);
+            {
+                var inputs = CandidateSets(parse.GetValue(candidates)).Select(c => ("the --candidates file", (string?)c.Path))
+                    .Concat([("the --catalog file", parse.GetValue(catalogFile)), ("the --template file", parse.GetValue(template))]).ToList();
+                RecAlign.IO.OutputGuard.CheckFile("--out", o, inputs);
+                RecAlign.IO.OutputGuard.CheckFile("--out (its .md table)", SettingsComparison.TablePath(o), inputs);
+                if (inputs.Count > 3 || SplitMethods(parse.GetValue(splits)) is { Count: > 1 }) // several settings: a table beside the JSON
+                    SettingsComparison.CheckTablePath(SettingsComparison.TablePath(o));
+            }
             var settings = ModelSettings(parse.GetValue(modelSet));
             var cutOffs = Ks(parse.GetValue(ks));
             if (parse.GetValue(table) is { } t)
             {
-                if (parse.GetValue(dataset) is not null || parse.GetValue(candidates) is not null) throw new ArgumentException("give one of --candidates, --dataset or --table");
+                if (parse.GetValue(dataset) is not null || parse.GetValue(candidates) is { Length: > 0 }) throw new ArgumentException("give one of --candidates, --dataset or --table");
                 return RunTable(parse, model, t, parse.GetValue(tableItems), parse.GetValue(keepEmpty), cutOffs, parse.GetValue(maskHistory), settings, output, limit, threads, device);
             }
             if (parse.GetValue(tableItems) is not null || parse.GetValue(keepEmpty)) throw new ArgumentException("--items and --keep-empty-histories go with --table");
             if (parse.GetValue(dataset) is null && cutOffs is not null)
                 throw new ArgumentException("--ks goes with --dataset or --table");
+            if (parse.GetValue(dataset) is null && parse.GetValue(splits) is not null)
+                throw new ArgumentException("--splits goes with --dataset");
             return parse.GetValue(dataset) is { } d
-            ? RunDataset(parse, model, d, parse.GetValue(split)!, parse.GetValue(candidates), output, limit, threads, device, parse.GetValue(groups)!, parse.GetValue(popularityGroups), cutOffs, parse.GetValue(maskHistory), settings)
-            : Run(parse, model, candidates, mode, catalogFile, output, template, limit, batch, beams, constrained, normalised, fromHistory, itemText, threads, device, settings);
+            ? RunDataset(parse, model, d, parse.GetValue(split)!, SplitMethods(parse.GetValue(splits)), parse.GetValue(candidates), output, limit, threads, device, parse.GetValue(groups)!, parse.GetValue(popularityGroups), cutOffs, parse.GetValue(maskHistory), settings)
+            : Run(parse, model, CandidateSets(parse.GetValue(candidates)), mode, catalogFile, parse.GetValue(grounding), output, template, limit, batch, beams, constrained, normalised, fromHistory, itemText, threads, device, settings);
         });
         return command;
     }
@@ -105,6 +129,43 @@ internal static class EvalCommand
         }
         return settings;
     }
+
+    /// <summary><c>--candidates FILE</c> or <c>NAME=FILE</c> (repeatable) as named sets: an unnamed file is named by its
+    /// file name without <c>.json</c>/<c>.json.gz</c>; names must differ.</summary>
+    private static List<(string Name, string Path)> CandidateSets(string[]? values)
+    {
+        var sets = new List<(string Name, string Path)>();
+        foreach (var value in values ?? [])
+        {
+            int eq = value.IndexOf('=');
+            bool named = eq > 0 && !File.Exists(value) && value[..eq].All(c => char.IsLetterOrDigit(c) || c is '_' or '-' or '.');
+            var path = named ? value[(eq + 1)..] : value;
+            if (path.Length == 0) throw new ArgumentException($"--candidates {value}: no file after '='");
+            var name = named ? value[..eq] : Path.GetFileName(path) is var f && f.EndsWith(".json.gz", StringComparison.OrdinalIgnoreCase) ? f[..^8]
+                : Path.GetFileNameWithoutExtension(path);
+            if (sets.Any(s => s.Name == name)) throw new ArgumentException($"--candidates: the setting name '{name}' is given twice (name them: --candidates NAME=FILE)");
+            sets.Add((name, path));
+        }
+        return sets;
+    }
+
+    /// <summary><c>--splits a,b</c>: split methods by their snake_case names (null: leave-one-out alone).</summary>
+    private static List<Data.Splits.SplitMethod>? SplitMethods(string? text)
+    {
+        if (text is null) return null;
+        var names = Enum.GetValues<Data.Splits.SplitMethod>().ToDictionary(m => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(m.ToString()), m => m);
+        var methods = new List<Data.Splits.SplitMethod>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!names.TryGetValue(part, out var m)) throw new ArgumentException($"--splits {text}: unknown setting '{part}' (accepted: {string.Join(", ", names.Keys)})");
+            if (methods.Contains(m)) throw new ArgumentException($"--splits {text}: '{part}' is given twice");
+            methods.Add(m);
+        }
+        if (methods.Count == 0) throw new ArgumentException("--splits: give at least one setting, e.g. leave_one_out,temporal_shift");
+        return methods;
+    }
+
+    private static string SnakeName(Data.Splits.SplitMethod method) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(method.ToString());
 
     /// <summary><c>--ks 10,20,50</c>: distinct positive cut-offs in order; null when not given.</summary>
     private static List<int>? Ks(string? text)
@@ -146,35 +207,70 @@ internal static class EvalCommand
         return 0;
     }
 
-    /// <summary><c>eval --dataset</c>: full-catalog ranking of a canonical dataset's leave-one-out split.</summary>
-    private static int RunDataset(ParseResult parse, Option<string> model, string datasetDir, string splitName, string? candidates,
+    /// <summary><c>eval --dataset</c>: full-catalog ranking of a canonical dataset's test (or validation) targets under
+    /// each split setting (leave-one-out alone by default), one evaluation per setting on the one loaded model.</summary>
+    private static int RunDataset(ParseResult parse, Option<string> model, string datasetDir, string splitName, List<Data.Splits.SplitMethod>? methods, string[]? candidates,
         Option<string?> output, Option<int?> limit, Option<int?> threads, Option<string> device, string groupKind = "popularity", int popularityGroups = 5,
         List<int>? ks = null, bool maskHistory = true, Dictionary<string, string>? settings = null)
     {
-        if (candidates is not null) throw new ArgumentException("give either --candidates FILE or --dataset DIR, not both");
+        if (candidates is { Length: > 0 }) throw new ArgumentException("give either --candidates FILE or --dataset DIR, not both");
         CommonOptions.ApplyThreads(parse.GetValue(threads));
         var modelDir = parse.GetValue(model)!;
         ModelDirectory.RequireModelDirectory(modelDir);
         var data = Data.Storage.DatasetStore.Load(datasetDir);
-        var split = Data.Splits.Splitter.Split(data, new Data.Splits.SplitConfig { Method = Data.Splits.SplitMethod.LeaveOneOut });
-        IReadOnlyList<SequenceExample> examples = splitName == "test" ? split.Test : split.Validation;
-        if (parse.GetValue(limit) is { } n) examples = examples.Take(n).ToList();
+        methods ??= [Data.Splits.SplitMethod.LeaveOneOut];
+        // Every split first (an attribute shift on a dataset without genres fails here), then the model, once.
+        var splitExamples = methods.Select(m =>
+        {
+            var split = Data.Splits.Splitter.Split(data, new Data.Splits.SplitConfig { Method = m });
+            IReadOnlyList<SequenceExample> examples = splitName == "test" ? split.Test : split.Validation;
+            if (parse.GetValue(limit) is { } n) examples = examples.Take(n).ToList();
+            if (examples.Count == 0) throw new ArgumentException($"--dataset {datasetDir}: the {SnakeName(m)} split has no {splitName} examples");
+            return (Method: m, Examples: examples);
+        }).ToList();
         using var recommender = Recommenders.Load(modelDir, CommonOptions.ParseDevice(parse.GetValue(device)), settings);
         var own = recommender.Catalog ?? throw new ArgumentException($"{modelDir} holds a {recommender.Name} model, which ranks candidate lists only; --dataset ranks the whole catalog");
-        var mapped = InCatalog(examples, data.Catalog, own, universe: null);
         // Groups are formed on the dataset (popularity from the training part of the split), then carried to the model's ids.
         var groups = groupKind == "none" ? null
             : ItemGroups.For(groupKind == "genre" ? ItemGrouping.Genre : ItemGrouping.Popularity, data.Catalog,
                 Pipelines.Stages.PretrainCorpus.Histories(data, holdOutLast: 2), popularityGroups).Reindexed(data.Catalog.MapTo(own), own.Count);
-        var result = RecommenderEvaluator.Catalog(recommender, mapped, ks, excludeHistory: maskHistory, groups: groups).WithEvaluated(new JsonObject
+        var common = new JsonObject
         {
             ["model"] = Path.GetFullPath(modelDir), ["model_type"] = recommender.Name, ["dataset"] = Path.GetFullPath(datasetDir),
-            ["split"] = $"leave_one_out/{splitName}", ["mode"] = "catalog", ["catalog_items"] = own.Count, ["exclude_history"] = maskHistory,
-            ["tie_break"] = "pessimistic", ["limit"] = parse.GetValue(limit), ["examples"] = mapped.Count,
-            ["item_groups"] = groups?.ToString(),
-        });
-        Print(result, parse.GetValue(output));
+            ["mode"] = "catalog", ["catalog_items"] = own.Count, ["exclude_history"] = maskHistory,
+            ["tie_break"] = "pessimistic", ["limit"] = parse.GetValue(limit), ["item_groups"] = groups?.ToString(),
+        };
+        var results = new List<(string Name, EvaluationResult Result)>();
+        foreach (var (method, examples) in splitExamples)
+        {
+            var mapped = InCatalog(examples, data.Catalog, own, universe: null);
+            var evaluated = (JsonObject)common.DeepClone();
+            evaluated["split"] = $"{SnakeName(method)}/{splitName}";
+            evaluated["examples"] = mapped.Count;
+            results.Add((SnakeName(method), RecommenderEvaluator.Catalog(recommender, mapped, ks, excludeHistory: maskHistory, groups: groups).WithEvaluated(evaluated)));
+        }
+        if (methods.Contains(Data.Splits.SplitMethod.ExposureShift))
+            Console.Error.WriteLine("note: exposure_shift's test targets are leave-one-out's (its shift is in sampled candidate lists), so its full-catalog row equals leave_one_out's");
+        PrintAll(results, common, parse.GetValue(output));
         return 0;
+    }
+
+    /// <summary>One setting: its table and JSON as before; several: side by side (<see cref="SettingsComparison"/>).</summary>
+    private static void PrintAll(List<(string Name, EvaluationResult Result)> results, JsonObject common, string? path)
+    {
+        if (results.Count == 1)
+        {
+            Print(results[0].Result, path);
+            return;
+        }
+        var columns = SettingsComparison.Columns(results);
+        var table = new Table().AddColumns(["setting", "n", .. columns.Select(Markup.Escape)]);
+        foreach (var (name, result) in results)
+            table.AddRow([Markup.Escape(name), result.N.ToString(), .. columns.Select(c => result[c].ToString("F4"))]);
+        AnsiConsole.Write(table);
+        if (path is null) return;
+        var md = SettingsComparison.Write(results, common, path);
+        Console.WriteLine($"wrote {path} and {md}");
     }
 
     private static void Print(EvaluationResult result, string? path)
@@ -202,8 +298,12 @@ internal static class EvalCommand
         return list.Select(e => new SequenceExample(e.User, e.History.Select(h => map[h]).Where(h => h >= 0).ToArray(), map[e.Target], e.TargetTimestamp)).ToList();
     }
 
-    private static int Run(ParseResult parse, Option<string> model, Option<string> candidates, Option<string> mode, Option<string?> catalogFile,
-        Option<string?> output, Option<string> template, Option<int?> limit, Option<int> batch, Option<int> beams, Option<bool> constrained,
+    /// <summary>One candidate file made ready for evaluation: its prompts and, for catalog mode, its targets in the universe.</summary>
+    private sealed record CandidateSet(string Name, string Path, CandidatePromptFile File, IReadOnlyList<CandidateExample> Examples,
+        IReadOnlyList<CandidateQuestion> Questions, ItemCatalog GroundTo, CandidateEvaluator.CatalogTargets? Targets);
+
+    private static int Run(ParseResult parse, Option<string> model, List<(string Name, string Path)> candidateSets, Option<string> mode, Option<string?> catalogFile,
+        string? groundingName, Option<string?> output, Option<string> template, Option<int?> limit, Option<int> batch, Option<int> beams, Option<bool> constrained,
         Option<bool> normalised, Option<bool> fromHistory, Option<ItemText?> itemText, Option<int?> threads, Option<string> device, Dictionary<string, string> settings)
     {
         CommonOptions.ApplyThreads(parse.GetValue(threads));
@@ -211,93 +311,151 @@ internal static class EvalCommand
         var catalogPath = parse.GetValue(catalogFile);
         if (catalogPath is not null && modeName != "catalog")
             throw new ArgumentException($"--catalog applies to --mode catalog only (got --mode {modeName})");
+        if (groundingName is not null && modeName != "catalog")
+            throw new ArgumentException($"--grounding applies to --mode catalog only (got --mode {modeName})");
         var modelDir = parse.GetValue(model)!;
         ModelDirectory.RequireModelDirectory(modelDir);
-        var candidatePath = parse.GetValue(candidates) ?? throw new ArgumentException("give --candidates FILE (a candidate-prompt JSON) or --dataset DIR (full-catalog ranking)");
-        if (!File.Exists(candidatePath)) throw new ArgumentException($"--candidates {candidatePath}: file not found");
-
-        // With --catalog, the candidate file's titles map into that catalog (ids 0..U-1 stay the universe's; titles it
-        // lacks, e.g. history items, are appended for the prompts only) and answers are grounded to the universe alone.
-        ItemCatalog? universe = catalogPath is null ? null : CatalogGrounder.ReadCatalog(catalogPath);
-        var file = CandidatePromptJson.Read(candidatePath, universe);
-        foreach (var w in file.Warnings.Take(5)) Console.Error.WriteLine($"warning: {w}");
-        if (file.Warnings.Count > 5) Console.Error.WriteLine($"warning: ... and {file.Warnings.Count - 5} more like these in {candidatePath}");
-        var examples = parse.GetValue(limit) is { } n ? file.Examples.Take(n).ToList() : file.Examples;
+        if (candidateSets.Count == 0) throw new ArgumentException("give --candidates FILE (a candidate-prompt JSON) or --dataset DIR (full-catalog ranking)");
         var templateName = parse.GetValue(template)!;
         // A model with item tokens reads its own catalog's tokens: the file's items are mapped onto it by title.
         var itemMode = parse.GetValue(itemText) ?? (ItemTokenizer.Exists(modelDir) ? ItemText.Token : ItemText.Title);
+        if (itemMode != ItemText.Title && !ItemTokenizer.Exists(modelDir))
+            throw new ArgumentException($"--item-text {itemMode}: {modelDir} has no item tokens ({ItemTokenizer.FileName})");
+        // With --catalog, the candidate files' titles map into that catalog (ids 0..U-1 stay the universe's; titles it
+        // lacks, e.g. history items, are appended for the prompts only) and answers are grounded to the universe alone.
+        ItemCatalog? universe = catalogPath is null ? null : CatalogGrounder.ReadCatalog(catalogPath);
+        // Every file is read and checked before the (slow) model load.
+        var sets = candidateSets.Select(c => PrepareSet(c.Name, c.Path, universe, parse.GetValue(limit), itemMode, modelDir, templateName, modeName, catalogPath)).ToList();
+
+        int batchSize = parse.GetValue(batch);
+        using var recommender = Recommenders.Load(modelDir, CommonOptions.ParseDevice(parse.GetValue(device)), settings);
+        if (recommender is LanguageModelRecommender text)
+        {
+            text.LengthNormalised = parse.GetValue(normalised);
+            if (parse.GetValue(fromHistory))
+            {
+                if (text.Catalog is null) throw new ArgumentException($"--from-history: {modelDir} has no item tokens; a title LM ranks from its prompt");
+                if (modeName != "rank") throw new ArgumentException($"--from-history applies to --mode rank (got --mode {modeName})");
+                text.RankFromHistory = true;
+            }
+            text.BatchSize = batchSize;
+        }
+        var generation = new GenerationConfig { MaxNewTokens = 32, NumBeams = parse.GetValue(beams) };
+        // Grounders are built once per universe (catalog embeddings computed once) and shared by the sets grounded to it.
+        var grounders = new Dictionary<ItemCatalog, (CatalogGrounder Grounder, ITitleSimilarity Similarity, Grounding Used, string? Fallback)>(ReferenceEqualityComparer.Instance);
+        var grounding = groundingName switch { "tfidf" => Grounding.TfIdf, "lm" => Grounding.Lm, "exact" => Grounding.Exact, _ => Grounding.MiniLm };
+        try
+        {
+            var results = new List<(string Name, EvaluationResult Result)>();
+            foreach (var set in sets)
+            {
+                JsonObject? groundingRecord = null;
+                var result = (modeName, recommender) switch
+                {
+                    ("rank", _) => RecommenderEvaluator.Candidates(recommender, set.Questions),
+                    // Generation is a language model's capability; id-based recommenders rank.
+                    ("generate", LanguageModelRecommender lm) => CandidateEvaluator.Generate(lm.Model, lm.Tokenizer, set.Questions, generation, parse.GetValue(constrained), batchSize),
+                    ("generate", _) => throw new ArgumentException($"--mode generate needs a language model; {modelDir} holds a {recommender.Name} model, which ranks (use --mode rank or catalog)"),
+                    ("catalog", { Catalog: { } own }) => RecommenderEvaluator.Catalog(recommender,
+                        InCatalog(set.Examples.Select(e => new SequenceExample(e.User, e.History, e.Target, 0)), set.File.Catalog, own, set.GroundTo)),
+                    ("catalog", LanguageModelRecommender lm) => Grounded(lm, set, out groundingRecord),
+                    _ => throw new ArgumentException($"--mode must be rank, generate or catalog (got '{modeName}')"),
+                };
+                var evaluated = new JsonObject
+                {
+                    ["model"] = Path.GetFullPath(modelDir),
+                    ["candidates"] = Path.GetFullPath(set.Path),
+                    ["mode"] = modeName,
+                    ["template"] = templateName,
+                    ["limit"] = parse.GetValue(limit),
+                    ["questions"] = set.Questions.Count,
+                    ["questions_in_file"] = set.File.Examples.Count,
+                    ["batch_size"] = batchSize,
+                };
+                if (modeName != "rank") evaluated["beams"] = parse.GetValue(beams);
+                if (modeName == "generate") evaluated["constrained"] = parse.GetValue(constrained);
+                if (modeName == "rank" && recommender is LanguageModelRecommender) evaluated["length_normalised"] = parse.GetValue(normalised);
+                if (modeName == "rank" && recommender is LanguageModelRecommender { RankFromHistory: true }) evaluated["from_history"] = true;
+                evaluated["model_type"] = recommender.Name;
+                if (modeName == "catalog" && recommender.Catalog is { } ranked)
+                {
+                    evaluated["catalog"] = Path.GetFullPath(modelDir);
+                    evaluated["catalog_items"] = ranked.Count;
+                    evaluated["exclude_history"] = true;
+                }
+                else if (modeName == "catalog")
+                {
+                    evaluated["catalog"] = catalogPath is null ? null : Path.GetFullPath(catalogPath);
+                    evaluated["catalog_items"] = set.GroundTo.Count;
+                    evaluated["targets_not_in_catalog"] = set.Targets?.Missing.Count ?? 0;
+                    evaluated["grounding"] = groundingRecord;
+                }
+                results.Add((set.Name, result.WithEvaluated(evaluated)));
+            }
+            var common = new JsonObject { ["model"] = Path.GetFullPath(modelDir), ["model_type"] = recommender.Name, ["mode"] = modeName };
+            PrintAll(results, common, parse.GetValue(output));
+        }
+        finally
+        {
+            foreach (var g in grounders.Values) (g.Similarity as IDisposable)?.Dispose();
+        }
+        return 0;
+
+        EvaluationResult Grounded(LanguageModelRecommender lm, CandidateSet set, out JsonObject record)
+        {
+            if (!grounders.TryGetValue(set.GroundTo, out var g))
+            {
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                var titles = set.GroundTo.Items.Select(i => i.Title).ToArray();
+                var similarity = TitleSimilarities.Create(grounding, titles, out var used, out var fallback, required: groundingName is not null,
+                    threads: TorchSharp.torch.get_num_threads(), languageModel: grounding == Grounding.Lm ? new LanguageModelEmbedder(lm.Model, lm.Tokenizer) : null);
+                if (fallback is not null)
+                    Console.Error.WriteLine($"warning: MiniLM grounding cannot run here ({fallback}); grounding by character 3-gram TF-IDF instead");
+                g = (new CatalogGrounder(set.GroundTo, similarity), similarity, used, fallback);
+                grounders[set.GroundTo] = g;
+                Console.WriteLine($"grounding: {NameOf(used)} over {titles.Length} titles, indexed in {sw.Elapsed.TotalSeconds:F1}s");
+            }
+            record = new JsonObject
+            {
+                ["similarity"] = NameOf(g.Used),
+                ["model"] = g.Used == Grounding.MiniLm ? MiniLmEmbedder.ModelName : g.Used == Grounding.Lm ? "the evaluated model" : null,
+                ["fallback_reason"] = g.Fallback,
+                ["rule"] = "exact normalised title first, then the most similar catalog titles; the whole answer, uncut",
+            };
+            return CandidateEvaluator.GroundedCatalog(lm.Model, lm.Tokenizer, set.Questions, g.Grounder, set.GroundTo, generation, batchSize);
+        }
+    }
+
+    private static string NameOf(Grounding grounding) => grounding.ToString().ToLowerInvariant();
+
+    /// <summary>Reads one candidate file and builds its prompts; in catalog mode, maps its targets into the universe
+    /// (a missing target is a warning: it counts as a miss).</summary>
+    private static CandidateSet PrepareSet(string name, string candidatePath, ItemCatalog? universe, int? limit, ItemText itemMode, string modelDir,
+        string templateName, string modeName, string? catalogPath)
+    {
+        if (!File.Exists(candidatePath)) throw new ArgumentException($"--candidates {candidatePath}: file not found");
+        var file = CandidatePromptJson.Read(candidatePath, universe);
+        foreach (var w in file.Warnings.Take(5)) Console.Error.WriteLine($"warning: {w}");
+        if (file.Warnings.Count > 5) Console.Error.WriteLine($"warning: ... and {file.Warnings.Count - 5} more like these in {candidatePath}");
+        var examples = limit is { } n ? file.Examples.Take(n).ToList() : file.Examples;
         var promptCatalog = file.Catalog;
         var promptExamples = examples;
         if (itemMode != ItemText.Title)
         {
-            if (!ItemTokenizer.Exists(modelDir)) throw new ArgumentException($"--item-text {itemMode}: {modelDir} has no item tokens ({ItemTokenizer.FileName})");
             promptCatalog = CatalogJsonl.Read(Path.Combine(modelDir, CatalogJsonl.FileName));
             promptExamples = CandidateExamples.InCatalog(examples, file.Catalog, promptCatalog, candidatePath);
         }
         var builder = new PromptBuilder(promptCatalog, PromptTemplates.NamedOrFile(templateName), new PromptConfig { ItemText = itemMode });
         var questions = CandidateQuestions.From(builder, promptCatalog, promptExamples);
         var groundTo = universe ?? file.Catalog;
+        CandidateEvaluator.CatalogTargets? targets = null;
         if (modeName == "catalog")
         {
-            CandidateEvaluator.TargetsInCatalog(questions, groundTo); // fail before loading the model
-            Console.WriteLine($"catalog mode: grounding answers to {groundTo.Count} items of " +
+            targets = CandidateEvaluator.TargetsInCatalog(questions, groundTo);
+            if (targets.Warning(questions.Count, groundTo.Count) is { } warning) Console.Error.WriteLine($"warning: {candidatePath}: {warning}");
+            Console.WriteLine($"catalog mode ({name}): grounding answers to {groundTo.Count} items of " +
                 (catalogPath is null ? $"{Path.GetFileName(candidatePath)} (its titles; pass --catalog FILE for another universe)" : catalogPath));
         }
-        int batchSize = parse.GetValue(batch);
-        using var recommender = Recommenders.Load(modelDir, CommonOptions.ParseDevice(parse.GetValue(device)), settings);
-        {
-            if (recommender is LanguageModelRecommender text)
-            {
-                text.LengthNormalised = parse.GetValue(normalised);
-                if (parse.GetValue(fromHistory))
-                {
-                    if (text.Catalog is null) throw new ArgumentException($"--from-history: {modelDir} has no item tokens; a title LM ranks from its prompt");
-                    if (modeName != "rank") throw new ArgumentException($"--from-history applies to --mode rank (got --mode {modeName})");
-                    text.RankFromHistory = true;
-                }
-                text.BatchSize = batchSize;
-            }
-            var generation = new GenerationConfig { MaxNewTokens = 32, NumBeams = parse.GetValue(beams) };
-            var result = (modeName, recommender) switch
-            {
-                ("rank", _) => RecommenderEvaluator.Candidates(recommender, questions),
-                // Generation is a language model's capability; id-based recommenders rank.
-                ("generate", LanguageModelRecommender lm) => CandidateEvaluator.Generate(lm.Model, lm.Tokenizer, questions, generation, parse.GetValue(constrained), batchSize),
-                ("generate", _) => throw new ArgumentException($"--mode generate needs a language model; {modelDir} holds a {recommender.Name} model, which ranks (use --mode rank or catalog)"),
-                ("catalog", { Catalog: { } own }) => RecommenderEvaluator.Catalog(recommender,
-                    InCatalog(examples.Select(e => new SequenceExample(e.User, e.History, e.Target, 0)), file.Catalog, own, groundTo)),
-                ("catalog", LanguageModelRecommender lm) => CandidateEvaluator.GroundedCatalog(lm.Model, lm.Tokenizer, questions, new CatalogGrounder(groundTo), groundTo, generation, batchSize),
-                _ => throw new ArgumentException($"--mode must be rank, generate or catalog (got '{modeName}')"),
-            };
-            var evaluated = new JsonObject
-            {
-                ["model"] = Path.GetFullPath(modelDir),
-                ["candidates"] = Path.GetFullPath(candidatePath),
-                ["mode"] = modeName,
-                ["template"] = templateName,
-                ["limit"] = parse.GetValue(limit),
-                ["questions"] = questions.Count,
-                ["questions_in_file"] = file.Examples.Count,
-                ["batch_size"] = batchSize,
-            };
-            if (modeName != "rank") evaluated["beams"] = parse.GetValue(beams);
-            if (modeName == "generate") evaluated["constrained"] = parse.GetValue(constrained);
-            if (modeName == "rank" && recommender is LanguageModelRecommender) evaluated["length_normalised"] = parse.GetValue(normalised);
-            if (modeName == "rank" && recommender is LanguageModelRecommender { RankFromHistory: true }) evaluated["from_history"] = true;
-            evaluated["model_type"] = recommender.Name;
-            if (modeName == "catalog" && recommender.Catalog is { } ranked)
-            {
-                evaluated["catalog"] = Path.GetFullPath(modelDir);
-                evaluated["catalog_items"] = ranked.Count;
-                evaluated["exclude_history"] = true;
-            }
-            else if (modeName == "catalog")
-            {
-                evaluated["catalog"] = catalogPath is null ? null : Path.GetFullPath(catalogPath);
-                evaluated["catalog_items"] = groundTo.Count;
-            }
-            Print(result.WithEvaluated(evaluated), parse.GetValue(output));
-        }
-        return 0;
+        return new CandidateSet(name, candidatePath, file, examples, questions, groundTo, targets);
     }
 }

@@ -48,35 +48,46 @@ public static class CandidateEvaluator
     }
 
     /// <summary>
-    /// Open generation grounded to the full catalog (as BIGRec/CausalDPO evaluate): the free answer is mapped to catalog
-    /// items by exact title, then by title similarity, giving a ranking of the whole catalog; <c>hr1</c> (HR@1 over the
-    /// catalog), <c>valid_ratio</c> (answers naming a catalog item exactly), HR@K, NDCG@K and MRR against the true item
-    /// (see <see cref="GenerationMetrics.FullCatalog"/>). <paramref name="catalog"/> is the ranking universe the
-    /// <paramref name="grounder"/> was built on (e.g. CausalDPO's <c>ood_id2name.txt</c>); every target must be in it.
+    /// Open generation grounded to the full catalog (as BIGRec/CausalDPO evaluate): the whole free answer is mapped to
+    /// catalog items by exact title, then by title similarity (the <paramref name="grounder"/>'s), giving a ranking of
+    /// the whole catalog; <c>hr1</c> (HR@1 over the catalog), <c>valid_ratio</c> (answers naming a catalog item
+    /// exactly), HR@K, NDCG@K, MRR and ORRatio@K against the true item (see <see cref="GenerationMetrics.FullCatalog"/>:
+    /// a target missing from the universe is a miss). <paramref name="catalog"/> is the ranking universe the grounder
+    /// was built on (e.g. CausalDPO's <c>ood_id2name.txt</c>).
     /// </summary>
     public static EvaluationResult GroundedCatalog(LanguageModel lm, ITokenizer tokenizer, IReadOnlyList<CandidateQuestion> questions,
         CatalogGrounder grounder, Data.ItemCatalog catalog, GenerationConfig? generation = null, int batchSize = 16, IReadOnlyList<int>? ks = null)
     {
         var targets = TargetsInCatalog(questions, catalog);
         var answers = GenerateAnswers(lm, tokenizer, questions, generation, constrained: false, batchSize, 1024);
-        return GenerationMetrics.FullCatalog(answers, targets, grounder, ks ?? [1, 5, 10, 20]).WithPrefix(Metrics.CatalogPrefix);
+        return GenerationMetrics.FullCatalog(answers, targets.Ids, grounder, ks ?? [1, 5, 10, 20]).WithPrefix(Metrics.CatalogPrefix);
     }
 
-    /// <summary>Each question's target as an id of <paramref name="catalog"/> (exact title); an error naming how many
-    /// targets are missing (and the first few) when any is, since a target outside the ranking universe can never be hit.</summary>
-    public static IReadOnlyList<int> TargetsInCatalog(IReadOnlyList<CandidateQuestion> questions, Data.ItemCatalog catalog)
+    /// <summary>Targets of candidate questions in a ranking universe: ids of it, −1 where a target title is not in it.</summary>
+    public sealed record CatalogTargets(IReadOnlyList<int> Ids, IReadOnlyList<string> Missing)
     {
-        var targets = new List<int>(questions.Count);
+        /// <summary>A one-line account of the missing targets (null when none is).</summary>
+        public string? Warning(int total, int catalogItems) => Missing.Count == 0 ? null
+            : $"{Missing.Count} of {total} target titles are not in the catalog of {catalogItems} items " +
+              $"(e.g. {string.Join(", ", Missing.Distinct().Take(3).Select(t => $"'{t}'"))}); they count as misses in HR/NDCG/MRR, " +
+              "which divide by all samples as CausalDPO's do, and are left out of ORRatio";
+    }
+
+    /// <summary>Each question's target as an id of <paramref name="catalog"/> (exact title), −1 where it is not in it;
+    /// an error when no target at all is (surely the wrong universe).</summary>
+    public static CatalogTargets TargetsInCatalog(IReadOnlyList<CandidateQuestion> questions, Data.ItemCatalog catalog)
+    {
+        var ids = new int[questions.Count];
         var missing = new List<string>();
-        foreach (var q in questions)
+        for (int i = 0; i < ids.Length; i++)
         {
-            if (catalog.TryGetByTitle(q.Target, out var id)) targets.Add(id);
-            else missing.Add(q.Target);
+            if (catalog.TryGetByTitle(questions[i].Target, out var id)) ids[i] = id;
+            else { ids[i] = -1; missing.Add(questions[i].Target); }
         }
-        if (missing.Count > 0)
-            throw new ArgumentException($"{missing.Count} of {questions.Count} target titles are not in the catalog of {catalog.Count} items " +
-                $"(e.g. {string.Join(", ", missing.Distinct().Take(3).Select(t => $"'{t}'"))}); a catalog-mode universe must contain every target");
-        return targets;
+        if (questions.Count > 0 && missing.Count == questions.Count)
+            throw new ArgumentException($"none of the {questions.Count} target titles is in the catalog of {catalog.Count} items " +
+                $"(e.g. {string.Join(", ", missing.Distinct().Take(3).Select(t => $"'{t}'"))}); is it the catalog of these candidates?");
+        return new CatalogTargets(ids, missing);
     }
 
     private static void CheckBatchSize(int batchSize)

@@ -40,12 +40,14 @@ public static class GenerationMetrics
         }, details);
     }
 
-    /// <summary><c>hr1</c>, <c>valid_ratio</c>, then HR@K, NDCG@K, MRR over the whole catalog: each answer is grounded
-    /// to a score per item (exact title first, then similarity) and the target item's rank is taken, with
-    /// <paramref name="histories"/> (optional) excluded from the ranking as in sequential recommenders' full-ranking
-    /// protocol. <c>hr1</c> = share of targets ranked first (HR@1 over the catalog); <c>valid_ratio</c> = share of
-    /// answers that name a catalog item exactly (normalised title, <see cref="CatalogGrounder.ExactMatches"/>); the
-    /// rest were grounded by similarity only.</summary>
+    /// <summary><c>hr1</c>, <c>valid_ratio</c>, then HR@K, NDCG@K, MRR and ORRatio@K over the whole catalog: each
+    /// whole answer (never cut at a comma or full stop: "Lion King, The" is one title) is grounded to a score per item
+    /// (exact title first, then similarity) and the target item's rank is taken, with <paramref name="histories"/>
+    /// (optional) excluded from the ranking as in sequential recommenders' full-ranking protocol. <c>hr1</c> = share
+    /// of targets ranked first (HR@1 over the catalog); <c>valid_ratio</c> = share of answers that name a catalog item
+    /// exactly (normalised title, <see cref="CatalogGrounder.ExactMatches"/>); the rest were grounded by similarity only.
+    /// A target of −1 is not in the ranking universe: it counts as a miss in every rank metric, whose denominator is
+    /// all answers (as CausalDPO's HR/NDCG), and its list is left out of ORRatio@K, whose N counts the found targets.</summary>
     public static EvaluationResult FullCatalog(IReadOnlyList<string> answers, IReadOnlyList<int> targetItems, CatalogGrounder grounder,
         IReadOnlyList<int> ks, IReadOnlyList<IReadOnlyList<int>>? histories = null, bool keepDetails = false, int batchSize = 256)
     {
@@ -54,32 +56,54 @@ public static class GenerationMetrics
         if (histories is not null && histories.Count != answers.Count)
             throw new ArgumentException($"{histories.Count} histories for {answers.Count} answers", nameof(histories));
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be ≥ 1");
-        // Batches bound the [batch, catalog] score matrix; ranks are gathered and the metrics computed once.
-        var ranks = new List<long>(answers.Count);
-        for (int start = 0; start < answers.Count; start += batchSize)
+        int topK = ks.Count == 0 ? 1 : ks.Max();
+        // Batches bound the [batch, catalog] score matrix; ranks and top-K ids are gathered and the metrics computed once.
+        var ranks = new List<double>(answers.Count);
+        var tops = new List<Tensor>();
+        try
         {
-            using var scope = NewDisposeScope();
-            int count = Math.Min(batchSize, answers.Count - start);
-            var scores = grounder.Scores(answers.Skip(start).Take(count).ToList());
-            var targets = tensor(targetItems.Skip(start).Take(count).Select(t => (long)t).ToArray());
-            var r = histories is null
-                ? Metrics.Ranks(scores, targets, TieBreak.Pessimistic)
-                : Metrics.Ranks(scores, targets, histories.Skip(start).Take(count).ToList(), TieBreak.Pessimistic);
-            ranks.AddRange(r.data<long>().ToArray());
+            for (int start = 0; start < answers.Count; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                int count = Math.Min(batchSize, answers.Count - start);
+                var scores = grounder.Scores(answers.Skip(start).Take(count).ToList());
+                var batchTargets = targetItems.Skip(start).Take(count).ToArray();
+                var found = Enumerable.Range(0, count).Where(i => batchTargets[i] >= 0).Select(i => (long)i).ToArray();
+                if (found.Length < count) scores = scores.index_select(0, tensor(found));
+                var targets = tensor(found.Select(i => (long)batchTargets[i]).ToArray());
+                var batchHistories = histories?.Skip(start).Take(count).ToList();
+                var foundHistories = batchHistories is null ? null : found.Select(i => batchHistories[(int)i]).ToList();
+                var r = foundHistories is null
+                    ? Metrics.Ranks(scores, targets, TieBreak.Pessimistic)
+                    : Metrics.Ranks(scores, targets, foundHistories, TieBreak.Pessimistic);
+                var foundRanks = r.data<long>().ToArray();
+                for (int i = 0, f = 0; i < count; i++)
+                    ranks.Add(f < found.Length && found[f] == i ? foundRanks[f++] : double.PositiveInfinity);
+                var shown = foundHistories is null ? scores
+                    : scores.masked_fill(Models.RecommenderExtensions.ItemMask(foundHistories, (int)scores.shape[1]), float.NegativeInfinity);
+                tops.Add(GroupFairness.TopIds(shown, topK).MoveToOuterDisposeScope());
+            }
+            using var top = tops.Count == 0 ? zeros(0, 1, dtype: ScalarType.Int64) : cat(tops, 0);
+            var exposure = Metrics.OverRecommendation(top, ks);
+            using var rankTensor = tensor(ranks.ToArray());
+            var result = Metrics.FromRanks(rankTensor, ks, keepDetails);
+            var valid = answers.Select(a => grounder.ExactMatches(a).Count > 0).ToArray();
+            int n = answers.Count;
+            var metrics = new List<KeyValuePair<string, double>>
+            {
+                new(Metrics.HitRatioAt1Key, n == 0 ? 0 : (double)ranks.Count(r => r == 1) / n),
+                new(Metrics.ValidRatioKey, n == 0 ? 0 : (double)valid.Count(v => v) / n),
+            };
+            metrics.AddRange(result.Metrics);
+            metrics.AddRange(exposure.Metrics);
+            var details = keepDetails && result.Details is not null
+                ? result.Details.Select((d, i) => d with { Target = targetItems[i] >= 0 ? targetItems[i] : null, Answer = answers[i], Valid = valid[i] }).ToList()
+                : null;
+            return new EvaluationResult(result.N, metrics, details);
         }
-        using var rankTensor = tensor(ranks.ToArray());
-        var result = Metrics.FromRanks(rankTensor, ks, keepDetails);
-        var valid = answers.Select(a => grounder.ExactMatches(a).Count > 0).ToArray();
-        int n = answers.Count;
-        var metrics = new List<KeyValuePair<string, double>>
+        finally
         {
-            new(Metrics.HitRatioAt1Key, n == 0 ? 0 : (double)ranks.Count(r => r == 1) / n),
-            new(Metrics.ValidRatioKey, n == 0 ? 0 : (double)valid.Count(v => v) / n),
-        };
-        metrics.AddRange(result.Metrics);
-        var details = keepDetails && result.Details is not null
-            ? result.Details.Select((d, i) => d with { Target = targetItems[i], Answer = answers[i], Valid = valid[i] }).ToList()
-            : null;
-        return new EvaluationResult(result.N, metrics, details);
+            foreach (var t in tops) t.Dispose();
+        }
     }
 }

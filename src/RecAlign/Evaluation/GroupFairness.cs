@@ -70,12 +70,16 @@ public static class GroupFairness
 
     /// <summary>The top <paramref name="k"/> columns of each row of <paramref name="scores"/> [Q, C] as item ids
     /// (<paramref name="columnItems"/> [Q, C] maps columns to items; null: column = item id), −1 where the score is
-    /// −∞ (padding, masked history), so a short list stays short. NaN ranks last, as in <see cref="Metrics.Ranks(Tensor, Tensor, TieBreak, Tensor?)"/>.</summary>
+    /// −∞ (padding, masked history), so a short list stays short. NaN ranks last, as in <see cref="Metrics.Ranks(Tensor, Tensor, TieBreak, Tensor?)"/>;
+    /// equal scores keep column order (a stable sort, as <see cref="Inference.CatalogGrounder.Ground(IReadOnlyList{string}, int, IReadOnlyList{IReadOnlyList{int}}?)"/>):
+    /// topk's tie order is unspecified, and exposure counts (ORRatio, coverage) must not depend on it.</summary>
     public static Tensor TopIds(Tensor scores, int k, Tensor? columnItems = null)
     {
         using var scope = NewDisposeScope();
         k = (int)Math.Min(k, scores.shape[1]);
-        var (values, index) = scores.nan_to_num(nan: double.NegativeInfinity, posinf: double.PositiveInfinity, neginf: double.NegativeInfinity).topk(k, dim: 1);
+        var (sorted, order) = scores.nan_to_num(nan: double.NegativeInfinity, posinf: double.PositiveInfinity, neginf: double.NegativeInfinity).sort(dim: 1, descending: true, stable: true);
+        var values = sorted.narrow(1, 0, k);
+        var index = order.narrow(1, 0, k);
         var ids = columnItems is null ? index : columnItems.to_type(ScalarType.Int64).gather(1, index);
         return ids.masked_fill(values.isneginf(), -1).MoveToOuterDisposeScope();
     }

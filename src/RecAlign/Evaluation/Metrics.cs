@@ -22,6 +22,7 @@ public enum TieBreak
 /// <item><c>hr@k</c>, <c>ndcg@k</c>, <c>mrr@k</c>, <c>mrr</c>: ranking metrics with a single relevant item:
 /// HR@K = [rank ≤ K], NDCG@K = [rank ≤ K]/log2(rank+1), MRR = 1/rank, MRR@K = [rank ≤ K]/rank, averaged over examples.
 /// Ranks are 1-based; an item missing from a ranked list has rank ∞ and scores 0 on every metric.</item>
+/// <item><c>orratio@k</c>: CausalDPO's over-recommendation ratio of top-K lists (<see cref="OverRecommendation"/>).</item>
 /// </list>
 /// </summary>
 public static class Metrics
@@ -37,6 +38,42 @@ public static class Metrics
     public static string HitRatioKey(int k) => $"hr@{k}";
     public static string NdcgKey(int k) => $"ndcg@{k}";
     public static string MrrKeyAt(int k) => $"mrr@{k}";
+    public static string OverRecommendationKey(int k) => $"orratio@{k}";
+
+    /// <summary>Items whose exposure <see cref="OverRecommendation"/> sums (CausalDPO's choice).</summary>
+    public const int OverRecommendedItems = 3;
+
+    /// <summary>
+    /// ORRatio@K (CausalDPO, lower is better): top-K appearances of the 3 most-recommended items divided by K·N, over
+    /// the N lists in <paramref name="top"/> (int64 [N, K'] item ids, best first, −1 for an empty slot; K &gt; K' uses
+    /// the whole lists): N users all shown the same ten items give ORRatio@10 = 3N/(10N) = 0.3, its maximum at K = 10;
+    /// lists spread evenly over I items approach 3/I. Counts restart for every K (the released evaluate.py kept one counter across K = 10 and 20,
+    /// which halved ORRatio@20); callers pass the lists of samples whose target is in the ranking universe, as N is
+    /// defined there.
+    /// </summary>
+    public static EvaluationResult OverRecommendation(Tensor top, IReadOnlyList<int> ks)
+    {
+        if (top.dim() != 2) throw new ArgumentException($"top must be [N, K], got shape [{string.Join(", ", top.shape)}]", nameof(top));
+        foreach (var k in ks)
+            if (k <= 0) throw new ArgumentException($"every K must be positive, got {k}", nameof(ks));
+        using var scope = NewDisposeScope();
+        long n = top.shape[0];
+        var ids = top.to_type(int64).cpu();
+        var metrics = new OrderedDictionary<string, double>();
+        foreach (var k in ks.Distinct().Order())
+        {
+            var shown = ids.narrow(1, 0, Math.Min(k, ids.shape[1])).reshape(-1);
+            shown = shown.index_select(0, shown.ge(0).nonzero().squeeze(1));
+            double value = 0;
+            if (n > 0 && shown.numel() > 0)
+            {
+                var counts = shown.bincount(null);
+                value = counts.topk((int)Math.Min(OverRecommendedItems, counts.shape[0])).values.sum().item<long>() / ((double)k * n);
+            }
+            metrics[OverRecommendationKey(k)] = value;
+        }
+        return new EvaluationResult((int)n, metrics);
+    }
 
     /// <summary>Fraction of examples whose matched item equals the target (unmatched answers are misses).</summary>
     public static double HitRatioAt1(IReadOnlyList<int?> matched, IReadOnlyList<int> targets)

@@ -37,7 +37,8 @@ public static class RecommenderEvaluator
     }
 
     /// <summary>
-    /// Full-catalog metrics (<c>catalog_hr@K</c>, <c>catalog_ndcg@K</c>, <c>catalog_mrr@K</c>, <c>catalog_mrr</c>) of next items <paramref name="examples"/> (ids of the recommender's catalog): every item
+    /// Full-catalog metrics (<c>catalog_hr@K</c>, <c>catalog_ndcg@K</c>, <c>catalog_mrr@K</c>, <c>catalog_mrr</c>, and
+    /// <c>catalog_orratio@K</c> of the users' top K) of next items <paramref name="examples"/> (ids of the recommender's catalog): every item
     /// ranked, the history's items excluded (<paramref name="excludeHistory"/>; the target itself never is).
     /// </summary>
     /// <param name="groups">Also the item-side fairness (<see cref="GroupFairness"/>, <c>catalog_mgu@K</c>...) of each
@@ -67,7 +68,9 @@ public static class RecommenderEvaluator
         IReadOnlyList<int>? ks, bool excludeHistory, int batchSize, ItemGroups? groups)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be ≥ 1");
-        int topK = GroupFairness.DefaultKs.Max();
+        ks ??= CatalogKs;
+        // Each user's top K (history masked as the ranks are) feeds ORRatio@K for every K, and fairness when grouped.
+        int topK = Math.Max(ks.Count == 0 ? 1 : ks.Max(), groups is null ? 1 : GroupFairness.DefaultKs.Max());
         var ranks = new List<Tensor>();
         var tops = new List<Tensor>();
         try
@@ -83,19 +86,15 @@ public static class RecommenderEvaluator
                 var targets = tensor(batch.Select(e => (long)e.Target).ToArray());
                 var r = excludeHistory ? Metrics.Ranks(scores, targets, histories) : Metrics.Ranks(scores, targets);
                 ranks.Add(r.MoveToOuterDisposeScope());
-                if (groups is not null)
-                {
-                    var shown = excludeHistory ? scores.masked_fill(RecommenderExtensions.ItemMask(histories, catalogCount), float.NegativeInfinity) : scores;
-                    tops.Add(GroupFairness.TopIds(shown, topK).MoveToOuterDisposeScope());
-                }
+                var shown = excludeHistory ? scores.masked_fill(RecommenderExtensions.ItemMask(histories, catalogCount), float.NegativeInfinity) : scores;
+                tops.Add(GroupFairness.TopIds(shown, topK).MoveToOuterDisposeScope());
             }
             using var all = ranks.Count == 0 ? zeros(0, dtype: ScalarType.Int64) : cat(ranks, 0);
-            var result = Metrics.FromRanks(all, ks ?? CatalogKs);
+            var result = Metrics.FromRanks(all, ks);
+            using var top = tops.Count == 0 ? zeros(0, topK, dtype: ScalarType.Int64) : cat(tops, 0);
+            result = result.Merge(Metrics.OverRecommendation(top, ks));
             if (groups is not null)
-            {
-                using var top = tops.Count == 0 ? zeros(0, topK, dtype: ScalarType.Int64) : cat(tops, 0);
                 result = result.Merge(GroupFairness.FromTopK(top, examples.Select(e => e.History).ToList(), groups));
-            }
             return result.WithPrefix(Metrics.CatalogPrefix);
         }
         finally

@@ -19,15 +19,19 @@ public interface ITextEmbedder
     Tensor Embed(IReadOnlyList<string> texts);
 }
 
-/// <summary>Cosine similarity between embeddings from an <see cref="ITextEmbedder"/>; titles are embedded once.</summary>
+/// <summary>Cosine similarity between embeddings from an <see cref="ITextEmbedder"/>; titles are embedded once and
+/// kept in memory, so each batch of queries costs one embedding call and one [Q, D] × [D, N] product.</summary>
 public sealed class EmbeddingSimilarity : ITitleSimilarity, IDisposable
 {
     private readonly ITextEmbedder _embedder;
+    private readonly bool _ownsEmbedder;
     private readonly Tensor _titles; // [N, D], unit rows
 
-    public EmbeddingSimilarity(ITextEmbedder embedder, IReadOnlyList<string> titles)
+    /// <param name="ownsEmbedder">Dispose the embedder (when disposable) with this similarity.</param>
+    public EmbeddingSimilarity(ITextEmbedder embedder, IReadOnlyList<string> titles, bool ownsEmbedder = false)
     {
         _embedder = embedder;
+        _ownsEmbedder = ownsEmbedder;
         using var scope = NewDisposeScope();
         _titles = nn.functional.normalize(embedder.Embed(titles).to_type(float32), p: 2, dim: 1).DetachFromDisposeScope();
         Count = titles.Count;
@@ -42,7 +46,62 @@ public sealed class EmbeddingSimilarity : ITitleSimilarity, IDisposable
         return q.matmul(_titles.t()).cpu().MoveToOuterDisposeScope();
     }
 
-    public void Dispose() => _titles.Dispose();
+    public void Dispose()
+    {
+        _titles.Dispose();
+        if (_ownsEmbedder && _embedder is IDisposable d) d.Dispose();
+    }
+}
+
+/// <summary>No similarity at all (every score 0): with <see cref="CatalogGrounder"/>, only answers naming a title
+/// exactly rank it; any other answer leaves the target tied with the whole catalog, which pessimistic ties rank last.</summary>
+public sealed class NoSimilarity(int count) : ITitleSimilarity
+{
+    public int Count { get; } = count;
+
+    public Tensor Scores(IReadOnlyList<string> queries) => zeros(queries.Count, Count);
+}
+
+/// <summary>How catalog mode grounds a free answer once no title matches it exactly.</summary>
+public enum Grounding
+{
+    /// <summary>Exact (normalised) title matches only (<see cref="NoSimilarity"/>).</summary>
+    Exact,
+    /// <summary>Cosine of MiniLM sentence embeddings (<see cref="MiniLmEmbedder"/>), as CausalDPO grounds.</summary>
+    MiniLm,
+    /// <summary>Character 3-gram TF-IDF cosine (<see cref="CharNGramTfIdf"/>): no model.</summary>
+    TfIdf,
+    /// <summary>Cosine of the evaluated language model's own mean-pooled hidden states (<see cref="LanguageModelEmbedder"/>), as BIGRec.</summary>
+    Lm,
+}
+
+/// <summary>Builds the <see cref="ITitleSimilarity"/> a <see cref="Grounding"/> names over a list of titles.</summary>
+public static class TitleSimilarities
+{
+    /// <summary>The similarity, and the grounding actually used: the default MiniLM falls back to TF-IDF, with the
+    /// exact load error in <paramref name="fallbackReason"/>, when ONNX Runtime cannot run here; an explicit request
+    /// (<paramref name="required"/>) throws instead.</summary>
+    public static ITitleSimilarity Create(Grounding grounding, IReadOnlyList<string> titles, out Grounding used, out string? fallbackReason,
+        bool required = false, int threads = 1, ITextEmbedder? languageModel = null)
+    {
+        fallbackReason = null;
+        used = grounding;
+        switch (grounding)
+        {
+            case Grounding.Exact: return new NoSimilarity(titles.Count);
+            case Grounding.TfIdf: return new CharNGramTfIdf(titles, 3);
+            case Grounding.Lm:
+                return new EmbeddingSimilarity(languageModel ?? throw new ArgumentException("grounding 'lm' needs a language model to embed with"), titles);
+            case Grounding.MiniLm:
+                var embedder = MiniLmEmbedder.TryCreate(threads, out var error);
+                if (embedder is not null) return new EmbeddingSimilarity(embedder, titles, ownsEmbedder: true);
+                if (required) throw new InvalidOperationException($"MiniLM grounding cannot run here: {error}");
+                fallbackReason = error;
+                used = Grounding.TfIdf;
+                return new CharNGramTfIdf(titles, 3);
+            default: throw new ArgumentOutOfRangeException(nameof(grounding), grounding, null);
+        }
+    }
 }
 
 /// <summary>

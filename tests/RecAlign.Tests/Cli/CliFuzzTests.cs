@@ -102,7 +102,7 @@ public sealed class CliFuzzTests
     /// <summary>A valid compact-vocabulary model directory (shared, read-only) for tests that need one.</summary>
     internal static string BaseLm => Path.Combine(BaseRoot.Value, "lm");
     private static string BaseHf => Path.Combine(BaseRoot.Value, "hf");
-    private static string BaseDataset => Path.Combine(BaseRoot.Value, "dataset");
+    internal static string BaseDataset => Path.Combine(BaseRoot.Value, "dataset");
 
     // ---- mutations of a text file ----------------------------------------------------------------------------------
 

@@ -39,10 +39,29 @@ public class CatalogEvaluationTests
             new CandidateQuestion("p", ["Heat (1995)", "Alien (1979)"], 1),
             new CandidateQuestion("p", ["Casino (1995)", "Heat (1995)"], 0),
         };
-        var e = Assert.Throws<ArgumentException>(() => CandidateEvaluator.TargetsInCatalog(questions, Movies()));
-        Assert.Contains("1 of 3 target titles", e.Message);
-        Assert.Contains("'Alien (1979)'", e.Message);
-        Assert.Equal([0, 3], CandidateEvaluator.TargetsInCatalog([questions[0], questions[2]], Movies()));
+        // A missing target is −1 (a miss, as CausalDPO counts it) and named in the warning; none found is an error.
+        var targets = CandidateEvaluator.TargetsInCatalog(questions, Movies());
+        Assert.Equal([0, -1, 3], targets.Ids);
+        Assert.Contains("1 of 3 target titles", targets.Warning(3, 4));
+        Assert.Contains("'Alien (1979)'", targets.Warning(3, 4));
+        Assert.Null(CandidateEvaluator.TargetsInCatalog([questions[0], questions[2]], Movies()).Warning(2, 4));
+        var e = Assert.Throws<ArgumentException>(() => CandidateEvaluator.TargetsInCatalog([questions[1]], Movies()));
+        Assert.Contains("none of the 1 target titles", e.Message);
+    }
+
+    [Fact]
+    public void FullCatalog_MissingTargetsAreMissesOverAllSamples_AndLeftOutOfOrRatio()
+    {
+        var grounder = new CatalogGrounder(Movies(), new NoSimilarity(4));
+        // Exact answers: Heat → rank 1 (hit), a missing target (−1), Casino → rank 1 (hit), Toy Story for target 2 → miss.
+        string[] answers = ["Heat (1995)", "Heat (1995)", "Casino (1995)", "Toy Story (1995)"];
+        var r = GenerationMetrics.FullCatalog(answers, [0, -1, 3, 2], grounder, [1, 2]);
+        Assert.Equal(2.0 / 4, r["hr@1"], 1e-12); // divided by all four samples, the missing one a miss
+        Assert.Equal(2.0 / 4, r["hr1"], 1e-12);
+        // ORRatio@1 over the 3 found samples' top-1 lists: items 0, 3, 1 once each → 3 / (1·3) = 1.
+        Assert.Equal(1.0, r["orratio@1"], 1e-12);
+        // Top 2 (ties keep id order): [0,1], [3,0], [1,0] → counts 0:3, 1:2, 3:1 → 6 / (2·3) = 1.
+        Assert.Equal(1.0, r["orratio@2"], 1e-12);
     }
 
     [Fact]
@@ -72,7 +91,7 @@ public class CatalogEvaluationTests
         Assert.Equal(4, file.Catalog.Count); // the history title is appended for the prompt...
         Assert.Equal(1, file.Examples[0].Target); // ...and universe ids are unchanged
         var q = new CandidateQuestion("p", ["Casino (1995)", "Heat (1995)"], 0);
-        Assert.Equal([1], CandidateEvaluator.TargetsInCatalog([q], universe));
+        Assert.Equal([1], CandidateEvaluator.TargetsInCatalog([q], universe).Ids);
     }
 
     [Fact]

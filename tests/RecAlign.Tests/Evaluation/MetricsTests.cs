@@ -14,6 +14,31 @@ public class MetricsTests
     private static Tensor Targets() => tensor(new long[] { 2, 0, 0 });
 
     [Fact]
+    public void OverRecommendationRatio_WorkedExample()
+    {
+        // Four users' top-3 lists over six items.
+        using var top = tensor(new long[,] { { 0, 1, 2 }, { 0, 1, 3 }, { 0, 2, 4 }, { 5, 1, 0 } });
+        var r = Metrics.OverRecommendation(top, [1, 2, 3, 5]);
+        Assert.Equal(4, r.N);
+        // K=1: items 0,0,0,5 → the three most shown cover all 4 slots → 4/(1·4).
+        Assert.Equal(1.0, r["orratio@1"], Tol);
+        // K=2: counts 0:3, 1:3, 2:1, 5:1 → 3+3+1 = 7 of 2·4 slots.
+        Assert.Equal(7 / 8.0, r["orratio@2"], Tol);
+        // K=3: counts 0:4, 1:3, 2:2, 3:1, 4:1, 5:1 → 4+3+2 = 9 of 12.
+        Assert.Equal(9 / 12.0, r["orratio@3"], Tol);
+        // K beyond the lists: the whole lists, still divided by K·N (as evaluate.py's K·total).
+        Assert.Equal(9 / 20.0, r["orratio@5"], Tol);
+        // Each K counts afresh: the released code's one counter across K = 10 and 20 is not reproduced.
+        Assert.Equal(r["orratio@3"], Metrics.OverRecommendation(top, [3])["orratio@3"], Tol);
+        // Empty slots (−1) are not items; no lists → 0.
+        using var shortList = tensor(new long[,] { { 0, -1 } });
+        Assert.Equal(0.5, Metrics.OverRecommendation(shortList, [2])["orratio@2"], Tol);
+        using var none = zeros(0, 3, dtype: int64);
+        Assert.Equal(0.0, Metrics.OverRecommendation(none, [10])["orratio@10"]);
+        Assert.Throws<ArgumentException>(() => Metrics.OverRecommendation(top, [0]));
+    }
+
+    [Fact]
     public void RanksArePessimisticByDefault()
     {
         using var s = Scores();

@@ -40,6 +40,19 @@ public class RecommenderEvaluatorTests
     }
 
     [Fact]
+    public void CatalogReportsOverRecommendationOfTheMaskedTopK()
+    {
+        // Users' top 2 after masking: user 0 (history {0}) → [1, 2]; user 1 → [0, 1]; user 2 (history {1}) → [0, 2].
+        using var r = new Fixed(new float[,] { { .9f, .8f, .7f, .6f, .5f }, { .9f, .8f, .7f, .6f, .5f }, { .9f, .8f, .7f, .6f, .5f }, { .9f, .8f, .7f, .6f, .5f } });
+        var examples = new[] { new SequenceExample(0, [0], 3, 0), new SequenceExample(1, [], 3, 0), new SequenceExample(2, [1], 3, 0) };
+        var m = RecommenderEvaluator.Catalog(r, examples, [1, 2]).Metrics;
+        Assert.Equal(3 / 3.0, m["catalog_orratio@1"], 1e-9); // 1, 0, 0: items 0 and 1 fill all three slots
+        Assert.Equal(6 / 6.0, m["catalog_orratio@2"], 1e-9); // 1:2, 2:2, 0:2 → three items, all six slots
+        var wide = RecommenderEvaluator.Catalog(r, [.. examples, new SequenceExample(3, [0, 1, 2], 3, 0)], [2]).Metrics;
+        Assert.Equal(6 / 8.0, wide["catalog_orratio@2"], 1e-9); // user 3 sees [3, 4]: counts 2,2,2,1,1 → 6 of 8
+    }
+
+    [Fact]
     public void TopKSkipsTheHistoryAndReturnsBestFirst()
     {
         using var r = new Fixed(new float[,] { { .9f, .8f, .7f, .6f, .5f } });

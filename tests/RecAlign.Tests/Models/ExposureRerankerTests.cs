@@ -86,7 +86,7 @@ public class ExposureRerankerTests
             for (int b = 0; b < histories.Count; b++)
             {
                 for (int i = 0; i < 12; i++) s[b * 12 + i] = i;
-                s[b * 12 + (histories[b][^1] + 1) % 12] += 6;
+                s[b * 12 + (histories[b][^1] + 1) % 12] += 5.5f; // no ties: a niche next item (≤ 10.5) stays below item 11
             }
             return tensor(s, [histories.Count, 12]);
         }

@@ -85,17 +85,26 @@ public static class ContinuationScorer
         using var expanded = cache.Select(owner);
         var ids = tensor(contIds, [n, contLen], device: device);
         var mask = tensor(contMask, [n, contLen], device: device);
-        var contHidden = lm.Hidden(ids, mask, expanded);
-
-        // Position j of a continuation is predicted from the hidden state before it.
+        // Position j of a continuation is predicted from the hidden state before it, so its last token is never fed:
+        // prompt + continuation − 1 positions, as Check allows (feeding it overran max_position_embeddings by one).
         var lastPrompt = promptHidden.select(1, promptLen - 1).index_select(0, owner).unsqueeze(1);   // [N, 1, D]
-        var predictors = contLen > 1 ? cat([lastPrompt, contHidden.narrow(1, 0, contLen - 1)], 1) : lastPrompt;
+        // Pooled response states need every token's state, the last one's too: then the whole continuation is fed.
+        Tensor? contHidden = null;
+        if (poolStates)
+        {
+            int longest = Enumerable.Range(0, n).Max(i => prompts[(int)owners[i]].Length + flat[i].Length);
+            if (longest > lm.Config.MaxPositionEmbeddings)
+                throw new ArgumentException($"pooled response states need prompt + response within max_position_embeddings ({lm.Config.MaxPositionEmbeddings}); the longest pair has {longest} tokens (shorten the prompt: max_prompt_tokens)");
+            contHidden = lm.Hidden(ids, mask, expanded);
+        }
+        var predictors = contLen == 1 ? lastPrompt
+            : cat([lastPrompt, contHidden?.narrow(1, 0, contLen - 1) ?? lm.Hidden(ids.narrow(1, 0, contLen - 1), mask.narrow(1, 0, contLen - 1), expanded)], 1);
         var valid = mask.reshape(-1).nonzero().squeeze(1);
         var tokenLogp = TargetLogProbs(lm, predictors.reshape(n * contLen, -1).index_select(0, valid), ids.reshape(-1).index_select(0, valid), maxLogitElements);
         var row = valid.div(contLen, rounding_mode: RoundingMode.floor);
         var sums = zeros(n, ScalarType.Float32, device: device).index_add(0, row, tokenLogp, 1.0);
         var lengths = mask.sum(1);
-        var states = poolStates ? MaskedMean(contHidden, mask).MoveToOuterDisposeScope() : null;
+        var states = contHidden is null ? null : MaskedMean(contHidden, mask).MoveToOuterDisposeScope();
         return new ContinuationLogProbs(sums.MoveToOuterDisposeScope(), lengths.MoveToOuterDisposeScope(), owner.MoveToOuterDisposeScope(), states);
     }
 
