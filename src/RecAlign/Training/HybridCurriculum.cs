@@ -36,6 +36,6 @@ public sealed class HybridCurriculum(HybridSchedule schedule, long totalBatches,
     {
         long tau = Batches++;
         double p = Probability(tau);
-        return p >= 1 || (p > 0 && new Pcg32(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)tau)).NextDouble() < p);
+        return p >= 1 || (p > 0 && SplitMix64.Uniform((ulong)seed, (ulong)tau) < p);
     }
 }

@@ -36,6 +36,13 @@ public class PipelineConfigTests
         var badLr = new PipelineConfig();
         badLr = badLr with { Sft = badLr.Sft with { Training = badLr.Sft.Training with { BatchSize = 0 } } };
         Assert.Contains("pipeline.sft.training: batch_size", Assert.Throws<ArgumentException>(() => badLr.Validate()).Message);
+        // Hybrid item embeddings: an sft method, from an enabled sequential method before it, on item tokens.
+        string Hybrid(params string[] set) => Assert.Throws<ArgumentException>(() => RecAlign.Configuration.ConfigLoader.Load(new PipelineConfig(), null, set).Validate()).Message;
+        Assert.Contains("methods.sdpo.hybrid", Hybrid("methods.sdpo.hybrid=sasrec"));
+        Assert.Contains("enabled sequential method", Hybrid("methods.sft.hybrid=gru4rec"));
+        Assert.Contains("enabled sequential method", Hybrid("methods.sft.hybrid=dpo"));
+        Assert.Contains("item_text", Hybrid("methods.sft.hybrid=sasrec", "item_text=title"));
+        Assert.Equal("sasrec", RecAlign.Configuration.ConfigLoader.Load(new PipelineConfig(), null, ["methods.sft.hybrid=sasrec", "methods.sft.hybrid_schedule=two_stage"]).Validate().Methods["sft"].Hybrid);
     }
 
     [Fact]

@@ -157,6 +157,35 @@ public class SequenceTablePipelineTests
         Assert.Contains("also picked the checkpoints", (string?)plainEval["note"] ?? "", StringComparison.Ordinal);
     }
 
+    /// <summary>LLaRA: an sft method reading SASRec's item embeddings through a projector, S-DPO on top of it, beside
+    /// the text-only rows; the hybrid model directory carries the embedder, and the curriculum is logged per step.</summary>
+    [Fact]
+    public void Run_TrainsHybridMethodsFromASequentialRecommender()
+    {
+        using var dir = new TempDir();
+        dir.Write("data/id2name.txt", string.Concat(Titles.Select((t, i) => $"{i}::{t}\n")));
+        var train = dir.Write("data/train.csv", Table(12, 0));
+        var val = dir.Write("val/val.csv", Table(4, 5));
+        var p = new PipelineConfig
+        {
+            Candidates = 4, SftExamples = 20, PreferenceExamples = 8, ValidationQuestions = 5, EvaluationQuestions = 6,
+            GenerationEvaluation = false, HistoryAblation = false, Fairness = new FairnessConfig { Enabled = false },
+        };
+        var methods = p.Methods.Where(m => m.Key is "sasrec" or "sft").ToDictionary();
+        methods["sft_llara"] = methods["sft"] with { Hybrid = "sasrec", HybridSchedule = RecAlign.Training.HybridSchedule.Direct };
+        methods["sdpo_llara"] = p.Methods["sdpo"] with { From = "sft_llara" };
+        p = TinyStages(p with { Methods = methods });
+        var console = new StringWriter();
+        var result = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = p }, dir.Sub("runs"), console);
+        var summary = result.Run.ReadSummary()!;
+        foreach (var row in new[] { "sasrec", "sft", "sft_llara", "sdpo_llara" }) Assert.InRange(summary.Methods![row].Metrics["hr1"], 0, 1);
+        Assert.Contains("sft_llara: hybrid item embeddings from sasrec", console.ToString());
+        Assert.True(File.Exists(Path.Combine(result.Run.Path, "models", "sft_llara", RecAlign.Models.Language.HybridItemEmbedder.ConfigFile)));
+        Assert.True(File.Exists(Path.Combine(result.Run.Path, "models", "sdpo_llara", RecAlign.Models.Language.HybridItemEmbedder.ConfigFile)));
+        Assert.False(File.Exists(Path.Combine(result.Run.Path, "models", "sft", RecAlign.Models.Language.HybridItemEmbedder.ConfigFile)));
+        Assert.Contains("\"hybrid\":1", File.ReadAllText(Path.Combine(result.Run.Path, "metrics.jsonl")));
+    }
+
     [Fact]
     public void Run_ReportsItemSideFairness_TrainsWeightedMethods_AndAddsRerankedRows()
     {
