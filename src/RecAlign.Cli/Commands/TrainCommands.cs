@@ -214,7 +214,9 @@ internal static class TrainCommands
         var template = CommonOptions.Template();
         var itemText = CommonOptions.ItemTextOption("with a candidate JSON: write items as titles (default), or as item tokens (token, title_token): " +
             "a model without them gets one token per item of the file's catalog, a model with them reads its own (the file's items mapped by title)");
-        foreach (var o in new Option[] { model, train, lora, validation, template, itemText }) c.Options.Add(o);
+        var hybrid = new Option<string?>("--hybrid") { Description = "LLaRA's hybrid prompts: a sequential recommender's model directory (recalign train sasrec ...) whose item embeddings, through a trained projector, replace the item tokens' embeddings (needs --item-text token or title_token)" };
+        var hybridSchedule = new Option<RecAlign.Training.HybridSchedule>("--hybrid-schedule") { Description = "which training batches use the hybrid embeddings: curriculum (probability rising 0→1 over the run), direct, two_stage", DefaultValueFactory = _ => RecAlign.Training.HybridSchedule.Curriculum };
+        foreach (var o in new Option[] { model, train, lora, validation, template, itemText, hybrid, hybridSchedule }) c.Options.Add(o);
         var common = AddCommon(c);
         c.SetAction(parse =>
         {
@@ -222,6 +224,11 @@ internal static class TrainCommands
             var modelDir = parse.GetValue(model)!;
             ModelDirectory.RequireModelDirectory(modelDir);
             var mode = parse.GetValue(itemText) ?? ItemText.Title;
+            var recDir = parse.GetValue(hybrid);
+            if (recDir is not null && mode == ItemText.Title)
+                throw new ArgumentException("sft --hybrid: hybrid embeddings replace item tokens; give --item-text token or title_token");
+            if (recDir is not null && !SequentialModelDirectory.IsSequentialModel(recDir))
+                throw new ArgumentException($"sft --hybrid: {Path.GetFullPath(recDir)} is not a sequential recommender's model directory (recalign train sasrec|gru4rec|caser ... --out DIR)");
             List<PromptExample> data;
             List<CandidateQuestion> questions;
             ItemCatalog? addTokens = null;
@@ -245,8 +252,18 @@ internal static class TrainCommands
             }
             var inputs = Inputs(("model", modelDir, true), ("train", parse.GetValue(train), true),
                 ("validation", parse.GetValue(validation), true), ("template", parse.GetValue(template), false),
-                ("item_text", mode.ToString(), false), ("out", parse.GetValue(common.Out), true));
-            return InRun(parse, common, "sft", config, inputs, ctx => StageRunner.Sft(modelDir, data, questions, config, parse.GetValue(common.Out)!, ctx, addTokens));
+                ("item_text", mode.ToString(), false), ("hybrid", recDir, true), ("hybrid_schedule", recDir is null ? null : parse.GetValue(hybridSchedule).ToString(), false),
+                ("out", parse.GetValue(common.Out), true));
+            Func<LanguageModel, ITokenizer, HybridItemEmbedder>? embedder = recDir is null ? null : (lm, tok) =>
+            {
+                var items = (ItemTokenizer)tok;
+                using var rec = SequentialModelDirectory.Load(recDir);
+                using var rows = rec.Model.ItemEmbeddings().detach().cpu();
+                return HybridItemEmbedder.FromRecommender(lm.Config.VocabSize, items.FirstItemId, items.Catalog, rec.Catalog, rows, lm.Config.HiddenSize,
+                    Path.GetFullPath(recDir), config.Training.Seed + 13);
+            };
+            return InRun(parse, common, "sft", config, inputs, ctx => StageRunner.Sft(modelDir, data, questions, config, parse.GetValue(common.Out)!, ctx, addTokens,
+                hybrid: embedder, hybridSchedule: parse.GetValue(hybridSchedule)));
         });
         return c;
     }

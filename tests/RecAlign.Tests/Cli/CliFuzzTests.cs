@@ -237,6 +237,10 @@ public sealed class CliFuzzTests
         yield return new("pipeline/report-without-dataset", w => ["pipeline", "--train", w.P("t.csv"), "--validation", w.P("v.csv"), "--report", "validation", "--runs-dir", w.Runs], "--report");
         yield return new("pipeline/fairness-k-not-evaluated", w => ["pipeline", "--dataset", w.P("ds"), "--set", "pipeline.fairness.k=3", "--runs-dir", w.Runs], "fairness.k");
         yield return new("pipeline/fairness-groups-unknown", w => ["pipeline", "--dataset", w.P("ds"), "--set", "pipeline.fairness.groups=colour", "--runs-dir", w.Runs], "groups");
+        yield return new("pipeline/hybrid-on-align-method", w => ["pipeline", "--dataset", w.P("ds"), "--set", "pipeline.methods.sdpo.hybrid=sasrec", "--runs-dir", w.Runs], "hybrid");
+        yield return new("pipeline/hybrid-unknown-recommender", w => ["pipeline", "--dataset", w.P("ds"), "--set", "pipeline.methods.sft.hybrid=gru4rec", "--runs-dir", w.Runs], "hybrid");
+        yield return new("sft/hybrid-not-a-recommender", w => ["sft", "--model", BaseLm, "--train", w.Write("train.jsonl", SftJsonl), "--item-text", "token", "--hybrid", BaseLm, "--out", w.P("out"), "--runs-dir", w.Runs], "sequential recommender");
+        yield return new("sft/hybrid-with-titles", w => ["sft", "--model", BaseLm, "--train", w.Write("train.jsonl", SftJsonl), "--hybrid", BaseLm, "--out", w.P("out"), "--runs-dir", w.Runs], "--item-text");
         yield return new("pipeline/fairness-weights-on-sasrec", w => ["pipeline", "--dataset", w.P("ds"), "--set", "pipeline.methods.sasrec.fairness_weights=true", "--runs-dir", w.Runs], "fairness_weights");
         yield return new("config/yaml-unknown-key", w => WithConfig(w, "c.yaml", "training:\n  max_stepz: 1\n"), "c.yaml");
         yield return new("config/yaml-wrong-type", w => WithConfig(w, "c.yaml", "training:\n  max_steps: lots\n"), "c.yaml");

@@ -25,6 +25,16 @@ public static class SequentialModelDirectory
     public static bool IsSequential(JsonObject config) =>
         config["model_type"] is JsonValue v && v.TryGetValue<string>(out var type) && SequentialModelConfig.Models.Values.Any(m => string.Equals(m, type, StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>True when <paramref name="directory"/> holds a sequential model's config.json (false for anything else,
+    /// unreadable files included: callers then say what they expected).</summary>
+    public static bool IsSequentialModel(string directory)
+    {
+        var path = Path.Combine(directory, ConfigFile);
+        if (!File.Exists(path)) return false;
+        try { return JsonNode.Parse(File.ReadAllText(path)) is JsonObject o && IsSequential(o); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or UnauthorizedAccessException or InvalidOperationException) { return false; }
+    }
+
     /// <summary>Writes the model, its config and its catalog, replacing <paramref name="directory"/> atomically.</summary>
     public static void Save(SequentialModel model, ItemCatalog catalog, string directory)
     {
