@@ -119,4 +119,21 @@ public class SweepGridTests
         Assert.Contains("needs 'train' and 'validation'", Error(tmp, "job: pipeline\n"));
         Assert.Contains("cannot parse config", Error(tmp, "settings: [unclosed\n"));
     }
+
+    /// <summary>The grids shipped in docs/sweeps plan (every override valid); one that reads the shared data is skipped
+    /// where they are absent.</summary>
+    [Fact]
+    public void TheExampleGridsPlan()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "RecAlign.slnx"))) root = root.Parent;
+        Assert.NotNull(root);
+        var grids = Directory.GetFiles(Path.Combine(root!.FullName, "docs", "sweeps"), "*.yaml");
+        Assert.Contains(grids, g => g.EndsWith("alignment.yaml"));
+        foreach (var grid in grids)
+        {
+            if (File.ReadAllText(grid).Contains("shared/data") && RecAlign.Tests.Data.SharedData.Root is null) continue;
+            Assert.True(SweepGridFile.Load(grid).Cells.Count >= 3, grid);
+        }
+    }
 }
