@@ -47,7 +47,14 @@ public sealed record PipelineData(
     /// evaluation example. Adds an <c>oracle</c> row (the Bayes-optimal ranking) to the results.</summary>
     public Func<CandidateExample, int, double>? GroundTruth { get; init; }
 
-    /// <summary>What <see cref="Evaluation"/> is, in metric names (<c>test_hr1</c> in metrics.jsonl): <c>test</c>, or
+    /// <summary>Per-item weights the negatives of the training and validation candidate lists are drawn by (an exposure
+    /// shift's logging policy); null draws them uniformly.</summary>
+    public IReadOnlyList<double>? TrainingExposure { get; init; }
+
+    /// <summary>Per-item weights for the negatives of the evaluation lists (an exposure shift's test policy); null: uniform.</summary>
+    public IReadOnlyList<double>? EvaluationExposure { get; init; }
+
+        /// <summary>What <see cref="Evaluation"/> is, in metric names (<c>test_hr1</c> in metrics.jsonl): <c>test</c>, or
     /// <c>validation</c> when the reported table is the one that also picked the checkpoints.</summary>
     public string EvaluationLabel { get; init; } = "test";
 
@@ -308,10 +315,10 @@ public static class RecommendationPipeline
     {
         var sw = Stopwatch.StartNew();
         var catalog = data.Catalog;
-        var sampler = Sampler(config, catalog.Count);
+        var sampler = Sampler(config, catalog.Count, data.TrainingExposure);
         var trainCandidates = sampler.Sample(Subsample(data.Train, config.SftExamples, config.Seed));
         var validation = Questions(catalog, data.Templates, sampler.Sample(Subsample(data.Validation, config.ValidationQuestions, config.Seed + 1)), config.Seed + 1, config.ItemText);
-        var evaluationLists = EvaluationLists(data.Evaluation, catalog.Count, config);
+        var evaluationLists = EvaluationLists(data.Evaluation, catalog.Count, config, data.EvaluationExposure);
         var evaluation = EvaluationQuestions(evaluationLists, catalog, data.Templates, config);
         var withoutHistory = config.HistoryAblation ? EvaluationQuestions(evaluationLists, catalog, data.Templates, config, omitHistory: true) : null;
         var prompts = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed, ItemText = config.ItemText });
@@ -644,16 +651,20 @@ public static class RecommendationPipeline
     /// <summary>The reported evaluation lists: a seeded subset of <see cref="PipelineConfig.EvaluationQuestions"/>
     /// examples, each with its seeded candidate list. <see cref="SequenceTablePipeline"/> asks a validation table the
     /// same way, so its validation columns equal what a run without a test table reports.</summary>
-    internal static List<CandidateExample> EvaluationLists(IReadOnlyList<SequenceExample> examples, int itemCount, PipelineConfig config) =>
-        Sampler(config, itemCount).Sample(Subsample(examples, config.EvaluationQuestions, config.Seed + 2));
+    internal static List<CandidateExample> EvaluationLists(IReadOnlyList<SequenceExample> examples, int itemCount, PipelineConfig config,
+        IReadOnlyList<double>? exposure = null) =>
+        Sampler(config, itemCount, exposure).Sample(Subsample(examples, config.EvaluationQuestions, config.Seed + 2));
 
     /// <summary>The evaluation lists as prompts (the same seeded template draw every time).</summary>
     internal static List<CandidateQuestion> EvaluationQuestions(IReadOnlyList<CandidateExample> lists, ItemCatalog catalog,
         IReadOnlyList<PromptTemplate> templates, PipelineConfig config, bool omitHistory = false) =>
         Questions(catalog, templates, lists, config.Seed + 2, config.ItemText, omitHistory);
 
-    private static CandidateSampler Sampler(PipelineConfig config, int itemCount) =>
-        CandidateSampler.For(new CandidateConfig { Count = config.Candidates, Seed = config.Seed }, itemCount);
+    /// <param name="exposure">Per-item weights for the negatives (an exposure policy); null: uniform.</param>
+    private static CandidateSampler Sampler(PipelineConfig config, int itemCount, IReadOnlyList<double>? exposure = null) =>
+        exposure is null
+            ? CandidateSampler.For(new CandidateConfig { Count = config.Candidates, Seed = config.Seed }, itemCount)
+            : new CandidateSampler(new CandidateConfig { Count = config.Candidates, Seed = config.Seed, Negatives = NegativeSampling.Weighted }, itemCount, exposure);
 
     private static List<CandidateQuestion> Questions(ItemCatalog catalog, IReadOnlyList<PromptTemplate> templates,
         IReadOnlyList<CandidateExample> examples, ulong seed, ItemText itemText, bool omitHistory = false) =>

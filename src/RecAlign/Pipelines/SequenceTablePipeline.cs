@@ -14,6 +14,9 @@ public sealed record SequenceTablePipelineConfig
     /// <summary>Prompt template set (music, movie, item) or a template file.</summary>
     public string Template { get; init; } = "music";
     public PipelineConfig Pipeline { get; init; } = new() { SftExamples = 8000, PreferenceExamples = 3000, EvaluationQuestions = 100_000 };
+    /// <summary><c>--dataset</c> only: how the dataset is split (<c>split.method</c>: leave_one_out, or an
+    /// out-of-distribution setting of docs/data/ood-splits.md such as popularity_shift, with its section's keys).</summary>
+    public Data.Splits.SplitConfig Split { get; init; } = new();
 }
 
 /// <summary>A question set scored besides the main one, and how much of its source was scored.</summary>
@@ -38,6 +41,8 @@ public static class SequenceTablePipeline
         TextWriter? console = null, TorchSharp.torch.Device? device = null)
     {
         config = config with { Pipeline = config.Pipeline.WithStageSeeds().Validate() }; // the stored config says the seeds used
+        if (config.Split.Method != Data.Splits.SplitMethod.LeaveOneOut)
+            throw new ArgumentException($"split.method = {config.Split.Method}: split settings apply to --dataset; sequence tables come already split into train, validation and test");
         // One item list for every table: --items, else the one beside the training table.
         itemsFile ??= SequenceTableLoader.ItemListFor(trainCsv);
         var train = SequenceTableLoader.Load(trainCsv, itemsFile);

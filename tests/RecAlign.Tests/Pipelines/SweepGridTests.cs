@@ -121,7 +121,7 @@ public class SweepGridTests
     }
 
     /// <summary>The grids shipped in docs/sweeps plan (every override valid); one that reads the shared data is skipped
-    /// where they are absent.</summary>
+    /// where they are absent, one over a dataset folder the user prepares where it is missing.</summary>
     [Fact]
     public void TheExampleGridsPlan()
     {
@@ -133,7 +133,11 @@ public class SweepGridTests
         foreach (var grid in grids)
         {
             if (File.ReadAllText(grid).Contains("shared/data") && RecAlign.Tests.Data.SharedData.Root is null) continue;
-            Assert.True(SweepGridFile.Load(grid).Cells.Count >= 3, grid);
+            SweepPlan plan;
+            // A grid over a dataset the user prepares first (its comment says how) plans once that folder exists.
+            try { plan = SweepGridFile.Load(grid); }
+            catch (Exception e) when (e.Message.Contains("'dataset': folder not found")) { continue; }
+            Assert.True(plan.Cells.Count >= 3, grid);
         }
     }
 }
