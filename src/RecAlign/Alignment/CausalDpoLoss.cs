@@ -16,6 +16,15 @@ public enum EnvironmentProjection
     Adversarial,
 }
 
+/// <summary>What CausalDPO infers its environments from.</summary>
+public enum EnvironmentFeatures
+{
+    /// <summary>Each prompt's mean final hidden state under the frozen reference (the SFT model before training).</summary>
+    ReferencePrompt,
+    /// <summary>A frozen sentence embedding (all-MiniLM-L6-v2) of the user's history titles.</summary>
+    HistoryText,
+}
+
 /// <summary>How CausalDPO weighs its environments in the backdoor adjustment.</summary>
 public enum EnvironmentPrior
 {
@@ -57,9 +66,10 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
 
     public CausalDpoLoss(double beta = 1.0, int environments = 2, double temperature = 1.0, EnvironmentPrior prior = EnvironmentPrior.Batch,
         double mmdWeight = 1e-3, double mmdSigma = 0, double vrexWeight = 0, double centreMomentum = 0.9, long seed = 0,
-        EnvironmentProjection projection = EnvironmentProjection.Fixed)
+        EnvironmentProjection projection = EnvironmentProjection.Fixed, EnvironmentFeatures features = EnvironmentFeatures.ReferencePrompt)
     {
         Projection = projection;
+        Features = features;
         Beta = PreferenceLossChecks.Positive(beta, "beta");
         Temperature = PreferenceLossChecks.Positive(temperature, "causal_dpo_temperature");
         MmdWeight = PreferenceLossChecks.InRange(mmdWeight, 0.0, double.MaxValue, "causal_dpo_mmd_weight", openHigh: false);
@@ -71,6 +81,7 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
 
     public double Beta { get; }
     public EnvironmentProjection Projection { get; }
+    public EnvironmentFeatures Features { get; }
     public double Temperature { get; }
     public EnvironmentPrior Prior { get; }
     public double MmdWeight { get; }

@@ -57,6 +57,9 @@ public sealed record PreferenceLossConfig
     public double CausalDpoVrexWeight { get; init; }
     /// <summary>Momentum of the centre bank's moving average (and of the running prior); 1 keeps the k-means centres.</summary>
     public double CausalDpoCentreMomentum { get; init; } = 0.9;
+    /// <summary>What CausalDPO infers environments from: <c>reference_prompt</c> (the frozen SFT model's mean prompt
+    /// state) or <c>history_text</c> (a frozen MiniLM sentence embedding of the history's titles).</summary>
+    public EnvironmentFeatures CausalDpoFeatures { get; init; } = EnvironmentFeatures.ReferencePrompt;
     /// <summary>CausalDPO's map from features to centre space: <c>fixed</c> (the standardised features) or
     /// <c>adversarial</c> (a learned linear map trained by gradient reversal to find the environments the policy is least
     /// invariant across).</summary>

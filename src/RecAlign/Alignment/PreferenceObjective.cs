@@ -23,8 +23,10 @@ public sealed class PreferenceObjective : ITrainingObjective
     /// <summary>Standardised environment features per example [N, D] when the loss infers environments (CausalDPO).</summary>
     private readonly Tensor? _environments;
 
+    /// <param name="textEmbedder">Embeds the examples' history text when the loss infers environments from it
+    /// (CausalDPO's <c>history_text</c> features).</param>
     public PreferenceObjective(LanguageModel policy, IReadOnlyList<TokenizedPreference> examples, IPreferenceLoss loss, int padId,
-        ReferenceLogProbs? reference = null)
+        ReferenceLogProbs? reference = null, Inference.ITextEmbedder? textEmbedder = null)
     {
         _columns = ReferenceLogProbs.CheckColumns(examples);
         if (loss.RequiresReference && reference is null && !policy.HasLora())
@@ -35,14 +37,34 @@ public sealed class PreferenceObjective : ITrainingObjective
         _state = CheckpointStates.Of(loss);
         if (loss.RequiresEnvironments)
         {
-            _environments = EnvironmentFeatures(policy, examples, padId);
-            foreach (var part in PreferenceLosses.Parts(loss).OfType<CausalDpoLoss>()) part.InitialiseEnvironments(_environments);
+            var causal = PreferenceLosses.Parts(loss).OfType<CausalDpoLoss>().ToList();
+            var sources = causal.Select(c => c.Features).Distinct().ToList();
+            if (sources.Count > 1) throw new ArgumentException("the listed CausalDPO losses infer environments from different features; give them one causal_dpo_features");
+            _environments = sources.SingleOrDefault() == Alignment.EnvironmentFeatures.HistoryText
+                ? HistoryFeatures(examples, textEmbedder ?? throw new ArgumentException("causal_dpo_features=history_text needs a text embedder"))
+                : EnvironmentFeatures(policy, examples, padId);
+            foreach (var part in causal) part.InitialiseEnvironments(_environments);
         }
     }
 
     /// <summary>The loss's own trainable parameters (CausalDPO's adversarial environment projection).</summary>
     public IEnumerable<(string Name, TorchSharp.Modules.Parameter Parameter)> Parameters =>
         PreferenceLosses.Parts(_loss).OfType<CausalDpoLoss>().SelectMany(l => l.Parameters);
+
+    /// <summary>CausalDPO's <c>history_text</c> features: each example's history text embedded by a frozen sentence
+    /// encoder, standardised per dimension over the training set.</summary>
+    public static Tensor HistoryFeatures(IReadOnlyList<TokenizedPreference> examples, Inference.ITextEmbedder embedder)
+    {
+        int missing = examples.Count(e => e.History is null);
+        if (missing > 0)
+            throw new ArgumentException($"causal_dpo_features=history_text: {missing} of {examples.Count} preference examples carry no history text " +
+                "(the pipeline provides it; a prompt/chosen/rejected file has none): use causal_dpo_features=reference_prompt");
+        using var scope = NewDisposeScope();
+        var h = embedder.Embed(examples.Select(e => e.History!).ToList()).to(ScalarType.Float32);
+        return Standardise(h).DetachFromDisposeScope();
+    }
+
+    private static Tensor Standardise(Tensor h) => (h - h.mean([0], keepdim: true)) / h.std(0, keepdim: true, unbiased: false).clamp_min(1e-6);
 
     /// <summary>CausalDPO's environment features: each prompt's mean final hidden state under the model as it is now,
     /// before any training (the frozen reference: the SFT model, or the LoRA base with zero-initialised adapters),
@@ -58,8 +80,7 @@ public sealed class PreferenceObjective : ITrainingObjective
             for (int s = 0; s < examples.Count; s += chunk)
                 parts.Add(ContinuationScorer.PromptStates(model, examples.Skip(s).Take(chunk).Select(e => e.Prompt).ToList(), padId));
             var h = cat(parts, 0);
-            var standardised = (h - h.mean([0], keepdim: true)) / h.std(0, keepdim: true, unbiased: false).clamp_min(1e-6);
-            return standardised.DetachFromDisposeScope();
+            return Standardise(h).DetachFromDisposeScope();
         }
         finally { model.train(wasTraining); }
     }

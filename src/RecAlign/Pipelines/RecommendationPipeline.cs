@@ -400,7 +400,12 @@ public static class RecommendationPipeline
                         int most = config.Enabled().Where(m => m.Method.Stage == MethodStage.Align && m.Method.From == method.From).Max(m => m.Method.Negatives);
                         preferenceCache[method.From] = fromPool = PreferenceData(preferenceExamples, prompts, catalog, config, from, most, method.From, ctx);
                     }
-                    var preferences = fromPool.Select(p => p with { Rejected = p.Rejected.Take(method.Negatives).ToList() }).ToList();
+                    // The history as titles travels with each example (aligned with preferenceExamples), for losses that embed it.
+                    var preferences = fromPool.Select((p, i) => p with
+                    {
+                        Rejected = p.Rejected.Take(method.Negatives).ToList(),
+                        History = string.Join(", ", preferenceExamples[i].History.Select(catalog.Title)),
+                    }).ToList();
                     if (method.LabelNoise > 0)
                     {
                         preferences = PreferenceNoise.Flip(preferences, method.LabelNoise, config.Seed + 11).Examples;

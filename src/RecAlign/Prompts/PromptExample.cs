@@ -15,4 +15,7 @@ public sealed record PreferenceExample(string Prompt, string Chosen, IReadOnlyLi
 {
     /// <summary>The example's loss weight (TRL's <c>use_weighting</c> shape: the batch loss is mean_i w_i·ℓ_i).</summary>
     public double Weight { get; init; } = 1;
+    /// <summary>The user's history as text (titles, oldest first), for losses that embed it (CausalDPO's
+    /// <c>history_text</c> environment features); null where the source has none (a TRL file).</summary>
+    public string? History { get; init; }
 }

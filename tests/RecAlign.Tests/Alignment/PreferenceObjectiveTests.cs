@@ -118,7 +118,42 @@ public class PreferenceObjectiveTests
         Assert.Equal(uninterrupted, resumed);
     }
 
+    /// <summary>Embeds "genre A" or "genre B" as two distant points (with a little per-text jitter).</summary>
+    private sealed class FakeEmbedder : RecAlign.Inference.ITextEmbedder
+    {
+        public List<string> Seen { get; } = [];
+        public Tensor Embed(IReadOnlyList<string> texts)
+        {
+            Seen.AddRange(texts);
+            return tensor(texts.SelectMany(t => new[] { t.Contains('A') ? 5f : -5f, t.Length * 0.01f, 1f }).ToArray(), [texts.Count, 3]);
+        }
+    }
+
+    /// <summary>history_text features come from the examples' history text through the embedder, standardised; the
+    /// k-means bank then separates the two kinds of history; examples without history text are a clear error.</summary>
     [Fact]
+    public void CausalDpoInfersEnvironmentsFromHistoryText()
+    {
+        using var lm = LanguageModel.Create(Config, seed: 5);
+        var data = Data(1).Select((e, i) => e with { History = i % 2 == 0 ? "genre A, A" : "genre B" }).ToList();
+        var reference = ReferenceLogProbs.Compute(lm, data, padId: 0);
+        var config = new PreferenceLossConfig { LossType = "causaldpo", CausalDpoFeatures = EnvironmentFeatures.HistoryText };
+        var embedder = new FakeEmbedder();
+        using var loss = (CausalDpoLoss)PreferenceLosses.Create(config);
+        var objective = new PreferenceObjective(lm, data, loss, 0, reference, embedder);
+        Assert.Equal(data.Select(e => e.History!), embedder.Seen);
+        var centres = loss.Centres.Centres!.select(1, 0).data<double>().OrderBy(v => v).ToArray();
+        Assert.True(centres[0] < -0.9 && centres[1] > 0.9, $"centres {string.Join(", ", centres)}");
+        using (NewDisposeScope())
+        {
+            var output = objective.Compute([0, 1, 2, 3]);
+            Assert.Equal(0.5, output.Stats[CausalDpoLoss.SizeStat(0)].to(ScalarType.Float64).item<double>(), 2);
+        }
+        var e = Assert.Throws<ArgumentException>(() => new PreferenceObjective(lm, Data(1), (CausalDpoLoss)PreferenceLosses.Create(config), 0, reference, embedder));
+        Assert.Contains("no history text", e.Message);
+    }
+
+        [Fact]
     public void LoraLiveReferenceEqualsCachedReference()
     {
         using var lm = LanguageModel.Create(Config, seed: 6);

@@ -158,7 +158,11 @@ public static class StageRunner
             ctx.Say($"{stageName}: {config.Loss.LossType} (β={config.Loss.EffectiveBeta}) on {examples.Count} preference examples with K={examples[0].Rejected.Length}" +
                 (config.Lora is null ? "" : $" (LoRA r={config.Lora.Rank}, reference {config.Reference.ToString().ToLowerInvariant()})") +
                 (examples.Any(e => e.Weight != 1) ? $", each example's loss weighted (weights {examples.Min(e => e.Weight):F3}..{examples.Max(e => e.Weight):F3})" : ""));
-            var objective = new PreferenceObjective(lm, examples, loss, pad, reference);
+            using var embedder = PreferenceLosses.Parts(loss).OfType<CausalDpoLoss>().Any(c => c.Features == EnvironmentFeatures.HistoryText)
+                ? Inference.MiniLmEmbedder.TryCreate(Math.Max(1, Environment.ProcessorCount), out var why)
+                    ?? throw new ArgumentException($"causal_dpo_features=history_text needs the MiniLM sentence encoder, which could not load: {why}")
+                : null;
+            var objective = new PreferenceObjective(lm, examples, loss, pad, reference, embedder);
             var evalSet = validation.Take(config.EvalQuestions).ToList();
             var result = Train(stageName, lm, objective, config.Training, Evaluator(lm, tokenizer, evalSet), ctx);
             SaveModel(lm, tokenizer, outputDir, sftModelDir, ctx);
