@@ -15,7 +15,7 @@ internal static class PipelineCommand
         {
             Description = "validation sequence table: picks checkpoints (early stopping, best step); also the reported table when --test is absent",
         };
-        var dataset = new Option<string?>("--dataset") { Description = "instead of tables: a canonical dataset (data prepare), split leave-one-out (test = each user's last item, validation = the one before)" };
+        var dataset = new Option<string?>("--dataset") { Description = "instead of tables: a canonical dataset (data prepare), split leave-one-out (test = each user's last item, validation = the one before) or by --set split.method=... (an OOD setting)" };
         var test = new Option<string?>("--test") { Description = "test sequence table (same format) the final table and summary report; validation metrics are kept as 'validation' columns" };
         var report = new Option<string>("--report")
         {
@@ -56,9 +56,10 @@ internal static class PipelineCommand
                 if (parse.GetValue(train) is not null || parse.GetValue(validation) is not null || testFile is not null || parse.GetValue(items) is not null || extras.Count > 0)
                     throw new ArgumentException("--dataset replaces --train/--validation/--test/--items/--extra-eval; give one or the other");
                 bool onValidation = parse.GetValue(report) == "validation";
+                var protocol = System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(resolved.Split.Method.ToString());
                 var run = DatasetPipeline.Run(d, resolved, parse.GetValue(runsDir)!, Console.Out, CommonOptions.ParseDevice(parse.GetValue(device)), onValidation);
                 AnsiConsole.Write(ResultTable.Build(Markup.Escape($"pipeline (seed {resolved.Pipeline.Seed}, {resolved.Pipeline.Candidates} candidates): " +
-                    (onValidation ? "VALIDATION metrics (leave-one-out, which also picked the checkpoints)" : "TEST metrics (leave-one-out)") + $" on {d}"), run));
+                    (onValidation ? $"VALIDATION metrics ({protocol}, which also picked the checkpoints)" : $"TEST metrics ({protocol})") + $" on {d}"), run));
                 Console.WriteLine($"total {run.Seconds:F0}s; run directory {run.Run.Path}");
                 return 0;
             }

@@ -215,7 +215,13 @@ internal static class TrainCommands
         var itemText = CommonOptions.ItemTextOption("with a candidate JSON: write items as titles (default), or as item tokens (token, title_token): " +
             "a model without them gets one token per item of the file's catalog, a model with them reads its own (the file's items mapped by title)");
         var hybrid = new Option<string?>("--hybrid") { Description = "LLaRA's hybrid prompts: a sequential recommender's model directory (recalign train sasrec ...) whose item embeddings, through a trained projector, replace the item tokens' embeddings (needs --item-text token or title_token)" };
-        var hybridSchedule = new Option<RecAlign.Training.HybridSchedule>("--hybrid-schedule") { Description = "which training batches use the hybrid embeddings: curriculum (probability rising 0→1 over the run), direct, two_stage", DefaultValueFactory = _ => RecAlign.Training.HybridSchedule.Curriculum };
+        var hybridSchedule = new Option<RecAlign.Training.HybridSchedule>("--hybrid-schedule")
+        {
+            Description = "which training batches use the hybrid embeddings: curriculum (probability rising 0→1 over the run), direct, two_stage",
+            DefaultValueFactory = _ => RecAlign.Training.HybridSchedule.Curriculum,
+            CustomParser = r => Enum.TryParse<RecAlign.Training.HybridSchedule>(r.Tokens[0].Value.Replace("_", ""), ignoreCase: true, out var v) && Enum.IsDefined(v) ? v
+                : throw new ArgumentException($"--hybrid-schedule: '{r.Tokens[0].Value}' is not one of curriculum, direct, two_stage"),
+        };
         foreach (var o in new Option[] { model, train, lora, validation, template, itemText, hybrid, hybridSchedule }) c.Options.Add(o);
         var common = AddCommon(c);
         c.SetAction(parse =>

@@ -44,7 +44,7 @@ public enum EnvironmentPrior
 /// than as its code runs (../shared/notes/methods: the released code weighs every environment with the whole batch).
 /// With per-example S-DPO losses ℓ_i (<see cref="SoftmaxDpoLoss"/>, times the batch's weights w_i when given),
 /// environment features z_i [B, D] and representations x_i [B, R] from the batch:
-/// q_ik = softmax_k(−‖z_i − c_k‖ / τ) against a bank of centres c_k (<see cref="EnvironmentCentres"/>);
+/// q_ik = softmax_k(−‖z_i − c_k‖ / (τ√D)) against a bank of centres c_k (<see cref="EnvironmentCentres"/>);
 /// L_k = Σ_i q_ik ℓ_i / Σ_i q_ik; L_BA = Σ_k P(k)·L_k (backdoor adjustment, <see cref="EnvironmentPrior"/>);
 /// MMD = mean over pairs k ≠ k′ of ‖μ_k − μ_k′‖²_H with μ_k = Σ_i (q_ik / Σ_j q_jk)·φ(x_i), RBF kernel
 /// exp(−‖x − x′‖² / 2σ²) (σ: the median pairwise distance when <c>mmd_sigma</c> is 0);
@@ -66,8 +66,10 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
 
     public CausalDpoLoss(double beta = 1.0, int environments = 2, double temperature = 1.0, EnvironmentPrior prior = EnvironmentPrior.Batch,
         double mmdWeight = 1e-3, double mmdSigma = 0, double vrexWeight = 0, double centreMomentum = 0.9, long seed = 0,
-        EnvironmentProjection projection = EnvironmentProjection.Fixed, EnvironmentFeatures features = EnvironmentFeatures.ReferencePrompt)
+        EnvironmentProjection projection = EnvironmentProjection.Fixed, EnvironmentFeatures features = EnvironmentFeatures.ReferencePrompt,
+        double projectionLrScale = 100)
     {
+        ProjectionLrScale = PreferenceLossChecks.Positive(projectionLrScale, "causal_dpo_projection_lr_scale");
         Projection = projection;
         Features = features;
         Beta = PreferenceLossChecks.Positive(beta, "beta");
@@ -82,6 +84,8 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
     public double Beta { get; }
     public EnvironmentProjection Projection { get; }
     public EnvironmentFeatures Features { get; }
+    /// <summary>The adversarial projection's learning rate as a multiple of the policy's.</summary>
+    public double ProjectionLrScale { get; }
     public double Temperature { get; }
     public EnvironmentPrior Prior { get; }
     public double MmdWeight { get; }
@@ -110,8 +114,11 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
             long d = features.shape[1];
             using var noGrad = no_grad();
             var dtype = features.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+            // Parameters outlive any caller's dispose scope.
             _projectionWeight = new TorchSharp.Modules.Parameter(eye(d, dtype: dtype, device: features.device));
             _projectionBias = new TorchSharp.Modules.Parameter(zeros(d, dtype, features.device));
+            _projectionWeight.DetachFromDisposeScope();
+            _projectionBias.DetachFromDisposeScope();
         }
         Centres.Fit(features); // the projection starts as the identity: the projected features are the features
     }
@@ -126,9 +133,10 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
         return 2 * detached - z;
     }
 
-    /// <summary>q [B, K] = softmax_k(−‖z_i − c_k‖ / τ).</summary>
+    /// <summary>q [B, K] = softmax_k(−‖z_i − c_k‖ / (τ√D)). Distances between standardised D-dimensional features grow
+    /// like √D, so without the √D the assignment is one-hot at any τ for LM-width features.</summary>
     public static Tensor SoftAssignments(Tensor features, Tensor centres, double temperature) =>
-        (-cdist(features, centres.to(features.dtype)) / temperature).softmax(1);
+        (-cdist(features, centres.to(features.dtype)) / (temperature * Math.Sqrt(features.shape[1]))).softmax(1);
 
     /// <summary>L_k [K] = Σ_i q_ik ℓ_i / Σ_i q_ik.</summary>
     public static Tensor EnvironmentLosses(Tensor perExample, Tensor assignments) =>
@@ -176,8 +184,15 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
         }
         var z = b.Environments ?? throw new ArgumentException($"{Name}: PreferenceBatchLogps.Environments are required (the features environments are inferred from)");
         var x = b.Representations ?? throw new ArgumentException($"{Name}: PreferenceBatchLogps.Representations are required (what the invariance penalty compares across environments)");
-        // Fitted by the objective on the whole training set; a loss used on its own falls back to the first batch.
-        if (Centres.Centres is null) InitialiseEnvironments(z);
+        // Fitted by the objective on the whole training set; a loss used on its own falls back to the first batch, unless
+        // it has a projection to train, which the trainer must see before the first step.
+        if (Centres.Centres is null)
+        {
+            if (Projection == EnvironmentProjection.Adversarial)
+                throw new InvalidOperationException($"{Name}: call InitialiseEnvironments with the training set's features before training (the adversarial projection's parameters must exist before the optimizer is built)");
+            InitialiseEnvironments(z);
+        }
+        Centres.MoveTo(z.device);
         if (Centres.Centres!.shape[1] != z.shape[1])
             throw new ArgumentException($"{Name}: environment features have width {z.shape[1]} but the centres {Centres.Centres.shape[1]}");
         var projected = Project(z, out var zDetached);

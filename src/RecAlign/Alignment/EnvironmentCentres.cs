@@ -78,6 +78,12 @@ public sealed class EnvironmentCentres(int count, double momentum, long seed) : 
         Set(where((mass > 1e-12).unsqueeze(1), moved, Centres).MoveToOuterDisposeScope());
     }
 
+    /// <summary>Keeps the bank on the features' device (a resumed run loads it on the CPU).</summary>
+    public void MoveTo(Device device)
+    {
+        if (Centres is not null && (Centres.device_type != device.type || Centres.device_index != device.index)) Set(Centres.to(device));
+    }
+
     public JsonArray Save()
     {
         var rows = new JsonArray();

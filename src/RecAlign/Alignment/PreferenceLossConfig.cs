@@ -64,6 +64,9 @@ public sealed record PreferenceLossConfig
     /// <c>adversarial</c> (a learned linear map trained by gradient reversal to find the environments the policy is least
     /// invariant across).</summary>
     public EnvironmentProjection CausalDpoProjection { get; init; } = EnvironmentProjection.Fixed;
+    /// <summary>The adversarial projection's learning rate as a multiple of the policy's (alignment rates, ~1e-5, would
+    /// leave an identity-initialised map where it starts); it gets no weight decay, which would collapse it.</summary>
+    public double CausalDpoProjectionLrScale { get; init; } = 100;
     /// <summary>TRL's <c>rpo_alpha</c>: adds α × the chosen responses' token-mean NLL to any loss (<see cref="RpoLoss"/>);
     /// null leaves the loss as it is.</summary>
     public double? RpoAlpha { get; init; }

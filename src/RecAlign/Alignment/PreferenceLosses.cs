@@ -30,7 +30,7 @@ public static class PreferenceLosses
         ["betadpo"] = new(0.1, (c, beta, seed) => new BetaDpoLoss(beta, c.BetaDpoAlpha, c.BetaDpoFilterRatio, c.BetaDpoMomentum, seed)),
         ["alphadpo"] = new(2.5, (c, beta, _) => new AlphaDpoLoss(beta, c.AlphaDpoGammaBetaRatio, c.AlphaDpoAlpha, c.LabelSmoothing)),
         ["causaldpo"] = new(1.0, (c, beta, seed) => new CausalDpoLoss(beta, c.CausalDpoEnvironments, c.CausalDpoTemperature, c.CausalDpoPrior,
-            c.CausalDpoMmdWeight, c.CausalDpoMmdSigma, c.CausalDpoVrexWeight, c.CausalDpoCentreMomentum, seed, c.CausalDpoProjection, c.CausalDpoFeatures)),
+            c.CausalDpoMmdWeight, c.CausalDpoMmdSigma, c.CausalDpoVrexWeight, c.CausalDpoCentreMomentum, seed, c.CausalDpoProjection, c.CausalDpoFeatures, c.CausalDpoProjectionLrScale)),
         ["drdpo"] = new(0.1, (c, beta, _) => new DrDpoLoss(new DpoLoss(beta, c.LabelSmoothing), c.DrdpoBetaPrime)),
     };
 

@@ -37,11 +37,20 @@ public sealed class PreferenceObjective : ITrainingObjective
         _state = CheckpointStates.Of(loss);
         if (loss.RequiresEnvironments)
         {
+            // Pooled response states feed every response token: check now rather than at the step that first batches a long pair.
+            int maxPos = policy.Config.MaxPositionEmbeddings;
+            for (int i = 0; i < examples.Count; i++)
+            {
+                var e = examples[i];
+                int longest = e.Prompt.Length + Math.Max(e.Chosen.Length, e.Rejected.Length == 0 ? 0 : e.Rejected.Max(r => r.Length));
+                if (longest > maxPos)
+                    throw new ArgumentException($"preference example {i}: prompt + response is {longest} tokens, over max_position_embeddings ({maxPos}), which {loss.Name}'s pooled response states need; shorten the prompt (max_prompt_tokens)");
+            }
             var causal = PreferenceLosses.Parts(loss).OfType<CausalDpoLoss>().ToList();
             var sources = causal.Select(c => c.Features).Distinct().ToList();
             if (sources.Count > 1) throw new ArgumentException("the listed CausalDPO losses infer environments from different features; give them one causal_dpo_features");
             _environments = sources.SingleOrDefault() == Alignment.EnvironmentFeatures.HistoryText
-                ? HistoryFeatures(examples, textEmbedder ?? throw new ArgumentException("causal_dpo_features=history_text needs a text embedder"))
+                ? HistoryFeatures(examples, textEmbedder ?? throw new ArgumentException("causal_dpo_features=history_text needs a text embedder"), policy.Device)
                 : EnvironmentFeatures(policy, examples, padId);
             foreach (var part in causal) part.InitialiseEnvironments(_environments);
         }
@@ -51,16 +60,19 @@ public sealed class PreferenceObjective : ITrainingObjective
     public IEnumerable<(string Name, TorchSharp.Modules.Parameter Parameter)> Parameters =>
         PreferenceLosses.Parts(_loss).OfType<CausalDpoLoss>().SelectMany(l => l.Parameters);
 
+    public double ParameterLrScale => PreferenceLosses.Parts(_loss).OfType<CausalDpoLoss>().Select(l => l.ProjectionLrScale).DefaultIfEmpty(1).First();
+
     /// <summary>CausalDPO's <c>history_text</c> features: each example's history text embedded by a frozen sentence
     /// encoder, standardised per dimension over the training set.</summary>
-    public static Tensor HistoryFeatures(IReadOnlyList<TokenizedPreference> examples, Inference.ITextEmbedder embedder)
+    public static Tensor HistoryFeatures(IReadOnlyList<TokenizedPreference> examples, Inference.ITextEmbedder embedder, Device? device = null)
     {
         int missing = examples.Count(e => e.History is null);
         if (missing > 0)
             throw new ArgumentException($"causal_dpo_features=history_text: {missing} of {examples.Count} preference examples carry no history text " +
                 "(the pipeline provides it; a prompt/chosen/rejected file has none): use causal_dpo_features=reference_prompt");
         using var scope = NewDisposeScope();
-        var h = embedder.Embed(examples.Select(e => e.History!).ToList()).to(ScalarType.Float32);
+        // On the policy's device, where the projection and the centre bank then live too.
+        var h = embedder.Embed(examples.Select(e => e.History!).ToList()).to(ScalarType.Float32).to(device ?? CPU);
         return Standardise(h).DetachFromDisposeScope();
     }
 

@@ -150,6 +150,7 @@ public sealed record PipelineConfig
                 Check(seen.TryGetValue(m.Hybrid, out var rec) && rec == MethodStage.Sequential, $"methods.{name}.hybrid", m.Hybrid,
                     "must name an enabled sequential method listed before it");
                 Check(ItemText != ItemText.Title, $"methods.{name}.hybrid", m.Hybrid, "hybrid item embeddings replace item tokens: set item_text to token or title_token");
+                Check(SftModel is null, $"methods.{name}.hybrid", m.Hybrid, "sft_model reuses an existing SFT model for every sft method, so none would be trained with hybrid embeddings; leave sft_model unset");
             }
             if (m.Stage == MethodStage.Sequential) stages.Add(($"methods.{name}.sequential", m.Sequential));
             Check(!m.FairnessWeights || m.Stage != MethodStage.Sequential, $"methods.{name}.fairness_weights", true, "weights the LM's sft and align stages only");

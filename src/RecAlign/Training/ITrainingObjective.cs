@@ -22,6 +22,8 @@ public interface ITrainingObjective
     /// <summary>Trainable parameters the objective itself owns (CausalDPO's environment projection): the trainer
     /// optimises and checkpoints them beside the model's, under <c>objective.</c> + their name.</summary>
     IEnumerable<(string Name, TorchSharp.Modules.Parameter Parameter)> Parameters => [];
+    /// <summary>The learning-rate multiplier of <see cref="Parameters"/>' own optimizer group (no weight decay).</summary>
+    double ParameterLrScale => 1;
 }
 
 /// <summary>Something inside an objective (a loss) whose state lives across steps and must travel with checkpoints.</summary>

@@ -61,11 +61,15 @@ public sealed class Trainer
     public TrainingResult Train(bool resume = false)
     {
         var sw = Stopwatch.StartNew();
-        var trainable = _model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (Name: p.name, Parameter: p.parameter))
-            .Concat(_objective.Parameters.Select(p => (Name: "objective." + p.Name, p.Parameter))).ToList();
-        if (trainable.Count == 0) throw new InvalidOperationException("the model has no trainable parameters");
+        var modelTrainable = _model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (Name: p.name, Parameter: p.parameter)).ToList();
+        if (modelTrainable.Count == 0) throw new InvalidOperationException("the model has no trainable parameters");
+        var objectiveTrainable = _objective.Parameters.Select(p => (Name: "objective." + p.Name, p.Parameter)).ToList();
+        var trainable = modelTrainable.Concat(objectiveTrainable).ToList();
         var parameters = trainable.Select(p => p.Parameter).ToList();
-        using var optimizer = AdamW.FromConfig(trainable, _config.Optimizer);
+        // The objective's own parameters (CausalDPO's projection) step in their own group: their rate, no decay, and
+        // their dtype (fp32) apart from a bf16 model's in flattened mode.
+        using var optimizer = AdamW.FromConfig(modelTrainable, _config.Optimizer,
+            extraGroups: objectiveTrainable.Count == 0 ? null : [new ParameterGroup("objective", objectiveTrainable, 0.0, _objective.ParameterLrScale)]);
         var lengths = Enumerable.Range(0, _objective.Count).Select(_objective.Length).ToArray();
         if (lengths.Length == 0) throw new InvalidOperationException("no training examples");
         int batchesPerEpoch = LengthBucketedBatches.Plan(lengths, _config.BatchSize, _config.Seed, 0, _config.BucketFactor).Count;

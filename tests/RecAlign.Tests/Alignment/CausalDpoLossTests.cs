@@ -64,7 +64,7 @@ public class CausalDpoLossTests
         var q = new double[b, envs];
         for (int i = 0; i < b; i++)
         {
-            var logits = Enumerable.Range(0, envs).Select(k => -Math.Sqrt(Math.Pow(Z[i, 0] - cen[k, 0], 2) + Math.Pow(Z[i, 1] - cen[k, 1], 2)) / tau).ToArray();
+            var logits = Enumerable.Range(0, envs).Select(k => -Math.Sqrt(Math.Pow(Z[i, 0] - cen[k, 0], 2) + Math.Pow(Z[i, 1] - cen[k, 1], 2)) / (tau * Math.Sqrt(2))).ToArray();
             double mx = logits.Max(), sum = logits.Sum(l => Math.Exp(l - mx));
             for (int k = 0; k < envs; k++) q[i, k] = Math.Exp(logits[k] - mx) / sum;
         }
@@ -310,5 +310,8 @@ public class CausalDpoLossTests
         using var loss = new CausalDpoLoss();
         var e = Assert.Throws<ArgumentException>(() => loss.Compute(LossCase.Fixed(2).ToBatch()));
         Assert.Contains("Environments", e.Message);
+        // An adversarial projection must exist before the optimizer is built: no lazy first-batch initialisation.
+        using var adversarial = new CausalDpoLoss(projection: EnvironmentProjection.Adversarial);
+        Assert.Contains("InitialiseEnvironments", Assert.Throws<InvalidOperationException>(() => adversarial.Compute(Batch(LossCase.Fixed(2)))).Message);
     }
 }

@@ -240,6 +240,7 @@ public sealed class CliFuzzTests
         yield return new("pipeline/hybrid-on-align-method", w => ["pipeline", "--dataset", w.P("ds"), "--set", "pipeline.methods.sdpo.hybrid=sasrec", "--runs-dir", w.Runs], "hybrid");
         yield return new("pipeline/hybrid-unknown-recommender", w => ["pipeline", "--dataset", w.P("ds"), "--set", "pipeline.methods.sft.hybrid=gru4rec", "--runs-dir", w.Runs], "hybrid");
         yield return new("sft/hybrid-not-a-recommender", w => ["sft", "--model", BaseLm, "--train", w.Write("train.jsonl", SftJsonl), "--item-text", "token", "--hybrid", BaseLm, "--out", w.P("out"), "--runs-dir", w.Runs], "sequential recommender");
+        yield return new("sft/hybrid-schedule-unknown", w => ["sft", "--model", BaseLm, "--train", w.Write("train.jsonl", SftJsonl), "--item-text", "token", "--hybrid", BaseLm, "--hybrid-schedule", "sideways", "--out", w.P("out"), "--runs-dir", w.Runs], "--hybrid-schedule");
         yield return new("sft/hybrid-with-titles", w => ["sft", "--model", BaseLm, "--train", w.Write("train.jsonl", SftJsonl), "--hybrid", BaseLm, "--out", w.P("out"), "--runs-dir", w.Runs], "--item-text");
         yield return new("pipeline/fairness-weights-on-sasrec", w => ["pipeline", "--dataset", w.P("ds"), "--set", "pipeline.methods.sasrec.fairness_weights=true", "--runs-dir", w.Runs], "fairness_weights");
         yield return new("config/yaml-unknown-key", w => WithConfig(w, "c.yaml", "training:\n  max_stepz: 1\n"), "c.yaml");

@@ -42,6 +42,7 @@ public class PipelineConfigTests
         Assert.Contains("enabled sequential method", Hybrid("methods.sft.hybrid=gru4rec"));
         Assert.Contains("enabled sequential method", Hybrid("methods.sft.hybrid=dpo"));
         Assert.Contains("item_text", Hybrid("methods.sft.hybrid=sasrec", "item_text=title"));
+        Assert.Contains("sft_model", Hybrid("methods.sft.hybrid=sasrec", "sft_model=somewhere"));
         Assert.Equal("sasrec", RecAlign.Configuration.ConfigLoader.Load(new PipelineConfig(), null, ["methods.sft.hybrid=sasrec", "methods.sft.hybrid_schedule=two_stage"]).Validate().Methods["sft"].Hybrid);
     }
 

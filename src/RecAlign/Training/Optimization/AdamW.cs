@@ -161,10 +161,13 @@ public sealed class AdamW : IDisposable
     }
 
     /// <summary>AdamW over <see cref="ParameterGroups.Default"/> groups with the config's hyperparameters.</summary>
-    public static AdamW FromConfig(IEnumerable<(string name, Parameter parameter)> namedParameters, OptimizerConfig config, bool flatten = false)
+    /// <param name="extraGroups">Groups beside the default decay / no-decay ones (e.g. an objective's own parameters).</param>
+    public static AdamW FromConfig(IEnumerable<(string name, Parameter parameter)> namedParameters, OptimizerConfig config, bool flatten = false,
+        IEnumerable<ParameterGroup>? extraGroups = null)
     {
         config.Validate();
-        return new AdamW(ParameterGroups.Default(namedParameters, config.WeightDecay), config.LearningRate, config.Beta1, config.Beta2, config.Eps, flatten || config.Flatten);
+        var groups = ParameterGroups.Default(namedParameters, config.WeightDecay).Concat(extraGroups ?? []);
+        return new AdamW(groups, config.LearningRate, config.Beta1, config.Beta2, config.Eps, flatten || config.Flatten);
     }
 
     /// <summary>Sets every group's lr to <paramref name="lr"/>·LrScale.</summary>
