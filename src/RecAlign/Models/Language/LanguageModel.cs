@@ -40,9 +40,24 @@ public sealed class LanguageModel : nn.Module
         lm_head = config.TieWordEmbeddings ? null : nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
         _rope = new RotaryEmbedding(config.HeadDim, config.MaxPositionEmbeddings, config.RopeTheta, config.RopeScaling);
         RegisterComponents();
+        DropoutRate = config.HiddenDropout;
     }
 
     public LanguageModelConfig Config { get; }
+
+    /// <summary>The dropout rate training applies (the config's <c>hidden_dropout</c> until <see cref="SetDropout"/>).</summary>
+    public double DropoutRate { get; private set; }
+
+    /// <summary>Changes the dropout rate of this instance without touching its config (which is what gets saved):
+    /// preference alignment turns it off, as TRL's <c>disable_dropout</c>, because a policy scored with dropout against a
+    /// reference scored without it sees noise for rewards.</summary>
+    public void SetDropout(double rate)
+    {
+        if (!(rate >= 0 && rate < 1)) throw new ArgumentOutOfRangeException(nameof(rate), rate, "dropout must be in [0, 1)");
+        DropoutRate = rate;
+        foreach (var layer in model.layers) layer.DropoutRate = rate;
+    }
+
     /// <summary>LLaRA's hybrid item embeddings when attached (<see cref="AttachHybrid"/>): item tokens enter as projected
     /// recommender embeddings. Saved beside the model's weights, not among them.</summary>
     public HybridItemEmbedder? Hybrid { get; private set; }
@@ -106,7 +121,7 @@ public sealed class LanguageModel : nn.Module
         var dtype = DType;
         var x = model.embed_tokens.forward(inputIds);
         if (Hybrid is { Active: true } hybrid) x = hybrid.Inject(inputIds, x);
-        if (Config.HiddenDropout > 0 && training) x = nn.functional.dropout(x, Config.HiddenDropout, training: true);
+        if (DropoutRate > 0 && training) x = nn.functional.dropout(x, DropoutRate, training: true);
 
         Tensor cos, sin;
         Tensor? mask = null;

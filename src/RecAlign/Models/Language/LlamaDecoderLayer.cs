@@ -9,7 +9,8 @@ public sealed class LlamaDecoderLayer : nn.Module
     private readonly LlamaAttention self_attn;
     private readonly LlamaMlp mlp;
     private readonly RmsNorm input_layernorm, post_attention_layernorm;
-    private readonly double _dropout;
+    /// <summary>The residual branches' dropout rate (the config's <c>hidden_dropout</c> unless changed, see <see cref="LanguageModel.SetDropout"/>).</summary>
+    internal double DropoutRate { get; set; }
 
     public LlamaDecoderLayer(LanguageModelConfig config, int layerIndex) : base(nameof(LlamaDecoderLayer))
     {
@@ -17,7 +18,7 @@ public sealed class LlamaDecoderLayer : nn.Module
         mlp = new LlamaMlp(config);
         input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
         post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
-        _dropout = config.HiddenDropout;
+        DropoutRate = config.HiddenDropout;
         RegisterComponents();
     }
 
@@ -33,5 +34,5 @@ public sealed class LlamaDecoderLayer : nn.Module
         return y.MoveToOuterDisposeScope();
     }
 
-    private Tensor Dropout(Tensor x) => _dropout > 0 && training ? nn.functional.dropout(x, _dropout, training: true) : x;
+    private Tensor Dropout(Tensor x) => DropoutRate > 0 && training ? nn.functional.dropout(x, DropoutRate, training: true) : x;
 }

@@ -119,6 +119,9 @@ public sealed record AlignConfig : IStageConfig
     public ReferenceMode Reference { get; init; } = ReferenceMode.Cached;
     public int MaxPromptTokens { get; init; } = 480;
     public int EvalQuestions { get; init; } = 200;
+    /// <summary>TRL's <c>disable_dropout</c> (default true there too): train the policy without the model's dropout, so
+    /// its log-probs and the reference's (always scored without dropout) differ by what training changed, not by noise.</summary>
+    public bool DisableDropout { get; init; } = true;
 
     /// <summary>Also builds the loss once: an unknown loss type or an invalid β fails here.</summary>
     public void Validate()

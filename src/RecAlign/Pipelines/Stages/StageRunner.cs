@@ -140,6 +140,11 @@ public static class StageRunner
         using (lm)
         {
             Prepare(lm, config.Training.Precision, ctx);
+            if (config.DisableDropout && lm.DropoutRate > 0)
+            {
+                ctx.Say($"{stageName}: the model's dropout ({lm.DropoutRate}) is off while aligning (disable_dropout)");
+                lm.SetDropout(0);
+            }
             var loss = PreferenceLosses.Create(config.Loss, config.Training.Seed);
             var examples = preferences.Select(p => TokenizedPreference.From(tokenizer, p, config.MaxPromptTokens)).ToList();
             int pad = tokenizer.PadOrEosId();
