@@ -147,6 +147,8 @@ public static class ModelDirectory
         var missingAdapters = report.Missing.Where(n => n.Contains(".lora_")).ToList();
         if (missingAdapters.Count > 0)
             throw new FormatException($"{directory}: adapter file lacks {missingAdapters.Count} adapter tensor(s), e.g. {missingAdapters[0]}");
+        // A hybrid stage's adapters come with the projector they were trained with.
+        if (lm.Hybrid is null && HybridItemEmbedder.Load(directory, lm.Config.VocabSize) is { } hybrid) lm.AttachHybrid(hybrid);
     }
 
     private static JsonObject GenerationDefaults(LanguageModelConfig c) => new()

@@ -223,7 +223,9 @@ public static class StageRunner
         if (lm.LoraConfig is null) return;
         var adapterDir = Path.Combine(outputDir, ModelDirectory.AdapterFolder);
         ModelDirectory.SaveAdapter(lm, adapterDir, Path.GetFullPath(baseModelDir));
-        ctx.Say($"LoRA adapters (PEFT layout) in {adapterDir}");
+        // A hybrid LoRA stage trained the projector too: the adapters alone would load as a text-only model.
+        lm.Hybrid?.Save(adapterDir);
+        ctx.Say($"LoRA adapters (PEFT layout) in {adapterDir}" + (lm.Hybrid is null ? "" : ", with the hybrid projector"));
     }
 
     /// <summary>Optimizer steps in one pass over the objective's examples (at least 1).</summary>
