@@ -111,6 +111,27 @@ public sealed class HybridItemEmbedderTests : IDisposable
     }
 
     [Fact]
+    public void AdaptersSavedWithTheProjectorLoadAsTheHybridModel()
+    {
+        var (lm, tok) = Make();
+        using (lm)
+        {
+            lm.AttachHybrid(Embedder(lm, tok));
+            lm.AddLora(new LoraConfig { Rank = 2, Alpha = 4, Dropout = 0, TargetModules = LoraConfig.AllTargets }, seed: 1);
+            var adapters = Path.Combine(_dir, "adapter");
+            ModelDirectory.SaveAdapter(lm, adapters, "base");
+            lm.Hybrid!.Save(adapters);
+            var (plain, _) = Make();
+            using (plain)
+            {
+                ModelDirectory.LoadAdapter(plain, adapters);
+                Assert.NotNull(plain.Hybrid);
+                Assert.Equal(5, plain.Hybrid!.KnownItems);
+            }
+        }
+    }
+
+        [Fact]
     public void ARecommenderSharingNoItemIsRefused()
     {
         var (lm, tok) = Make();
