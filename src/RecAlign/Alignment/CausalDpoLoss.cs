@@ -64,7 +64,7 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
     private Tensor? _runningPrior;
     private TorchSharp.Modules.Parameter? _projectionWeight, _projectionBias;
 
-    public CausalDpoLoss(double beta = 1.0, int environments = 2, double temperature = 1.0, EnvironmentPrior prior = EnvironmentPrior.Batch,
+    public CausalDpoLoss(double beta = 1.0, int environments = 2, double temperature = 0.1, EnvironmentPrior prior = EnvironmentPrior.Batch,
         double mmdWeight = 1e-3, double mmdSigma = 0, double vrexWeight = 0, double centreMomentum = 0.9, long seed = 0,
         EnvironmentProjection projection = EnvironmentProjection.Fixed, EnvironmentFeatures features = EnvironmentFeatures.ReferencePrompt,
         double projectionLrScale = 100)

@@ -6,9 +6,11 @@ namespace RecAlign.Alignment;
 
 /// <summary>
 /// CausalDPO's bank of K environment centres in feature space: fitted once by k-means (k-means++ seeding, Lloyd
-/// iterations, seeded) on the whole training set's environment features, then moved by an exponential moving average of
-/// each batch's soft cluster means, c_k ← m·c_k + (1 − m)·Σ_i q_ik z_i / Σ_i q_ik. Never re-drawn per batch (the
-/// released code re-clusters every batch with DBSCAN and tops up with random vectors). Saved with checkpoints.
+/// iterations, seeded) on the whole training set's environment features, then moved as mini-batch k-means moves them:
+/// an exponential moving average of each batch's cluster means under hard (nearest-centre) assignment,
+/// c_k ← m·c_k + (1 − m)·mean{z_i : argmax_j q_ij = k}. Soft means would pull every centre towards the batch mean
+/// whenever q is soft, until the environments coincide. Never re-drawn per batch (the released code re-clusters every
+/// batch with DBSCAN and tops up with random vectors). Saved with checkpoints.
 /// </summary>
 public sealed class EnvironmentCentres(int count, double momentum, long seed) : IDisposable
 {
@@ -63,15 +65,15 @@ public sealed class EnvironmentCentres(int count, double momentum, long seed) : 
         return centres.MoveToOuterDisposeScope();
     }
 
-    /// <summary>EMA step towards the batch's soft cluster means (detached; environments the batch gives no mass keep
-    /// their centre).</summary>
+    /// <summary>EMA step towards the batch's hard cluster means (detached; environments no example of the batch is
+    /// nearest to keep their centre).</summary>
     public void Update(Tensor features, Tensor assignments)
     {
         if (Centres is null || Momentum == 1) return;
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var z = features.detach().to(Centres.dtype).to(Centres.device);
-        var q = assignments.detach().to(Centres.dtype).to(Centres.device);
+        var q = nn.functional.one_hot(assignments.detach().argmax(1), Count).to(Centres.dtype).to(Centres.device);
         var mass = q.sum(dim: 0);                                                          // [K]
         var means = q.t().matmul(z) / mass.clamp_min(1e-12).unsqueeze(1);
         var moved = Momentum * Centres + (1 - Momentum) * means;

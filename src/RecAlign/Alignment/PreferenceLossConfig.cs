@@ -44,8 +44,10 @@ public sealed record PreferenceLossConfig
     public double AlphaDpoGammaBetaRatio { get; init; } = 0.6;
     /// <summary>CausalDPO's number of latent environments K (1 is S-DPO).</summary>
     public int CausalDpoEnvironments { get; init; } = 2;
-    /// <summary>CausalDPO's soft-assignment temperature τ in softmax_k(−‖z − c_k‖ / τ), on standardised features.</summary>
-    public double CausalDpoTemperature { get; init; } = 1.0;
+    /// <summary>CausalDPO's soft-assignment temperature τ in softmax_k(−‖z − c_k‖ / (τ√D)), on standardised features: in
+    /// units of the root-mean-square per-dimension distance, whose gap between two centres is typically ~0.1 (τ = 1 makes
+    /// every q about uniform, τ → 0 hard k-means).</summary>
+    public double CausalDpoTemperature { get; init; } = 0.1;
     /// <summary>CausalDPO's P(k) in the backdoor adjustment: <c>batch</c> (the batch marginal of q), <c>uniform</c>
     /// (1/K) or <c>running</c> (the running marginal over the training set).</summary>
     public EnvironmentPrior CausalDpoPrior { get; init; } = EnvironmentPrior.Batch;
