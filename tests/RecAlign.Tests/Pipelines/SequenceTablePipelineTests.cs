@@ -157,20 +157,27 @@ public class SequenceTablePipelineTests
         Assert.Contains("also picked the checkpoints", (string?)plainEval["note"] ?? "", StringComparison.Ordinal);
     }
 
-    /// <summary>LLaRA: an sft method reading SASRec's item embeddings through a projector, S-DPO on top of it, beside
+    /// <summary>Twelve training users and four validation users over the ten titles, with their item list.</summary>
+    private static (string Train, string Validation) SmallTables(TempDir dir)
+    {
+        dir.Write("data/id2name.txt", string.Concat(Titles.Select((t, i) => $"{i}::{t}\n")));
+        return (dir.Write("data/train.csv", Table(12, 0)), dir.Write("val/val.csv", Table(4, 5)));
+    }
+
+    private static PipelineConfig SmallConfig() => new()
+    {
+        Candidates = 4, SftExamples = 20, PreferenceExamples = 8, ValidationQuestions = 5, EvaluationQuestions = 6,
+        GenerationEvaluation = false, HistoryAblation = false,
+    };
+
+        /// <summary>LLaRA: an sft method reading SASRec's item embeddings through a projector, S-DPO on top of it, beside
     /// the text-only rows; the hybrid model directory carries the embedder, and the curriculum is logged per step.</summary>
     [Fact]
     public void Run_TrainsHybridMethodsFromASequentialRecommender()
     {
         using var dir = new TempDir();
-        dir.Write("data/id2name.txt", string.Concat(Titles.Select((t, i) => $"{i}::{t}\n")));
-        var train = dir.Write("data/train.csv", Table(12, 0));
-        var val = dir.Write("val/val.csv", Table(4, 5));
-        var p = new PipelineConfig
-        {
-            Candidates = 4, SftExamples = 20, PreferenceExamples = 8, ValidationQuestions = 5, EvaluationQuestions = 6,
-            GenerationEvaluation = false, HistoryAblation = false, Fairness = new FairnessConfig { Enabled = false },
-        };
+        var (train, val) = SmallTables(dir);
+        var p = SmallConfig() with { Fairness = new FairnessConfig { Enabled = false } };
         var methods = p.Methods.Where(m => m.Key is "sasrec" or "sft").ToDictionary();
         methods["sft_llara"] = methods["sft"] with { Hybrid = "sasrec", HybridSchedule = RecAlign.Training.HybridSchedule.Direct };
         methods["sdpo_llara"] = p.Methods["sdpo"] with { From = "sft_llara" };
@@ -190,15 +197,8 @@ public class SequenceTablePipelineTests
     public void Run_ReportsItemSideFairness_TrainsWeightedMethods_AndAddsRerankedRows()
     {
         using var dir = new TempDir();
-        dir.Write("data/id2name.txt", string.Concat(Titles.Select((t, i) => $"{i}::{t}\n")));
-        var train = dir.Write("data/train.csv", Table(12, 0));
-        var val = dir.Write("val/val.csv", Table(4, 5));
-        var p = new PipelineConfig
-        {
-            Candidates = 4, SftExamples = 20, PreferenceExamples = 8, ValidationQuestions = 5, EvaluationQuestions = 6,
-            GenerationEvaluation = false, HistoryAblation = false,
-            Fairness = new FairnessConfig { PopularityGroups = 3, Rerank = true, RerankLambdas = [0, 1], K = 5 },
-        };
+        var (train, val) = SmallTables(dir);
+        var p = SmallConfig() with { Fairness = new FairnessConfig { PopularityGroups = 3, Rerank = true, RerankLambdas = [0, 1], K = 5 } };
         var methods = p.Methods.Where(m => m.Key is "sasrec" or "sft" or "sdpo").ToDictionary();
         methods["sft_fair"] = methods["sft"] with { FairnessWeights = true };
         methods["sdpo_fair"] = methods["sdpo"] with { FairnessWeights = true };
