@@ -260,14 +260,8 @@ internal static class TrainCommands
                 ("validation", parse.GetValue(validation), true), ("template", parse.GetValue(template), false),
                 ("item_text", mode.ToString(), false), ("hybrid", recDir, true), ("hybrid_schedule", recDir is null ? null : parse.GetValue(hybridSchedule).ToString(), false),
                 ("out", parse.GetValue(common.Out), true));
-            Func<LanguageModel, ITokenizer, HybridItemEmbedder>? embedder = recDir is null ? null : (lm, tok) =>
-            {
-                var items = (ItemTokenizer)tok;
-                using var rec = SequentialModelDirectory.Load(recDir);
-                using var rows = rec.Model.ItemEmbeddings().detach().cpu();
-                return HybridItemEmbedder.FromRecommender(lm.Config.VocabSize, items.FirstItemId, items.Catalog, rec.Catalog, rows, lm.Config.HiddenSize,
-                    Path.GetFullPath(recDir), config.Training.Seed + 13);
-            };
+            Func<LanguageModel, ITokenizer, HybridItemEmbedder>? embedder = recDir is null ? null
+                : (lm, tok) => HybridItemEmbedder.FromRecommenderDirectory(lm, tok, recDir, Path.GetFullPath(recDir), config.Training.Seed + 13);
             return InRun(parse, common, "sft", config, inputs, ctx => StageRunner.Sft(modelDir, data, questions, config, parse.GetValue(common.Out)!, ctx, addTokens,
                 hybrid: embedder, hybridSchedule: parse.GetValue(hybridSchedule)));
         });

@@ -196,7 +196,7 @@ public sealed class CausalDpoLoss : IPreferenceLoss, IDisposable, Training.IChec
         if (Centres.Centres!.shape[1] != z.shape[1])
             throw new ArgumentException($"{Name}: environment features have width {z.shape[1]} but the centres {Centres.Centres.shape[1]}");
         var projected = Project(z, out var zDetached);
-        var q = SoftAssignments(projected, Centres.Centres.to(z.device), Temperature);
+        var q = SoftAssignments(projected, Centres.Centres, Temperature);
         var envLosses = EnvironmentLosses(weighted, q);
         var marginal = q.mean([0]);
         var prior = Prior switch

@@ -37,15 +37,9 @@ public sealed class PreferenceObjective : ITrainingObjective
         _state = CheckpointStates.Of(loss);
         if (loss.RequiresEnvironments)
         {
-            // Pooled response states feed every response token: check now rather than at the step that first batches a long pair.
-            int maxPos = policy.Config.MaxPositionEmbeddings;
-            for (int i = 0; i < examples.Count; i++)
-            {
-                var e = examples[i];
-                int longest = e.Prompt.Length + Math.Max(e.Chosen.Length, e.Rejected.Length == 0 ? 0 : e.Rejected.Max(r => r.Length));
-                if (longest > maxPos)
-                    throw new ArgumentException($"preference example {i}: prompt + response is {longest} tokens, over max_position_embeddings ({maxPos}), which {loss.Name}'s pooled response states need; shorten the prompt (max_prompt_tokens)");
-            }
+            // The scorer's own check, on every example now rather than at the step that first batches a long pair.
+            ContinuationScorer.Check(policy.Config, examples.Select(e => e.Prompt).ToList(),
+                examples.Select(e => (IReadOnlyList<int[]>)[e.Chosen, .. e.Rejected]).ToList(), poolStates: true);
             var causal = PreferenceLosses.Parts(loss).OfType<CausalDpoLoss>().ToList();
             var sources = causal.Select(c => c.Features).Distinct().ToList();
             if (sources.Count > 1) throw new ArgumentException("the listed CausalDPO losses infer environments from different features; give them one causal_dpo_features");

@@ -380,14 +380,7 @@ public static class RecommendationPipeline
                     if (method.Hybrid.Length > 0)
                     {
                         var recDir = trained.Single(t => t.Name == method.Hybrid).Stage.ModelDirectory;
-                        hybrid = (lm, tok) =>
-                        {
-                            var items = tok as ItemTokenizer ?? throw new ArgumentException($"methods.{name}.hybrid: the LM has no item tokens");
-                            using var rec = SequentialModelDirectory.Load(recDir);
-                            using var embeddings = rec.Model.ItemEmbeddings().detach().cpu();
-                            return HybridItemEmbedder.FromRecommender(lm.Config.VocabSize, items.FirstItemId, items.Catalog, rec.Catalog, embeddings,
-                                lm.Config.HiddenSize, $"{method.Hybrid} ({recDir})", (long)config.Seed + 13);
-                        };
+                        hybrid = (lm, tok) => HybridItemEmbedder.FromRecommenderDirectory(lm, tok, recDir, $"{method.Hybrid} ({recDir})", (long)config.Seed + 13);
                     }
                     stage = StageRunner.Sft(pretrained.ModelDirectory, train, validation, config.Sft, Path.Combine(models, name), ctx,
                         sampleWeighted: method.FairnessWeights, stageName: name, hybrid: hybrid, hybridSchedule: method.HybridSchedule);

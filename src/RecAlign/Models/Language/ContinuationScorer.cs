@@ -54,7 +54,7 @@ public static class ContinuationScorer
     {
         if (prompts.Count != continuations.Count) throw new ArgumentException("one continuation list per prompt");
         if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("prompts must not be empty (start them with BOS)");
-        Check(lm.Config, prompts, continuations);
+        Check(lm.Config, prompts, continuations, poolStates);
         var device = lm.Device;
         using var scope = NewDisposeScope();
         int b = prompts.Count;
@@ -89,14 +89,7 @@ public static class ContinuationScorer
         // prompt + continuation − 1 positions, as Check allows (feeding it overran max_position_embeddings by one).
         var lastPrompt = promptHidden.select(1, promptLen - 1).index_select(0, owner).unsqueeze(1);   // [N, 1, D]
         // Pooled response states need every token's state, the last one's too: then the whole continuation is fed.
-        Tensor? contHidden = null;
-        if (poolStates)
-        {
-            int longest = Enumerable.Range(0, n).Max(i => prompts[(int)owners[i]].Length + flat[i].Length);
-            if (longest > lm.Config.MaxPositionEmbeddings)
-                throw new ArgumentException($"pooled response states need prompt + response within max_position_embeddings ({lm.Config.MaxPositionEmbeddings}); the longest pair has {longest} tokens (shorten the prompt: max_prompt_tokens)");
-            contHidden = lm.Hidden(ids, mask, expanded);
-        }
+        var contHidden = poolStates ? lm.Hidden(ids, mask, expanded) : null;
         var predictors = contLen == 1 ? lastPrompt
             : cat([lastPrompt, contHidden?.narrow(1, 0, contLen - 1) ?? lm.Hidden(ids.narrow(1, 0, contLen - 1), mask.narrow(1, 0, contLen - 1), expanded)], 1);
         var valid = mask.reshape(-1).nonzero().squeeze(1);
@@ -130,8 +123,11 @@ public static class ContinuationScorer
 
     /// <summary>Every token inside the vocabulary and every prompt + continuation within max_position_embeddings: a
     /// clear error naming the prompt and candidate instead of an index error deep in libtorch.</summary>
-    private static void Check(LanguageModelConfig config, IReadOnlyList<int[]> prompts, IReadOnlyList<IReadOnlyList<int[]>> continuations)
+    /// <param name="poolStates">Every continuation token is fed (for its pooled state), so prompt + continuation must
+    /// fit whole; otherwise the last token is only predicted, and one position fewer is needed.</param>
+    public static void Check(LanguageModelConfig config, IReadOnlyList<int[]> prompts, IReadOnlyList<IReadOnlyList<int[]>> continuations, bool poolStates = false)
     {
+        int unfed = poolStates ? 0 : 1;
         int vocab = config.VocabSize, maxPos = config.MaxPositionEmbeddings;
         for (int p = 0; p < prompts.Count; p++)
         {
@@ -144,8 +140,9 @@ public static class ContinuationScorer
                 if (cand is null || cand.Length == 0) throw new ArgumentException($"candidate {c} of prompt {p} is empty");
                 foreach (var t in cand)
                     if ((uint)t >= (uint)vocab) throw new ArgumentException($"candidate {c} of prompt {p} holds token {t} outside the vocabulary [0, {vocab})");
-                if (prompts[p].Length + cand.Length - 1 > maxPos)
-                    throw new ArgumentException($"prompt {p} ({prompts[p].Length} tokens) + candidate {c} ({cand.Length} tokens) exceeds max_position_embeddings ({maxPos}); shorten the prompt (max_prompt_tokens)");
+                if (prompts[p].Length + cand.Length - unfed > maxPos)
+                    throw new ArgumentException($"prompt {p} ({prompts[p].Length} tokens) + candidate {c} ({cand.Length} tokens) exceeds max_position_embeddings ({maxPos})" +
+                        (poolStates ? " with every candidate token fed (pooled response states)" : "") + "; shorten the prompt (max_prompt_tokens)");
             }
         }
     }

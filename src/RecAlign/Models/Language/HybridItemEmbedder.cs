@@ -139,6 +139,16 @@ public sealed class HybridItemEmbedder : nn.Module
         return embedder;
     }
 
+    /// <summary>The embedder for <paramref name="lm"/> (which must have item tokens) from the item embeddings of the
+    /// sequential recommender saved in <paramref name="recommenderDir"/>.</summary>
+    public static HybridItemEmbedder FromRecommenderDirectory(LanguageModel lm, Text.ITokenizer tokenizer, string recommenderDir, string recommender, long seed)
+    {
+        var items = tokenizer as Text.ItemTokenizer ?? throw new ArgumentException($"hybrid item embeddings replace item tokens, and the LM has none ({recommender})");
+        using var rec = Sequential.SequentialModelDirectory.Load(recommenderDir);
+        using var rows = rec.Model.ItemEmbeddings().detach().cpu();
+        return FromRecommender(lm.Config.VocabSize, items.FirstItemId, items.Catalog, rec.Catalog, rows, lm.Config.HiddenSize, recommender, seed);
+    }
+
     /// <summary>The embedder for an LM whose item tokens name <paramref name="lmItems"/>, from a recommender's item
     /// embeddings [N_rec, d] over <paramref name="recItems"/>: each LM item is matched by external id, else by title.</summary>
     public static HybridItemEmbedder FromRecommender(int vocabSize, int firstItemToken, ItemCatalog lmItems, ItemCatalog recItems, Tensor recEmbeddings,
