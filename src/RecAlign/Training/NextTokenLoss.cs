@@ -17,11 +17,12 @@ public static class NextTokenLoss
     public const long ChunkLogitElements = 1L << 20;
 
     /// <summary><paramref name="targets"/>[b, t] is the token expected after inputIds[b, t] (already shifted), or
-    /// <see cref="IgnoreIndex"/>. Batches are right-padded; padding positions must carry IgnoreIndex.</summary>
-    public static Tensor Compute(LanguageModel lm, Tensor inputIds, Tensor targets, long chunkLogitElements = ChunkLogitElements)
+    /// <see cref="IgnoreIndex"/>. Batches are right-padded; padding positions must carry IgnoreIndex.
+    /// <paramref name="injected"/>: soft tokens replacing input embeddings (<see cref="LanguageModel.Hidden"/>).</summary>
+    public static Tensor Compute(LanguageModel lm, Tensor inputIds, Tensor targets, long chunkLogitElements = ChunkLogitElements, InjectedEmbeddings? injected = null)
     {
         using var scope = NewDisposeScope();
-        var hidden = lm.Hidden(inputIds);
+        var hidden = lm.Hidden(inputIds, injected: injected);
         var flatHidden = hidden.view(-1, hidden.shape[^1]);
         var flatTargets = targets.reshape(-1);
         var positions = (flatTargets != IgnoreIndex).nonzero().squeeze(1);

@@ -111,9 +111,10 @@ public sealed class LanguageModel : nn.Module
     /// <paramref name="attentionMask"/> [B, T] (1 = token, 0 = padding) is needed only for left padding or when
     /// continuing from a cache; right-padded training batches may omit it, because causal attention already keeps
     /// real tokens from seeing the padding after them. With a <paramref name="cache"/>, the new tokens attend to the
-    /// cached ones and the cache is extended.
+    /// cached ones and the cache is extended. <paramref name="injected"/> replaces the input embeddings at its masked
+    /// positions with given vectors (soft tokens, after any hybrid item embeddings), for every path alike.
     /// </summary>
-    public Tensor Hidden(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null)
+    public Tensor Hidden(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, InjectedEmbeddings? injected = null)
     {
         using var scope = NewDisposeScope();
         long b = inputIds.shape[0], t = inputIds.shape[1];
@@ -121,6 +122,7 @@ public sealed class LanguageModel : nn.Module
         var dtype = DType;
         var x = model.embed_tokens.forward(inputIds);
         if (Hybrid is { Active: true } hybrid) x = hybrid.Inject(inputIds, x);
+        if (injected is not null) x = injected.Apply(x);
         if (DropoutRate > 0 && training) x = nn.functional.dropout(x, DropoutRate, training: true);
 
         Tensor cos, sin;
@@ -162,10 +164,10 @@ public sealed class LanguageModel : nn.Module
     public Tensor Logits(Tensor hidden) => nn.functional.linear(hidden, OutputWeight);
 
     /// <summary>Logits for every position: [B, T, V].</summary>
-    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null)
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, InjectedEmbeddings? injected = null)
     {
         using var scope = NewDisposeScope();
-        return Logits(Hidden(inputIds, attentionMask, cache)).MoveToOuterDisposeScope();
+        return Logits(Hidden(inputIds, attentionMask, cache, injected)).MoveToOuterDisposeScope();
     }
 
     public KvCache NewCache() => new(Config.NumHiddenLayers);

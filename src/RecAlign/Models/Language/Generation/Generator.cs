@@ -13,15 +13,17 @@ public static class Generator
 {
     /// <summary>Generates for every prompt. <paramref name="constraints"/> (one per prompt; null entries are free)
     /// restrict outputs to the trie's sequences; <paramref name="decode"/> maps generated ids to text for stop strings
-    /// and <see cref="GeneratedSequence.Text"/>.</summary>
+    /// and <see cref="GeneratedSequence.Text"/>. <paramref name="softTokens"/> (one entry per prompt, null for none) are
+    /// vectors that replace the embeddings at given prompt positions (<see cref="InjectedEmbeddings"/>): they enter
+    /// only while the prompt is prefilled, and decoding then continues from the cache as usual.</summary>
     public static GenerationResult Generate(LanguageModel model, IReadOnlyList<int[]> prompts, GenerationConfig config,
-        IReadOnlyList<TokenTrie?>? constraints = null, Func<IReadOnlyList<int>, string>? decode = null)
+        IReadOnlyList<TokenTrie?>? constraints = null, Func<IReadOnlyList<int>, string>? decode = null, IReadOnlyList<SoftTokens?>? softTokens = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(prompts);
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        var run = new Run(model, prompts, config, constraints, decode);
+        var run = new Run(model, prompts, config, constraints, decode, softTokens);
         return config.NumBeams > 1 ? run.Beam() : run.GreedyOrSample();
     }
 
@@ -46,14 +48,18 @@ public static class Generator
         private readonly GenerationConfig _config;
         private readonly IReadOnlyList<TokenTrie?>? _constraints;
         private readonly Func<IReadOnlyList<int>, string>? _decode;
+        private readonly IReadOnlyList<SoftTokens?>? _soft;
         private readonly HashSet<int> _eos;
         private readonly int _pad;
         private readonly int _vocab;
 
         public Run(LanguageModel model, IReadOnlyList<int[]> prompts, GenerationConfig config,
-            IReadOnlyList<TokenTrie?>? constraints, Func<IReadOnlyList<int>, string>? decode)
+            IReadOnlyList<TokenTrie?>? constraints, Func<IReadOnlyList<int>, string>? decode, IReadOnlyList<SoftTokens?>? softTokens = null)
         {
             _model = model;
+            _soft = softTokens;
+            if (softTokens is not null && softTokens.Count != prompts.Count)
+                throw new ArgumentException($"{softTokens.Count} soft-token entries for {prompts.Count} prompts; give one per prompt (null for none)", nameof(softTokens));
             _prompts = prompts;
             _config = config;
             _constraints = constraints;
@@ -88,7 +94,9 @@ public static class Generator
             var (ids, mask, t) = ContinuationScorer.LeftPad(_prompts, _pad);
             using var scope = NewDisposeScope();
             var device = _model.Device;
-            var hidden = _model.Hidden(tensor(ids, [b, t], device: device), tensor(mask, [b, t], device: device), cache);
+            var injected = _soft is null ? null
+                : InjectedEmbeddings.ForRows(_soft, _prompts.Select(p => t - p.Length).ToArray(), b, t, device);
+            var hidden = _model.Hidden(tensor(ids, [b, t], device: device), tensor(mask, [b, t], device: device), cache, injected);
             return _model.Logits(hidden.select(1, t - 1)).to(ScalarType.Float32).DetachFromDisposeScope();
         }
 
