@@ -20,7 +20,7 @@ namespace RecAlign.Cli.Commands;
 /// config file + <c>--set</c> overrides and <c>--resume</c>.</summary>
 internal static class TrainCommands
 {
-    public static IEnumerable<Command> Build() => [Pretrain(), Sft(), Align(), TrainSequential()];
+    public static IEnumerable<Command> Build() => [Pretrain(), Sft(), Align(), TrainSequential(), Interpret()];
 
     private sealed record Common(Option<string> RunsDir, Option<string?> Config, Option<string[]> Set, Option<long?> Seed,
         Option<int?> Threads, Option<string?> Resume, Option<string> Out, Option<bool> Overwrite, Option<string> Device);
@@ -41,10 +41,11 @@ internal static class TrainCommands
         return common;
     }
 
-    private static T Resolve<T>(ParseResult parse, Common common, T defaults) where T : IStageConfig
+    /// <param name="flags">Overrides a command's own options stand for (<c>task=residual</c>): they win over --config and --set.</param>
+    private static T Resolve<T>(ParseResult parse, Common common, T defaults, IEnumerable<string>? flags = null) where T : IStageConfig
     {
         CommonOptions.ApplyThreads(parse.GetValue(common.Threads));
-        var overrides = (parse.GetValue(common.Set) ?? []).ToList();
+        var overrides = (parse.GetValue(common.Set) ?? []).Concat(flags ?? []).ToList();
         if (parse.GetValue(common.Seed) is { } seed) overrides.Add($"training.seed={seed}");
         var config = ConfigLoader.Load(defaults, parse.GetValue(common.Config), overrides);
         config.Validate(); // bad values (a loss, β, batch size...) fail before a run folder exists
@@ -55,13 +56,13 @@ internal static class TrainCommands
     /// signal) interrupted. Everything that can be checked is checked before the run folder exists; a resumed run
     /// must be called with the config and <paramref name="inputs"/> that started it.</summary>
     private static int InRun(ParseResult parse, Common common, string kind, object config,
-        IReadOnlyDictionary<string, string?> inputs, Func<StageContext, StageResult> body)
+        IReadOnlyDictionary<string, string?> inputs, Func<StageContext, StageResult> body, RecAlign.IO.OutputKind? outputKind = null)
     {
         var device = CommonOptions.ParseDevice(parse.GetValue(common.Device));
         var resume = parse.GetValue(common.Resume);
         // Inputs recorded as full paths are files and folders the output must not replace.
         var runsDir = parse.GetValue(common.RunsDir)!;
-        RecAlign.IO.OutputGuard.CheckDirectory("--out", parse.GetValue(common.Out)!, RecAlign.IO.OutputKind.ModelDirectory,
+        RecAlign.IO.OutputGuard.CheckDirectory("--out", parse.GetValue(common.Out)!, outputKind ?? RecAlign.IO.OutputKind.ModelDirectory,
             parse.GetValue(common.Overwrite),
             inputs.Where(i => i.Key != "out" && i.Value is not null && Path.IsPathRooted(i.Value)).Select(i => ($"the {i.Key} input", i.Value))
                 .Append(("the runs folder", runsDir)).Append(("the resumed run", resume)),
@@ -74,6 +75,7 @@ internal static class TrainCommands
             var result = body(new StageContext(session.Run, Console.Out, device, resume is not null));
             var metrics = new Dictionary<string, double> { ["final_loss"] = result.Training.FinalLoss, ["wall_seconds"] = result.Seconds };
             foreach (var (k, v) in result.Training.BestMetrics ?? new Dictionary<string, double>()) metrics["best_" + k] = v;
+            foreach (var (k, v) in result.Metrics ?? new Dictionary<string, double>()) metrics[k] = v;
             session.Complete(new RunSummary
             {
                 FinalMetrics = metrics, WallSeconds = result.Seconds, Checkpoint = result.ModelDirectory,
@@ -167,6 +169,62 @@ internal static class TrainCommands
             });
             c.Subcommands.Add(sub);
         }
+        return c;
+    }
+
+    /// <summary><c>interpret</c>: RecInterpreter, an adapter that lets a frozen LM read a frozen sequential recommender's
+    /// hidden states, trained and evaluated on sequence tables or a canonical dataset.</summary>
+    private static Command Interpret()
+    {
+        var c = new Command("interpret", "RecInterpreter: train an adapter that turns a frozen SASRec/GRU4Rec's hidden states into a soft token a frozen LM reads, " +
+            "then report how many history titles it recovers per validation user and how often it names the item added between two states");
+        var lm = new Option<string>("--lm") { Description = "language model directory (frozen)", Required = true };
+        var recommender = new Option<string>("--recommender") { Description = "sequential recommender directory with per-position states (recalign train sasrec|gru4rec ... --out DIR; frozen)", Required = true };
+        var dataset = new Option<string?>("--dataset") { Description = "canonical dataset directory: leave-one-out split, every training prefix a history, validation = each user's second-to-last item" };
+        var train = new Option<string?>("--train") { Description = "training sequence table (LLaRA/S-DPO CSV: seq,len_seq,next)" };
+        var validation = new Option<string?>("--validation") { Description = "validation sequence table (the users evaluated)" };
+        var items = new Option<string?>("--items") { Description = "item list for the tables (default: id2name.txt / u.item / data_statis.csv beside --train)" };
+        var task = new Option<string?>("--task") { Description = "recovery (history titles from one state), residual (the item added between two states) or both (default; config task)" };
+        task.AcceptOnlyFromAmong("recovery", "residual", "both");
+        var random = new Option<bool>("--random-states") { Description = "the floor: train and evaluate the same adapter on random vectors instead of the recommender's states" };
+        foreach (var o in new Option[] { lm, recommender, dataset, train, validation, items, task, random }) c.Options.Add(o);
+        var common = AddCommon(c);
+        c.SetAction(parse =>
+        {
+            var flags = new List<string>();
+            if (parse.GetValue(task) is { } t) flags.Add($"task={t}");
+            if (parse.GetValue(random)) flags.Add("random_states=true");
+            var config = Resolve(parse, common, new InterpretConfig(), flags);
+            var (lmDir, recDir) = (parse.GetValue(lm)!, parse.GetValue(recommender)!);
+            ModelDirectory.RequireModelDirectory(lmDir);
+            if (!SequentialModelDirectory.IsSequentialModel(recDir))
+                throw new ArgumentException($"interpret --recommender: {Path.GetFullPath(recDir)} is not a sequential recommender's model directory (recalign train sasrec|gru4rec ... --out DIR)");
+            var (tr, v, d) = (parse.GetValue(train), parse.GetValue(validation), parse.GetValue(dataset));
+            if ((tr is null) == (d is null)) throw new ArgumentException("interpret: give either --train T.csv --validation V.csv or --dataset DIR");
+            if (d is not null && (v is not null || parse.GetValue(items) is not null))
+                throw new ArgumentException("interpret: --validation and --items go with --train tables, not --dataset (which is split leave-one-out)");
+            if (tr is not null && v is null) throw new ArgumentException("interpret --train: give --validation V.csv too (the users the interpreter is evaluated on)");
+            ItemCatalog catalog;
+            IReadOnlyList<SequenceExample> trainExamples, validationExamples;
+            if (tr is not null)
+            {
+                var itemsFile = parse.GetValue(items) ?? SequenceTableLoader.ItemListFor(tr);
+                var table = SequenceTableLoader.Load(tr, itemsFile);
+                (catalog, trainExamples) = (table.Catalog, table.Examples);
+                validationExamples = SequenceTableLoader.Load(v!, itemsFile).Examples;
+            }
+            else
+            {
+                var data = DatasetStore.Load(d!);
+                var split = Splitter.Split(data, new SplitConfig { Method = SplitMethod.LeaveOneOut });
+                (catalog, trainExamples, validationExamples) = (data.Catalog, split.Train, split.Validation);
+            }
+            var inputs = Inputs(("lm", lmDir, true), ("recommender", recDir, true), ("train", tr, true), ("validation", v, true),
+                ("items", parse.GetValue(items), true), ("dataset", d, true), ("out", parse.GetValue(common.Out), true));
+            return InRun(parse, common, "interpret", config, inputs, ctx =>
+                StageRunner.Interpret(lmDir, recDir, catalog, trainExamples, validationExamples, config, parse.GetValue(common.Out)!, ctx),
+                RecAlign.IO.OutputKind.Interpreter);
+        });
         return c;
     }
 

@@ -11,6 +11,10 @@ public sealed record OutputKind(string Name, Func<string, bool> Recognizes)
     public static readonly OutputKind ModelDirectory = new("model directory", d =>
         File.Exists(Path.Combine(d, "config.json")) && Checkpoint.Recognizes(d));
 
+    /// <summary>An interpreter directory (<c>recalign interpret</c>): its adapter config beside safetensors.</summary>
+    public static readonly OutputKind Interpreter = new("interpreter directory", d =>
+        File.Exists(Path.Combine(d, "interpreter_config.json")) && Checkpoint.Recognizes(d));
+
     /// <summary>A canonical dataset folder (<c>data prepare</c>, <c>data synth</c>).</summary>
     public static readonly OutputKind Dataset = new("dataset folder", d => File.Exists(Path.Combine(d, "dataset.json")));
 

@@ -105,14 +105,12 @@ public static class InterpreterDirectory
 
     public static bool Exists(string directory) => File.Exists(Path.Combine(directory, ConfigFile));
 
-    public static void Save(StateAdapter adapter, InterpreterInfo info, string directory)
+    /// <param name="extraJson">Further JSON files to write into the directory with it (name → text).</param>
+    public static void Save(StateAdapter adapter, InterpreterInfo info, string directory, IReadOnlyDictionary<string, string>? extraJson = null)
     {
         info = info with { Positions = adapter.Positions, RecHiddenSize = adapter.RecHiddenSize, HiddenSize = adapter.HiddenSize };
-        CheckpointIO.Save(adapter, directory, new CheckpointSaveOptions
-        {
-            DType = ScalarType.Float32, BaseName = WeightsBaseName,
-            JsonFiles = new Dictionary<string, string> { [ConfigFile] = JsonSerializer.Serialize(info, Json) },
-        });
+        var files = new Dictionary<string, string>(extraJson ?? new Dictionary<string, string>()) { [ConfigFile] = JsonSerializer.Serialize(info, Json) };
+        CheckpointIO.Save(adapter, directory, new CheckpointSaveOptions { DType = ScalarType.Float32, BaseName = WeightsBaseName, JsonFiles = files });
     }
 
     public static (StateAdapter Adapter, InterpreterInfo Info) Load(string directory, Device? device = null)

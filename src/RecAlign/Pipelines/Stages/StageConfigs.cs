@@ -191,3 +191,45 @@ public sealed record SequentialTrainConfig : IStageConfig
         if (EvalExamples < 1) throw new ArgumentException($"eval_examples must be >= 1 (got {EvalExamples})");
     }
 }
+
+/// <summary>RecInterpreter: an adapter trained (LM and recommender frozen) to turn a sequential recommender's hidden
+/// states into a soft token the LM reads, then evaluated by greedy generation on validation users. Optimizer settings
+/// follow the released code (AdamW 1e-3, weight decay 1e-6, batch 16).</summary>
+public sealed record InterpretConfig : IStageConfig
+{
+    /// <summary><c>recovery</c>, <c>residual</c> or <c>both</c> (<see cref="Interpretation.InterpretTask"/>).</summary>
+    public Interpretation.InterpretTask Task { get; init; } = Interpretation.InterpretTask.Both;
+    /// <summary>The floor: the same adapter trained and evaluated on random vectors instead of the recommender's states.</summary>
+    public bool RandomStates { get; init; }
+    /// <summary>The recovery prompt; <c>&lt;SeqHere&gt;</c> (once) is where the soft token enters.</summary>
+    public string RecoveryPrompt { get; init; } = Interpretation.InterpretationPrompts.DefaultRecovery;
+    /// <summary>The residual prompt; <c>&lt;SeqHere&gt;</c> twice: the history before, then after the added item.</summary>
+    public string ResidualPrompt { get; init; } = Interpretation.InterpretationPrompts.DefaultResidual;
+    /// <summary>Training histories used (a seeded subset when there are more; 0: all).</summary>
+    public int MaxTrainExamples { get; init; }
+    /// <summary>Validation users evaluated by generation (a seeded subset when there are more).</summary>
+    public int EvalExamples { get; init; } = 200;
+    /// <summary>Greedy generation budget of the recovery answer (cut to the LM's context).</summary>
+    public int RecoveryMaxNewTokens { get; init; } = 200;
+    /// <summary>Greedy generation budget of the residual answer (one title).</summary>
+    public int ResidualMaxNewTokens { get; init; } = 40;
+    public int EvalBatchSize { get; init; } = 16;
+    public TrainingConfig Training { get; init; } = new()
+    {
+        Epochs = 1, BatchSize = 16, LogEvery = 20, Precision = Precision.Fp32, MetricForBestModel = "", EarlyStoppingPatience = 0,
+        Optimizer = new OptimizerConfig { LearningRate = 1e-3, WeightDecay = 1e-6, Schedule = LrScheduleKind.Constant, WarmupRatio = 0.05 },
+    };
+
+    public Interpretation.InterpretationPrompts Prompts => new() { Recovery = RecoveryPrompt, Residual = ResidualPrompt };
+
+    public void Validate()
+    {
+        StageConfigChecks.Section("training", () => Training.Validate());
+        if (!Enum.IsDefined(Task)) throw new ArgumentException($"task must be recovery, residual or both (got {Task})");
+        Prompts.Validate();
+        if (MaxTrainExamples < 0) throw new ArgumentException($"max_train_examples must be >= 0 (got {MaxTrainExamples})");
+        if (EvalExamples < 1) throw new ArgumentException($"eval_examples must be >= 1 (got {EvalExamples})");
+        if (RecoveryMaxNewTokens < 1 || ResidualMaxNewTokens < 1) throw new ArgumentException("recovery_max_new_tokens and residual_max_new_tokens must be >= 1");
+        if (EvalBatchSize < 1) throw new ArgumentException($"eval_batch_size must be >= 1 (got {EvalBatchSize})");
+    }
+}

@@ -17,7 +17,11 @@ using static TorchSharp.torch;
 namespace RecAlign.Pipelines.Stages;
 
 /// <summary>What a stage produced: its model directory, wall time and training record.</summary>
-public sealed record StageResult(string Stage, string ModelDirectory, double Seconds, TrainingResult Training);
+public sealed record StageResult(string Stage, string ModelDirectory, double Seconds, TrainingResult Training)
+{
+    /// <summary>Metrics the stage measured after training (e.g. the interpreter's generation metrics), for the run summary.</summary>
+    public IReadOnlyDictionary<string, double>? Metrics { get; init; }
+}
 
 /// <summary>Where a stage reports: a run directory (metrics.jsonl, log.txt, checkpoints) and the console.</summary>
 public sealed record StageContext(RunDirectory? Run = null, TextWriter? Console = null, Device? Device = null, bool Resume = false)
@@ -35,7 +39,7 @@ public sealed record StageContext(RunDirectory? Run = null, TextWriter? Console 
 /// the shared <see cref="Trainer"/> with its objective, evaluates on validation candidate lists, and writes an
 /// HF-compatible model directory. The CLI and the quickstart call these; they hold no loop of their own.
 /// </summary>
-public static class StageRunner
+public static partial class StageRunner
 {
     /// <param name="validation">Next-item examples an item-token model is ranked on each epoch (best epoch kept, early
     /// stopping); ignored for a title model.</param>
