@@ -67,7 +67,8 @@ public sealed class RandomStates(int width, int dim, double scale, long seed) : 
         foreach (var r in requests)
         {
             using var generator = new Generator(SplitMix64.Mix(SplitMix64.Mix((ulong)seed) ^ (ulong)r.Key));
-            rows.Add(randn([l, Dim], generator: generator) * Scale);
+            // Always the whole window, then cut: a key's vectors never depend on the batch it is read in.
+            rows.Add(randn([Width, Dim], generator: generator).narrow(0, 0, l) * Scale);
         }
         var lengths = tensor(requests.Select(r => (long)Math.Min(r.Items.Length, Width)).ToArray());
         return (stack(rows, 0).to(device).MoveToOuterDisposeScope(), lengths.to(device).MoveToOuterDisposeScope());
