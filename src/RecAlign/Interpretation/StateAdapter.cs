@@ -101,7 +101,11 @@ public static class InterpreterDirectory
     public const string WeightsBaseName = "interpreter";
     public const string WeightsFile = WeightsBaseName + ".safetensors";
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // prompts stay readable: <SeqHere>, not \u003C
+    };
 
     public static bool Exists(string directory) => File.Exists(Path.Combine(directory, ConfigFile));
 

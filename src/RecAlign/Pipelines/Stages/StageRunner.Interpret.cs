@@ -108,7 +108,7 @@ public static partial class StageRunner
                 ["metrics"] = new JsonObject(scores.Metrics.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)m.Value))),
                 ["recovered_histogram"] = new JsonObject(scores.RecoveredHistogram.Select(h => KeyValuePair.Create(h.Key.ToString(), (JsonNode?)h.Value))),
             };
-            var resultText = resultJson.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+            var resultText = resultJson.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
             var info = new InterpreterInfo
             {
                 LanguageModel = Path.GetFullPath(lmDir), Recommender = Path.GetFullPath(recommenderDir), RandomStates = config.RandomStates,
@@ -118,11 +118,12 @@ public static partial class StageRunner
             if (ctx.Run is { } run)
             {
                 run.WriteFile(InterpretResultFile, resultText);
+                var lineJson = new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
                 run.WriteFile(InterpretGenerationsFile, string.Concat(outputs.Select(o => JsonSerializer.Serialize(new
                 {
                     task = o.Task.ToString().ToLowerInvariant(), user = o.User, generated = o.Generated, target = o.Target,
                     recovered = o.Task == InterpretTask.Recovery ? o.Recovered : (int?)null, hit = o.Task == InterpretTask.Residual ? o.Hit : (bool?)null,
-                }) + "\n")));
+                }, lineJson) + "\n")));
             }
             return new StageResult(stageName, outputDir, sw.Elapsed.TotalSeconds, result) { Metrics = scores.Metrics };
         }

@@ -257,7 +257,7 @@ public static partial class StageRunner
             {
                 ctx.Run?.LogMetrics(entry.Step, entry.Values, stage);
                 if (entry.Values.Keys.Any(k => k.StartsWith("eval_")))
-                    ctx.Say($"{stage} step {entry.Step}: " + string.Join(", ", entry.Values.Where(v => v.Key is "eval_hr1" or "eval_ndcg@5" or "eval_mrr" or "eval_catalog_hr@10" or "eval_catalog_ndcg@10" or "eval_catalog_mrr").Select(v => $"{v.Key}={v.Value:F4}")));
+                    ctx.Say($"{stage} step {entry.Step}: " + string.Join(", ", entry.Values.Where(v => v.Key is "eval_loss" or "eval_hr1" or "eval_ndcg@5" or "eval_mrr" or "eval_catalog_hr@10" or "eval_catalog_ndcg@10" or "eval_catalog_mrr").Select(v => $"{v.Key}={v.Value:F4}")));
             },
             OnNotice = line => ctx.Say($"{stage}: {line}"),
             OnResume = (step, tokens) =>
