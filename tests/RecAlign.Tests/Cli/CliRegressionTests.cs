@@ -42,6 +42,41 @@ public sealed class CliRegressionTests : IDisposable
     }
 
     [Fact]
+    public void InterpretTrainsOnTables_WritesItsDirectory_AndRefusesToReplaceItUnasked()
+    {
+        // Chains over 8 items (item i followed by i + 1 mod 8), padding id 8.
+        File.WriteAllText(P("data_statis.csv"), "seq_size,item_num\n3,8\n");
+        var rows = new System.Text.StringBuilder("seq,len_seq,next\n");
+        for (int start = 0; start < 8; start++)
+            for (int n = 1; n <= 3; n++)
+                rows.Append($"{string.Join(' ', Enumerable.Range(0, 3).Select(j => j < n ? (start + j) % 8 : 8))},{n},{(start + n) % 8}\n");
+        File.WriteAllText(P("t.csv"), rows.ToString());
+        var sasrec = Cli("train", "sasrec", "--train", P("t.csv"), "--validation", P("t.csv"), "--out", P("rec"), "--runs-dir", P("runs"), "--set", "training.epochs=1");
+        Assert.True(sasrec.ExitCode == 0, sasrec.Error);
+        string[] Interpret(params string[] extra) => ["interpret", "--lm", CliFuzzTests.BaseLm, "--recommender", P("rec"), "--train", P("t.csv"), "--validation", P("t.csv"),
+            "--out", P("interp"), "--runs-dir", P("runs"), "--threads", "1", "--set", "training.max_steps=3", "--set", "eval_examples=4", "--set", "recovery_max_new_tokens=6",
+            "--set", "residual_max_new_tokens=4", .. extra];
+        var run = Cli(Interpret());
+        Assert.True(run.ExitCode == 0, run.Error);
+        var result = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(P("interp/interpret_result.json")))!;
+        Assert.Equal("recommender", result["states"]!.GetValue<string>());
+        Assert.Equal(4, result["metrics"]!["recovery_examples"]!.GetValue<double>());
+        Assert.Equal(4, result["metrics"]!["residual_examples"]!.GetValue<double>());
+        Assert.True(File.Exists(P("interp/interpreter.safetensors")));
+        var refused = Cli(Interpret("--random-states", "--task", "residual"));
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("--overwrite", refused.Error);
+        var floor = Cli(Interpret("--random-states", "--task", "residual", "--overwrite"));
+        Assert.True(floor.ExitCode == 0, floor.Error);
+        result = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(P("interp/interpret_result.json")))!;
+        Assert.Equal("random", result["states"]!.GetValue<string>());
+        Assert.Null(result["metrics"]!["recovered_mean"]);
+        var wrongRecommender = Cli(Interpret("--overwrite").Select(a => a == P("rec") ? CliFuzzTests.BaseLm : a).ToArray());
+        Assert.Equal(2, wrongRecommender.ExitCode);
+        Assert.Contains("not a sequential recommender", wrongRecommender.Error);
+    }
+
+    [Fact]
     public void DreamRecTrainsOnTablesAndEvaluatesWithEitherSampler()
     {
         // Chains over 8 items (item i followed by i + 1 mod 8), padding id 8 as DreamRec's tables write it.
