@@ -20,7 +20,17 @@ public sealed record QuickstartConfig
     /// and added about +0.003 HR@1 over the default alignment gain with one that reads it, measured on test users rather
     /// than tuned on validation (docs/benchmarks.md, session 5).</summary>
     public bool HeldOutPreferences { get; init; }
+    /// <summary>What SFT trains on: <c>latest</c>, each user's latest training prefix (one example per user, recent like
+    /// the test), or <c>prefixes</c>, every training prefix (what pretraining and SASRec see), capped by
+    /// <c>pipeline.sft_examples</c> as a seeded subset.</summary>
+    public QuickstartSftData SftOn { get; init; } = QuickstartSftData.Latest;
     public PipelineConfig Pipeline { get; init; } = new();
+}
+
+public enum QuickstartSftData
+{
+    Latest,
+    Prefixes,
 }
 
 /// <summary>
@@ -34,15 +44,21 @@ public static class Quickstart
         config = config with { Pipeline = config.Pipeline.WithStageSeeds().Validate() }; // the stored config says the seeds used
         var preset = SyntheticConfig.Preset(config.DataSize) with { Seed = config.Pipeline.Seed };
         if (config.ShiftCorrelation is { } rho) preset = preset with { ShiftCorrelation = rho };
+        if (config.HeldOutPreferences && config.SftOn == QuickstartSftData.Prefixes)
+            throw new ArgumentException("held_out_preferences needs sft_on=latest: with sft_on=prefixes every training prefix may be an SFT example");
         var world = SyntheticWorld.Generate(preset);
         var dataset = world.Dataset;
         // Validation and test are each user's last two items; SFT trains on each user's latest training prefix (recent,
         // like the test), and with held_out_preferences the preference data comes from the prefix before it.
         var split = Splitter.Split(dataset, new SplitConfig { Method = SplitMethod.LeaveOneOut });
         var (latest, previous) = LatestTwoPrefixes(split.Train);
-        var data = new PipelineData($"synthetic-{config.DataSize}", dataset.Catalog, latest, split.Validation, split.Test,
+        var data = new PipelineData($"synthetic-{config.DataSize}", dataset.Catalog, config.SftOn == QuickstartSftData.Prefixes ? split.Train : latest, split.Validation, split.Test,
             PretrainCorpus.Histories(dataset, holdOutLast: 2), PromptTemplates.Item)
-        { PreferencePool = config.HeldOutPreferences ? previous : null, SequentialTrain = split.Train };
+        {
+            PreferencePool = config.HeldOutPreferences ? previous : null, SequentialTrain = split.Train,
+            // Popularity counts each user's latest training target either way (the row the benchmarks report).
+            PopularityTargets = latest,
+        };
         data = data with { GroundTruth = world.GroundTruth(split.Test) }; // the oracle row
         console?.WriteLine($"synthetic {config.DataSize}: {dataset.UserCount} users, {dataset.Catalog.Count} items, {dataset.Interactions.Length} interactions");
         return RecommendationPipeline.Run(data, config.Pipeline, runsDir, "quickstart", config, console, device);

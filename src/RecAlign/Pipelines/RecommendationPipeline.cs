@@ -43,6 +43,9 @@ public sealed record PipelineData(
     /// training prefix, as RecBole trains); null uses <see cref="Train"/>.</summary>
     public IReadOnlyList<SequenceExample>? SequentialTrain { get; init; }
 
+    /// <summary>Examples whose targets the popularity baseline counts; null uses <see cref="Train"/>.</summary>
+    public IReadOnlyList<SequenceExample>? PopularityTargets { get; init; }
+
     /// <summary>Ground truth, where the data has one (a synthetic world): the true score of an item as the next one of an
     /// evaluation example. Adds an <c>oracle</c> row (the Bayes-optimal ranking) to the results.</summary>
     public Func<CandidateExample, int, double>? GroundTruth { get; init; }
@@ -420,7 +423,7 @@ public static class RecommendationPipeline
         }
 
         // Every row through the one contract: the same lists, the same metrics (and the whole catalog where a model has one).
-        var popularity = CandidateSampler.PopularityWeights(data.Train.Select(e => e.Target), catalog.Count);
+        var popularity = CandidateSampler.PopularityWeights((data.PopularityTargets ?? data.Train).Select(e => e.Target), catalog.Count);
         var catalogExamples = evaluationLists.Select(e => new SequenceExample(e.User, e.History, e.Target, 0)).ToList();
         var results = new List<MethodResult>();
         var fairness = new Dictionary<string, Dictionary<string, double>>();

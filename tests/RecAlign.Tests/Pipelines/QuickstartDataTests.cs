@@ -38,4 +38,14 @@ public class QuickstartDataTests
         foreach (var e in previous)
             Assert.Equal(latestByUser[e.User].History.Count - 1, e.History.Count);
     }
+
+    [Fact]
+    public void SftOnParsesAndRefusesHeldOutPreferencesWithEveryPrefix()
+    {
+        var config = RecAlign.Configuration.ConfigLoader.Load(new QuickstartConfig(), overrides: ["sft_on=prefixes", "held_out_preferences=true"]);
+        Assert.Equal(QuickstartSftData.Prefixes, config.SftOn);
+        var e = Assert.Throws<ArgumentException>(() => Quickstart.Run(config, "unused-runs-dir"));
+        Assert.Contains("held_out_preferences needs sft_on=latest", e.Message);
+        Assert.False(Directory.Exists("unused-runs-dir"));
+    }
 }
