@@ -368,7 +368,7 @@ public static class RecommendationPipeline
                         int window = config.PretrainOn == PretrainText.Prefixes ? prompts.Config.MaxHistory : 0;
                         var tokenizer = LanguageModelTokenizer(data, config, sftData, window);
                         ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids" + (tokenizer is ItemTokenizer it ? $" ({it.Catalog.Count} item tokens)" : ""));
-                        var corpus = PretrainCorpus.Render(window > 0 ? PretrainCorpus.Windows(sequentialTrain, window) : data.PretrainHistories, catalog, config.ItemText);
+                        var corpus = PretrainCorpus.Render(window > 0 ? PretrainCorpus.Windows(sequentialTrain, window) : data.PretrainHistories, catalog, config.ItemText, config.Pretrain.CatalogText);
                         pretrained = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation);
                         stages.Add(pretrained);
                     }

@@ -15,6 +15,7 @@ public class PretrainCorpusTests
         Assert.Equal(["Alpha, Beta, Gamma", "Gamma, Alpha", "Alpha (rock)", "Beta", "Gamma"], PretrainCorpus.Render(histories, Catalog, ItemText.Title));
         Assert.Equal(["<item_0> <item_1> <item_2>", "<item_2> <item_0>", "<item_0> Alpha (rock)", "<item_1> Beta", "<item_2> Gamma"],
             PretrainCorpus.Render(histories, Catalog, ItemText.Token));
+        Assert.Equal(["<item_0> <item_1> <item_2>", "<item_2> <item_0>"], PretrainCorpus.Render(histories, Catalog, ItemText.Token, catalogText: false));
     }
 
     [Fact]

@@ -24,14 +24,15 @@ public static class PretrainCorpus
     /// each history as its item tokens alone (next-item prediction is then plain language modelling, and a history
     /// prompt ranks the whole catalog in one softmax), and each item as "&lt;item_k&gt; Title (genres)", which ties the
     /// token to the words of its title.</summary>
-    public static List<string> Render(IReadOnlyList<int[]> histories, ItemCatalog catalog, ItemText mode)
+    /// <param name="catalogText">Append the catalog lines; without them an item-token corpus is the histories alone.</param>
+    public static List<string> Render(IReadOnlyList<int[]> histories, ItemCatalog catalog, ItemText mode, bool catalogText = true)
     {
         bool tokens = mode != ItemText.Title;
         var lines = histories.Select(items => tokens
             ? string.Join(" ", items.Select(ItemTokens.Token))
             : PromptBuilder.Join(items.Select(catalog.Title), ItemListStyle.Comma));
         var items = catalog.Items.Select(i => (tokens ? ItemTokens.Token(i.Id) + " " : "") + (i.Genres.Count > 0 ? $"{i.Title} ({string.Join(", ", i.Genres)})" : i.Title));
-        return lines.Concat(items).ToList();
+        return catalogText ? lines.Concat(items).ToList() : lines.ToList();
     }
 
     /// <summary>The corpus as training examples. <see cref="PretrainLoss.All"/>: every token of every text carries the

@@ -52,6 +52,10 @@ public sealed record PretrainConfig : IStageConfig
     /// model trains on and what evaluation asks). Catalog text lines always train on every token.</summary>
     public PretrainLoss LossOn { get; init; } = PretrainLoss.All;
 
+    /// <summary>Add one "&lt;item_k&gt; Title (genres)" line per catalog item to the corpus (ties item tokens to their
+    /// titles' words, which prompts written with titles need); false trains on the histories alone.</summary>
+    public bool CatalogText { get; init; } = true;
+
     public static LanguageModelConfig ModelConfig(string size, int vocabSize) => size.ToLowerInvariant() switch
     {
         "nano" => LanguageModelConfig.Nano(vocabSize),
