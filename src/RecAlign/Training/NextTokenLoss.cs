@@ -19,7 +19,11 @@ public static class NextTokenLoss
     /// <summary><paramref name="targets"/>[b, t] is the token expected after inputIds[b, t] (already shifted), or
     /// <see cref="IgnoreIndex"/>. Batches are right-padded; padding positions must carry IgnoreIndex.
     /// <paramref name="injected"/>: soft tokens replacing input embeddings (<see cref="LanguageModel.Hidden"/>).</summary>
-    public static Tensor Compute(LanguageModel lm, Tensor inputIds, Tensor targets, long chunkLogitElements = ChunkLogitElements, InjectedEmbeddings? injected = null)
+    /// <paramref name="itemTokens"/> (first id, count): a target inside that id range is scored by a softmax over the
+    /// range alone (the next item among the catalog's items, as a sequential recommender is trained), every other target
+    /// over the whole vocabulary.</summary>
+    public static Tensor Compute(LanguageModel lm, Tensor inputIds, Tensor targets, long chunkLogitElements = ChunkLogitElements, InjectedEmbeddings? injected = null,
+        (int First, int Count)? itemTokens = null)
     {
         using var scope = NewDisposeScope();
         var hidden = lm.Hidden(inputIds, injected: injected);
@@ -29,15 +33,24 @@ public static class NextTokenLoss
         var selected = flatHidden.index_select(0, positions);
         var targetsAt = flatTargets.index_select(0, positions);
         long n = selected.shape[0], rows = Math.Max(1, chunkLogitElements / lm.Config.VocabSize);
+        Tensor Logits(Tensor h, Tensor t)
+        {
+            var logits = lm.Logits(h).to(ScalarType.Float32);
+            if (itemTokens is not { } range) return logits;
+            var ids = arange(logits.shape[1], device: logits.device);
+            var outside = (ids < range.First).logical_or(ids >= range.First + range.Count);              // [V]
+            var itemTarget = (t >= range.First).logical_and(t < range.First + range.Count);             // [n]
+            return logits.masked_fill(itemTarget.unsqueeze(1).logical_and(outside.unsqueeze(0)), float.NegativeInfinity);
+        }
         if (n <= rows)
-            return nn.functional.cross_entropy(lm.Logits(selected).to(ScalarType.Float32), targetsAt).MoveToOuterDisposeScope();
+            return nn.functional.cross_entropy(Logits(selected, targetsAt), targetsAt).MoveToOuterDisposeScope();
         // Blocks of rows keep each fp32 logit block cache-sized; the memory-bound softmax passes then run from cache.
         Tensor? total = null;
         for (long start = 0; start < n; start += rows)
         {
             long count = Math.Min(rows, n - start);
-            var part = nn.functional.cross_entropy(lm.Logits(selected.narrow(0, start, count)).to(ScalarType.Float32),
-                targetsAt.narrow(0, start, count), reduction: nn.Reduction.Sum);
+            var t = targetsAt.narrow(0, start, count);
+            var part = nn.functional.cross_entropy(Logits(selected.narrow(0, start, count), t), t, reduction: nn.Reduction.Sum);
             total = total is null ? part : total + part;
         }
         return (total! / n).MoveToOuterDisposeScope();

@@ -10,9 +10,10 @@ namespace RecAlign.Training;
 /// <see cref="TokenizedExample.Weight"/> scales its own token-mean loss (<see cref="SampleWeightedNextTokenLoss"/>).
 /// With a <paramref name="curriculum"/> and a model with hybrid item embeddings, each batch is hybrid or text-only as
 /// the curriculum decides (logged as <c>hybrid</c>); outside <see cref="Compute"/> the embeddings stay on, so
-/// evaluation always sees hybrid prompts.</summary>
+/// evaluation always sees hybrid prompts. <paramref name="itemSoftmax"/>: item-token targets are scored over the item
+/// tokens alone (<see cref="NextTokenLoss.Compute"/>; not with sample weights).</summary>
 public sealed class NextTokenObjective(LanguageModel model, IReadOnlyList<TokenizedExample> examples, int padId, int maxLength, bool trainOnPrompt = false,
-    bool sampleWeighted = false, HybridCurriculum? curriculum = null)
+    bool sampleWeighted = false, HybridCurriculum? curriculum = null, (int First, int Count)? itemSoftmax = null)
     : ITrainingObjective
 {
     public const string HybridStat = "hybrid";
@@ -54,7 +55,7 @@ public sealed class NextTokenObjective(LanguageModel model, IReadOnlyList<Tokeni
             using var weights = tensor(rows.Select(r => (float)r.Weight).ToArray(), device: model.Device);
             loss = SampleWeightedNextTokenLoss.Compute(model, collated.InputIds, collated.Targets, weights);
         }
-        else loss = NextTokenLoss.Compute(model, collated.InputIds, collated.Targets);
+        else loss = NextTokenLoss.Compute(model, collated.InputIds, collated.Targets, itemTokens: itemSoftmax);
         return new ObjectiveOutput(loss, NoStats, collated.Tokens);
     }
 }

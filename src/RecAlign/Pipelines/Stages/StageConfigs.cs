@@ -56,6 +56,11 @@ public sealed record PretrainConfig : IStageConfig
     /// titles' words, which prompts written with titles need); false trains on the histories alone.</summary>
     public bool CatalogText { get; init; } = true;
 
+    /// <summary>Item-token models: score each item target by a softmax over the catalog's item tokens alone (the next
+    /// item among items, as a sequential recommender trains), text targets over the whole vocabulary; false: every
+    /// target over the whole vocabulary.</summary>
+    public bool ItemSoftmax { get; init; }
+
     public static LanguageModelConfig ModelConfig(string size, int vocabSize) => size.ToLowerInvariant() switch
     {
         "nano" => LanguageModelConfig.Nano(vocabSize),

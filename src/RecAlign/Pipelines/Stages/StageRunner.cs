@@ -57,7 +57,8 @@ public static partial class StageRunner
         var (examples, trainOnPrompt) = PretrainCorpus.Tokenize(corpus, tokenizer, config.LossOn);
         ctx.Say($"pretrain: {lm.parameters().Sum(p => p.numel()) / 1e6:F2}M parameters, {examples.Count} texts, {examples.Sum(e => (long)e.Length)} tokens" +
             (trainOnPrompt ? "" : " (loss on each window's last item)"));
-        var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength, trainOnPrompt);
+        (int, int)? itemSoftmax = config.ItemSoftmax && tokenizer is ItemTokenizer items ? (items.FirstItemId, items.Catalog.Count) : null;
+        var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength, trainOnPrompt, itemSoftmax: itemSoftmax);
         var training = config.Training;
         Func<long, IReadOnlyDictionary<string, double>>? evaluate = null;
         if (tokenizer is ItemTokenizer && validation is { Count: > 0 })
