@@ -10,6 +10,11 @@ namespace RecAlign.Models.Language;
 public sealed record LanguageModelConfig
 {
     public string ModelType { get; init; } = "llama";
+    /// <summary>Token embeddings are multiplied by this before the first block (Granite's <c>embedding_multiplier</c>;
+    /// Gemma uses √hidden_size). With a tied head the output logits still use the raw rows, so a pre-norm stream starts
+    /// with the input items at a scale the blocks' outputs do not drown. Other than 1 the model is written as
+    /// <c>GraniteForCausalLM</c> with neutral attention, residual and logits multipliers (a Llama in every other way).</summary>
+    public double EmbeddingMultiplier { get; init; } = 1.0;
     public int VocabSize { get; init; } = 4096;
     public int HiddenSize { get; init; } = 256;
     public int IntermediateSize { get; init; } = 688;
@@ -82,6 +87,8 @@ public sealed record LanguageModelConfig
             throw new ArgumentException($"max_position_embeddings ({MaxPositionEmbeddings}) must be in [1, {MaxPositions}]");
         if (!(RmsNormEps > 0 && RmsNormEps < 1)) throw new ArgumentException($"rms_norm_eps ({RmsNormEps}) must be in (0, 1)");
         if (!(RopeTheta > 0 && double.IsFinite(RopeTheta))) throw new ArgumentException($"rope_theta ({RopeTheta}) must be positive");
+        if (!(EmbeddingMultiplier > 0 && double.IsFinite(EmbeddingMultiplier))) throw new ArgumentException($"embedding_multiplier ({EmbeddingMultiplier}) must be positive");
+        if (EmbeddingMultiplier != 1.0 && ModelType != "granite") throw new ArgumentException($"embedding_multiplier ({EmbeddingMultiplier}) needs model_type granite (got {ModelType})");
         // Bounds far above any released checkpoint: past them the sizes alone would decide a multi-GB allocation.
         if (VocabSize > MaxVocab || HiddenSize > MaxWidth || IntermediateSize > 4 * MaxWidth || NumHiddenLayers > 1024 || NumAttentionHeads > 1024 || HeadDim > 4096)
             throw new ArgumentException($"sizes beyond any supported model (vocab_size ≤ {MaxVocab}, hidden_size ≤ {MaxWidth}, intermediate_size ≤ {4 * MaxWidth}, num_hidden_layers ≤ 1024, num_attention_heads ≤ 1024, head_dim ≤ 4096)");
@@ -92,7 +99,7 @@ public sealed record LanguageModelConfig
 
     private const int MaxPositions = 1 << 20, MaxVocab = 1 << 24, MaxWidth = 65536;
 
-    /// <summary>Reads a HuggingFace config.json (llama, qwen2, mistral, SmolLM key names).</summary>
+    /// <summary>Reads a HuggingFace config.json (llama, qwen2, mistral, granite with neutral multipliers, SmolLM key names).</summary>
     public static LanguageModelConfig FromHuggingFaceJson(string path)
     {
         JsonObject o;
@@ -163,9 +170,22 @@ public sealed record LanguageModelConfig
             _ => OptInt("eos_token_id"),
         };
         var hidden = Req("hidden_size");
+        double embeddingMultiplier = 1.0;
+        if (modelType == "granite")
+        {
+            // Granite with neutral multipliers is a Llama with scaled input embeddings; other settings are refused
+            // rather than loaded into an architecture that would compute something else.
+            int headDim = OptInt("head_dim") ?? (heads > 0 ? hidden / heads : 0);
+            double attention = OptDouble("attention_multiplier", 1.0), residual = OptDouble("residual_multiplier", 1.0), logits = OptDouble("logits_scaling", 1.0);
+            if (headDim <= 0 || Math.Abs(attention * Math.Sqrt(headDim) - 1) > 1e-6 || residual != 1.0 || logits != 1.0)
+                throw new NotSupportedException($"{source}: granite is supported with attention_multiplier = 1/sqrt(head_dim), residual_multiplier = 1 and logits_scaling = 1 " +
+                    $"(got {attention}, {residual}, {logits})");
+            embeddingMultiplier = OptDouble("embedding_multiplier", 1.0);
+        }
         var config = new LanguageModelConfig
         {
             ModelType = modelType,
+            EmbeddingMultiplier = embeddingMultiplier,
             VocabSize = Req("vocab_size"),
             HiddenSize = hidden,
             IntermediateSize = Req("intermediate_size"),
@@ -217,7 +237,7 @@ public sealed record LanguageModelConfig
     {
         var o = new JsonObject
         {
-            ["architectures"] = new JsonArray(ModelType == "qwen2" ? "Qwen2ForCausalLM" : ModelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"),
+            ["architectures"] = new JsonArray(ModelType switch { "qwen2" => "Qwen2ForCausalLM", "mistral" => "MistralForCausalLM", "granite" => "GraniteForCausalLM", _ => "LlamaForCausalLM" }),
             ["model_type"] = ModelType,
             ["vocab_size"] = VocabSize,
             ["hidden_size"] = HiddenSize,
@@ -242,6 +262,13 @@ public sealed record LanguageModelConfig
             ["torch_dtype"] = TorchDtype,
             ["use_cache"] = true,
         };
+        if (ModelType == "granite")
+        {
+            o["embedding_multiplier"] = EmbeddingMultiplier;
+            o["attention_multiplier"] = 1.0 / Math.Sqrt(HeadDim);
+            o["residual_multiplier"] = 1.0;
+            o["logits_scaling"] = 1.0;
+        }
         if (RopeScaling is { } r)
             o["rope_scaling"] = new JsonObject
             {

@@ -51,6 +51,7 @@ public static partial class StageRunner
         {
             BosTokenId = tokenizer.BosId, EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.PadId,
             MaxPositionEmbeddings = Math.Max(512, config.Training.MaxLength), HiddenDropout = config.HiddenDropout,
+            ModelType = config.EmbeddingMultiplier != 1.0 ? "granite" : "llama", EmbeddingMultiplier = config.EmbeddingMultiplier,
         };
         using var lm = LanguageModel.Create(modelConfig, config.Training.Seed);
         Prepare(lm, config.Training.Precision, ctx);
