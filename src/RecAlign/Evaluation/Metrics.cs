@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -153,7 +154,7 @@ public static class Metrics
         {
             // Masked items drop to -∞; then each row's target score is written back, so a history that contains the
             // target (repeat consumption) cannot hide it.
-            s = s.masked_fill(exclude.to_type(@bool).to(s.device), double.NegativeInfinity);
+            s = s.masked_fill(exclude.to_type(@bool).to(s.device), Scalars.NegativeInfinity);
             s.scatter_(1, col, targetScore);
         }
         var better = tieBreak == TieBreak.Pessimistic

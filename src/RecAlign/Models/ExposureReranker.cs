@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using RecAlign.Data;
 using RecAlign.Prompts;
 using static TorchSharp.torch;
@@ -95,7 +96,7 @@ public sealed class ExposureReranker : IRecommender
         var mean = x.sum(1, keepdim: true) / count;
         var std = ((x - mean).square() * f).sum(1, keepdim: true).div(count).sqrt().clamp_min(1e-6);
         var z = (x - mean) / std - lambda * penalty.to_type(ScalarType.Float32);
-        return z.masked_fill(finite.logical_not(), float.NegativeInfinity).masked_fill(s.isposinf(), float.PositiveInfinity).MoveToOuterDisposeScope();
+        return z.masked_fill(finite.logical_not(), Scalars.NegativeInfinity).masked_fill(s.isposinf(), float.PositiveInfinity).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

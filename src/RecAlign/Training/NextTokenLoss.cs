@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using RecAlign.Models.Language;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -40,7 +41,7 @@ public static class NextTokenLoss
             var ids = arange(logits.shape[1], device: logits.device);
             var outside = (ids < range.First).logical_or(ids >= range.First + range.Count);              // [V]
             var itemTarget = (t >= range.First).logical_and(t < range.First + range.Count);             // [n]
-            return logits.masked_fill(itemTarget.unsqueeze(1).logical_and(outside.unsqueeze(0)), float.NegativeInfinity);
+            return logits.masked_fill(itemTarget.unsqueeze(1).logical_and(outside.unsqueeze(0)), Scalars.NegativeInfinity);
         }
         if (n <= rows)
             return nn.functional.cross_entropy(Logits(selected, targetsAt), targetsAt).MoveToOuterDisposeScope();

@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using static TorchSharp.torch;
 
 namespace RecAlign.Models.Sequential.Losses;
@@ -13,7 +14,7 @@ public static class SampledSoftmaxLoss
     public static Tensor Compute(Tensor positive, Tensor negative, Tensor? accidentalHits = null)
     {
         using var scope = NewDisposeScope();
-        if (accidentalHits is not null) negative = negative.masked_fill(accidentalHits, float.NegativeInfinity);
+        if (accidentalHits is not null) negative = negative.masked_fill(accidentalHits, Scalars.NegativeInfinity);
         var logits = cat([positive.unsqueeze(1), negative], 1);
         return (logits.logsumexp(1) - positive).mean().MoveToOuterDisposeScope();
     }
