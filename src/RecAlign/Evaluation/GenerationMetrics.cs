@@ -81,7 +81,7 @@ public static class GenerationMetrics
                 for (int i = 0, f = 0; i < count; i++)
                     ranks.Add(f < found.Length && found[f] == i ? foundRanks[f++] : double.PositiveInfinity);
                 var shown = foundHistories is null ? scores
-                    : scores.masked_fill(Models.RecommenderExtensions.ItemMask(foundHistories, (int)scores.shape[1]), Scalars.NegativeInfinity);
+                    : scores.MaskedFill(Models.RecommenderExtensions.ItemMask(foundHistories, (int)scores.shape[1]), float.NegativeInfinity);
                 tops.Add(GroupFairness.TopIds(shown, topK).MoveToOuterDisposeScope());
             }
             using var top = tops.Count == 0 ? zeros(0, 1, dtype: ScalarType.Int64) : cat(tops, 0);

@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using RecAlign.Data;
 using static TorchSharp.torch;
 
@@ -81,7 +82,7 @@ public static class GroupFairness
         var values = sorted.narrow(1, 0, k);
         var index = order.narrow(1, 0, k);
         var ids = columnItems is null ? index : columnItems.to_type(ScalarType.Int64).gather(1, index);
-        return ids.masked_fill(values.isneginf(), -1).MoveToOuterDisposeScope();
+        return ids.MaskedFill(values.isneginf(), -1).MoveToOuterDisposeScope();
     }
 
     /// <summary>Gini index of non-negative values (0 when all are equal or all zero).</summary>

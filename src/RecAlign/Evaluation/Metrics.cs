@@ -154,7 +154,7 @@ public static class Metrics
         {
             // Masked items drop to -∞; then each row's target score is written back, so a history that contains the
             // target (repeat consumption) cannot hide it.
-            s = s.masked_fill(exclude.to_type(@bool).to(s.device), Scalars.NegativeInfinity);
+            s = s.MaskedFill(exclude.to_type(@bool).to(s.device), float.NegativeInfinity);
             s.scatter_(1, col, targetScore);
         }
         var better = tieBreak == TieBreak.Pessimistic

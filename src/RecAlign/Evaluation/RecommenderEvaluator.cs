@@ -87,7 +87,7 @@ public static class RecommenderEvaluator
                 var targets = tensor(batch.Select(e => (long)e.Target).ToArray());
                 var r = excludeHistory ? Metrics.Ranks(scores, targets, histories) : Metrics.Ranks(scores, targets);
                 ranks.Add(r.MoveToOuterDisposeScope());
-                var shown = excludeHistory ? scores.masked_fill(RecommenderExtensions.ItemMask(histories, catalogCount), Scalars.NegativeInfinity) : scores;
+                var shown = excludeHistory ? scores.MaskedFill(RecommenderExtensions.ItemMask(histories, catalogCount), float.NegativeInfinity) : scores;
                 tops.Add(GroupFairness.TopIds(shown, topK).MoveToOuterDisposeScope());
             }
             using var all = ranks.Count == 0 ? zeros(0, dtype: ScalarType.Int64) : cat(ranks, 0);

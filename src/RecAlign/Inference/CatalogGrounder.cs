@@ -82,7 +82,7 @@ public sealed class CatalogGrounder
         using var scope = NewDisposeScope();
         var scores = Scores(answers);
         if (exclude is not null)
-            scores = scores.masked_fill(Models.RecommenderExtensions.ItemMask(exclude, _catalog.Count), Scalars.NegativeInfinity);
+            scores = scores.MaskedFill(Models.RecommenderExtensions.ItemMask(exclude, _catalog.Count), float.NegativeInfinity);
         int k = Math.Min(topK, _catalog.Count);
         // A stable descending sort keeps lower ids first among equal scores; topk's tie order is unspecified.
         var (_, order) = scores.sort(dim: 1, descending: true, stable: true);

@@ -92,11 +92,11 @@ public sealed class ExposureReranker : IRecommender
         var finite = s.isfinite();
         var f = finite.to_type(ScalarType.Float32);
         var count = f.sum(1, keepdim: true).clamp_min(1);
-        var x = s.masked_fill(finite.logical_not(), 0);
+        var x = s.MaskedFill(finite.logical_not(), 0);
         var mean = x.sum(1, keepdim: true) / count;
         var std = ((x - mean).square() * f).sum(1, keepdim: true).div(count).sqrt().clamp_min(1e-6);
         var z = (x - mean) / std - lambda * penalty.to_type(ScalarType.Float32);
-        return z.masked_fill(finite.logical_not(), Scalars.NegativeInfinity).masked_fill(s.isposinf(), float.PositiveInfinity).MoveToOuterDisposeScope();
+        return z.MaskedFill(finite.logical_not(), float.NegativeInfinity).MaskedFill(s.isposinf(), float.PositiveInfinity).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

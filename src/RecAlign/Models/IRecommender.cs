@@ -53,7 +53,7 @@ public static class RecommenderExtensions
         int n = (int)scores.shape[1];
         k = Math.Min(k, n);
         using var scope = NewDisposeScope();
-        var ranked = excludeHistory ? scores.masked_fill(ItemMask(histories, n), Scalars.NegativeInfinity) : scores;
+        var ranked = excludeHistory ? scores.MaskedFill(ItemMask(histories, n), float.NegativeInfinity) : scores;
         var (values, indices) = ranked.topk(k, dim: 1);
         var ids = new long[histories.Count, k];
         var top = new float[histories.Count, k];

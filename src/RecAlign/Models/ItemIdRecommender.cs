@@ -48,7 +48,7 @@ public sealed class CandidateIds(ItemCatalog catalog, string model)
             }
             var candidates = tensor(ids, [n, c]);
             var missing = candidates.lt(0);
-            var scores = score(histories, candidates.clamp_min(0)).to_type(ScalarType.Float32).cpu().masked_fill(missing, Scalars.NegativeInfinity);
+            var scores = score(histories, candidates.clamp_min(0)).to_type(ScalarType.Float32).cpu().MaskedFill(missing, float.NegativeInfinity);
             result.narrow(0, start, n).copy_(scores);
         }
         return result;

@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using RecAlign.Data;
 using RecAlign.Prompts;
 using static TorchSharp.torch;
@@ -38,7 +39,7 @@ public sealed class RetrieveThenRerank(IRecommender retriever, IRecommender rera
         var rerank = reranker.ScoreCandidates(questions);                              // [B, k]
         // Re-ranked block above everything else: offset (row max + 1) + k − (position in the re-ranker's order).
         var order = rerank.argsort(1, descending: true).argsort(1).to_type(ScalarType.Float32);
-        var offset = scores.masked_fill(scores.isinf(), float.MinValue).amax([1], keepdim: true) + 1;
+        var offset = scores.MaskedFill(scores.isinf(), float.MinValue).amax([1], keepdim: true) + 1;
         var value = offset + (k - order);
         var flatIds = new long[histories.Count * k];
         Buffer.BlockCopy(ids, 0, flatIds, 0, flatIds.Length * sizeof(long));

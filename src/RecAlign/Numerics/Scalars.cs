@@ -1,15 +1,28 @@
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace RecAlign.Numerics;
 
 /// <summary>
-/// Scalar constants for hot paths. A TorchSharp <see cref="Scalar"/> made by implicit conversion (e.g.
-/// <c>t.masked_fill(mask, float.NegativeInfinity)</c>) is freed by its finalizer, and the TorchSharp method that hands
-/// its handle to libtorch does not keep it alive during the native call (0.107): a garbage collection at that moment
-/// frees it under libtorch, which then fails with "toFloat ... Expected false to be true" or "alpha must not be a
-/// floating point number" (seen here after thousands of steps). Scalars held in static fields are never collected.
+/// Tensor operations taking a number, with the number's <see cref="Scalar"/> kept alive through the native call and
+/// freed right after. TorchSharp turns a number into a Scalar whose finalizer frees it, and the method that hands its
+/// handle to libtorch does not keep it alive during the call (0.107; dotnet/TorchSharp PRs 1434 and 1496): a garbage
+/// collection at that moment frees it under libtorch, which then fails with "toFloat ... Expected false to be true" or
+/// "alpha must not be a floating point number" (seen here after thousands of steps).
 /// </summary>
 public static class Scalars
 {
-    public static readonly Scalar NegativeInfinity = double.NegativeInfinity.ToScalar();
+    /// <summary><c>t.masked_fill(mask, value)</c> with an integer fill (int64 tensors: ids, labels).</summary>
+    public static Tensor MaskedFill(this Tensor t, Tensor mask, long value)
+    {
+        using var s = value.ToScalar();
+        return t.masked_fill(mask, s);
+    }
+
+    /// <summary><c>t.masked_fill(mask, value)</c> with a floating-point fill (scores: ±∞, 0).</summary>
+    public static Tensor MaskedFill(this Tensor t, Tensor mask, double value)
+    {
+        using var s = value.ToScalar();
+        return t.masked_fill(mask, s);
+    }
 }

@@ -34,14 +34,19 @@ public static class NextTokenLoss
         var selected = flatHidden.index_select(0, positions);
         var targetsAt = flatTargets.index_select(0, positions);
         long n = selected.shape[0], rows = Math.Max(1, chunkLogitElements / lm.Config.VocabSize);
+        // [V]: the ids outside the item range, masked out of an item target's softmax (built once per batch).
+        Tensor? outside = null;
+        if (itemTokens is { } items)
+        {
+            var ids = arange(lm.Config.VocabSize, device: selected.device);
+            outside = (ids < items.First).logical_or(ids >= items.First + items.Count);
+        }
         Tensor Logits(Tensor h, Tensor t)
         {
             var logits = lm.Logits(h).to(ScalarType.Float32);
             if (itemTokens is not { } range) return logits;
-            var ids = arange(logits.shape[1], device: logits.device);
-            var outside = (ids < range.First).logical_or(ids >= range.First + range.Count);              // [V]
             var itemTarget = (t >= range.First).logical_and(t < range.First + range.Count);             // [n]
-            return logits.masked_fill(itemTarget.unsqueeze(1).logical_and(outside.unsqueeze(0)), Scalars.NegativeInfinity);
+            return logits.MaskedFill(itemTarget.unsqueeze(1).logical_and(outside!.unsqueeze(0)), float.NegativeInfinity);
         }
         if (n <= rows)
             return nn.functional.cross_entropy(Logits(selected, targetsAt), targetsAt).MoveToOuterDisposeScope();
@@ -65,6 +70,6 @@ public static class NextTokenLoss
         long b = ids.shape[0];
         var next = cat([ids.narrow(1, 1, ids.shape[1] - 1), full(new long[] { b, 1 }, IgnoreIndex, ScalarType.Int64, device: ids.device)], 1);
         var nextMask = cat([mask.narrow(1, 1, mask.shape[1] - 1), zeros(new long[] { b, 1 }, mask.dtype, device: ids.device)], 1);
-        return next.masked_fill(nextMask == 0, IgnoreIndex).MoveToOuterDisposeScope();
+        return next.MaskedFill(nextMask == 0, IgnoreIndex).MoveToOuterDisposeScope();
     }
 }

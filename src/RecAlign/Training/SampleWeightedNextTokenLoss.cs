@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using RecAlign.Models.Language;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -26,7 +27,7 @@ public static class SampleWeightedNextTokenLoss
         long n = present.sum().item<long>();
         if (n == 0) return (tokenLosses.sum() * 0).MoveToOuterDisposeScope(); // nothing trained: a zero that keeps the graph
         var perSample = sums / counts.clamp_min(1);
-        return ((w * perSample).masked_fill(present.logical_not(), 0).sum() / n).MoveToOuterDisposeScope();
+        return ((w * perSample).MaskedFill(present.logical_not(), 0).sum() / n).MoveToOuterDisposeScope();
     }
 
     /// <summary>As <see cref="NextTokenLoss.Compute"/> (shifted targets, <see cref="NextTokenLoss.IgnoreIndex"/> where not

@@ -79,7 +79,7 @@ public sealed class LlamaAttention : nn.Module
         var qg = q.reshape(b, _kvHeads, rep * t, _headDim);                           // [B, kvh, rep·T, d]
         var scores = matmul(qg, k.transpose(-2, -1)).view(b, _kvHeads, rep, t, t);    // [B, kvh, rep, T, T]
         var future = ones(t, t, ScalarType.Bool, device: q.device).triu(1);
-        var probs = scores.masked_fill(future, Scalars.NegativeInfinity).mul(1.0 / Math.Sqrt(_headDim))
+        var probs = scores.MaskedFill(future, float.NegativeInfinity).mul(1.0 / Math.Sqrt(_headDim))
             .softmax(-1, ScalarType.Float32).to(q.dtype);
         return matmul(probs.view(b, _kvHeads, rep * t, t), v).view(b, _heads, t, _headDim);
     }

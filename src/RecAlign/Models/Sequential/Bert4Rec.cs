@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -79,7 +80,7 @@ public sealed class Bert4Rec : SequentialModel
             lengths = lengths.clamp_max(MaxHistory);
         }
         var valid = ValidMask(items, lengths);
-        var rows = cat([items.masked_fill(valid.logical_not(), 0), zeros(b, 1, ScalarType.Int64, device: items.device)], 1); // [B, width + 1]
+        var rows = cat([items.MaskedFill(valid.logical_not(), 0), zeros(b, 1, ScalarType.Int64, device: items.device)], 1); // [B, width + 1]
         rows = rows.scatter(1, lengths.unsqueeze(1), full(new long[] { b, 1 }, MaskRow, ScalarType.Int64, device: items.device));
         return (rows, lengths + 1);
     }
@@ -107,7 +108,7 @@ public sealed class Bert4Rec : SequentialModel
         var valid = ValidMask(rows, length);
         var masked = rand(rows.shape, device: rows.device).lt(Config.MaskRatio).logical_and(valid)
             .logical_or(rows.eq(MaskRow));                                    // the target is always masked
-        var input = originals.masked_fill(masked, MaskRow);
+        var input = originals.MaskedFill(masked, MaskRow);
         var h = Sequence(input, length);                                      // [B, L, d]
         var positions = masked.reshape(-1).nonzero().squeeze(1);
         var states = h.reshape(-1, h.shape[2]).index_select(0, positions);   // [M, d]

@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -204,7 +205,7 @@ public sealed class GuidanceAttention : nn.Module
         var scores = q.matmul(k.transpose(2, 3)) / Math.Sqrt(d);                             // [B, H, L, L]
         var causal = ones(l, l, ScalarType.Bool, device: queries.device).tril();
         var allowed = causal.unsqueeze(0).logical_and(valid.unsqueeze(1)).unsqueeze(1);     // [B, 1, L, L]
-        scores = scores.masked_fill(allowed.logical_not(), -4294967295.0);
+        scores = scores.MaskedFill(allowed.logical_not(), -4294967295.0);
         var weights = scores.softmax(-1) * valid.view(b, 1, l, 1).to_type(scores.dtype);
         weights = nn.functional.dropout(weights, dropoutProb, dropout);
         var output = weights.matmul(v).transpose(1, 2).reshape(b, l, d);

@@ -207,7 +207,7 @@ public static class Generator
                         var logProbs = logits.log_softmax(-1);
                         var scores = logits;
                         var allowed = AllowedMask(RowTrie, nodes, r => finished[r]);
-                        if (allowed is not null) scores = scores.masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
+                        if (allowed is not null) scores = scores.MaskedFill(allowed.logical_not(), float.NegativeInfinity);
                         Tensor nextT;
                         if (!sample) nextT = scores.argmax(-1);
                         else
@@ -269,7 +269,7 @@ public static class Generator
             {
                 var (topValues, _) = scores.topk(_config.TopK, dim: -1);
                 var kth = topValues.narrow(1, _config.TopK - 1, 1);
-                scores = scores.masked_fill(scores < kth, Scalars.NegativeInfinity);
+                scores = scores.MaskedFill(scores < kth, float.NegativeInfinity);
             }
             if (_config.TopP < 1.0)
             {
@@ -279,7 +279,7 @@ public static class Generator
                 var before = probs.cumsum(-1) - probs;
                 var dropSorted = before >= _config.TopP;
                 var drop = zeros_like(dropSorted).scatter(-1, order, dropSorted);
-                scores = scores.masked_fill(drop, Scalars.NegativeInfinity);
+                scores = scores.MaskedFill(drop, float.NegativeInfinity);
             }
             return scores;
         }
@@ -352,7 +352,7 @@ public static class Generator
                         var logProbs = logits.log_softmax(-1);
                         var scores = logProbs;
                         var allowed = AllowedMask(RowTrie, nodes, r => done[r / nb]);
-                        if (allowed is not null) scores = scores.masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
+                        if (allowed is not null) scores = scores.MaskedFill(allowed.logical_not(), float.NegativeInfinity);
                         scores = scores + tensor(beamScores, device: _model.Device).unsqueeze(1);
                         var (topVals, topIdx) = scores.view(b, (long)nb * _vocab).topk(candidates, dim: 1, largest: true, sorted: true);
                         vals = topVals.cpu().data<float>().ToArray();

@@ -14,7 +14,7 @@ public static class SampledSoftmaxLoss
     public static Tensor Compute(Tensor positive, Tensor negative, Tensor? accidentalHits = null)
     {
         using var scope = NewDisposeScope();
-        if (accidentalHits is not null) negative = negative.masked_fill(accidentalHits, Scalars.NegativeInfinity);
+        if (accidentalHits is not null) negative = negative.MaskedFill(accidentalHits, float.NegativeInfinity);
         var logits = cat([positive.unsqueeze(1), negative], 1);
         return (logits.logsumexp(1) - positive).mean().MoveToOuterDisposeScope();
     }
