@@ -24,6 +24,9 @@ public sealed record QuickstartConfig
     /// the test), or <c>prefixes</c>, every training prefix (what pretraining and SASRec see), capped by
     /// <c>pipeline.sft_examples</c> as a seeded subset.</summary>
     public QuickstartSftData SftOn { get; init; } = QuickstartSftData.Latest;
+    /// <summary>The prompt templates: a built-in set (<c>item</c>: S-DPO-style candidate questions; <c>history</c>: the
+    /// pretraining format, the history's items alone) or a template file.</summary>
+    public string Template { get; init; } = "item";
     public PipelineConfig Pipeline { get; init; } = new();
 }
 
@@ -53,7 +56,7 @@ public static class Quickstart
         var split = Splitter.Split(dataset, new SplitConfig { Method = SplitMethod.LeaveOneOut });
         var (latest, previous) = LatestTwoPrefixes(split.Train);
         var data = new PipelineData($"synthetic-{config.DataSize}", dataset.Catalog, config.SftOn == QuickstartSftData.Prefixes ? split.Train : latest, split.Validation, split.Test,
-            PretrainCorpus.Histories(dataset, holdOutLast: 2), PromptTemplates.Item)
+            PretrainCorpus.Histories(dataset, holdOutLast: 2), PromptTemplates.NamedOrFile(config.Template))
         {
             PreferencePool = config.HeldOutPreferences ? previous : null, SequentialTrain = split.Train,
             // Popularity counts each user's latest training target either way (the row the benchmarks report).

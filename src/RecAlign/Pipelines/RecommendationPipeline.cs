@@ -451,11 +451,13 @@ public static class RecommendationPipeline
         using (var transition = TransitionRecommender.FromTraining(catalog, sequentialTrain)) Add("transition", transition, null);
         if (data.GroundTruth is { } truth)
             results.Add(new("oracle", Baselines.Oracle(evaluation, evaluationLists, truth), null, null));
-        // An item-token LM's pretraining alone, ranked as a sequential model ranks (what SFT and alignment start from).
-        if (config.ItemText != ItemText.Title && pretrained is not null)
+        // The pretrained LM alone (what SFT and alignment start from): an item-token LM ranked as a sequential model
+        // ranks, or any LM asked in the pretraining format itself (the `history` templates), which it answers as it is.
+        bool sequencePrompts = data.Templates.All(t => t.IsSequence);
+        if ((config.ItemText != ItemText.Title || sequencePrompts) && pretrained is not null)
             using (var recommender = Recommenders.Load(pretrained.ModelDirectory, ctx.TorchDevice))
             {
-                if (recommender is LanguageModelRecommender lm) lm.RankFromHistory = true;
+                if (recommender is LanguageModelRecommender lm) lm.RankFromHistory = !sequencePrompts;
                 Add("pretrain", recommender, pretrained);
             }
         foreach (var (name, _, stage) in trained)

@@ -42,6 +42,7 @@ public sealed class PromptBuilder
             [PromptTemplate.Candidates] = Join(example.Candidates.Select(Render), Config.CandidateStyle),
             [PromptTemplate.Count] = example.Candidates.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
             [PromptTemplate.HistoryEmbeddings] = string.Join(", ", history.Select(h => $"{Render(h)} {Config.EmbeddingToken}")),
+            [PromptTemplate.HistorySequence] = SequencePrefix(history, _catalog, Config.ItemText),
         };
         var text = template.Render(values) + Config.PromptSuffix;
         return _chat is null ? text : _chat(text);
@@ -78,6 +79,18 @@ public sealed class PromptBuilder
 
     /// <summary>The answer naming item <paramref name="id"/>: its title, or its item token.</summary>
     public string Answer(int id) => ItemTokens.Answer(_catalog, id, Config.ItemText);
+
+    /// <summary>A sequence of items as the LM's pretraining corpus writes it (one text per history or window):
+    /// item tokens separated by spaces (any mode with item tokens), or titles joined by ", ".</summary>
+    public static string Sequence(IEnumerable<int> items, ItemCatalog catalog, ItemText mode) => mode == ItemText.Title
+        ? Join(items.Select(catalog.Title), ItemListStyle.Comma)
+        : string.Join(" ", items.Select(ItemTokens.Token));
+
+    /// <summary><see cref="Sequence"/> of a history, up to where its next item goes: titles end with their ","
+    /// separator (the answer's leading space completes it), item tokens need none. Prompt + answer is then exactly a
+    /// pretraining text: "A, B," + " C" + EOS. An empty history is empty.</summary>
+    public static string SequencePrefix(IReadOnlyList<int> history, ItemCatalog catalog, ItemText mode) =>
+        history.Count == 0 ? "" : Sequence(history, catalog, mode) + (mode == ItemText.Title ? "," : "");
 
     /// <summary>Joins titles in <paramref name="style"/>.</summary>
     public static string Join(IEnumerable<string> titles, ItemListStyle style) => style switch

@@ -5,15 +5,17 @@ namespace RecAlign.Prompts;
 
 /// <summary>
 /// One prompt template with named placeholders: <c>{history}</c>, <c>{candidates}</c>, <c>{count}</c> (number of
-/// candidates) and <c>{history_embeddings}</c> (hybrid prompts: each history title followed by an embedding slot
-/// token). <c>{target}</c> is rejected: the answer never goes into a prompt. <c>{{</c>/<c>}}</c> are literal braces.
+/// candidates), <c>{history_embeddings}</c> (hybrid prompts: each history title followed by an embedding slot
+/// token) and <c>{history_sequence}</c> (the history as the pretraining corpus writes a sequence, up to where its next
+/// item goes: <see cref="PromptBuilder.SequencePrefix"/>). <c>{target}</c> is rejected: the answer never goes into a prompt. <c>{{</c>/<c>}}</c> are literal braces.
 /// Template files hold one template per line (blank lines and <c>#</c> comments skipped), as S-DPO's
 /// <c>prompt/*.txt</c>; S-DPO's <c>[HistoryHere]</c>/<c>[CansHere]</c> markers are accepted as aliases.
 /// </summary>
 public sealed partial class PromptTemplate
 {
-    public const string History = "history", Candidates = "candidates", Count = "count", HistoryEmbeddings = "history_embeddings";
-    private static readonly HashSet<string> Known = [History, Candidates, Count, HistoryEmbeddings];
+    public const string History = "history", Candidates = "candidates", Count = "count", HistoryEmbeddings = "history_embeddings",
+        HistorySequence = "history_sequence";
+    private static readonly HashSet<string> Known = [History, Candidates, Count, HistoryEmbeddings, HistorySequence];
 
     [GeneratedRegex(@"\{\{|\}\}|\{([^{}]*)\}")]
     private static partial Regex PlaceholderPattern();
@@ -36,10 +38,14 @@ public sealed partial class PromptTemplate
                 throw new ArgumentException($"prompt template '{Clip(Text)}' has unknown placeholder {{{name}}} (known: {string.Join(", ", Known.Select(k => "{" + k + "}"))})");
             names.Add(name);
         }
-        if (!names.Contains(History) && !names.Contains(HistoryEmbeddings))
-            throw new ArgumentException($"prompt template '{Clip(Text)}' needs {{history}} or {{history_embeddings}}");
+        if (!names.Contains(History) && !names.Contains(HistoryEmbeddings) && !names.Contains(HistorySequence))
+            throw new ArgumentException($"prompt template '{Clip(Text)}' needs {{history}}, {{history_embeddings}} or {{history_sequence}}");
         Placeholders = names;
     }
+
+    /// <summary>The template is the pretraining format itself: <c>{history_sequence}</c> and nothing else, so the prompt
+    /// and answer together are a pretraining text, and a pretrained model answers it without SFT.</summary>
+    public bool IsSequence => Text == "{" + HistorySequence + "}";
 
     /// <summary>Fills the placeholders; values for placeholders the template lacks are ignored.</summary>
     public string Render(IReadOnlyDictionary<string, string> values)

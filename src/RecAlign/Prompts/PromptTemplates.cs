@@ -29,14 +29,20 @@ public static class PromptTemplates
     public static readonly IReadOnlyList<PromptTemplate> Hybrid = Make(
         "This user has interacted with {history_embeddings} in the previous. Given the following list of items: {candidates}, recommend one item that this user might like next from the list. Answer:");
 
-    /// <summary>A built-in set by name: music, movie, item, hybrid.</summary>
+    /// <summary>The pretraining format as the prompt: the history's items as a pretraining text writes them, nothing else
+    /// (<see cref="PromptTemplate.IsSequence"/>). SFT then continues next-item training instead of teaching a new
+    /// format, and preference losses compare the candidates as next items; a pretrained model answers it as it is.</summary>
+    public static readonly IReadOnlyList<PromptTemplate> HistorySequence = Make("{history_sequence}");
+
+    /// <summary>A built-in set by name: music, movie, item, hybrid, history.</summary>
     public static IReadOnlyList<PromptTemplate> Named(string name) => name.ToLowerInvariant() switch
     {
         "music" or "lastfm" => Music,
         "movie" or "movielens" => Movie,
         "item" or "generic" or "synthetic" => Item,
         "hybrid" => Hybrid,
-        _ => throw new ArgumentException($"unknown template set '{name}' (known: music, movie, item, hybrid)", nameof(name)),
+        "history" or "sequence" => HistorySequence,
+        _ => throw new ArgumentException($"unknown template set '{name}' (known: music, movie, item, hybrid, history)", nameof(name)),
     };
 
     /// <summary>A built-in set name, or else a template file path.</summary>

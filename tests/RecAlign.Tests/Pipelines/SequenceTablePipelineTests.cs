@@ -76,7 +76,7 @@ public class SequenceTablePipelineTests
     }
 
     /// <summary><paramref name="p"/> with every stage and method trained for two steps, without evaluation.</summary>
-    private static PipelineConfig TinyStages(PipelineConfig p)
+    internal static PipelineConfig TinyStages(PipelineConfig p)
     {
         static TrainingConfig Tiny(TrainingConfig t) => t with { Epochs = 1, MaxSteps = 2, EvalEvery = 0 };
         return p with
@@ -158,13 +158,13 @@ public class SequenceTablePipelineTests
     }
 
     /// <summary>Twelve training users and four validation users over the ten titles, with their item list.</summary>
-    private static (string Train, string Validation) SmallTables(TempDir dir)
+    internal static (string Train, string Validation) SmallTables(TempDir dir)
     {
         dir.Write("data/id2name.txt", string.Concat(Titles.Select((t, i) => $"{i}::{t}\n")));
         return (dir.Write("data/train.csv", Table(12, 0)), dir.Write("val/val.csv", Table(4, 5)));
     }
 
-    private static PipelineConfig SmallConfig() => new()
+    internal static PipelineConfig SmallConfig() => new()
     {
         Candidates = 4, SftExamples = 20, PreferenceExamples = 8, ValidationQuestions = 5, EvaluationQuestions = 6,
         GenerationEvaluation = false, HistoryAblation = false,
@@ -245,5 +245,25 @@ public class SequenceTablePipelineTests
         var e = Assert.Throws<ArgumentException>(() => SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = genre }, dir.Sub("runs"), new StringWriter()));
         Assert.Contains("no genres", e.Message);
         Assert.Equal(runs, Directory.GetDirectories(dir.Sub("runs")).Length); // refused before a run folder exists
+    }
+}
+
+public class HistoryTemplatePipelineTests
+{
+    [Fact]
+    public void HistoryTemplates_GiveATitleLmAPretrainRow_AskedInThePretrainingFormat()
+    {
+        using var dir = new TempDir();
+        var (train, val) = SequenceTablePipelineTests.SmallTables(dir);
+        var p = SequenceTablePipelineTests.SmallConfig() with { ItemText = ItemText.Title, Fairness = new FairnessConfig { Enabled = false } };
+        p = SequenceTablePipelineTests.TinyStages(p with { Methods = p.Methods.Where(m => m.Key is "sft").ToDictionary() });
+        var console = new StringWriter();
+        var result = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "history", Pipeline = p }, dir.Sub("runs"), console);
+        var summary = result.Run.ReadSummary()!;
+        Assert.InRange(summary.Methods!["pretrain"].Metrics["hr1"], 0, 1);
+        Assert.InRange(summary.Methods["sft"].Metrics["hr1"], 0, 1);
+        // The same run with S-DPO-style questions has no pretrain row for a title LM: it was never shown that format.
+        var asked = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = p }, dir.Sub("runs"), new StringWriter());
+        Assert.DoesNotContain("pretrain", asked.Run.ReadSummary()!.Methods!.Keys);
     }
 }

@@ -28,9 +28,7 @@ public static class PretrainCorpus
     public static List<string> Render(IReadOnlyList<int[]> histories, ItemCatalog catalog, ItemText mode, bool catalogText = true)
     {
         bool tokens = mode != ItemText.Title;
-        var lines = histories.Select(items => tokens
-            ? string.Join(" ", items.Select(ItemTokens.Token))
-            : PromptBuilder.Join(items.Select(catalog.Title), ItemListStyle.Comma));
+        var lines = histories.Select(items => PromptBuilder.Sequence(items, catalog, mode));
         var items = catalog.Items.Select(i => (tokens ? ItemTokens.Token(i.Id) + " " : "") + (i.Genres.Count > 0 ? $"{i.Title} ({string.Join(", ", i.Genres)})" : i.Title));
         return catalogText ? lines.Concat(items).ToList() : lines.ToList();
     }
