@@ -166,7 +166,13 @@ public sealed class ServedModel : IDisposable
         return CandidateQuestions.From(Builder(catalog), catalog, [new CandidateExample(0, h, c[0], c)])[0];
     }
 
-    private PromptBuilder Builder(ItemCatalog catalog) => new(catalog, _templates, new PromptConfig { ItemText = ItemText });
+    /// <summary>Prompts as the model was trained on them: an item-token LM shows as many history items as its
+    /// pretraining windows held (the pipeline's <c>max_history</c>).</summary>
+    private PromptBuilder Builder(ItemCatalog catalog) => new(catalog, _templates, new PromptConfig
+    {
+        ItemText = ItemText,
+        MaxHistory = _own is Models.Language.LanguageModelRecommender { Tokenizer: ItemTokenizer items } ? items.HistoryWindow : new PromptConfig().MaxHistory,
+    });
 
     /// <summary>Catalog titles containing <paramref name="query"/> (ignoring case), shortest first: the web page's search.</summary>
     public IReadOnlyList<Item> Search(string query, int limit)

@@ -70,6 +70,9 @@ public sealed record PipelineConfig
 {
     public ulong Seed { get; init; } = 42;
     public int Candidates { get; init; } = 20;
+    /// <summary>The most recent history items a prompt shows, and the length of the LM's pretraining windows (0: all).
+    /// S-DPO shows 10; the classic sequential models read up to their own <c>max_seq_length</c>.</summary>
+    public int MaxHistory { get; init; } = 10;
     /// <summary>What the LM is pretrained on: <c>histories</c> (each training user's whole sequence, one text each) or
     /// <c>prefixes</c> (every next-item training example as its own text: its history, cut to the items a prompt shows,
     /// then its target; the windows a sequential model trains on).</summary>
@@ -127,6 +130,7 @@ public sealed record PipelineConfig
             if (!ok) throw new ArgumentException($"pipeline.{field} = {value} is invalid ({rule})");
         }
         Check(Candidates >= 2, "candidates", Candidates, "must be >= 2: the target and at least one negative");
+        Check(MaxHistory >= 0, "max_history", MaxHistory, "must be >= 0 (0: the whole history)");
         Check(SftExamples >= 1, "sft_examples", SftExamples, "must be >= 1");
         Check(PreferenceExamples >= 1, "preference_examples", PreferenceExamples, "must be >= 1");
         Check(RerankDepth >= 0, "rerank_depth", RerankDepth, "must be >= 0 (0: off)");
@@ -321,11 +325,11 @@ public static class RecommendationPipeline
         var catalog = data.Catalog;
         var sampler = Sampler(config, catalog.Count, data.TrainingExposure);
         var trainCandidates = sampler.Sample(Subsample(data.Train, config.SftExamples, config.Seed));
-        var validation = Questions(catalog, data.Templates, sampler.Sample(Subsample(data.Validation, config.ValidationQuestions, config.Seed + 1)), config.Seed + 1, config.ItemText);
+        var validation = Questions(catalog, data.Templates, sampler.Sample(Subsample(data.Validation, config.ValidationQuestions, config.Seed + 1)), PromptSettings(config, config.Seed + 1));
         var evaluationLists = EvaluationLists(data.Evaluation, catalog.Count, config, data.EvaluationExposure);
         var evaluation = EvaluationQuestions(evaluationLists, catalog, data.Templates, config);
         var withoutHistory = config.HistoryAblation ? EvaluationQuestions(evaluationLists, catalog, data.Templates, config, omitHistory: true) : null;
-        var prompts = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed, ItemText = config.ItemText });
+        var prompts = new PromptBuilder(catalog, data.Templates, PromptSettings(config, config.Seed));
         var sftData = prompts.Build(trainCandidates);
         var preferenceExamples = data.PreferencePool is { } pool
             ? sampler.Sample(Subsample(pool, config.PreferenceExamples, config.Seed + 3))
@@ -492,7 +496,7 @@ public static class RecommendationPipeline
         var lmRows = trained.Where(t => t.Method.Stage != MethodStage.Sequential).Select(t => t.Stage).ToList();
         if (config.RerankDepth > 0 && recommenders.Count > 0 && lmRows.Count > 0)
         {
-            var builder = new PromptBuilder(catalog, data.Templates, new PromptConfig { Seed = config.Seed + 2, ItemText = config.ItemText });
+            var builder = new PromptBuilder(catalog, data.Templates, PromptSettings(config, config.Seed + 2));
             CandidateQuestion Ask(IReadOnlyList<int> history, IReadOnlyList<int> retrieved) =>
                 CandidateQuestions.From(builder, catalog, [new CandidateExample(0, history, retrieved[0], retrieved)])[0];
             var (retrieverName, retrieverStage) = recommenders[0];
@@ -662,7 +666,7 @@ public static class RecommendationPipeline
     /// <summary>The evaluation lists as prompts (the same seeded template draw every time).</summary>
     internal static List<CandidateQuestion> EvaluationQuestions(IReadOnlyList<CandidateExample> lists, ItemCatalog catalog,
         IReadOnlyList<PromptTemplate> templates, PipelineConfig config, bool omitHistory = false) =>
-        Questions(catalog, templates, lists, config.Seed + 2, config.ItemText, omitHistory);
+        Questions(catalog, templates, lists, PromptSettings(config, config.Seed + 2) with { OmitHistory = omitHistory });
 
     /// <param name="exposure">Per-item weights for the negatives (an exposure policy); null: uniform.</param>
     private static CandidateSampler Sampler(PipelineConfig config, int itemCount, IReadOnlyList<double>? exposure = null) =>
@@ -671,6 +675,10 @@ public static class RecommendationPipeline
             : new CandidateSampler(new CandidateConfig { Count = config.Candidates, Seed = config.Seed, Negatives = NegativeSampling.Weighted }, itemCount, exposure);
 
     private static List<CandidateQuestion> Questions(ItemCatalog catalog, IReadOnlyList<PromptTemplate> templates,
-        IReadOnlyList<CandidateExample> examples, ulong seed, ItemText itemText, bool omitHistory = false) =>
-        CandidateQuestions.From(new PromptBuilder(catalog, templates, new PromptConfig { Seed = seed, OmitHistory = omitHistory, ItemText = itemText }), catalog, examples);
+        IReadOnlyList<CandidateExample> examples, PromptConfig settings) =>
+        CandidateQuestions.From(new PromptBuilder(catalog, templates, settings), catalog, examples);
+
+    /// <summary>How every prompt of a run is rendered (seeded per use: SFT, validation, evaluation...).</summary>
+    internal static PromptConfig PromptSettings(PipelineConfig config, ulong seed) =>
+        new() { Seed = seed, ItemText = config.ItemText, MaxHistory = config.MaxHistory };
 }

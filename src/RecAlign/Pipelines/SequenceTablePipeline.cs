@@ -105,7 +105,7 @@ public static class SequenceTablePipeline
             examples = CandidateExamples.InCatalog(examples, file.Catalog, catalog, path);
             itemCatalog = catalog;
         }
-        var builder = new PromptBuilder(itemCatalog, templates, new PromptConfig { Seed = config.Seed + 3, ItemText = config.ItemText });
+        var builder = new PromptBuilder(itemCatalog, templates, RecommendationPipeline.PromptSettings(config, config.Seed + 3));
         return new ExtraEvaluationSet(name, path, CandidateQuestions.From(builder, itemCatalog, examples), file.Examples.Count);
     }
 

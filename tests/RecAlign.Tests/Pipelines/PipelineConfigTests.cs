@@ -30,6 +30,8 @@ public class PipelineConfigTests
         var defaults = new PipelineConfig();
         Assert.Same(defaults, defaults.Validate());
         Assert.Contains("pipeline.evaluation_questions = 0", Assert.Throws<ArgumentException>(() => new PipelineConfig { EvaluationQuestions = 0 }.Validate()).Message);
+        Assert.Contains("pipeline.max_history = -1", Assert.Throws<ArgumentException>(() => new PipelineConfig { MaxHistory = -1 }.Validate()).Message);
+        Assert.Equal(50, RecAlign.Configuration.ConfigLoader.Load(new PipelineConfig(), null, ["max_history=50"]).Validate().MaxHistory);
         var methods = MethodConfig.Defaults();
         methods["sdpo"] = methods["sdpo"] with { Negatives = 20 };
         Assert.Contains("pipeline.methods.sdpo.negatives = 20", Assert.Throws<ArgumentException>(() => new PipelineConfig { Methods = methods }.Validate()).Message);

@@ -266,4 +266,17 @@ public class HistoryTemplatePipelineTests
         var asked = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = p }, dir.Sub("runs"), new StringWriter());
         Assert.DoesNotContain("pretrain", asked.Run.ReadSummary()!.Methods!.Keys);
     }
+
+    [Fact]
+    public void MaxHistory_SetsThePromptsHistoryAndThePretrainingWindows()
+    {
+        using var dir = new TempDir();
+        var (train, val) = SequenceTablePipelineTests.SmallTables(dir);
+        var p = SequenceTablePipelineTests.SmallConfig() with { MaxHistory = 3, Fairness = new FairnessConfig { Enabled = false } };
+        p = SequenceTablePipelineTests.TinyStages(p with { Methods = p.Methods.Where(m => m.Key is "sft").ToDictionary() });
+        var result = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "history", Pipeline = p }, dir.Sub("runs"), new StringWriter());
+        var (lm, tokenizer) = RecAlign.Models.Language.ModelDirectory.Load(Path.Combine(result.Run.Path, "models", "sft"));
+        lm.Dispose();
+        Assert.Equal(3, Assert.IsType<RecAlign.Text.ItemTokenizer>(tokenizer).HistoryWindow);
+    }
 }
