@@ -373,7 +373,8 @@ public static class RecommendationPipeline
                         var tokenizer = LanguageModelTokenizer(data, config, sftData, window);
                         ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids" + (tokenizer is ItemTokenizer it ? $" ({it.Catalog.Count} item tokens)" : ""));
                         var corpus = PretrainCorpus.Render(window > 0 ? PretrainCorpus.Windows(sequentialTrain, window) : data.PretrainHistories, catalog, config.ItemText, config.Pretrain.CatalogText);
-                        pretrained = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation);
+                        pretrained = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation,
+                            data.Templates.All(t => t.IsSequence) ? validation : null);
                         stages.Add(pretrained);
                     }
                     // Every sft method starts from the one pretrained model; they differ in how they train.

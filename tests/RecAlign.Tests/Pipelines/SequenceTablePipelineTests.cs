@@ -262,6 +262,9 @@ public class HistoryTemplatePipelineTests
         var summary = result.Run.ReadSummary()!;
         Assert.InRange(summary.Methods!["pretrain"].Metrics["hr1"], 0, 1);
         Assert.InRange(summary.Methods["sft"].Metrics["hr1"], 0, 1);
+        // Pretraining picks its epoch on the validation questions, which it can answer.
+        Assert.Contains("validation questions (asked in the pretraining format) answered every epoch", console.ToString());
+        Assert.Contains("\"eval_hr1\"", File.ReadAllText(Path.Combine(result.Run.Path, "metrics.jsonl")).Split('\n').First(l => l.Contains("\"pretrain\"") && l.Contains("eval_")));
         // The same run with S-DPO-style questions has no pretrain row for a title LM: it was never shown that format.
         var asked = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = p }, dir.Sub("runs"), new StringWriter());
         Assert.DoesNotContain("pretrain", asked.Run.ReadSummary()!.Methods!.Keys);

@@ -43,8 +43,11 @@ public static partial class StageRunner
 {
     /// <param name="validation">Next-item examples an item-token model is ranked on each epoch (best epoch kept, early
     /// stopping); ignored for a title model.</param>
+    /// <param name="questions">Validation questions in the pretraining format itself (<see cref="PromptTemplate.IsSequence"/>),
+    /// which a title model answers without SFT: it is evaluated on them each epoch instead (best epoch kept, early
+    /// stopping). Null: a title model trains every epoch.</param>
     public static StageResult Pretrain(IReadOnlyList<string> corpus, ITokenizer tokenizer, PretrainConfig config, string outputDir, StageContext ctx,
-        IReadOnlyList<SequenceExample>? validation = null)
+        IReadOnlyList<SequenceExample>? validation = null, IReadOnlyList<CandidateQuestion>? questions = null)
     {
         var sw = Stopwatch.StartNew();
         var modelConfig = PretrainConfig.ModelConfig(config.ModelSize, tokenizer.VocabSize) with
@@ -76,6 +79,19 @@ public static partial class StageRunner
                 EarlyStoppingPatience = training.MetricForBestModel.Length > 0 ? training.EarlyStoppingPatience : 0,
             };
             ctx.Say($"pretrain: {evalSet.Count} validation users ranked against the whole catalog every epoch ({training.EvalEvery} steps)");
+        }
+        else if (tokenizer is not ItemTokenizer && questions is { Count: > 0 })
+        {
+            var evalSet = questions.Take(config.EvalExamples).ToList();
+            evaluate = Evaluator(lm, tokenizer, evalSet);
+            training = training with
+            {
+                EvalEvery = StepsPerEpoch(objective, training),
+                // The default catalog metric is an item-token model's; questions give HR@1.
+                MetricForBestModel = training.MetricForBestModel.Length == 0 || training.MetricForBestModel.StartsWith(Metrics.CatalogPrefix, StringComparison.Ordinal)
+                    ? Metrics.HitRatioAt1Key : training.MetricForBestModel,
+            };
+            ctx.Say($"pretrain: {evalSet.Count} validation questions (asked in the pretraining format) answered every epoch ({training.EvalEvery} steps)");
         }
         else training = training with { MetricForBestModel = "", EarlyStoppingPatience = 0 };
         var result = Train("pretrain", lm, objective, training, evaluate, ctx);
