@@ -24,10 +24,26 @@ public sealed record QuickstartConfig
     /// the test), or <c>prefixes</c>, every training prefix (what pretraining and SASRec see), capped by
     /// <c>pipeline.sft_examples</c> as a seeded subset.</summary>
     public QuickstartSftData SftOn { get; init; } = QuickstartSftData.Latest;
-    /// <summary>The prompt templates: a built-in set (<c>item</c>: S-DPO-style candidate questions; <c>history</c>: the
-    /// pretraining format, the history's items alone) or a template file.</summary>
-    public string Template { get; init; } = "item";
-    public PipelineConfig Pipeline { get; init; } = new();
+    /// <summary>The prompt templates: a built-in set (<c>history</c>: the pretraining format, the history's items alone;
+    /// <c>item</c>: S-DPO-style questions listing the candidates) or a template file. <c>history</c> by default: SFT on
+    /// candidate questions cost the pretrained LM 0.05-0.10 HR@1 on this world (docs/benchmarks.md, sessions 14-15).</summary>
+    public string Template { get; init; } = "history";
+    public PipelineConfig Pipeline { get; init; } = PipelineDefaults();
+
+    /// <summary>The pipeline's defaults for this world (sessions 15): prompts and pretraining windows of up to 50 history
+    /// items (the world's users have 10-40, and their taste shows across all of them), an LM of SASRec's size with its
+    /// dropout (the tiny default over-fits 3,000 users within 1-3 epochs), and SFT at 1e-4, which continues the
+    /// pretraining objective rather than teaching a new format.</summary>
+    public static PipelineConfig PipelineDefaults()
+    {
+        var p = new PipelineConfig();
+        return p with
+        {
+            MaxHistory = 50,
+            Pretrain = p.Pretrain with { ModelSize = "nano", HiddenDropout = 0.5 },
+            Sft = p.Sft with { Training = p.Sft.Training with { Optimizer = p.Sft.Training.Optimizer with { LearningRate = 1e-4 } } },
+        };
+    }
 }
 
 public enum QuickstartSftData

@@ -46,7 +46,8 @@ public sealed record PretrainConfig : IStageConfig
     /// <summary>With item tokens and validation examples: each epoch the model ranks this many validation users' next
     /// items against the whole catalog, the best epoch on <c>training.metric_for_best_model</c> (default
     /// <c>catalog_ndcg@10</c>) is kept and <c>training.early_stopping_patience</c> evaluations without progress stop it.
-    /// A title LM has no catalog to rank and trains its epochs.</summary>
+    /// A title LM has no catalog to rank: asked in the pretraining format (the <c>history</c> templates) it is picked the
+    /// same way on this many validation questions' HR@1, and otherwise trains its epochs.</summary>
     public int EvalExamples { get; init; } = 1000;
 
     /// <summary>Which tokens of a next-item window carry the loss (item-token models): <c>all</c> (plain language
