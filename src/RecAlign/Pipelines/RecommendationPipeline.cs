@@ -330,6 +330,8 @@ public static class RecommendationPipeline
         var evaluation = EvaluationQuestions(evaluationLists, catalog, data.Templates, config);
         var withoutHistory = config.HistoryAblation ? EvaluationQuestions(evaluationLists, catalog, data.Templates, config, omitHistory: true) : null;
         var prompts = new PromptBuilder(catalog, data.Templates, PromptSettings(config, config.Seed));
+        // Questions in the pretraining format itself (the `history` templates): a pretrained model answers them as it is.
+        bool sequencePrompts = data.Templates.All(t => t.IsSequence);
         var sftData = prompts.Build(trainCandidates);
         var preferenceExamples = data.PreferencePool is { } pool
             ? sampler.Sample(Subsample(pool, config.PreferenceExamples, config.Seed + 3))
@@ -374,7 +376,7 @@ public static class RecommendationPipeline
                         ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids" + (tokenizer is ItemTokenizer it ? $" ({it.Catalog.Count} item tokens)" : ""));
                         var corpus = PretrainCorpus.Render(window > 0 ? PretrainCorpus.Windows(sequentialTrain, window) : data.PretrainHistories, catalog, config.ItemText, config.Pretrain.CatalogText);
                         pretrained = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation,
-                            data.Templates.All(t => t.IsSequence) ? validation : null);
+                            sequencePrompts ? validation : null);
                         stages.Add(pretrained);
                     }
                     // Every sft method starts from the one pretrained model; they differ in how they train.
@@ -457,8 +459,7 @@ public static class RecommendationPipeline
         if (data.GroundTruth is { } truth)
             results.Add(new("oracle", Baselines.Oracle(evaluation, evaluationLists, truth), null, null));
         // The pretrained LM alone (what SFT and alignment start from): an item-token LM ranked as a sequential model
-        // ranks, or any LM asked in the pretraining format itself (the `history` templates), which it answers as it is.
-        bool sequencePrompts = data.Templates.All(t => t.IsSequence);
+        // ranks, or any LM asked in the pretraining format itself, which it answers as it is.
         if ((config.ItemText != ItemText.Title || sequencePrompts) && pretrained is not null)
             using (var recommender = Recommenders.Load(pretrained.ModelDirectory, ctx.TorchDevice))
             {
