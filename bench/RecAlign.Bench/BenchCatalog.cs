@@ -21,5 +21,6 @@ internal static class BenchCatalog
         ["gzip-read"] = GzipReadBench.Run,
         ["title-tokenization"] = TitleTokenizationBench.Run,
         ["serve-load"] = ServeLoadBench.Run,
+        ["lm-recipe"] = LmRecipeDiagnostic.Run,
     };
 }

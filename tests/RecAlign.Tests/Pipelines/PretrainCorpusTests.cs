@@ -39,14 +39,14 @@ public class PretrainCorpusTests
         Assert.False(onPrompt);
         int bos = tok.BosId!.Value, eos = tok.EosId!.Value;
         Assert.Equal([bos, tok.ItemTokenId(0), tok.ItemTokenId(1)], target[0].Prompt);
-        Assert.Equal([tok.ItemTokenId(2), eos], target[0].Response);
+        Assert.Equal([tok.ItemTokenId(2)], target[0].Response);      // the target alone: no end-of-window token
         Assert.Equal([bos], target[1].Prompt);                       // a one-item window: its item from BOS
-        Assert.Equal([tok.ItemTokenId(2), eos], target[1].Response);
+        Assert.Equal([tok.ItemTokenId(2)], target[1].Response);
         Assert.Equal([bos], target[2].Prompt);                       // "<item_0> Alpha (rock)": every token trained
         Assert.Equal([.. tok.Encode(corpus[2]), eos], target[2].Response);
-        // The same tokens either way: only where the loss falls differs.
+        // The same tokens either way (but a window's EOS): only where the loss falls differs.
         for (int i = 0; i < corpus.Count; i++)
-            Assert.Equal([.. all[i].Prompt, .. all[i].Response], [.. target[i].Prompt, .. target[i].Response]);
+            Assert.Equal([.. all[i].Prompt, .. all[i].Response], [.. target[i].Prompt, .. target[i].Response, .. (i < 2 ? new[] { eos } : [])]);
 
         // A title model has no windows of item tokens: everything trains.
         Assert.True(PretrainCorpus.Tokenize(["Alpha, Beta"], tok.Inner, PretrainLoss.Target).TrainOnPrompt);

@@ -35,7 +35,8 @@ public static class PretrainCorpus
 
     /// <summary>The corpus as training examples. <see cref="PretrainLoss.All"/>: every token of every text carries the
     /// loss. <see cref="PretrainLoss.Target"/> with item tokens: a window (a text of item tokens only) is read up to its
-    /// last item, which (with EOS) alone carries the loss; any other text keeps the loss on every token. The flag says
+    /// last item, which alone carries the loss (no EOS after it: predicting the end of a window halved how fast the
+    /// target was learned, docs/benchmarks.md, session 16); any other text keeps the loss on every token. The flag says
     /// whether the objective trains on the examples' prompts.</summary>
     public static (List<TokenizedExample> Examples, bool TrainOnPrompt) Tokenize(IReadOnlyList<string> corpus, ITokenizer tokenizer, PretrainLoss lossOn)
     {
@@ -46,8 +47,8 @@ public static class PretrainCorpus
         var examples = corpus.Select(text =>
         {
             var ids = tokenizer.Encode(text, addBos: true);
-            bool window = ids.Length > start + 1 && ids.Skip(start).All(id => items.ItemOf(id) is not null);
-            return window ? new TokenizedExample(ids[..^1], [ids[^1], eos]) : new TokenizedExample(ids[..start], [.. ids[start..], eos]);
+            bool window = ids.Length >= 2 && ids.Skip(start).All(id => items.ItemOf(id) is not null);
+            return window ? new TokenizedExample(ids[..^1], [ids[^1]]) : new TokenizedExample(ids[..start], [.. ids[start..], eos]);
         }).ToList();
         return (examples, false);
     }
