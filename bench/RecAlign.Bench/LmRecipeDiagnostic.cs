@@ -21,7 +21,8 @@ public static class LmRecipeDiagnostic
     public static int Run(string[] args)
     {
         int epochs = 5, extra = 7756;
-        double mult = 1.0, dropout = 0.5;
+        double mult = 1.0, dropout = 0.5, attnDropout = 0.0;
+        long seed = 0;
         bool flatInit = false, torchAdam = false, trainer = false, eos = true;
         int bucket = 50;
         string data = Path.Combine("..", "shared", "data", "lastfm", "ref-sdpo");
@@ -32,6 +33,8 @@ public static class LmRecipeDiagnostic
                 case "--epochs": epochs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--extra": extra = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--mult": mult = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--attn-dropout": attnDropout = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--seed": seed = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--dropout": dropout = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--flat-init": flatInit = true; break;
                 case "--torch-adam": torchAdam = true; break;
@@ -45,9 +48,9 @@ public static class LmRecipeDiagnostic
         torch.set_num_threads(1);
         var (trIds, trLens, trY) = Load(Path.Combine(data, "train_data.csv"));
         var (vaIds, vaLens, vaY) = Load(Path.Combine(data, "Val_data.csv"));
-        torch.manual_seed(0);
-        var config = LanguageModelConfig.Nano(N + 3 + extra) with { HiddenDropout = dropout, EmbeddingMultiplier = mult, ModelType = mult != 1.0 ? "granite" : "llama" };
-        var lm = LanguageModel.Create(config, 0);
+        torch.manual_seed(seed);
+        var config = LanguageModelConfig.Nano(N + 3 + extra) with { HiddenDropout = dropout, AttentionDropout = attnDropout, EmbeddingMultiplier = mult, ModelType = mult != 1.0 ? "granite" : "llama" };
+        var lm = LanguageModel.Create(config, seed);
         if (flatInit)
         {
             using var g = new Generator(0);
@@ -64,7 +67,7 @@ public static class LmRecipeDiagnostic
         var vaIn = cat([full(new long[] { vaY.shape[0], 1 }, N + 1, ScalarType.Int64), vaIds], 1);
         var sw = Stopwatch.StartNew();
         var results = new List<double>();
-        var gen = new Generator(0);
+        var gen = new Generator((ulong)seed);
         double Evaluate()
         {
             lm.eval();
@@ -102,7 +105,7 @@ public static class LmRecipeDiagnostic
             var objective = new RecAlign.Training.NextTokenObjective(lm, examples, N, 512, trainOnPrompt: false);
             var cfg = new RecAlign.Training.TrainingConfig
             {
-                Seed = 0, Epochs = epochs, BatchSize = 256, Precision = RecAlign.Training.Precision.Fp32, BucketFactor = bucket,
+                Seed = seed, Epochs = epochs, BatchSize = 256, Precision = RecAlign.Training.Precision.Fp32, BucketFactor = bucket,
                 EvalEvery = (y2.Length + 255) / 256, LogEvery = 1000,
                 Optimizer = new OptimizerConfig { LearningRate = 1e-3, WeightDecay = 0, Schedule = LrScheduleKind.Constant, WarmupRatio = 0, MaxGradNorm = 0 },
             };
@@ -138,7 +141,7 @@ public static class LmRecipeDiagnostic
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"epoch {ep + 1}: train loss {lossSum / batches:F3}, val NDCG@10 {ndcg:F3} ({sw.Elapsed.TotalSeconds:F0}s)"));
         }
-        Console.WriteLine($"extra {extra} mult {mult} dropout {dropout} flat-init {flatInit} torch-adam {torchAdam}: [{string.Join(", ", results.Select(r => r.ToString("F3", CultureInfo.InvariantCulture)))}]");
+        Console.WriteLine($"seed {seed} extra {extra} mult {mult} dropout {dropout} attention dropout {attnDropout} flat-init {flatInit} torch-adam {torchAdam}: [{string.Join(", ", results.Select(r => r.ToString("F3", CultureInfo.InvariantCulture)))}]");
         return 0;
     }
 

@@ -10,7 +10,7 @@ public class DropoutSwitchTests
     [Fact]
     public void SetDropoutTurnsTrainingDropoutOffWithoutChangingTheConfig()
     {
-        using var lm = LanguageModel.Create(LanguageModelTests.TinyConfig() with { HiddenDropout = 0.5 }, seed: 3);
+        using var lm = LanguageModel.Create(LanguageModelTests.TinyConfig() with { HiddenDropout = 0.5, AttentionDropout = 0.3 }, seed: 3);
         using var ids = tensor(new long[] { 1, 5, 7, 9, 2 }, [1, 5]);
         using var _ = no_grad();
         lm.eval();
@@ -19,10 +19,15 @@ public class DropoutSwitchTests
         using var a = lm.Forward(ids);
         using var b = lm.Forward(ids);
         Assert.False(a.allclose(b), "dropout 0.5 in train mode");
-        lm.SetDropout(0);
+        lm.SetDropout(0, 0.3);
+        using var attentionOnly1 = lm.Forward(ids);
+        using var attentionOnly2 = lm.Forward(ids);
+        Assert.False(attentionOnly1.allclose(attentionOnly2), "attention dropout 0.3 in train mode");
+        lm.SetDropout(0, 0);
         using var c = lm.Forward(ids);
         Assert.True(c.allclose(reference, 1e-5, 1e-5));
-        Assert.Equal((0.5, 0.0), (lm.Config.HiddenDropout, lm.DropoutRate));
-        Assert.Throws<ArgumentOutOfRangeException>(() => lm.SetDropout(1));
+        Assert.Equal((0.5, 0.3, 0.0, 0.0), (lm.Config.HiddenDropout, lm.Config.AttentionDropout, lm.DropoutRate, lm.AttentionDropoutRate));
+        Assert.Throws<ArgumentOutOfRangeException>(() => lm.SetDropout(1, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => lm.SetDropout(0, 1));
     }
 }

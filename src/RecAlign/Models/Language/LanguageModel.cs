@@ -41,6 +41,7 @@ public sealed class LanguageModel : nn.Module
         _rope = new RotaryEmbedding(config.HeadDim, config.MaxPositionEmbeddings, config.RopeTheta, config.RopeScaling);
         RegisterComponents();
         DropoutRate = config.HiddenDropout;
+        AttentionDropoutRate = config.AttentionDropout;
     }
 
     public LanguageModelConfig Config { get; }
@@ -48,14 +49,18 @@ public sealed class LanguageModel : nn.Module
     /// <summary>The dropout rate training applies (the config's <c>hidden_dropout</c> until <see cref="SetDropout"/>).</summary>
     public double DropoutRate { get; private set; }
 
-    /// <summary>Changes the dropout rate of this instance without touching its config (which is what gets saved):
-    /// preference alignment turns it off, as TRL's <c>disable_dropout</c>, because a policy scored with dropout against a
+    /// <summary>The attention-probability dropout training applies (the config's <c>attention_dropout</c> until <see cref="SetDropout"/>).</summary>
+    public double AttentionDropoutRate { get; private set; }
+
+    /// <summary>Changes the dropout rates of this instance without touching its config (which is what gets saved):
+    /// preference alignment turns them off, as TRL's <c>disable_dropout</c>, because a policy scored with dropout against a
     /// reference scored without it sees noise for rewards.</summary>
-    public void SetDropout(double rate)
+    public void SetDropout(double hidden, double attention)
     {
-        if (!(rate >= 0 && rate < 1)) throw new ArgumentOutOfRangeException(nameof(rate), rate, "dropout must be in [0, 1)");
-        DropoutRate = rate;
-        foreach (var layer in model.layers) layer.DropoutRate = rate;
+        if (!(hidden >= 0 && hidden < 1)) throw new ArgumentOutOfRangeException(nameof(hidden), hidden, "dropout must be in [0, 1)");
+        if (!(attention >= 0 && attention < 1)) throw new ArgumentOutOfRangeException(nameof(attention), attention, "dropout must be in [0, 1)");
+        (DropoutRate, AttentionDropoutRate) = (hidden, attention);
+        foreach (var layer in model.layers) (layer.DropoutRate, layer.AttentionDropoutRate) = (hidden, attention);
     }
 
     /// <summary>LLaRA's hybrid item embeddings when attached (<see cref="AttachHybrid"/>): item tokens enter as projected

@@ -36,6 +36,9 @@ public sealed record LanguageModelConfig
     /// only (<c>hidden_dropout</c>, RecAlign's key: Llama has none, and a small model pretrained for many epochs on a
     /// recommendation corpus needs it as SASRec does); 0 is plain Llama.</summary>
     public double HiddenDropout { get; init; }
+    /// <summary>Dropout on the attention probabilities in training only (HF's <c>attention_dropout</c>, as SASRec's
+    /// attention has); 0 is plain Llama.</summary>
+    public double AttentionDropout { get; init; }
     public int? BosTokenId { get; init; } = 1;
     public int? EosTokenId { get; init; } = 2;
     public int? PadTokenId { get; init; } = 0;
@@ -83,6 +86,7 @@ public sealed record LanguageModelConfig
             throw new ArgumentException($"hidden_size ({HiddenSize}) is not divisible by num_attention_heads ({NumAttentionHeads}); set head_dim");
         if (HeadDim % 2 != 0) throw new ArgumentException($"head_dim ({HeadDim}) must be even for rotary embeddings");
         if (!(HiddenDropout >= 0 && HiddenDropout < 1)) throw new ArgumentException($"hidden_dropout ({HiddenDropout}) must be in [0, 1)");
+        if (!(AttentionDropout >= 0 && AttentionDropout < 1)) throw new ArgumentException($"attention_dropout ({AttentionDropout}) must be in [0, 1)");
         if (MaxPositionEmbeddings <= 0 || MaxPositionEmbeddings > MaxPositions)
             throw new ArgumentException($"max_position_embeddings ({MaxPositionEmbeddings}) must be in [1, {MaxPositions}]");
         if (!(RmsNormEps > 0 && RmsNormEps < 1)) throw new ArgumentException($"rms_norm_eps ({RmsNormEps}) must be in (0, 1)");
@@ -203,6 +207,7 @@ public sealed record LanguageModelConfig
             AttentionBias = OptBool("attention_bias", modelType == "qwen2"),
             InitializerRange = OptDouble("initializer_range", 0.02),
             HiddenDropout = OptDouble("hidden_dropout", 0.0),
+            AttentionDropout = OptDouble("attention_dropout", 0.0),
             BosTokenId = OptInt("bos_token_id"),
             EosTokenId = eosId,
             PadTokenId = OptInt("pad_token_id"),
@@ -253,7 +258,7 @@ public sealed record LanguageModelConfig
             ["max_position_embeddings"] = MaxPositionEmbeddings,
             ["attention_bias"] = AttentionBias,
             ["mlp_bias"] = false,
-            ["attention_dropout"] = 0.0,
+            ["attention_dropout"] = AttentionDropout,
             ["initializer_range"] = InitializerRange,
             ["hidden_dropout"] = HiddenDropout,
             ["bos_token_id"] = BosTokenId,

@@ -10,6 +10,8 @@ public sealed class LlamaAttention : nn.Module
 {
     private readonly LoraLinear q_proj, k_proj, v_proj, o_proj;
     private readonly int _heads, _kvHeads, _headDim, _layerIndex;
+    /// <summary>Dropout on the attention probabilities, in training only.</summary>
+    internal double DropoutRate { get; set; }
 
     public LlamaAttention(LanguageModelConfig config, int layerIndex) : base(nameof(LlamaAttention))
     {
@@ -17,6 +19,7 @@ public sealed class LlamaAttention : nn.Module
         _kvHeads = config.NumKeyValueHeads;
         _headDim = config.HeadDim;
         _layerIndex = layerIndex;
+        DropoutRate = config.AttentionDropout;
         q_proj = new LoraLinear(config.HiddenSize, _heads * _headDim, config.AttentionBias);
         k_proj = new LoraLinear(config.HiddenSize, _kvHeads * _headDim, config.AttentionBias);
         v_proj = new LoraLinear(config.HiddenSize, _kvHeads * _headDim, config.AttentionBias);
@@ -38,6 +41,7 @@ public sealed class LlamaAttention : nn.Module
         k = RotaryEmbedding.Apply(k, ctx.Cos, ctx.Sin);
         if (ctx.Cache is not null) (k, v) = ctx.Cache.Append(_layerIndex, k, v);
         Tensor attn;
+        double p = training ? DropoutRate : 0.0;
         int rep = _heads / _kvHeads;
         if (rep > 1 && (ctx.Mask is not null || t == 1))
         {
@@ -46,21 +50,21 @@ public sealed class LlamaAttention : nn.Module
             long len = k.shape[2];
             var qg = q.reshape(b, _kvHeads, rep * t, _headDim);
             var mask = ctx.Mask?.expand(b, rep, t, len).reshape(b, 1, rep * t, len);
-            var o = mask is null ? nn.functional.scaled_dot_product_attention(qg, k, v)
-                                 : nn.functional.scaled_dot_product_attention(qg, k, v, attn_mask: mask);
+            var o = mask is null ? nn.functional.scaled_dot_product_attention(qg, k, v, p: p)
+                                 : nn.functional.scaled_dot_product_attention(qg, k, v, attn_mask: mask, p: p);
             attn = o.view(b, _heads, t, _headDim);
         }
         else if (ctx.Mask is null && t > 1 && k.shape[2] == t && q.dtype != ScalarType.Float32 && t <= ExplicitAttentionMaxLength)
         {
-            attn = CausalAttentionLowPrecision(q, k, v, rep);
+            attn = CausalAttentionLowPrecision(q, k, v, rep, p);
         }
         else
         {
             k = RepeatKv(k);
             v = RepeatKv(v);
             attn = ctx.Mask is null
-                ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: t > 1 && k.shape[2] == t)
-                : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: ctx.Mask);
+                ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: t > 1 && k.shape[2] == t, p: p)
+                : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: ctx.Mask, p: p);
         }
         var merged = attn.transpose(1, 2).reshape(b, t, _heads * _headDim);
         return o_proj.forward(merged).MoveToOuterDisposeScope();
@@ -73,7 +77,7 @@ public sealed class LlamaAttention : nn.Module
 
     /// <summary>softmax(QKᵀ/√d + causal) V with bf16 matmuls and the softmax in fp32 (as transformers' eager attention
     /// does); K/V groups are shared by folding each group's query heads into one batched matmul.</summary>
-    private Tensor CausalAttentionLowPrecision(Tensor q, Tensor k, Tensor v, int rep)
+    private Tensor CausalAttentionLowPrecision(Tensor q, Tensor k, Tensor v, int rep, double dropout)
     {
         long b = q.shape[0], t = q.shape[2];
         var qg = q.reshape(b, _kvHeads, rep * t, _headDim);                           // [B, kvh, rep·T, d]
@@ -81,6 +85,7 @@ public sealed class LlamaAttention : nn.Module
         var future = ones(t, t, ScalarType.Bool, device: q.device).triu(1);
         var probs = scores.MaskedFill(future, float.NegativeInfinity).mul(1.0 / Math.Sqrt(_headDim))
             .softmax(-1, ScalarType.Float32).to(q.dtype);
+        if (dropout > 0) probs = nn.functional.dropout(probs, dropout, training: true);
         return matmul(probs.view(b, _kvHeads, rep * t, t), v).view(b, _heads, t, _headDim);
     }
 

@@ -11,6 +11,8 @@ public sealed class LlamaDecoderLayer : nn.Module
     private readonly RmsNorm input_layernorm, post_attention_layernorm;
     /// <summary>The residual branches' dropout rate (the config's <c>hidden_dropout</c> unless changed, see <see cref="LanguageModel.SetDropout"/>).</summary>
     internal double DropoutRate { get; set; }
+    /// <summary>The attention probabilities' dropout rate (the config's <c>attention_dropout</c> unless changed).</summary>
+    internal double AttentionDropoutRate { get => self_attn.DropoutRate; set => self_attn.DropoutRate = value; }
 
     public LlamaDecoderLayer(LanguageModelConfig config, int layerIndex) : base(nameof(LlamaDecoderLayer))
     {

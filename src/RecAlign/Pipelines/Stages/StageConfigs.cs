@@ -30,6 +30,8 @@ public sealed record PretrainConfig : IStageConfig
     public string ModelSize { get; init; } = "tiny";
     /// <summary>The model's <c>hidden_dropout</c> (embeddings, attention and MLP outputs; later stages keep it).</summary>
     public double HiddenDropout { get; init; } = 0.3;
+    /// <summary>The model's <c>attention_dropout</c> (attention probabilities, as SASRec's attention has).</summary>
+    public double AttentionDropout { get; init; }
     /// <summary>The model's <c>embedding_multiplier</c> (input embeddings scaled before the first block; other than 1
     /// the model is a Granite-layout Llama): e.g. 8 = √64 for the nano size, as Gemma scales by √hidden_size.</summary>
     public double EmbeddingMultiplier { get; init; } = 1.0;
@@ -79,6 +81,7 @@ public sealed record PretrainConfig : IStageConfig
         StageConfigChecks.Section("training", () => Training.Validate());
         if (EvalExamples < 1) throw new ArgumentException($"eval_examples must be >= 1 (got {EvalExamples})");
         if (!(HiddenDropout >= 0 && HiddenDropout < 1)) throw new ArgumentException($"hidden_dropout must be in [0, 1) (got {HiddenDropout})");
+        if (!(AttentionDropout >= 0 && AttentionDropout < 1)) throw new ArgumentException($"attention_dropout must be in [0, 1) (got {AttentionDropout})");
         if (!(EmbeddingMultiplier > 0 && double.IsFinite(EmbeddingMultiplier))) throw new ArgumentException($"embedding_multiplier must be positive (got {EmbeddingMultiplier})");
     }
 }

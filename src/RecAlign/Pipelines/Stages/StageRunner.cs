@@ -53,7 +53,7 @@ public static partial class StageRunner
         var modelConfig = PretrainConfig.ModelConfig(config.ModelSize, tokenizer.VocabSize) with
         {
             BosTokenId = tokenizer.BosId, EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.PadId,
-            MaxPositionEmbeddings = Math.Max(512, config.Training.MaxLength), HiddenDropout = config.HiddenDropout,
+            MaxPositionEmbeddings = Math.Max(512, config.Training.MaxLength), HiddenDropout = config.HiddenDropout, AttentionDropout = config.AttentionDropout,
             ModelType = config.EmbeddingMultiplier != 1.0 ? "granite" : "llama", EmbeddingMultiplier = config.EmbeddingMultiplier,
         };
         using var lm = LanguageModel.Create(modelConfig, config.Training.Seed);
@@ -162,10 +162,10 @@ public static partial class StageRunner
         using (lm)
         {
             Prepare(lm, config.Training.Precision, ctx);
-            if (config.DisableDropout && lm.DropoutRate > 0)
+            if (config.DisableDropout && (lm.DropoutRate > 0 || lm.AttentionDropoutRate > 0))
             {
-                ctx.Say($"{stageName}: the model's dropout ({lm.DropoutRate}) is off while aligning (disable_dropout)");
-                lm.SetDropout(0);
+                ctx.Say($"{stageName}: the model's dropout (hidden {lm.DropoutRate}, attention {lm.AttentionDropoutRate}) is off while aligning (disable_dropout)");
+                lm.SetDropout(0, 0);
             }
             var loss = PreferenceLosses.Create(config.Loss, config.Training.Seed);
             var examples = preferences.Select(p => TokenizedPreference.From(tokenizer, p, config.MaxPromptTokens)).ToList();
