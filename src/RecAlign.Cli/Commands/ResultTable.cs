@@ -22,10 +22,13 @@ internal static class ResultTable
             .. extras.Select(e => e.Replace("/hr1", " HR@1")), .. ablation ? (string[])["HR@1 without history"] : [], .. catalog ? (string[])["catalog HR@10", "catalog NDCG@10"] : [],
             .. mgu is null ? [] : (string[])[mgu.Replace("catalog_", "catalog ").Replace("mgu", "MGU")], "stage time"]);
         foreach (var m in result.Methods)
-            table.AddRow([Markup.Escape(m.Method), F(m.Metrics, "hr1"), F(m.Metrics, "ndcg@5"), F(m.Metrics, "mrr"),
+            table.AddRow([Markup.Escape(m.Method) + (m.Failure is null ? "" : " [red](failed)[/]"), F(m.Metrics, "hr1"), F(m.Metrics, "ndcg@5"), F(m.Metrics, "mrr"),
                 .. generated ? (string[])[F(m.Metrics, RecommendationPipeline.GeneratedHr1Key), F(m.Metrics, RecommendationPipeline.GeneratedValidRatioKey)] : [F(m.Metrics, "valid_ratio")],
                 .. extras.Select(e => F(m.Metrics, e)), .. ablation ? (string[])[F(m.Metrics, RecommendationPipeline.Hr1WithoutHistoryKey)] : [],
                 .. catalog ? catalogKeys.Select(k => F(m.Metrics, k)) : [], .. mgu is null ? [] : (string[])[F(m.Metrics, mgu)], m.StageSeconds is { } t ? $"{t:F0}s" : "-"]);
+        var failed = result.Methods.Where(m => m.Failure is not null).ToList();
+        if (failed.Count > 0)
+            table.Caption(string.Join("\n", failed.Select(m => Markup.Escape($"{m.Method}: {m.Failure}"))));
         return table;
     }
 

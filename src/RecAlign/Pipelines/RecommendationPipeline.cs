@@ -262,7 +262,11 @@ public enum PretrainText
 }
 
 /// <summary>One method's result in the summary.</summary>
-public sealed record MethodResult(string Method, IReadOnlyDictionary<string, double> Metrics, double? StageSeconds, string? ModelDirectory);
+public sealed record MethodResult(string Method, IReadOnlyDictionary<string, double> Metrics, double? StageSeconds, string? ModelDirectory)
+{
+    /// <summary>Why the method has no metrics: its training diverged, or what it starts from did; null for a row that ran.</summary>
+    public string? Failure { get; init; }
+}
 
 public sealed record PipelineResult(RunDirectory Run, IReadOnlyList<MethodResult> Methods, IReadOnlyList<StageResult> Stages, double Seconds);
 
@@ -300,7 +304,7 @@ public static class RecommendationPipeline
                 Run = run.Id, Data = data.Name, Seed = config.Seed, FinalMetrics = finalMetrics,
                 Methods = methods.ToDictionary(m => m.Method, m => new MethodSummary(m.Metrics.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6)))
                 {
-                    WallSeconds = m.StageSeconds is { } sec ? Math.Round(sec, 1) : null, ModelDir = m.ModelDirectory,
+                    WallSeconds = m.StageSeconds is { } sec ? Math.Round(sec, 1) : null, ModelDir = m.ModelDirectory, Failure = m.Failure,
                 }),
                 Stages = stages.Select(st => new StageSummary(st.Stage)
                 {
@@ -349,81 +353,115 @@ public static class RecommendationPipeline
         var sequentialTrain = data.SequentialTrain ?? data.Train;
         // Preference data per starting model: hard negatives are mined once, with the most negatives any method asks of it.
         var preferenceCache = new Dictionary<string, List<PreferenceExample>>();
+        // A method whose training diverges costs its own row (and the rows that start from it), not the run: a sweep
+        // over losses and learning rates reports the others. Any other error still fails the run.
+        var failures = new Dictionary<string, string>();
+        string? pretrainFailure = null;
         foreach (var (name, method) in config.Enabled())
         {
-            StageResult stage;
-            switch (method.Stage)
+            string? blocked = method.Stage switch
             {
-                case MethodStage.Sequential:
-                    stage = StageRunner.TrainSequential(catalog, sequentialTrain, data.Validation, method.Sequential, Path.Combine(models, name), ctx, name);
-                    break;
-                case MethodStage.Sft when config.SftModel is { } sftModel:
-                    stage = ExistingModel("sft_model", sftModel, name);
-                    ctx.Say($"{name}: the existing SFT model {stage.ModelDirectory} (pretrain and SFT skipped)");
-                    break;
-                case MethodStage.Sft:
+                MethodStage.Align when failures.ContainsKey(method.From) => $"not run: {method.From}, which it starts from, has no model",
+                MethodStage.Sft when method.Hybrid.Length > 0 && failures.ContainsKey(method.Hybrid) => $"not run: {method.Hybrid}, whose item embeddings it reads, has no model",
+                MethodStage.Sft when pretrainFailure is not null => $"not run: {pretrainFailure}",
+                _ => null,
+            };
+            if (blocked is not null)
+            {
+                failures[name] = blocked;
+                ctx.Say($"{name}: {blocked}");
+                continue;
+            }
+            StageResult stage;
+            try
+            {
+                switch (method.Stage)
                 {
-                    if (pretrained is null && config.PretrainModel is { } pretrainModel)
+                    case MethodStage.Sequential:
+                        stage = StageRunner.TrainSequential(catalog, sequentialTrain, data.Validation, method.Sequential, Path.Combine(models, name), ctx, name);
+                        break;
+                    case MethodStage.Sft when config.SftModel is { } sftModel:
+                        stage = ExistingModel("sft_model", sftModel, name);
+                        ctx.Say($"{name}: the existing SFT model {stage.ModelDirectory} (pretrain and SFT skipped)");
+                        break;
+                    case MethodStage.Sft:
                     {
-                        pretrained = ExistingModel("pretrain_model", pretrainModel, "pretrain");
-                        ctx.Say($"pretrain: the existing model {pretrained.ModelDirectory} (pretraining skipped)");
+                        if (pretrained is null && config.PretrainModel is { } pretrainModel)
+                        {
+                            pretrained = ExistingModel("pretrain_model", pretrainModel, "pretrain");
+                            ctx.Say($"pretrain: the existing model {pretrained.ModelDirectory} (pretraining skipped)");
+                        }
+                        if (pretrained is null)
+                        {
+                            // Windows as long as a prompt's history; 0: whole histories.
+                            int window = config.PretrainOn == PretrainText.Prefixes ? prompts.Config.MaxHistory : 0;
+                            var tokenizer = LanguageModelTokenizer(data, config, sftData, window);
+                            ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids" + (tokenizer is ItemTokenizer it ? $" ({it.Catalog.Count} item tokens)" : ""));
+                            var corpus = PretrainCorpus.Render(window > 0 ? PretrainCorpus.Windows(sequentialTrain, window) : data.PretrainHistories, catalog, config.ItemText, config.Pretrain.CatalogText);
+                            try
+                            {
+                                pretrained = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation,
+                                    sequencePrompts ? validation : null);
+                            }
+                            catch (TrainingDivergedException e)
+                            {
+                                pretrainFailure = $"pretraining diverged ({e.Message})";
+                                throw;
+                            }
+                            stages.Add(pretrained);
+                        }
+                        // Every sft method starts from the one pretrained model; they differ in how they train.
+                        var train = sftData;
+                        if (method.FairnessWeights)
+                        {
+                            var weights = GroupWeights.PerSample(trainCandidates.Select(e => e.History).ToList(), trainCandidates.Select(e => e.Target).ToList(), groups!);
+                            train = sftData.Select((e, i) => e with { Weight = weights[i] }).ToList();
+                        }
+                        Func<LanguageModel, ITokenizer, HybridItemEmbedder>? hybrid = null;
+                        if (method.Hybrid.Length > 0)
+                        {
+                            var recDir = trained.Single(t => t.Name == method.Hybrid).Stage.ModelDirectory;
+                            hybrid = (lm, tok) => HybridItemEmbedder.FromRecommenderDirectory(lm, tok, recDir, $"{method.Hybrid} ({recDir})", (long)config.Seed + 13);
+                        }
+                        stage = StageRunner.Sft(pretrained.ModelDirectory, train, validation, config.Sft, Path.Combine(models, name), ctx,
+                            sampleWeighted: method.FairnessWeights, stageName: name, hybrid: hybrid, hybridSchedule: method.HybridSchedule);
+                        break;
                     }
-                    if (pretrained is null)
+                    default:
                     {
-                        // Windows as long as a prompt's history; 0: whole histories.
-                        int window = config.PretrainOn == PretrainText.Prefixes ? prompts.Config.MaxHistory : 0;
-                        var tokenizer = LanguageModelTokenizer(data, config, sftData, window);
-                        ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids" + (tokenizer is ItemTokenizer it ? $" ({it.Catalog.Count} item tokens)" : ""));
-                        var corpus = PretrainCorpus.Render(window > 0 ? PretrainCorpus.Windows(sequentialTrain, window) : data.PretrainHistories, catalog, config.ItemText, config.Pretrain.CatalogText);
-                        pretrained = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation,
-                            sequencePrompts ? validation : null);
-                        stages.Add(pretrained);
+                        var from = trained.Single(t => t.Name == method.From).Stage.ModelDirectory;
+                        if (!preferenceCache.TryGetValue(method.From, out var fromPool))
+                        {
+                            int most = config.Enabled().Where(m => m.Method.Stage == MethodStage.Align && m.Method.From == method.From).Max(m => m.Method.Negatives);
+                            preferenceCache[method.From] = fromPool = PreferenceData(preferenceExamples, prompts, catalog, config, from, most, method.From, ctx);
+                        }
+                        // The history as titles travels with each example (aligned with preferenceExamples), for losses that embed it.
+                        var preferences = fromPool.Select((p, i) => p with
+                        {
+                            Rejected = p.Rejected.Take(method.Negatives).ToList(),
+                            History = string.Join(", ", preferenceExamples[i].History.Select(catalog.Title)),
+                        }).ToList();
+                        if (method.LabelNoise > 0)
+                        {
+                            preferences = PreferenceNoise.Flip(preferences, method.LabelNoise, config.Seed + 11).Examples;
+                            ctx.Say($"{name}: label noise: chosen and rejected swapped in {method.LabelNoise:P0} of {preferences.Count} preference examples");
+                        }
+                        if (method.FairnessWeights)
+                        {
+                            // The preference data is aligned with its examples, so each example's weight is its own.
+                            var weights = GroupWeights.PerSample(preferenceExamples.Select(e => e.History).ToList(), preferenceExamples.Select(e => e.Target).ToList(), groups!);
+                            preferences = preferences.Select((p, i) => p with { Weight = weights[i] }).ToList();
+                        }
+                        stage = StageRunner.Align(from, preferences, validation, method.Align, Path.Combine(models, name), ctx, name);
+                        break;
                     }
-                    // Every sft method starts from the one pretrained model; they differ in how they train.
-                    var train = sftData;
-                    if (method.FairnessWeights)
-                    {
-                        var weights = GroupWeights.PerSample(trainCandidates.Select(e => e.History).ToList(), trainCandidates.Select(e => e.Target).ToList(), groups!);
-                        train = sftData.Select((e, i) => e with { Weight = weights[i] }).ToList();
-                    }
-                    Func<LanguageModel, ITokenizer, HybridItemEmbedder>? hybrid = null;
-                    if (method.Hybrid.Length > 0)
-                    {
-                        var recDir = trained.Single(t => t.Name == method.Hybrid).Stage.ModelDirectory;
-                        hybrid = (lm, tok) => HybridItemEmbedder.FromRecommenderDirectory(lm, tok, recDir, $"{method.Hybrid} ({recDir})", (long)config.Seed + 13);
-                    }
-                    stage = StageRunner.Sft(pretrained.ModelDirectory, train, validation, config.Sft, Path.Combine(models, name), ctx,
-                        sampleWeighted: method.FairnessWeights, stageName: name, hybrid: hybrid, hybridSchedule: method.HybridSchedule);
-                    break;
                 }
-                default:
-                {
-                    var from = trained.Single(t => t.Name == method.From).Stage.ModelDirectory;
-                    if (!preferenceCache.TryGetValue(method.From, out var fromPool))
-                    {
-                        int most = config.Enabled().Where(m => m.Method.Stage == MethodStage.Align && m.Method.From == method.From).Max(m => m.Method.Negatives);
-                        preferenceCache[method.From] = fromPool = PreferenceData(preferenceExamples, prompts, catalog, config, from, most, method.From, ctx);
-                    }
-                    // The history as titles travels with each example (aligned with preferenceExamples), for losses that embed it.
-                    var preferences = fromPool.Select((p, i) => p with
-                    {
-                        Rejected = p.Rejected.Take(method.Negatives).ToList(),
-                        History = string.Join(", ", preferenceExamples[i].History.Select(catalog.Title)),
-                    }).ToList();
-                    if (method.LabelNoise > 0)
-                    {
-                        preferences = PreferenceNoise.Flip(preferences, method.LabelNoise, config.Seed + 11).Examples;
-                        ctx.Say($"{name}: label noise: chosen and rejected swapped in {method.LabelNoise:P0} of {preferences.Count} preference examples");
-                    }
-                    if (method.FairnessWeights)
-                    {
-                        // The preference data is aligned with its examples, so each example's weight is its own.
-                        var weights = GroupWeights.PerSample(preferenceExamples.Select(e => e.History).ToList(), preferenceExamples.Select(e => e.Target).ToList(), groups!);
-                        preferences = preferences.Select((p, i) => p with { Weight = weights[i] }).ToList();
-                    }
-                    stage = StageRunner.Align(from, preferences, validation, method.Align, Path.Combine(models, name), ctx, name);
-                    break;
-                }
+            }
+            catch (TrainingDivergedException e)
+            {
+                failures[name] = pretrainFailure ?? $"diverged ({e.Message})";
+                ctx.Say($"{name}: {failures[name]}; the other methods go on without its row");
+                continue;
             }
             stages.Add(stage);
             trained.Add((name, method, stage));
@@ -472,6 +510,8 @@ public static class RecommendationPipeline
                 if (recommender is LanguageModelRecommender { Catalog: not null } lm) lm.RankFromHistory = config.LmCandidateScoring == LmCandidateScoring.History;
                 Add(name, recommender, stage);
             }
+        foreach (var (name, reason) in failures)
+            results.Add(new(name, new Dictionary<string, double>(), null, null) { Failure = reason });
 
         // Fairness re-ranking: each trained method behind a re-ranker whose penalty and λ are fitted on validation users.
         var tunings = new Dictionary<string, RerankTuning>();

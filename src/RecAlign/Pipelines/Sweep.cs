@@ -33,6 +33,8 @@ public sealed record SweepCellState
     public DateTimeOffset? Finished { get; init; }
     /// <summary>method → metric → value.</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>? Metrics { get; init; }
+    /// <summary>method → why it has no metrics in this completed cell (its training diverged); absent when every method ran.</summary>
+    public IReadOnlyDictionary<string, string>? Failures { get; init; }
 }
 
 /// <summary><c>sweep.json</c>: the grid a sweep folder holds (its hash and cells, in run order) and each cell's status.</summary>
@@ -51,6 +53,9 @@ public sealed record SweepState
 /// <param name="Methods">method → metric → value.</param>
 public sealed record SweepCellResult(string RunDir, IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Methods, double? WallSeconds)
 {
+    /// <summary>method → why it has no metrics (a run completes when one method diverges); null when every method ran.</summary>
+    public IReadOnlyDictionary<string, string>? Failures { get; init; }
+
     /// <summary>A completed run's metrics, from its <c>summary.json</c> (the record the run itself keeps).</summary>
     public static SweepCellResult FromRun(string runDir)
     {
@@ -60,7 +65,11 @@ public sealed record SweepCellResult(string RunDir, IReadOnlyDictionary<string, 
             throw new FormatException($"{run.SummaryPath}: the run is {RunRegistry.StatusName(summary.Status)}, not completed");
         if (summary.Methods is not { Count: > 0 } methods)
             throw new FormatException($"{run.SummaryPath}: no 'methods' (not a pipeline run)");
-        return new SweepCellResult(run.Path, methods.ToDictionary(m => m.Key, m => m.Value.Metrics), summary.WallSeconds);
+        var failures = methods.Where(m => m.Value.Failure is not null).ToDictionary(m => m.Key, m => m.Value.Failure!);
+        return new SweepCellResult(run.Path, methods.Where(m => m.Value.Failure is null).ToDictionary(m => m.Key, m => m.Value.Metrics), summary.WallSeconds)
+        {
+            Failures = failures.Count > 0 ? failures : null,
+        };
     }
 }
 
@@ -145,7 +154,7 @@ public static class Sweep
             var timed = timedNow.Count > 0 ? timedNow : timedBefore;
             var eta = timed.Count > 0 ? $"ETA {Report.Duration(timed.Average() * (todo.Count - k))} ({Report.Duration(timed.Average())} a cell)" : "ETA after the first cell";
             console?.WriteLine($"[sweep] cell {i + 1} of {cells.Count} ({k + 1} of {todo.Count} to run): setting '{cell.Setting}', seed {cell.Seed}; {eta}");
-            cells[i] = cells[i] with { Status = SweepCellStatus.Running, Started = DateTimeOffset.UtcNow, Finished = null, Error = null, RunDir = null, Metrics = null, WallSeconds = null };
+            cells[i] = cells[i] with { Status = SweepCellStatus.Running, Started = DateTimeOffset.UtcNow, Finished = null, Error = null, RunDir = null, Metrics = null, Failures = null, WallSeconds = null };
             state = state with { Cells = cells.ToList() };
             Write(statePath, state);
             var watch = Stopwatch.StartNew();
@@ -156,7 +165,7 @@ public static class Sweep
                 cells[i] = cells[i] with
                 {
                     Status = SweepCellStatus.Completed, Finished = DateTimeOffset.UtcNow, RunDir = result.RunDir,
-                    Metrics = result.Methods, WallSeconds = seconds,
+                    Metrics = result.Methods, Failures = result.Failures, WallSeconds = seconds,
                 };
                 timedNow.Add(watch.Elapsed.TotalSeconds);
             }

@@ -194,6 +194,17 @@ public static class SweepReport
         if (plan.Grid.Metrics is { Count: > 0 } asked && asked.SelectMany(a => a.Value).Except(sets.SelectMany(s => s.Keys)).ToList() is { Count: > 0 } missing && rows.Count > 0)
             sb.Append("Not in any run's summary: ").Append(string.Join(", ", missing.Select(m => $"`{Cell(m)}`"))).Append(".\n\n");
 
+        // A method that diverged in a cell is missing from its row's n, and said here, not averaged as a zero.
+        var failed = state.Cells.Where(c => c.Status == SweepCellStatus.Completed && c.Failures is { Count: > 0 }).ToList();
+        if (failed.Count > 0)
+        {
+            sb.Append("## Methods without a result\n\n| cell | method | why |\n|---|---|---|\n");
+            foreach (var c in failed)
+                foreach (var (method, why) in c.Failures!)
+                    sb.Append("| ").Append(Cell(c.Id)).Append(" | ").Append(Cell(method)).Append(" | ").Append(Cell(why)).Append(" |\n");
+            sb.Append('\n');
+        }
+
         sb.Append("## Cells\n\n| cell | status | wall time | run |\n|---|---|---:|---|\n");
         foreach (var c in state.Cells)
             sb.Append("| ").Append(Cell(c.Id)).Append(" | ").Append(Status(c.Status)).Append(c.Error is { } e && c.Status == SweepCellStatus.Failed ? ": " + Cell(e) : "")
@@ -247,6 +258,7 @@ public static class SweepReport
                 ["id"] = c.Id, ["setting"] = c.Setting, ["seed"] = c.Seed, ["status"] = Status(c.Status), ["run_dir"] = c.RunDir,
                 ["metrics"] = c.Metrics is null ? null : new JsonObject(c.Metrics.Select(m => KeyValuePair.Create(m.Key,
                     (JsonNode?)new JsonObject(m.Value.Select(kv => KeyValuePair.Create(kv.Key, Number(kv.Value))))))),
+                ["failures"] = c.Failures is null ? null : new JsonObject(c.Failures.Select(f => KeyValuePair.Create(f.Key, (JsonNode?)f.Value))),
             }).ToArray()),
         };
     }

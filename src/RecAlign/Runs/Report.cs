@@ -184,6 +184,9 @@ public static class Report
                 sb.Append(" |\n");
             }
             sb.Append('\n');
+            foreach (var (name, m) in methods.Where(m => m.Value.Failure is not null))
+                sb.Append("- ").Append(Cell(name)).Append(": no result, ").Append(Cell(m.Failure!)).Append('\n');
+            if (methods.Values.Any(m => m.Failure is not null)) sb.Append('\n');
         }
         else if (summary?.FinalMetrics is { Count: > 0 } fm)
         {

@@ -16,6 +16,8 @@ public sealed record MethodSummary(IReadOnlyDictionary<string, double> Metrics)
 {
     public double? WallSeconds { get; init; }
     public string? ModelDir { get; init; }
+    /// <summary>Why the method has no metrics (its training diverged, or what it starts from did); absent when it ran.</summary>
+    public string? Failure { get; init; }
 }
 
 /// <summary>

@@ -193,6 +193,52 @@ public class SequenceTablePipelineTests
         Assert.Contains("\"hybrid\":1", File.ReadAllText(Path.Combine(result.Run.Path, "metrics.jsonl")));
     }
 
+    /// <summary>A method whose training diverges costs its own row and the rows that start from it, not the run: the
+    /// others are trained and reported, the summary, report and a sweep cell say why the row is missing.</summary>
+    [Fact]
+    public void ADivergingMethodCostsOnlyItsOwnRowAndThoseStartingFromIt()
+    {
+        using var dir = new TempDir();
+        var (train, val) = SmallTables(dir);
+        var p = SmallConfig() with { Fairness = new FairnessConfig { Enabled = false } };
+        var methods = p.Methods.Where(m => m.Key is "sft" or "dpo" or "sdpo").ToDictionary();
+        methods["sdpo_after_dpo"] = p.Methods["sdpo"] with { From = "dpo" };
+        p = TinyStages(p with { Methods = methods });
+        var dpo = p.Methods["dpo"];
+        p.Methods["dpo"] = dpo with
+        {
+            Align = dpo.Align with
+            {
+                Training = dpo.Align.Training with
+                {
+                    MaxSteps = 20, BatchSize = 1,
+                    Optimizer = dpo.Align.Training.Optimizer with { LearningRate = 1e30, WarmupRatio = 0, MaxGradNorm = 0 },
+                },
+            },
+        };
+        var console = new StringWriter();
+        var result = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = p }, dir.Sub("runs"), console);
+
+        var rows = result.Methods.ToDictionary(m => m.Method);
+        Assert.Null(rows["sft"].Failure);
+        Assert.InRange(rows["sft"].Metrics["hr1"], 0, 1);
+        Assert.InRange(rows["sdpo"].Metrics["hr1"], 0, 1); // aligned from sft after dpo failed
+        Assert.StartsWith("diverged (training diverged", rows["dpo"].Failure);
+        Assert.Empty(rows["dpo"].Metrics);
+        Assert.Equal("not run: dpo, which it starts from, has no model", rows["sdpo_after_dpo"].Failure);
+        Assert.Contains("dpo: diverged", console.ToString());
+
+        var summary = result.Run.ReadSummary()!;
+        Assert.Equal(RecAlign.Runs.RunStatus.Completed, summary.Status);
+        Assert.StartsWith("diverged", summary.Methods!["dpo"].Failure);
+        Assert.Null(summary.Methods["sft"].Failure);
+        Assert.Contains("- dpo: no result, diverged", File.ReadAllText(Path.Combine(result.Run.Path, "report.md")));
+        var cell = SweepCellResult.FromRun(result.Run.Path);
+        Assert.Equal(["dpo", "sdpo_after_dpo"], cell.Failures!.Keys.Order());
+        Assert.DoesNotContain("dpo", cell.Methods.Keys);
+        Assert.Contains("sdpo", cell.Methods.Keys);
+    }
+
     [Fact]
     public void Run_ReportsItemSideFairness_TrainsWeightedMethods_AndAddsRerankedRows()
     {

@@ -107,4 +107,28 @@ public class SweepReportTests
         Assert.Equal(0.1, (double)dpo["metrics"]!["hr1"]!["std"]!, 12);
         Assert.Equal([0.2, 0.3, 0.4], dpo["metrics"]!["hr1"]!["values"]!.AsArray().Select(v => (double)v!));
     }
+
+    /// <summary>A method that diverged in one seed: its row averages the seeds it has (n shows it) and the report says
+    /// which cell lost it and why.</summary>
+    [Fact]
+    public void AMethodMissingFromACellIsCountedInNAndListedWithItsReason()
+    {
+        using var tmp = new TempDir();
+        var grid = Path.Combine(tmp.Path, "grid.yaml");
+        File.WriteAllText(grid, "seeds: [1, 2, 3]\ngrid:\n  pipeline.methods.dpo.align.loss.beta: [0.1, 1]\n");
+        var plan = SweepGridFile.Load(grid);
+        var state = State();
+        var cells = state.Cells.ToList();
+        cells[2] = Cell("beta=0.1", 2, ("oracle", 0.9, null)) with { Failures = new Dictionary<string, string> { ["dpo"] = "diverged (training diverged: the loss became NaN at step 7)" } };
+        state = state with { Cells = cells };
+        var rows = SweepReport.Rows(state);
+        var dpo = rows.Single(r => r.Setting == "beta=0.1" && r.Method == "dpo");
+        Assert.Equal([1UL, 3UL], dpo.Seeds);
+        Assert.Equal(0.3, dpo.Stats("hr1")!.Mean, 12);
+        var report = File.ReadAllText(SweepReport.Write(Path.Combine(tmp.Path, "out"), plan, state));
+        Assert.Contains("## Methods without a result", report);
+        Assert.Contains("| beta=0.1/seed=2 | dpo | diverged (training diverged: the loss became NaN at step 7) |", report);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(tmp.Path, "out", SweepReport.JsonFile)))!;
+        Assert.StartsWith("diverged", (string)json["cells"]!.AsArray()[2]!["failures"]!["dpo"]!);
+    }
 }
