@@ -34,6 +34,38 @@ public class ContinuationScorerTests
                 Assert.Equal(SeparateLogProb(lm, prompts[p], c), sums[k++], 4);
     }
 
+    /// <summary>Soft tokens in the prompts (injected vectors at given positions, left padding and all): the shared-prompt
+    /// scores equal separate full forwards of prompt + continuation with the same vectors at the same positions, and
+    /// they differ from the scores without them (the vectors are read).</summary>
+    [Fact]
+    public void SharedPromptScoresWithInjectedVectorsEqualSeparateForwards()
+    {
+        using var lm = LanguageModel.Create(LanguageModelTests.TinyConfig(), seed: 24);
+        int[][] prompts = [[1, 5, 6, 7, 8], [1, 9, 3]];
+        int[][][] conts = [[[10, 11, 2], [12, 2]], [[16, 2], [17, 18, 2]]];
+        var g = new TorchSharp.torch.Generator(5);
+        SoftTokens?[] soft = [new SoftTokens([1, 3], randn([2, lm.Config.HiddenSize], generator: g)), new SoftTokens([2], randn([1, lm.Config.HiddenSize], generator: g))];
+        using var _ = no_grad();
+        var list = conts.Select(c => (IReadOnlyList<int[]>)c).ToList();
+        using var scores = ContinuationScorer.Score(lm, prompts, list, padId: 0, promptSoft: soft);
+        using var plain = ContinuationScorer.Score(lm, prompts, list, padId: 0);
+        var sums = scores.Sums.data<float>().ToArray();
+        int k = 0;
+        for (int p = 0; p < prompts.Length; p++)
+            foreach (var c in conts[p])
+            {
+                using var scope = NewDisposeScope();
+                var ids = tensor(prompts[p].Concat(c).Select(i => (long)i).ToArray()).unsqueeze(0);
+                var injected = InjectedEmbeddings.ForRows([soft[p]], [0], 1, ids.shape[1], CPU)!;
+                var logp = lm.Forward(ids, injected: injected).log_softmax(-1)[0];
+                double separate = 0;
+                for (int j = 0; j < c.Length; j++) separate += logp[prompts[p].Length - 1 + j, c[j]].item<float>();
+                Assert.Equal(separate, sums[k++], 4);
+            }
+        Assert.False(scores.Sums.allclose(plain.Sums, 1e-3, 1e-3));
+        Assert.Contains("1 soft-token entries for 2 prompts", Assert.Throws<ArgumentException>(() => ContinuationScorer.Score(lm, prompts, list, 0, promptSoft: [soft[0]])).Message);
+    }
+
     [Fact]
     public void GradientsFlowThroughTheSharedPrompt()
     {

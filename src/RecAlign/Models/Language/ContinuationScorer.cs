@@ -49,10 +49,15 @@ public static class ContinuationScorer
     /// <summary>Default bound on live fp32 logits (elements) per output-projection chunk: 16M floats = 64 MB.</summary>
     public const long DefaultMaxLogitElements = 16L << 20;
 
+    /// <param name="promptSoft">Soft tokens per prompt (null entries: none), injected at their positions in the prompt
+    /// as <see cref="LanguageModel.Hidden"/> takes them, before the shared KV cache is built: each continuation then
+    /// reads a prompt that carries the vectors (RecInterpreter's soft tokens, any <c>inputs_embeds</c>-style input).</param>
     public static ContinuationLogProbs Score(LanguageModel lm, IReadOnlyList<int[]> prompts,
-        IReadOnlyList<IReadOnlyList<int[]>> continuations, int padId, long maxLogitElements = DefaultMaxLogitElements, bool poolStates = false)
+        IReadOnlyList<IReadOnlyList<int[]>> continuations, int padId, long maxLogitElements = DefaultMaxLogitElements, bool poolStates = false,
+        IReadOnlyList<SoftTokens?>? promptSoft = null)
     {
         if (prompts.Count != continuations.Count) throw new ArgumentException("one continuation list per prompt");
+        if (promptSoft is not null && promptSoft.Count != prompts.Count) throw new ArgumentException($"{promptSoft.Count} soft-token entries for {prompts.Count} prompts");
         if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("prompts must not be empty (start them with BOS)");
         Check(lm.Config, prompts, continuations, poolStates);
         var device = lm.Device;
@@ -80,7 +85,10 @@ public static class ContinuationScorer
             }
 
         using var cache = lm.NewCache();
-        var promptHidden = lm.Hidden(tensor(promptIds, [b, promptLen], device: device), tensor(promptMask, [b, promptLen], device: device), cache);
+        // Left padding shifts each prompt's soft-token positions by its padding.
+        var injected = promptSoft is null ? null
+            : InjectedEmbeddings.ForRows(promptSoft, prompts.Select(p => promptLen - p.Length).ToList(), b, promptLen, device);
+        var promptHidden = lm.Hidden(tensor(promptIds, [b, promptLen], device: device), tensor(promptMask, [b, promptLen], device: device), cache, injected);
         var owner = tensor(owners.ToArray(), device: device);
         using var expanded = cache.Select(owner);
         var ids = tensor(contIds, [n, contLen], device: device);
