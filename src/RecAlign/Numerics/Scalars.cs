@@ -19,6 +19,22 @@ public static class Scalars
         return t.masked_fill(mask, s);
     }
 
+    /// <summary><c>a + b</c> with its alpha (1) kept alive through the native call: the operator's implicit alpha is
+    /// exposed to the race above (seen on int64 position arithmetic in candidate scoring after hours of runs).</summary>
+    public static Tensor Plus(this Tensor a, Tensor b)
+    {
+        using var one = 1L.ToScalar();
+        return a.add(b, one);
+    }
+
+    /// <summary><c>a + value</c> (integer tensors: ids, positions), value and alpha kept alive through the native call.</summary>
+    public static Tensor Plus(this Tensor a, long value)
+    {
+        using var s = value.ToScalar();
+        using var one = 1L.ToScalar();
+        return a.add(s, one);
+    }
+
     /// <summary><c>t.masked_fill(mask, value)</c> with a floating-point fill (scores: ±∞, 0).</summary>
     public static Tensor MaskedFill(this Tensor t, Tensor mask, double value)
     {

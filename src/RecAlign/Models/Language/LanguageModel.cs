@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -144,15 +145,15 @@ public sealed class LanguageModel : nn.Module
         {
             stepMask ??= ones(b, t, ScalarType.Bool, device: x.device);
             var start = startPositions ?? zeros(b, ScalarType.Int64, device: x.device);
-            var positions = (start.unsqueeze(1) + stepMask.to(ScalarType.Int64).cumsum(1) - 1).maximum(start.unsqueeze(1));
+            var positions = start.unsqueeze(1).Plus(stepMask.to(ScalarType.Int64).cumsum(1)).Plus(-1).maximum(start.unsqueeze(1));
             (cos, sin) = _rope.ForPositions(positions, dtype);
             var keyMask = cache?.KeyMask is { } km ? cat([km, stepMask], 1) : stepMask;            // [B, past+T]
             var causal = ones(t, past + t, ScalarType.Bool, device: x.device).tril(past);          // [T, past+T]
             // A query always sees itself, so a padding query never has an empty row (SDPA would return NaN).
-            var self = arange(past + t, device: x.device).unsqueeze(0) == (arange(t, device: x.device) + past).unsqueeze(1);
+            var self = arange(past + t, device: x.device).unsqueeze(0) == arange(past, past + t, device: x.device).unsqueeze(1);
             mask = (keyMask.unsqueeze(1) & causal.unsqueeze(0)).logical_or(self.unsqueeze(0)).unsqueeze(1);
             if (t == 1 && keyMask.all().item<bool>()) mask = null; // one step, nothing masked: plain attention
-            cache?.AdvanceMask(stepMask, start + stepMask.to(ScalarType.Int64).sum(1));
+            cache?.AdvanceMask(stepMask, start.Plus(stepMask.to(ScalarType.Int64).sum(1)));
         }
         if (plain && cache is not null)
             cache.AdvanceMask(ones(b, t, ScalarType.Bool, device: x.device), full(new long[] { b }, t, ScalarType.Int64, device: x.device));
