@@ -12,7 +12,9 @@ namespace RecAlign.Bench;
 /// The C# LM on exactly the loop of <c>bench/python/llama_vs_sasrec_ablation.py</c> (S-DPO's LastFM windows, target-only
 /// cross-entropy, Adam 1e-3, batch 256, dropout 0.5, nano size), bypassing the pipeline and the Trainer, so a difference
 /// in learning speed between the two can be placed in the model or in the pipeline. A research diagnostic.
-/// Usage: <c>lm-recipe [--epochs N] [--extra N] [--mult M] [--flat-init] [--dropout P] [--torch-adam] [--data DIR]</c>.
+/// Usage: <c>lm-recipe [--trainer [--no-eos] [--bucket N]] [--epochs N] [--extra N] [--mult M] [--dropout P]
+/// [--attn-dropout P] [--seed S] [--data DIR]</c>: <c>--trainer</c> trains through the pipeline's Trainer and
+/// NextTokenObjective (response: target then EOS unless <c>--no-eos</c>; <c>--bucket</c>: bucket_factor) instead of the plain loop.
 /// </summary>
 public static class LmRecipeDiagnostic
 {
@@ -23,7 +25,7 @@ public static class LmRecipeDiagnostic
         int epochs = 5, extra = 7756;
         double mult = 1.0, dropout = 0.5, attnDropout = 0.0;
         long seed = 0;
-        bool flatInit = false, torchAdam = false, trainer = false, eos = true;
+        bool trainer = false, eos = true;
         int bucket = 50;
         string data = Path.Combine("..", "shared", "data", "lastfm", "ref-sdpo");
         for (int i = 0; i < args.Length; i++)
@@ -36,8 +38,6 @@ public static class LmRecipeDiagnostic
                 case "--attn-dropout": attnDropout = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--seed": seed = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--dropout": dropout = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
-                case "--flat-init": flatInit = true; break;
-                case "--torch-adam": torchAdam = true; break;
                 case "--trainer": trainer = true; break;
                 case "--no-eos": eos = false; break;
                 case "--bucket": bucket = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
@@ -51,16 +51,8 @@ public static class LmRecipeDiagnostic
         torch.manual_seed(seed);
         var config = LanguageModelConfig.Nano(N + 3 + extra) with { HiddenDropout = dropout, AttentionDropout = attnDropout, EmbeddingMultiplier = mult, ModelType = mult != 1.0 ? "granite" : "llama" };
         var lm = LanguageModel.Create(config, seed);
-        if (flatInit)
-        {
-            using var g = new Generator(0);
-            using var _ = no_grad();
-            foreach (var (name, p) in lm.named_parameters())
-                if (p.dim() > 1) p.normal_(0, 0.02, g);
-        }
         var named = lm.named_parameters().Select(p => (p.name, p.parameter)).ToList();
-        using var ours = torchAdam ? null : new AdamW(ParameterGroups.Default(named, 0.0), 1e-3);
-        var theirs = torchAdam ? torch.optim.Adam(lm.parameters(), 1e-3) : null;
+        using var optimizer = new AdamW(ParameterGroups.Default(named, 0.0), 1e-3);
         long n = trY.shape[0];
         var bos = full(new long[] { n, 1 }, N + 1, ScalarType.Int64);
         var trIn = cat([bos, trIds], 1);
@@ -132,8 +124,9 @@ public static class LmRecipeDiagnostic
                 var hl = h[arange(j.shape[0]), last];
                 var logits = lm.Logits(hl);
                 var loss = nn.functional.cross_entropy(logits, trY.index_select(0, j));
-                if (ours is not null) { ours.ZeroGrad(); loss.backward(); ours.Step(); }
-                else { theirs!.zero_grad(); loss.backward(); theirs.step(); }
+                optimizer.ZeroGrad();
+                loss.backward();
+                optimizer.Step();
                 lossSum += loss.item<float>(); batches++;
             }
             double ndcg = Evaluate();
@@ -141,7 +134,7 @@ public static class LmRecipeDiagnostic
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"epoch {ep + 1}: train loss {lossSum / batches:F3}, val NDCG@10 {ndcg:F3} ({sw.Elapsed.TotalSeconds:F0}s)"));
         }
-        Console.WriteLine($"seed {seed} extra {extra} mult {mult} dropout {dropout} attention dropout {attnDropout} flat-init {flatInit} torch-adam {torchAdam}: [{string.Join(", ", results.Select(r => r.ToString("F3", CultureInfo.InvariantCulture)))}]");
+        Console.WriteLine($"seed {seed} extra {extra} mult {mult} dropout {dropout} attention dropout {attnDropout}: [{string.Join(", ", results.Select(r => r.ToString("F3", CultureInfo.InvariantCulture)))}]");
         return 0;
     }
 

@@ -398,16 +398,8 @@ public static class RecommendationPipeline
                             var tokenizer = LanguageModelTokenizer(data, config, sftData, window);
                             ctx.Say($"tokenizer: compact cl100k vocabulary of {tokenizer.VocabSize} ids" + (tokenizer is ItemTokenizer it ? $" ({it.Catalog.Count} item tokens)" : ""));
                             var corpus = PretrainCorpus.Render(window > 0 ? PretrainCorpus.Windows(sequentialTrain, window) : data.PretrainHistories, catalog, config.ItemText, config.Pretrain.CatalogText);
-                            try
-                            {
-                                pretrained = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation,
-                                    sequencePrompts ? validation : null);
-                            }
-                            catch (TrainingDivergedException e)
-                            {
-                                pretrainFailure = $"pretraining diverged ({e.Message})";
-                                throw;
-                            }
+                            pretrained = StageRunner.Pretrain(corpus, tokenizer, config.Pretrain, Path.Combine(models, "pretrain"), ctx, data.Validation,
+                                sequencePrompts ? validation : null);
                             stages.Add(pretrained);
                         }
                         // Every sft method starts from the one pretrained model; they differ in how they train.
@@ -459,6 +451,8 @@ public static class RecommendationPipeline
             }
             catch (TrainingDivergedException e)
             {
+                // An sft method that diverges before it has a pretrained model diverged in pretraining, which every sft method shares.
+                if (method.Stage == MethodStage.Sft && pretrained is null) pretrainFailure = $"pretraining diverged ({e.Message})";
                 failures[name] = pretrainFailure ?? $"diverged ({e.Message})";
                 ctx.Say($"{name}: {failures[name]}; the other methods go on without its row");
                 continue;

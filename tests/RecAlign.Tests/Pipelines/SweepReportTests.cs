@@ -81,13 +81,19 @@ public class SweepReportTests
         Assert.Equal(["catalog_mgu@10", "hr1"], chosen.Single().Keys);
     }
 
+    /// <summary>The grid the <see cref="State"/> cells come from: DPO's β over 0.1 and 1, seeds 1-3.</summary>
+    private static SweepPlan BetaGrid(TempDir tmp)
+    {
+        var grid = Path.Combine(tmp.Path, "grid.yaml");
+        File.WriteAllText(grid, "seeds: [1, 2, 3]\ngrid:\n  pipeline.methods.dpo.align.loss.beta: [0.1, 1]\n");
+        return SweepGridFile.Load(grid);
+    }
+
     [Fact]
     public void WriteProducesTheReportThePlotsAndPerSeedResults()
     {
         using var tmp = new TempDir();
-        var grid = Path.Combine(tmp.Path, "grid.yaml");
-        File.WriteAllText(grid, "seeds: [1, 2, 3]\ngrid:\n  pipeline.methods.dpo.align.loss.beta: [0.1, 1]\n");
-        var plan = SweepGridFile.Load(grid);
+        var plan = BetaGrid(tmp);
         var folder = Path.Combine(tmp.Path, "out");
         var report = File.ReadAllText(SweepReport.Write(folder, plan, State()));
         Assert.Contains("| cells | 5 of 6 completed, 1 running |", report);
@@ -114,9 +120,7 @@ public class SweepReportTests
     public void AMethodMissingFromACellIsCountedInNAndListedWithItsReason()
     {
         using var tmp = new TempDir();
-        var grid = Path.Combine(tmp.Path, "grid.yaml");
-        File.WriteAllText(grid, "seeds: [1, 2, 3]\ngrid:\n  pipeline.methods.dpo.align.loss.beta: [0.1, 1]\n");
-        var plan = SweepGridFile.Load(grid);
+        var plan = BetaGrid(tmp);
         var state = State();
         var cells = state.Cells.ToList();
         cells[2] = Cell("beta=0.1", 2, ("oracle", 0.9, null)) with { Failures = new Dictionary<string, string> { ["dpo"] = "diverged (training diverged: the loss became NaN at step 7)" } };
