@@ -37,12 +37,22 @@ public static class SweepReport
 {
     public const string ReportFile = "report.md", CsvFile = "results.csv", JsonFile = "results.json", PlotsFolder = "plots";
 
+    /// <summary>An aligned row's training values (<see cref="RecommendationPipeline.TrainingValuePrefix"/>): its implicit reward
+    /// margin (plotted), where its loss started and ended, its chosen reward and log-prob.</summary>
+    public static readonly IReadOnlyList<string> TrainingKeys = new[] { Alignment.PreferenceStatistics.RewardsMargins, "first_loss", "loss",
+        Alignment.PreferenceStatistics.RewardsChosen, Alignment.PreferenceStatistics.RewardsAccuracies, Alignment.PreferenceStatistics.LogpsChosen }
+        .Select(k => RecommendationPipeline.TrainingValuePrefix + k).ToList();
+
     /// <summary>The tables a report shows when the grid names none; each keeps the keys the summaries have.</summary>
     public static readonly IReadOnlyList<(string Name, IReadOnlyList<string> Keys)> DefaultMetricSets =
     [
         ("candidate lists", ["hr1", "ndcg@5", "ndcg@10", "mrr", RecommendationPipeline.GeneratedHr1Key, RecommendationPipeline.Hr1WithoutHistoryKey]),
         ("full catalog", [RecommendationPipeline.CatalogHr10Key, RecommendationPipeline.CatalogNdcg10Key, RecommendationPipeline.CatalogMrrKey]),
+        ("preference training (mean over its last 10 % of steps)", TrainingKeys),
     ];
+
+    /// <summary>Training values describe a row; they are not scores, so no column of them has a best.</summary>
+    private static bool Unscored(string key) => key.StartsWith(RecommendationPipeline.TrainingValuePrefix, StringComparison.Ordinal);
 
     /// <summary>The ground-truth bound of a synthetic world: shown, never ranked (it is not a method).</summary>
     public const string Unranked = "oracle";
@@ -86,7 +96,7 @@ public static class SweepReport
                     .Where(k => FairnessPattern.IsMatch(k) && k.StartsWith(prefix + name + "@", StringComparison.Ordinal))
                     .OrderBy(k => int.Parse(k.Split('@')[1], CultureInfo.InvariantCulture))))
                 .ToList();
-            var extras = present.Where(k => k.Contains('/')).Select(k => k[..k.IndexOf('/')]).Distinct()
+            var extras = present.Where(k => k.Contains('/') && !Unscored(k)).Select(k => k[..k.IndexOf('/')]).Distinct()
                 .Select(name => ($"{name} (extra evaluation)", (IReadOnlyList<string>)new[] { "hr1", "ndcg@5", "ndcg@10", "mrr" }.Select(k => $"{name}/{k}").ToList()));
             sets = DefaultMetricSets.Append(("item-side fairness", fairness)).Concat(extras);
         }
@@ -103,6 +113,7 @@ public static class SweepReport
         sb.Append("|---|---|---:|").Append(string.Concat(keys.Select(_ => "---:|"))).Append('\n');
         var best = keys.ToDictionary(k => k, k =>
         {
+            if (Unscored(k)) return (double?)null;
             var means = rows.Where(r => r.Method != Unranked).Select(r => r.Stats(k)).Where(s => s is not null).Select(s => Round(s!.Mean)).ToList();
             return means.Count == 0 ? (double?)null : LowerIsBetter(k) ? means.Min() : means.Max();
         });

@@ -172,7 +172,10 @@ public static class Report
         if (methods.Count > 0)
         {
             // Several methods evaluated in one run (e.g. quickstart): one row per method, one column per metric.
-            var cols = methods.Values.SelectMany(m => m.Metrics.Keys).Distinct().ToList();
+            // Training values (where an aligned method's training ended) get a table of their own after the scores.
+            static bool Trained(string key) => key.StartsWith(Training.TrainingResult.FinalValuePrefix, StringComparison.Ordinal);
+            var all = methods.Values.SelectMany(m => m.Metrics.Keys).Distinct().ToList();
+            var cols = all.Where(k => !Trained(k)).ToList();
             bool timed = methods.Values.Any(m => m.WallSeconds is not null);
             sb.Append("| method | ").Append(string.Join(" | ", cols.Select(Cell))).Append(timed ? " | wall time" : "").Append(" |\n");
             sb.Append("|---|").Append(string.Concat(cols.Select(_ => "---:|"))).Append(timed ? "---:|" : "").Append('\n');
@@ -184,6 +187,20 @@ public static class Report
                 sb.Append(" |\n");
             }
             sb.Append('\n');
+            var trainedCols = all.Where(Trained).ToList();
+            if (trainedCols.Count > 0)
+            {
+                sb.Append("Where each aligned method's training ended (mean over its last 10 % of steps; `first_loss`: its first logged loss):\n\n");
+                sb.Append("| method | ").Append(string.Join(" | ", trainedCols.Select(c => Cell(c[Training.TrainingResult.FinalValuePrefix.Length..])))).Append(" |\n");
+                sb.Append("|---|").Append(string.Concat(trainedCols.Select(_ => "---:|"))).Append('\n');
+                foreach (var (name, m) in methods.Where(m => m.Value.Metrics.Keys.Any(Trained)))
+                {
+                    sb.Append("| ").Append(Cell(name));
+                    foreach (var c in trainedCols) sb.Append(" | ").Append(m.Metrics.TryGetValue(c, out var v) ? Format(v) : "");
+                    sb.Append(" |\n");
+                }
+                sb.Append('\n');
+            }
             foreach (var (name, m) in methods.Where(m => m.Value.Failure is not null))
                 sb.Append("- ").Append(Cell(name)).Append(": no result, ").Append(Cell(m.Failure!)).Append('\n');
             if (methods.Values.Any(m => m.Failure is not null)) sb.Append('\n');

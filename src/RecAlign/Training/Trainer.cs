@@ -21,6 +21,25 @@ public sealed record TrainingResult(long Steps, double FinalLoss, IReadOnlyDicti
 {
     /// <summary>Tokens trained on over the whole run (a resumed run counts the steps before the interruption too).</summary>
     public long Tokens { get; init; }
+
+    /// <summary>The loss and objective statistics (keys with a '/', e.g. <c>rewards/margins</c>) averaged over the
+    /// training log entries of the last <paramref name="fraction"/> of the steps (at least the last entry), with
+    /// <c>first_loss</c>, the first entry's loss: where training ended, less noisy than one logged point.</summary>
+    /// <summary>The prefix summaries give <see cref="FinalTrainingValues"/> (<c>train_rewards/margins</c>...).</summary>
+    public const string FinalValuePrefix = "train_";
+
+    public IReadOnlyDictionary<string, double> FinalTrainingValues(double fraction = 0.1)
+    {
+        var logged = History.Where(e => e.Values.ContainsKey("loss")).ToList();
+        if (logged.Count == 0) return new Dictionary<string, double>();
+        long from = (long)Math.Floor(Steps * (1 - fraction));
+        var tail = logged.Where(e => e.Step > from).ToList();
+        if (tail.Count == 0) tail = [logged[^1]];
+        var result = tail.SelectMany(e => e.Values).Where(kv => kv.Key == "loss" || kv.Key.Contains('/'))
+            .GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Average(kv => kv.Value));
+        result["first_loss"] = logged[0].Values["loss"];
+        return result;
+    }
 }
 
 /// <summary>

@@ -223,6 +223,10 @@ public class SequenceTablePipelineTests
         Assert.Null(rows["sft"].Failure);
         Assert.InRange(rows["sft"].Metrics["hr1"], 0, 1);
         Assert.InRange(rows["sdpo"].Metrics["hr1"], 0, 1); // aligned from sft after dpo failed
+        // An aligned row says where its training ended; an SFT row has no preference statistics.
+        Assert.True(double.IsFinite(rows["sdpo"].Metrics["train_rewards/margins"]));
+        Assert.Equal(Math.Log(4), rows["sdpo"].Metrics["train_first_loss"], 1); // S-DPO with 3 negatives starts at ln 4
+        Assert.DoesNotContain(rows["sft"].Metrics.Keys, k => k.StartsWith("train_"));
         Assert.StartsWith("diverged (training diverged", rows["dpo"].Failure);
         Assert.Empty(rows["dpo"].Metrics);
         Assert.Equal("not run: dpo, which it starts from, has no model", rows["sdpo_after_dpo"].Failure);
@@ -232,7 +236,9 @@ public class SequenceTablePipelineTests
         Assert.Equal(RecAlign.Runs.RunStatus.Completed, summary.Status);
         Assert.StartsWith("diverged", summary.Methods!["dpo"].Failure);
         Assert.Null(summary.Methods["sft"].Failure);
-        Assert.Contains("- dpo: no result, diverged", File.ReadAllText(Path.Combine(result.Run.Path, "report.md")));
+        var report = File.ReadAllText(Path.Combine(result.Run.Path, "report.md"));
+        Assert.Contains("- dpo: no result, diverged", report);
+        Assert.Contains("Where each aligned method's training ended", report);
         var cell = SweepCellResult.FromRun(result.Run.Path);
         Assert.Equal(["dpo", "sdpo_after_dpo"], cell.Failures!.Keys.Order());
         Assert.DoesNotContain("dpo", cell.Methods.Keys);

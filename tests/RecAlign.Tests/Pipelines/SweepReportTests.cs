@@ -81,6 +81,30 @@ public class SweepReportTests
         Assert.Equal(["catalog_mgu@10", "hr1"], chosen.Single().Keys);
     }
 
+    /// <summary>An aligned row's training values get their own default table, which marks no best (a larger margin is
+    /// not a better row), and never pass for an extra evaluation set (their keys hold a '/').</summary>
+    [Fact]
+    public void TrainingValuesGetAnUnrankedTableOfTheirOwn()
+    {
+        SweepCellState Trained(ulong seed, double margin) => new()
+        {
+            Id = SweepCell.CellId("base", seed), Setting = "base", Seed = seed, Status = SweepCellStatus.Completed,
+            Metrics = new Dictionary<string, IReadOnlyDictionary<string, double>>
+            {
+                ["sft"] = new Dictionary<string, double> { ["hr1"] = 0.5 },
+                ["sdpo"] = new Dictionary<string, double> { ["hr1"] = 0.6, ["train_rewards/margins"] = margin, ["train_first_loss"] = 1.386 },
+            },
+        };
+        var rows = SweepReport.Rows(new SweepState { GridHash = new string('a', 64), Settings = ["base"], Seeds = [1, 2], Cells = [Trained(1, 0.2), Trained(2, 0.4)] });
+        var sets = SweepReport.MetricSets(rows);
+        Assert.Equal(["candidate lists: hr1", "preference training (mean over its last 10 % of steps): train_rewards/margins,train_first_loss"],
+            sets.Select(s => $"{s.Name}: {string.Join(",", s.Keys)}"));
+        var table = SweepReport.Table(sets[1].Keys, rows);
+        Assert.Contains("| base | sdpo | 2 | 0.3000 ± 0.1414 | 1.3860 ± 0.0000 |", table);
+        Assert.DoesNotContain("**", table);
+        Assert.DoesNotContain("| sft |", table);
+    }
+
     /// <summary>The grid the <see cref="State"/> cells come from: DPO's β over 0.1 and 1, seeds 1-3.</summary>
     private static SweepPlan BetaGrid(TempDir tmp)
     {

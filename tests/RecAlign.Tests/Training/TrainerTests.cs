@@ -32,6 +32,35 @@ public class TrainerTests
         Optimizer = new OptimizerConfig { LearningRate = 3e-3, WarmupSteps = 5, WeightDecay = 0.0, MaxGradNorm = 1.0 },
     };
 
+    /// <summary>Worked example: 20 steps logged every 2 (and evaluated at 10 and 20): the last 10 % of the steps are
+    /// steps 19-20, one log entry; 20 % are steps 17-20, two entries (18, 20) averaged; evaluation entries and
+    /// non-statistics (learning rate) are left out; first_loss is the first logged loss.</summary>
+    [Fact]
+    public void FinalTrainingValuesAverageTheLogEntriesOfTheLastStepsAndKeepTheFirstLoss()
+    {
+        var history = new List<TrainingLogEntry>();
+        for (int step = 2; step <= 20; step += 2)
+        {
+            history.Add(new TrainingLogEntry(step, step / 20.0, new Dictionary<string, double>
+            {
+                ["loss"] = 2.0 - step * 0.05, ["learning_rate"] = 1e-3, ["rewards/margins"] = step * 0.1,
+            }));
+            if (step % 10 == 0) history.Add(new TrainingLogEntry(step, step / 20.0, new Dictionary<string, double> { ["eval_hr1"] = 0.5 }));
+        }
+        var result = new TrainingResult(20, 1.0, null, null, false, 1, history);
+
+        var last = result.FinalTrainingValues();
+        Assert.Equal(["first_loss", "loss", "rewards/margins"], last.Keys.Order());
+        Assert.Equal(1.0, last["loss"], 12);
+        Assert.Equal(2.0, last["rewards/margins"], 12);
+        Assert.Equal(1.9, last["first_loss"], 12);
+
+        var fifth = result.FinalTrainingValues(0.2);
+        Assert.Equal((1.1 + 1.0) / 2, fifth["loss"], 12);
+        Assert.Equal((1.8 + 2.0) / 2, fifth["rewards/margins"], 12);
+        Assert.Empty(new TrainingResult(0, double.NaN, null, null, false, 0, []).FinalTrainingValues());
+    }
+
     [Fact]
     public void TinyModelOverfitsSmallCorpus()
     {
