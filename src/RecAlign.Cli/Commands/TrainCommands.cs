@@ -280,7 +280,14 @@ internal static class TrainCommands
             CustomParser = r => Enum.TryParse<RecAlign.Training.HybridSchedule>(r.Tokens[0].Value.Replace("_", ""), ignoreCase: true, out var v) && Enum.IsDefined(v) ? v
                 : throw new ArgumentException($"--hybrid-schedule: '{r.Tokens[0].Value}' is not one of curriculum, direct, two_stage"),
         };
-        foreach (var o in new Option[] { model, train, lora, validation, template, itemText, hybrid, hybridSchedule }) c.Options.Add(o);
+        var hybridCombine = new Option<HybridCombine>("--hybrid-combine")
+        {
+            Description = "how the projected embedding meets the item token's row: replace (LLaRA) or add (to it, from zero: the learned item token and the recommender's embedding both)",
+            DefaultValueFactory = _ => HybridCombine.Replace,
+            CustomParser = r => Enum.TryParse<HybridCombine>(r.Tokens[0].Value, ignoreCase: true, out var v) && Enum.IsDefined(v) ? v
+                : throw new ArgumentException($"--hybrid-combine: '{r.Tokens[0].Value}' is not one of replace, add"),
+        };
+        foreach (var o in new Option[] { model, train, lora, validation, template, itemText, hybrid, hybridSchedule, hybridCombine }) c.Options.Add(o);
         var common = AddCommon(c);
         c.SetAction(parse =>
         {
@@ -317,9 +324,10 @@ internal static class TrainCommands
             var inputs = Inputs(("model", modelDir, true), ("train", parse.GetValue(train), true),
                 ("validation", parse.GetValue(validation), true), ("template", parse.GetValue(template), false),
                 ("item_text", mode.ToString(), false), ("hybrid", recDir, true), ("hybrid_schedule", recDir is null ? null : parse.GetValue(hybridSchedule).ToString(), false),
+                ("hybrid_combine", recDir is null ? null : parse.GetValue(hybridCombine).ToString(), false),
                 ("out", parse.GetValue(common.Out), true));
             Func<LanguageModel, ITokenizer, HybridItemEmbedder>? embedder = recDir is null ? null
-                : (lm, tok) => HybridItemEmbedder.FromRecommenderDirectory(lm, tok, recDir, Path.GetFullPath(recDir), config.Training.Seed + 13);
+                : (lm, tok) => HybridItemEmbedder.FromRecommenderDirectory(lm, tok, recDir, Path.GetFullPath(recDir), config.Training.Seed + 13, parse.GetValue(hybridCombine));
             return InRun(parse, common, "sft", config, inputs, ctx => StageRunner.Sft(modelDir, data, questions, config, parse.GetValue(common.Out)!, ctx, addTokens,
                 hybrid: embedder, hybridSchedule: parse.GetValue(hybridSchedule)));
         });

@@ -45,6 +45,9 @@ public sealed record MethodConfig
     public string Hybrid { get; init; } = "";
     /// <summary>Sft with <see cref="Hybrid"/>: which batches use the hybrid embeddings during training (evaluation always does).</summary>
     public Training.HybridSchedule HybridSchedule { get; init; } = Training.HybridSchedule.Curriculum;
+    /// <summary>Sft with <see cref="Hybrid"/>: <c>replace</c> (LLaRA: the projected embedding replaces the item token's
+    /// row) or <c>add</c> (added to it, from zero: learned item tokens and the recommender's embeddings both).</summary>
+    public Models.Language.HybridCombine HybridCombine { get; init; } = Models.Language.HybridCombine.Replace;
 
     public static MethodConfig SequentialModel(string model, bool enabled = true) => new()
     {

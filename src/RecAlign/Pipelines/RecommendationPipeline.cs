@@ -416,7 +416,7 @@ public static class RecommendationPipeline
                         if (method.Hybrid.Length > 0)
                         {
                             var recDir = trained.Single(t => t.Name == method.Hybrid).Stage.ModelDirectory;
-                            hybrid = (lm, tok) => HybridItemEmbedder.FromRecommenderDirectory(lm, tok, recDir, $"{method.Hybrid} ({recDir})", (long)config.Seed + 13);
+                            hybrid = (lm, tok) => HybridItemEmbedder.FromRecommenderDirectory(lm, tok, recDir, $"{method.Hybrid} ({recDir})", (long)config.Seed + 13, method.HybridCombine);
                         }
                         stage = StageRunner.Sft(pretrained.ModelDirectory, train, validation, config.Sft, Path.Combine(models, name), ctx,
                             sampleWeighted: method.FairnessWeights, stageName: name, hybrid: hybrid, hybridSchedule: method.HybridSchedule);

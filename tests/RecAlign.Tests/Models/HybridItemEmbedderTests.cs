@@ -84,6 +84,68 @@ public sealed class HybridItemEmbedderTests : IDisposable
         }
     }
 
+    /// <summary>Add: known item tokens enter as their own row plus the projection, which starts at zero, so the hybrid model
+    /// starts as the LM with its learned item tokens and moves away only as the projector trains.</summary>
+    [Fact]
+    public void AddKeepsTheItemTokensRowAndStartsAsTheLmItself()
+    {
+        var (lm, tok) = Make();
+        using (lm)
+        {
+            var prompt = PromptTokenization.Prompt(tok, "History: <item_0>, <item_2>, <item_5>. Answer:");
+            int[][] answers = [[tok.ItemTokenId(3)], [tok.ItemTokenId(4)]];
+            lm.eval();
+            using var before = ContinuationScorer.Score(lm, [prompt], [answers], tok.PadOrEosId());
+            var (catalog, emb) = Recommender(tok.Catalog);
+            var hybrid = HybridItemEmbedder.FromRecommender(lm.Config.VocabSize, tok.FirstItemId, tok.Catalog, catalog, emb, lm.Config.HiddenSize, "sasrec", seed: 3, HybridCombine.Add);
+            lm.AttachHybrid(hybrid);
+            using var start = ContinuationScorer.Score(lm, [prompt], [answers], tok.PadOrEosId());
+            Assert.True(before.Sums.allclose(start.Sums, 0, 0), "a zero projection adds nothing");
+            start.Sums.sum().backward();
+            Assert.True(hybrid.ProjectorParameters().Last().grad!.abs().sum().item<float>() > 0, "the projector's output layer gets gradients from zero");
+
+            using (no_grad()) foreach (var p in hybrid.ProjectorParameters()) p.uniform_(-0.5, 0.5);
+            int[] ids = [1, tok.ItemTokenId(0), tok.ItemTokenId(2), tok.ItemTokenId(5)];
+            using var input = tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]);
+            using var plain = lm.EmbeddingWeight.index_select(0, input.reshape(-1)).unsqueeze(0);
+            using var mixed = hybrid.Inject(input, plain);
+            foreach (var (pos, item) in new[] { (1, 0L), (3, 5L) })
+            {
+                using var projected = hybrid.Project(tensor(new[] { item }));
+                Assert.True(mixed[0, pos].allclose(plain[0, pos] + projected[0], 1e-6, 1e-6), $"position {pos}: own row + projection");
+            }
+            foreach (var pos in new[] { 0, 2 }) Assert.True(mixed[0, pos].allclose(plain[0, pos], 0, 0), $"position {pos} keeps its row (item 2 is unknown)");
+
+            using var expected = ContinuationScorer.Score(lm, [prompt], [answers], tok.PadOrEosId());
+            ModelDirectory.Save(lm, tok, _dir);
+            Assert.Contains("\"combine\": \"add\"", File.ReadAllText(Path.Combine(_dir, HybridItemEmbedder.ConfigFile)));
+            var (loaded, loadedTok) = ModelDirectory.Load(_dir);
+            using (loaded)
+            {
+                Assert.Equal(HybridCombine.Add, loaded.Hybrid!.Combine);
+                using var actual = ContinuationScorer.Score(loaded, [prompt], [answers], loadedTok.PadOrEosId());
+                Assert.True(expected.Sums.allclose(actual.Sums, 1e-5, 1e-5));
+            }
+        }
+    }
+
+    [Fact]
+    public void ACombineTheDirectoryDoesNotKnowIsAClearError()
+    {
+        var (lm, tok) = Make();
+        using (lm)
+        {
+            lm.AttachHybrid(Embedder(lm, tok));
+            ModelDirectory.Save(lm, tok, _dir);
+            var path = Path.Combine(_dir, HybridItemEmbedder.ConfigFile);
+            Assert.Contains("\"combine\": \"replace\"", File.ReadAllText(path));
+            File.WriteAllText(path, File.ReadAllText(path).Replace("\"replace\"", "\"multiply\""));
+            var e = Assert.Throws<FormatException>(() => HybridItemEmbedder.Load(_dir, lm.Config.VocabSize));
+            Assert.Contains("field 'combine' must be \"replace\" or \"add\"", e.Message);
+            Assert.Contains(path, e.Message);
+        }
+    }
+
     [Fact]
     public void RoundTripsThroughTheModelDirectory_BesideAPlainHuggingFaceCheckpoint()
     {
@@ -131,7 +193,7 @@ public sealed class HybridItemEmbedderTests : IDisposable
         }
     }
 
-        [Fact]
+    [Fact]
     public void ARecommenderSharingNoItemIsRefused()
     {
         var (lm, tok) = Make();

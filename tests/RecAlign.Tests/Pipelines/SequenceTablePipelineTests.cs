@@ -170,7 +170,7 @@ public class SequenceTablePipelineTests
         GenerationEvaluation = false, HistoryAblation = false,
     };
 
-        /// <summary>LLaRA: an sft method reading SASRec's item embeddings through a projector, S-DPO on top of it, beside
+    /// <summary>LLaRA: an sft method reading SASRec's item embeddings through a projector, S-DPO on top of it, beside
     /// the text-only rows; the hybrid model directory carries the embedder, and the curriculum is logged per step.</summary>
     [Fact]
     public void Run_TrainsHybridMethodsFromASequentialRecommender()
@@ -181,11 +181,14 @@ public class SequenceTablePipelineTests
         var methods = p.Methods.Where(m => m.Key is "sasrec" or "sft").ToDictionary();
         methods["sft_llara"] = methods["sft"] with { Hybrid = "sasrec", HybridSchedule = RecAlign.Training.HybridSchedule.Direct };
         methods["sdpo_llara"] = p.Methods["sdpo"] with { From = "sft_llara" };
+        methods["sft_both"] = methods["sft"] with { Hybrid = "sasrec", HybridCombine = RecAlign.Models.Language.HybridCombine.Add };
         p = TinyStages(p with { Methods = methods });
         var console = new StringWriter();
         var result = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = p }, dir.Sub("runs"), console);
         var summary = result.Run.ReadSummary()!;
-        foreach (var row in new[] { "sasrec", "sft", "sft_llara", "sdpo_llara" }) Assert.InRange(summary.Methods![row].Metrics["hr1"], 0, 1);
+        foreach (var row in new[] { "sasrec", "sft", "sft_llara", "sdpo_llara", "sft_both" }) Assert.InRange(summary.Methods![row].Metrics["hr1"], 0, 1);
+        Assert.Contains("\"combine\": \"add\"", File.ReadAllText(Path.Combine(result.Run.Path, "models", "sft_both", RecAlign.Models.Language.HybridItemEmbedder.ConfigFile)));
+        Assert.Contains("\"combine\": \"replace\"", File.ReadAllText(Path.Combine(result.Run.Path, "models", "sft_llara", RecAlign.Models.Language.HybridItemEmbedder.ConfigFile)));
         Assert.Contains("sft_llara: hybrid item embeddings from sasrec", console.ToString());
         Assert.True(File.Exists(Path.Combine(result.Run.Path, "models", "sft_llara", RecAlign.Models.Language.HybridItemEmbedder.ConfigFile)));
         Assert.True(File.Exists(Path.Combine(result.Run.Path, "models", "sdpo_llara", RecAlign.Models.Language.HybridItemEmbedder.ConfigFile)));
