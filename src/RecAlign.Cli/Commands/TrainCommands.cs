@@ -176,9 +176,9 @@ internal static class TrainCommands
     /// hidden states, trained and evaluated on sequence tables or a canonical dataset.</summary>
     private static Command Interpret()
     {
-        var c = new Command("interpret", "RecInterpreter: train an adapter that turns a frozen SASRec/GRU4Rec's hidden states into a soft token a frozen LM reads, " +
+        var c = new Command("interpret", "RecInterpreter: train an adapter that turns a frozen SASRec/GRU4Rec's hidden states into a soft token a frozen LM (or, with --lora, its LoRA adapters) reads, " +
             "then report how many history titles it recovers per validation user and how often it names the item added between two states");
-        var lm = new Option<string>("--lm") { Description = "language model directory (frozen)", Required = true };
+        var lm = new Option<string>("--lm") { Description = "language model directory (frozen; --lora trains adapters on it)", Required = true };
         var recommender = new Option<string>("--recommender") { Description = "sequential recommender directory with per-position states (recalign train sasrec|gru4rec ... --out DIR; frozen)", Required = true };
         var dataset = new Option<string?>("--dataset") { Description = "canonical dataset directory: leave-one-out split, every training prefix a history, validation = each user's second-to-last item" };
         var train = new Option<string?>("--train") { Description = "training sequence table (LLaRA/S-DPO CSV: seq,len_seq,next)" };
@@ -187,14 +187,15 @@ internal static class TrainCommands
         var task = new Option<string?>("--task") { Description = "recovery (history titles from one state), residual (the item added between two states) or both (default; config task)" };
         task.AcceptOnlyFromAmong("recovery", "residual", "both");
         var random = new Option<bool>("--random-states") { Description = "the floor: train and evaluate the same adapter on random vectors instead of the recommender's states" };
-        foreach (var o in new Option[] { lm, recommender, dataset, train, validation, items, task, random }) c.Options.Add(o);
+        var lora = new Option<bool>("--lora") { Description = "train LoRA adapters on the LM with the state adapter (PEFT defaults; tune with --set lora.rank=16 ...): for an LM too small to read a new input vector frozen" };
+        foreach (var o in new Option[] { lm, recommender, dataset, train, validation, items, task, random, lora }) c.Options.Add(o);
         var common = AddCommon(c);
         c.SetAction(parse =>
         {
             var flags = new List<string>();
             if (parse.GetValue(task) is { } t) flags.Add($"task={t}");
             if (parse.GetValue(random)) flags.Add("random_states=true");
-            var config = Resolve(parse, common, new InterpretConfig(), flags);
+            var config = Resolve(parse, common, parse.GetValue(lora) ? new InterpretConfig { Lora = new LoraConfig() } : new InterpretConfig(), flags);
             var (lmDir, recDir) = (parse.GetValue(lm)!, parse.GetValue(recommender)!);
             ModelDirectory.RequireModelDirectory(lmDir);
             if (!SequentialModelDirectory.IsSequentialModel(recDir))

@@ -91,6 +91,9 @@ public sealed record InterpreterInfo
     public string Task { get; init; } = "";
     public string RecoveryPrompt { get; init; } = "";
     public string ResidualPrompt { get; init; } = "";
+    /// <summary>The LM's LoRA adapters trained with the interpreter, a folder of this directory (PEFT layout), or null
+    /// when the LM stayed frozen.</summary>
+    public string? LmAdapter { get; init; }
 }
 
 /// <summary>An interpreter's model directory: <see cref="ConfigFile"/> (<see cref="InterpreterInfo"/>) and
@@ -100,6 +103,8 @@ public static class InterpreterDirectory
     public const string ConfigFile = "interpreter_config.json";
     public const string WeightsBaseName = "interpreter";
     public const string WeightsFile = WeightsBaseName + ".safetensors";
+    /// <summary>Where the LM's LoRA adapters go when they trained with the interpreter.</summary>
+    public const string LmAdapterFolder = "lm_adapter";
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -110,11 +115,18 @@ public static class InterpreterDirectory
     public static bool Exists(string directory) => File.Exists(Path.Combine(directory, ConfigFile));
 
     /// <param name="extraJson">Further JSON files to write into the directory with it (name → text).</param>
-    public static void Save(StateAdapter adapter, InterpreterInfo info, string directory, IReadOnlyDictionary<string, string>? extraJson = null)
+    /// <param name="lm">An LM whose LoRA adapters trained with the interpreter: they go to <see cref="LmAdapterFolder"/>,
+    /// inside the same atomic replacement of the directory.</param>
+    public static void Save(StateAdapter adapter, InterpreterInfo info, string directory, IReadOnlyDictionary<string, string>? extraJson = null,
+        Models.Language.LanguageModel? lm = null)
     {
-        info = info with { Positions = adapter.Positions, RecHiddenSize = adapter.RecHiddenSize, HiddenSize = adapter.HiddenSize };
+        info = info with { Positions = adapter.Positions, RecHiddenSize = adapter.RecHiddenSize, HiddenSize = adapter.HiddenSize, LmAdapter = lm is null ? null : LmAdapterFolder };
         var files = new Dictionary<string, string>(extraJson ?? new Dictionary<string, string>()) { [ConfigFile] = JsonSerializer.Serialize(info, Json) };
-        CheckpointIO.Save(adapter, directory, new CheckpointSaveOptions { DType = ScalarType.Float32, BaseName = WeightsBaseName, JsonFiles = files });
+        CheckpointIO.Save(adapter, directory, new CheckpointSaveOptions
+        {
+            DType = ScalarType.Float32, BaseName = WeightsBaseName, JsonFiles = files,
+            WriteExtraFiles = lm is null ? null : tmp => Models.Language.ModelDirectory.SaveAdapter(lm, Path.Combine(tmp, LmAdapterFolder), info.LanguageModel),
+        });
     }
 
     public static (StateAdapter Adapter, InterpreterInfo Info) Load(string directory, Device? device = null)

@@ -71,6 +71,21 @@ public sealed class CliRegressionTests : IDisposable
         result = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(P("interp/interpret_result.json")))!;
         Assert.Equal("random", result["states"]!.GetValue<string>());
         Assert.Null(result["metrics"]!["recovered_mean"]);
+        // With --lora the LM's adapters train with the state adapter and are saved beside it (PEFT layout); LoRA's B
+        // matrices start at zero, so a nonzero one has trained.
+        var withLora = Cli(Interpret("--lora", "--overwrite", "--set", "training.max_steps=6"));
+        Assert.True(withLora.ExitCode == 0, withLora.Error);
+        result = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(P("interp/interpret_result.json")))!;
+        Assert.Equal("lora r=8", result["lm"]!.GetValue<string>());
+        var info = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(P("interp/interpreter_config.json")))!;
+        Assert.Equal("lm_adapter", info["lm_adapter"]!.GetValue<string>());
+        Assert.True(File.Exists(P("interp/lm_adapter/adapter_config.json")));
+        using (var adapters = RecAlign.Models.Checkpoints.SafetensorsCheckpoint.Open(P("interp/lm_adapter"), RecAlign.Models.Language.ModelDirectory.AdapterBaseName))
+        {
+            var bNames = adapters.TensorNames.Where(n => n.Contains("lora_B")).ToList();
+            Assert.NotEmpty(bNames);
+            Assert.Contains(bNames, n => { using var t = adapters.ReadTensor(n, TorchSharp.torch.ScalarType.Float32); return t.abs().sum().item<float>() > 0; });
+        }
         var wrongRecommender = Cli(Interpret("--overwrite").Select(a => a == P("rec") ? CliFuzzTests.BaseLm : a).ToArray());
         Assert.Equal(2, wrongRecommender.ExitCode);
         Assert.Contains("not a sequential recommender", wrongRecommender.Error);

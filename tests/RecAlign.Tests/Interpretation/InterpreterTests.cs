@@ -240,6 +240,45 @@ public sealed class InterpreterTests : IDisposable
         }
     }
 
+    /// <summary>With LoRA the trainer sees the adapter and the LM's LoRA matrices as one module: both train, the LM's
+    /// base weights do not move, and a resumed run ends with the uninterrupted run's adapter and LoRA weights.</summary>
+    [Fact]
+    public void WithLora_TheLmsAdaptersTrainToo_TheBaseStaysFrozen_AndResumeMatches()
+    {
+        Dictionary<string, Tensor> Train(string dir, long? crashAfter, bool resume, int adapterSeed)
+        {
+            using var s = Make();
+            s.Lm.AddLora(new LoraConfig { Rank = 2, Alpha = 4, Dropout = 0, TargetModules = LoraConfig.AllTargets }, seed: 5);
+            var frozen = s.Lm.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => (p.name, Value: p.parameter.clone())).ToList();
+            using var adapter = new StateAdapter(3, 8, s.Lm.Config.HiddenSize, seed: adapterSeed);
+            var module = new RecAlign.Pipelines.Stages.InterpreterWithLm(adapter, s.Lm);
+            var trainer = new Trainer(module, new InterpretationObjective(s.Lm, adapter, new RecommenderStates(s.Rec), s.Examples, 0), Training(12, saveEvery: 4), dir)
+            {
+                CrashAfterStep = crashAfter,
+            };
+            if (crashAfter is not null)
+            {
+                Assert.Throws<OperationCanceledException>(() => trainer.Train());
+                return [];
+            }
+            var result = trainer.Train(resume: resume);
+            var losses = result.History.Where(h => h.Values.ContainsKey("loss")).Select(h => h.Values["loss"]).ToList();
+            if (!resume) Assert.True(losses.TakeLast(3).Average() < losses.Take(3).Average() - 0.1, $"loss {losses.Take(3).Average():F3} → {losses.TakeLast(3).Average():F3}");
+            var now = s.Lm.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            foreach (var (name, value) in frozen) Assert.True(now[name].allclose(value, 0, 0), $"base weight {name} moved");
+            Assert.Contains(module.named_parameters(), p => p.name.Contains("lora_B") && p.parameter.abs().sum().item<float>() > 0);
+            Assert.Contains(module.named_parameters(), p => p.name.StartsWith("adapter.") && p.parameter.requires_grad);
+            return module.named_parameters().Where(p => p.parameter.requires_grad).ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        }
+        string a = Path.Combine(_dir, "lora-a"), b = Path.Combine(_dir, "lora-b");
+        var full = Train(a, null, false, 6);
+        Train(b, 6, false, 6);
+        var resumed = Train(b, null, true, 77); // the adapter's and LoRA's weights must all come from the checkpoint
+        Assert.Equal(Trainer.LossTrace(Trainer.LatestCheckpoint(a)!), Trainer.LossTrace(Trainer.LatestCheckpoint(b)!));
+        Assert.Equal(full.Keys.Order(), resumed.Keys.Order());
+        foreach (var (name, value) in full) Assert.True(value.allclose(resumed[name], 0, 0), $"{name} differs after resume");
+    }
+
     [Fact]
     public void RandomStates_AreFixedPerKey_AndIndependentOfTheItems()
     {

@@ -209,9 +209,10 @@ public sealed record SequentialTrainConfig : IStageConfig
     }
 }
 
-/// <summary>RecInterpreter: an adapter trained (LM and recommender frozen) to turn a sequential recommender's hidden
-/// states into a soft token the LM reads, then evaluated by greedy generation on validation users. Optimizer settings
-/// follow the released code (AdamW 1e-3, weight decay 1e-6, batch 16).</summary>
+/// <summary>RecInterpreter: an adapter trained (LM and recommender frozen; with <see cref="Lora"/>, LoRA adapters on the
+/// LM train too) to turn a sequential recommender's hidden states into a soft token the LM reads, then evaluated by
+/// greedy generation on validation users. Optimizer settings follow the released code (AdamW 1e-3, weight decay 1e-6,
+/// batch 16).</summary>
 public sealed record InterpretConfig : IStageConfig
 {
     /// <summary><c>recovery</c>, <c>residual</c> or <c>both</c> (<see cref="Interpretation.InterpretTask"/>).</summary>
@@ -231,6 +232,10 @@ public sealed record InterpretConfig : IStageConfig
     /// <summary>Greedy generation budget of the residual answer (one title).</summary>
     public int ResidualMaxNewTokens { get; init; } = 40;
     public int EvalBatchSize { get; init; } = 16;
+    /// <summary>Null: the LM stays frozen (RecInterpreter's setting, with a 7B LM that already reads text). Set: LoRA
+    /// adapters on the LM train with the state adapter, for an LM too small to decode a new input vector unaided;
+    /// saved beside the interpreter in PEFT's layout (<see cref="Interpretation.InterpreterDirectory.LmAdapterFolder"/>).</summary>
+    public LoraConfig? Lora { get; init; }
     public TrainingConfig Training { get; init; } = new()
     {
         Epochs = 1, BatchSize = 16, LogEvery = 20, Precision = Precision.Fp32, MetricForBestModel = "", EarlyStoppingPatience = 0,
@@ -248,5 +253,6 @@ public sealed record InterpretConfig : IStageConfig
         if (EvalExamples < 1) throw new ArgumentException($"eval_examples must be >= 1 (got {EvalExamples})");
         if (RecoveryMaxNewTokens < 1 || ResidualMaxNewTokens < 1) throw new ArgumentException("recovery_max_new_tokens and residual_max_new_tokens must be >= 1");
         if (EvalBatchSize < 1) throw new ArgumentException($"eval_batch_size must be >= 1 (got {EvalBatchSize})");
+        if (Lora is { } lora) StageConfigChecks.Section("lora", lora.Validate);
     }
 }

@@ -39,6 +39,7 @@ public static partial class StageRunner
             Prepare(lm, config.Training.Precision, ctx);
             foreach (var p in lm.parameters()) p.requires_grad = false;
             lm.eval(); // frozen: no dropout either
+            if (config.Lora is { } lora) lm.AddLora(lora, config.Training.Seed + 19); // the base stays frozen; the adapters train
             var real = new RecommenderStates(rec.Model);
             var map = InterpretationData.MapToRecommender(catalog, rec.Catalog);
             if (!map.Any(r => r >= 0))
@@ -63,7 +64,9 @@ public static partial class StageRunner
             using var adapter = new StateAdapter(real.Width, real.Dim, lm.Config.HiddenSize, seed + 11);
             adapter.to(device);
             ctx.Say($"{stageName}: {rec.Model.Config.ModelType} states ({real.Width} positions × {real.Dim}) → one {lm.Config.HiddenSize}-d soft token of {lmDir}; " +
-                $"{adapter.parameters().Sum(p => p.numel())} trainable parameters, LM and recommender frozen; {config.Task.ToString().ToLowerInvariant()}: " +
+                (config.Lora is null ? $"{adapter.parameters().Sum(p => p.numel())} trainable parameters, LM and recommender frozen; "
+                    : $"{adapter.parameters().Sum(p => p.numel())} adapter + {lm.parameters().Where(p => p.requires_grad).Sum(p => p.numel())} LoRA (r={config.Lora.Rank}) trainable parameters, recommender frozen; ") +
+                $"{config.Task.ToString().ToLowerInvariant()}: " +
                 $"{trainExamples.Count} training examples ({trainSkipped} histories skipped), {evalExamples.Count} validation examples ({evalSkipped} skipped); " +
                 $"longest target {trainExamples.Max(e => e.Response.Length)} tokens");
 
@@ -84,7 +87,10 @@ public static partial class StageRunner
                 }
                 return new Dictionary<string, double> { ["loss"] = sum / Math.Max(1, tokens) };
             }
-            var result = Train(stageName, adapter, objective, config.Training, ValidationLoss, ctx);
+            // With LoRA the trainer sees both as one module (its checkpoints hold both; the LM's dropout is on while training).
+            var trainable = config.Lora is null ? (nn.Module)adapter : new InterpreterWithLm(adapter, lm);
+            var result = Train(stageName, trainable, objective, config.Training, ValidationLoss, ctx);
+            lm.eval();
 
             var genWatch = Stopwatch.StartNew();
             var outputs = new List<InterpretationOutput>();
@@ -103,6 +109,7 @@ public static partial class StageRunner
             {
                 ["method"] = "recinterpreter", ["language_model"] = Path.GetFullPath(lmDir), ["recommender"] = Path.GetFullPath(recommenderDir),
                 ["recommender_type"] = rec.Model.Config.ModelType, ["states"] = config.RandomStates ? "random" : "recommender",
+                ["lm"] = config.Lora is null ? "frozen" : $"lora r={config.Lora.Rank}",
                 ["task"] = config.Task.ToString().ToLowerInvariant(), ["seed"] = seed, ["steps"] = result.Steps, ["final_loss"] = result.FinalLoss,
                 ["train_examples"] = trainExamples.Count, ["validation_examples"] = evalExamples.Count,
                 ["metrics"] = new JsonObject(scores.Metrics.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)m.Value))),
@@ -114,7 +121,8 @@ public static partial class StageRunner
                 LanguageModel = Path.GetFullPath(lmDir), Recommender = Path.GetFullPath(recommenderDir), RandomStates = config.RandomStates,
                 Task = config.Task.ToString().ToLowerInvariant(), RecoveryPrompt = config.RecoveryPrompt, ResidualPrompt = config.ResidualPrompt,
             };
-            InterpreterDirectory.Save(adapter, info, outputDir, new Dictionary<string, string> { [InterpretResultFile] = resultText });
+            InterpreterDirectory.Save(adapter, info, outputDir, new Dictionary<string, string> { [InterpretResultFile] = resultText }, config.Lora is null ? null : lm);
+            GC.KeepAlive(trainable);
             if (ctx.Run is { } run)
             {
                 run.WriteFile(InterpretResultFile, resultText);
@@ -127,5 +135,19 @@ public static partial class StageRunner
             }
             return new StageResult(stageName, outputDir, sw.Elapsed.TotalSeconds, result) { Metrics = scores.Metrics };
         }
+    }
+}
+
+/// <summary>The interpreter's state adapter and the LM carrying its LoRA adapters, as one module for the trainer (its
+/// trainable parameters are the adapter's and the LoRA matrices; the LM's base weights stay frozen).</summary>
+internal sealed class InterpreterWithLm : nn.Module
+{
+    private readonly StateAdapter adapter;
+    private readonly LanguageModel lm;
+
+    public InterpreterWithLm(StateAdapter adapter, LanguageModel lm) : base(nameof(InterpreterWithLm))
+    {
+        (this.adapter, this.lm) = (adapter, lm);
+        RegisterComponents();
     }
 }
