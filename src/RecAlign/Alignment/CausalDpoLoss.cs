@@ -23,6 +23,10 @@ public enum EnvironmentFeatures
     ReferencePrompt,
     /// <summary>A frozen sentence embedding (all-MiniLM-L6-v2) of the user's history titles.</summary>
     HistoryText,
+    /// <summary>The environment each example is known to come from (<see cref="Prompts.PreferenceExample.Environment"/>,
+    /// e.g. the period its target happened in), one-hot: the control that tells whether CausalDPO helps once its
+    /// environments are right, apart from whether they can be inferred.</summary>
+    Given,
 }
 
 /// <summary>How CausalDPO weighs its environments in the backdoor adjustment.</summary>

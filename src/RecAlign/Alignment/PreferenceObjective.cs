@@ -43,9 +43,12 @@ public sealed class PreferenceObjective : ITrainingObjective
             var causal = PreferenceLosses.Parts(loss).OfType<CausalDpoLoss>().ToList();
             var sources = causal.Select(c => c.Features).Distinct().ToList();
             if (sources.Count > 1) throw new ArgumentException("the listed CausalDPO losses infer environments from different features; give them one causal_dpo_features");
-            _environments = sources.SingleOrDefault() == Alignment.EnvironmentFeatures.HistoryText
-                ? HistoryFeatures(examples, textEmbedder ?? throw new ArgumentException("causal_dpo_features=history_text needs a text embedder"), policy.Device)
-                : EnvironmentFeatures(policy, examples, padId);
+            _environments = sources.SingleOrDefault() switch
+            {
+                Alignment.EnvironmentFeatures.HistoryText => HistoryFeatures(examples, textEmbedder ?? throw new ArgumentException("causal_dpo_features=history_text needs a text embedder"), policy.Device),
+                Alignment.EnvironmentFeatures.Given => GivenFeatures(examples, policy.Device),
+                _ => EnvironmentFeatures(policy, examples, padId),
+            };
             foreach (var part in causal) part.InitialiseEnvironments(_environments);
         }
     }
@@ -68,6 +71,21 @@ public sealed class PreferenceObjective : ITrainingObjective
         // On the policy's device, where the projection and the centre bank then live too.
         var h = embedder.Embed(examples.Select(e => e.History!).ToList()).to(ScalarType.Float32).to(device ?? CPU);
         return Standardise(h).DetachFromDisposeScope();
+    }
+
+    /// <summary>CausalDPO's <c>given</c> features: each example's known environment label, one-hot [N, number of labels].
+    /// Not standardised: every pair of environments is then the same distance apart.</summary>
+    public static Tensor GivenFeatures(IReadOnlyList<TokenizedPreference> examples, Device? device = null)
+    {
+        int missing = examples.Count(e => e.Environment is null);
+        if (missing > 0)
+            throw new ArgumentException($"causal_dpo_features=given: {missing} of {examples.Count} preference examples carry no environment label " +
+                "(the quickstart's synthetic world gives each the period of its target; other data does not say): use reference_prompt or history_text");
+        if (examples.Any(e => e.Environment < 0)) throw new ArgumentException("causal_dpo_features=given: environment labels must be >= 0");
+        int k = examples.Max(e => e.Environment!.Value) + 1;
+        using var scope = NewDisposeScope();
+        var labels = tensor(examples.Select(e => (long)e.Environment!.Value).ToArray());
+        return nn.functional.one_hot(labels, k).to(ScalarType.Float32).to(device ?? CPU).DetachFromDisposeScope();
     }
 
     private static Tensor Standardise(Tensor h) => (h - h.mean([0], keepdim: true)) / h.std(0, keepdim: true, unbiased: false).clamp_min(1e-6);

@@ -11,9 +11,11 @@ public sealed record TokenizedPreference(int[] Prompt, int[] Chosen, int[][] Rej
     public double Weight { get; init; } = 1;
     /// <summary>The user's history as text (see <see cref="PreferenceExample.History"/>).</summary>
     public string? History { get; init; }
+    /// <summary>The known environment (see <see cref="PreferenceExample.Environment"/>).</summary>
+    public int? Environment { get; init; }
 
     public static TokenizedPreference From(ITokenizer tokenizer, PreferenceExample example, int maxPromptTokens = int.MaxValue) =>
         new(PromptTokenization.Prompt(tokenizer, example.Prompt, maxPromptTokens),
             PromptTokenization.Response(tokenizer, example.Chosen),
-            example.Rejected.Select(r => PromptTokenization.Response(tokenizer, r)).ToArray()) { Weight = example.Weight, History = example.History };
+            example.Rejected.Select(r => PromptTokenization.Response(tokenizer, r)).ToArray()) { Weight = example.Weight, History = example.History, Environment = example.Environment };
 }

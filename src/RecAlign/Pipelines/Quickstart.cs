@@ -78,7 +78,11 @@ public static class Quickstart
             // Popularity counts each user's latest training target either way (the row the benchmarks report).
             PopularityTargets = latest,
         };
-        data = data with { GroundTruth = world.GroundTruth(split.Test) }; // the oracle row
+        data = data with
+        {
+            GroundTruth = world.GroundTruth(split.Test), // the oracle row
+            EnvironmentOf = e => world.PeriodOf(e.TargetTimestamp) == SyntheticPeriod.Train ? 0 : 1,
+        };
         console?.WriteLine($"synthetic {config.DataSize}: {dataset.UserCount} users, {dataset.Catalog.Count} items, {dataset.Interactions.Length} interactions");
         return RecommendationPipeline.Run(data, config.Pipeline, runsDir, "quickstart", config, console, device);
     }

@@ -49,6 +49,9 @@ public sealed record PipelineData(
     /// <summary>Ground truth, where the data has one (a synthetic world): the true score of an item as the next one of an
     /// evaluation example. Adds an <c>oracle</c> row (the Bayes-optimal ranking) to the results.</summary>
     public Func<CandidateExample, int, double>? GroundTruth { get; init; }
+    /// <summary>The environment a training example is known to come from (a synthetic world's period of its target),
+    /// carried by its preference example for CausalDPO's <c>given</c> features; null where the data does not say.</summary>
+    public Func<SequenceExample, int>? EnvironmentOf { get; init; }
 
     /// <summary>Per-item weights the negatives of the training and validation candidate lists are drawn by (an exposure
     /// shift's logging policy); null draws them uniformly.</summary>
@@ -331,7 +334,8 @@ public static class RecommendationPipeline
         var sw = Stopwatch.StartNew();
         var catalog = data.Catalog;
         var sampler = Sampler(config, catalog.Count, data.TrainingExposure);
-        var trainCandidates = sampler.Sample(Subsample(data.Train, config.SftExamples, config.Seed));
+        var trainSource = Subsample(data.Train, config.SftExamples, config.Seed);
+        var trainCandidates = sampler.Sample(trainSource);
         var validation = Questions(catalog, data.Templates, sampler.Sample(Subsample(data.Validation, config.ValidationQuestions, config.Seed + 1)), PromptSettings(config, config.Seed + 1));
         var evaluationLists = EvaluationLists(data.Evaluation, catalog.Count, config, data.EvaluationExposure);
         var evaluation = EvaluationQuestions(evaluationLists, catalog, data.Templates, config);
@@ -340,8 +344,11 @@ public static class RecommendationPipeline
         // Questions in the pretraining format itself (the `history` templates): a pretrained model answers them as it is.
         bool sequencePrompts = data.Templates.All(t => t.IsSequence);
         var sftData = prompts.Build(trainCandidates);
-        var preferenceExamples = data.PreferencePool is { } pool
-            ? sampler.Sample(Subsample(pool, config.PreferenceExamples, config.Seed + 3))
+        // The sequence examples behind the preference examples, position for position (a subset depends only on the count and seed).
+        var preferenceSource = data.PreferencePool is { } pool
+            ? Subsample(pool, config.PreferenceExamples, config.Seed + 3)
+            : Subsample(trainSource, config.PreferenceExamples, config.Seed + 3);
+        var preferenceExamples = data.PreferencePool is not null ? sampler.Sample(preferenceSource)
             : Subsample(trainCandidates, config.PreferenceExamples, config.Seed + 3);
         ctx.Say($"data {data.Name}: {catalog.Count} items; {sftData.Count} SFT / {preferenceExamples.Count} preference examples" +
             (data.PreferencePool is null ? " (from the SFT examples), " : " (held out from SFT), ") +
@@ -435,6 +442,7 @@ public static class RecommendationPipeline
                         {
                             Rejected = p.Rejected.Take(method.Negatives).ToList(),
                             History = string.Join(", ", preferenceExamples[i].History.Select(catalog.Title)),
+                            Environment = data.EnvironmentOf?.Invoke(preferenceSource[i]),
                         }).ToList();
                         if (method.LabelNoise > 0)
                         {

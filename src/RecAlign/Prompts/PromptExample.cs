@@ -18,4 +18,7 @@ public sealed record PreferenceExample(string Prompt, string Chosen, IReadOnlyLi
     /// <summary>The user's history as text (titles, oldest first), for losses that embed it (CausalDPO's
     /// <c>history_text</c> environment features); null where the source has none (a TRL file).</summary>
     public string? History { get; init; }
+    /// <summary>The environment the example is known to come from (0, 1, ...; e.g. the period its target happened in),
+    /// for CausalDPO's <c>given</c> environment features; null where the data does not say.</summary>
+    public int? Environment { get; init; }
 }

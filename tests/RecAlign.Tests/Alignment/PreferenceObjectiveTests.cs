@@ -153,6 +153,35 @@ public class PreferenceObjectiveTests
         Assert.Contains("no history text", e.Message);
     }
 
+    /// <summary>given features: each example's known environment label, one-hot; with K = 2 environments each example is
+    /// assigned to its own label's environment (a batch of labels 0, 0, 0, 1 has environment sizes 3/4 and 1/4, with
+    /// full confidence); examples without a label are a clear error.</summary>
+    [Fact]
+    public void CausalDpoTakesGivenEnvironmentsAsOneHotFeatures()
+    {
+        using var lm = LanguageModel.Create(Config, seed: 5);
+        var data = Data(1).Select((e, i) => e with { Environment = i % 4 == 3 ? 1 : 0 }).ToList();
+        using (var features = PreferenceObjective.GivenFeatures(data))
+        {
+            Assert.Equal(new long[] { 48, 2 }, features.shape);
+            Assert.Equal(new float[] { 1, 0, 1, 0, 1, 0, 0, 1 }, features.narrow(0, 0, 4).reshape(-1).data<float>().ToArray());
+        }
+        var reference = ReferenceLogProbs.Compute(lm, data, padId: 0);
+        var config = new PreferenceLossConfig { LossType = "causaldpo", CausalDpoFeatures = EnvironmentFeatures.Given };
+        using var loss = (CausalDpoLoss)PreferenceLosses.Create(config);
+        var objective = new PreferenceObjective(lm, data, loss, 0, reference);
+        using (NewDisposeScope())
+        {
+            var output = objective.Compute([0, 1, 2, 3]);
+            var sizes = new[] { 0, 1 }.Select(k => output.Stats[CausalDpoLoss.SizeStat(k)].to(ScalarType.Float64).item<double>()).Order().ToArray();
+            Assert.Equal(0.25, sizes[0], 3);
+            Assert.Equal(0.75, sizes[1], 3);
+            Assert.True(output.Stats[CausalDpoLoss.ConfidenceStat].to(ScalarType.Float64).item<double>() > 0.999);
+        }
+        var e = Assert.Throws<ArgumentException>(() => new PreferenceObjective(lm, Data(1), (CausalDpoLoss)PreferenceLosses.Create(config), 0, reference));
+        Assert.Contains("no environment label", e.Message);
+    }
+
         [Fact]
     public void LoraLiveReferenceEqualsCachedReference()
     {

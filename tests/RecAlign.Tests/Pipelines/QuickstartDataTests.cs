@@ -2,6 +2,7 @@ using RecAlign.Data;
 using RecAlign.Data.Splits;
 using RecAlign.Data.Synthetic;
 using RecAlign.Pipelines;
+using RecAlign.Tests.Data;
 
 namespace RecAlign.Tests.Pipelines;
 
@@ -37,6 +38,35 @@ public class QuickstartDataTests
         var latestByUser = latest.ToDictionary(e => e.User);
         foreach (var e in previous)
             Assert.Equal(latestByUser[e.User].History.Count - 1, e.History.Count);
+    }
+
+    /// <summary>The quickstart gives each preference example the period its target happened in, so CausalDPO can take the
+    /// true environments (<c>causal_dpo_features=given</c>): both periods hold examples, and the run logs their sizes
+    /// with full assignment confidence.</summary>
+    [Fact]
+    public void CausalDpoTakesTheWorldsPeriodsAsGivenEnvironments()
+    {
+        using var dir = new TempDir();
+        var p = SequenceTablePipelineTests.SmallConfig() with { Fairness = new FairnessConfig { Enabled = false }, SftExamples = 200, PreferenceExamples = 200 };
+        var causal = p.Methods["causaldpo"];
+        var methods = new Dictionary<string, MethodConfig>
+        {
+            ["sft"] = p.Methods["sft"],
+            ["causaldpo"] = causal with
+            {
+                Enabled = true,
+                Align = causal.Align with { Loss = causal.Align.Loss with { CausalDpoFeatures = RecAlign.Alignment.EnvironmentFeatures.Given }, Training = causal.Align.Training with { BatchSize = 200 } },
+            },
+        };
+        p = SequenceTablePipelineTests.TinyStages(p with { Methods = methods });
+        var result = Quickstart.Run(new QuickstartConfig { DataSize = "tiny", SftOn = QuickstartSftData.Prefixes, Pipeline = p }, dir.Sub("runs"));
+        var logged = File.ReadAllLines(Path.Combine(result.Run.Path, "metrics.jsonl")).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!)
+            .Where(n => n["causal_dpo/env0_size"] is not null).ToList();
+        Assert.NotEmpty(logged);
+        var sizes = new[] { 0, 1 }.Select(k => logged[0][$"causal_dpo/env{k}_size"]!.GetValue<double>()).ToArray();
+        Assert.All(sizes, size => Assert.InRange(size, 0.01, 0.99)); // both periods are there
+        Assert.Equal(1, sizes.Sum(), 6);
+        Assert.True(logged[0]["causal_dpo/assignment_confidence"]!.GetValue<double>() > 0.999);
     }
 
     [Fact]
