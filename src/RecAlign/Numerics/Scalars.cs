@@ -12,6 +12,9 @@ namespace RecAlign.Numerics;
 /// </summary>
 public static class Scalars
 {
+    /// <summary>1 as a Scalar that is never collected: the alpha of additions on the hot paths.</summary>
+    public static readonly Scalar One = 1L.ToScalar();
+
     /// <summary><c>t.masked_fill(mask, value)</c> with an integer fill (int64 tensors: ids, labels).</summary>
     public static Tensor MaskedFill(this Tensor t, Tensor mask, long value)
     {
@@ -21,18 +24,27 @@ public static class Scalars
 
     /// <summary><c>a + b</c> with its alpha (1) kept alive through the native call: the operator's implicit alpha is
     /// exposed to the race above (seen on int64 position arithmetic in candidate scoring after hours of runs).</summary>
-    public static Tensor Plus(this Tensor a, Tensor b)
+    public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
+
+    /// <summary><c>a + value</c> (floating point), value and alpha kept alive through the native call.</summary>
+    public static Tensor Plus(this Tensor a, double value)
     {
-        using var one = 1L.ToScalar();
-        return a.add(b, one);
+        using var s = value.ToScalar();
+        return a.add(s, One);
+    }
+
+    /// <summary><c>a * value</c>, value kept alive through the native call.</summary>
+    public static Tensor Times(this Tensor a, double value)
+    {
+        using var s = value.ToScalar();
+        return a.mul(s);
     }
 
     /// <summary><c>a + value</c> (integer tensors: ids, positions), value and alpha kept alive through the native call.</summary>
     public static Tensor Plus(this Tensor a, long value)
     {
         using var s = value.ToScalar();
-        using var one = 1L.ToScalar();
-        return a.add(s, one);
+        return a.add(s, One);
     }
 
     /// <summary><c>t.masked_fill(mask, value)</c> with a floating-point fill (scores: ±∞, 0).</summary>

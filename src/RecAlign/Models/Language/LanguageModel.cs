@@ -129,7 +129,7 @@ public sealed class LanguageModel : nn.Module
         var x = model.embed_tokens.forward(inputIds);
         if (Hybrid is { Active: true } hybrid) x = hybrid.Inject(inputIds, x);
         if (injected is not null) x = injected.Apply(x);
-        if (Config.EmbeddingMultiplier != 1.0) x = x * Config.EmbeddingMultiplier; // Granite scales inputs_embeds, injected ones too
+        if (Config.EmbeddingMultiplier != 1.0) x = x.Times(Config.EmbeddingMultiplier); // Granite scales inputs_embeds, injected ones too
         if (DropoutRate > 0 && training) x = nn.functional.dropout(x, DropoutRate, training: true);
 
         Tensor cos, sin;

@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -31,8 +32,9 @@ public sealed class LlamaDecoderLayer : nn.Module
     internal Tensor Forward(Tensor x, AttentionContext ctx)
     {
         using var scope = NewDisposeScope();
-        var h = x + Dropout(self_attn.Forward(input_layernorm.forward(x), ctx));
-        var y = h + Dropout(mlp.forward(post_attention_layernorm.forward(h)));
+        // Residual adds with a live alpha (Numerics.Scalars): the operator's implicit one races the GC.
+        var h = x.Plus(Dropout(self_attn.Forward(input_layernorm.forward(x), ctx)));
+        var y = h.Plus(Dropout(mlp.forward(post_attention_layernorm.forward(h))));
         return y.MoveToOuterDisposeScope();
     }
 

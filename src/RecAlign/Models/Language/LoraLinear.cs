@@ -68,7 +68,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         if (!HasAdapter || Merged) return;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        weight.add_(DeltaWeight().to(weight.dtype));
+        weight.add_(DeltaWeight().to(weight.dtype), Numerics.Scalars.One);
         Merged = true;
     }
 
@@ -82,7 +82,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     }
 
     private Tensor DeltaWeight() =>
-        matmul(lora_B!.weight!.to(ScalarType.Float32), lora_A!.weight!.to(ScalarType.Float32)) * _scaling;
+        Numerics.Scalars.Times(matmul(lora_B!.weight!.to(ScalarType.Float32), lora_A!.weight!.to(ScalarType.Float32)), _scaling);
 
     public override Tensor forward(Tensor x)
     {
@@ -91,6 +91,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         var y = nn.functional.linear(x, weight, bias);
         if (lora_A is null || !AdapterEnabled || Merged) return y;
         var h = _loraDropout is null ? x : _loraDropout.forward(x);
-        return y.add_(lora_B!.forward(lora_A.forward(h)), alpha: _scaling);
+        using var scaling = _scaling.ToScalar(); // alive through the native call (Numerics.Scalars)
+        return y.add_(lora_B!.forward(lora_A.forward(h)), alpha: scaling);
     }
 }

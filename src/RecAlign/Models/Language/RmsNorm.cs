@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -25,7 +26,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var inputType = x.dtype;
         var x32 = x.to(ScalarType.Float32);
-        var normed = x32 * rsqrt(x32.pow(2).mean([-1L], keepdim: true) + _eps);
+        // Scalars through Numerics.Scalars: this runs twice per layer, where TorchSharp's implicit ones race the GC most.
+        var normed = x32 * rsqrt(x32.square().mean([-1L], keepdim: true).Plus(_eps));
         return (weight * normed.to(inputType)).MoveToOuterDisposeScope();
     }
 }

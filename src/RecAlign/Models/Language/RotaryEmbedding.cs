@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -74,7 +75,7 @@ public sealed class RotaryEmbedding : IDisposable
         return (cosTable.narrow(0, start, length).view(1, 1, length, HeadDim), sinTable.narrow(0, start, length).view(1, 1, length, HeadDim));
     }
 
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor signedSin) => x * cos + x.roll(x.shape[^1] / 2, -1) * signedSin;
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor signedSin) => (x * cos).Plus(x.roll(x.shape[^1] / 2, -1) * signedSin);
 
     private (Tensor, Tensor) Tables(ScalarType dtype, Device device)
     {

@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -36,7 +37,7 @@ public sealed class SasRec : SequentialModel
         long l = items.shape[1];
         if (l > Config.MaxSeqLength) throw new ArgumentException($"sequence width {l} exceeds max_seq_length {Config.MaxSeqLength}");
         var positions = arange(l, device: items.device);
-        var x = dropout.call(LayerNorm.call(item_embedding.call(items) + position_embedding.call(positions).unsqueeze(0)));
+        var x = dropout.call(LayerNorm.call(item_embedding.call(items).Plus(position_embedding.call(positions).unsqueeze(0))));
         // Keys: real items (an empty history keeps position 0, so no query row is empty), and nothing ahead.
         var keys = ValidMask(items, lengths.clamp_min(1));                                   // [B, L]
         var causal = ones(l, l, ScalarType.Bool, device: items.device).tril();              // [L, L]
@@ -121,7 +122,7 @@ public sealed class MultiHeadAttention : nn.Module
         Tensor Heads(Linear proj) => proj.call(x).view(b, l, _heads, dh).transpose(1, 2);
         var context = nn.functional.scaled_dot_product_attention(Heads(query), Heads(key), Heads(value), mask, training ? _attnDropout : 0.0);
         var hidden = out_dropout.call(dense.call(context.transpose(1, 2).reshape(b, l, d)));
-        return LayerNorm.call(hidden + x).MoveToOuterDisposeScope();
+        return LayerNorm.call(hidden.Plus(x)).MoveToOuterDisposeScope();
     }
 }
 
@@ -147,6 +148,6 @@ public sealed class FeedForward : nn.Module
     {
         using var scope = NewDisposeScope();
         var h = Activations.Apply(_act, dense_1.call(x));
-        return LayerNorm.call(dropout.call(dense_2.call(h)) + x).MoveToOuterDisposeScope();
+        return LayerNorm.call(dropout.call(dense_2.call(h)).Plus(x)).MoveToOuterDisposeScope();
     }
 }

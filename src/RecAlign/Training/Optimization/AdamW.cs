@@ -243,7 +243,7 @@ public sealed class AdamW : IDisposable
         // g is dead from here on, so the scratch buffer can take the denominator.
         using (var denom = scratch is null ? v.sqrt() : scratch.alias().copy_(v).sqrt_())
         {
-            denom.add_(scaledEps);
+            denom.add_(scaledEps, Numerics.Scalars.One); // add_(Scalar) would make a fresh alpha the GC can free mid-call
             target.addcdiv_(m, denom, negStepSize);
         }
         copyBackTo?.copy_(target);
