@@ -16,6 +16,14 @@ internal static class CommonOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
+    /// <summary>An enum option's value, snake_case or kebab-case, any case; an unknown one names the option and the known values.</summary>
+    internal static T ParseEnum<T>(string value, string option) where T : struct, Enum
+    {
+        var normal = value.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
+        return Enum.TryParse<T>(normal, ignoreCase: true, out var v) && Enum.IsDefined(v) ? v
+            : throw new ArgumentException($"{option}: unknown value '{value}' (known: {string.Join(", ", Enum.GetNames<T>().Select(System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName))})");
+    }
+
     /// <summary><c>--item-text title|token|title_token</c>: how items are written for an LM (<see cref="ItemText"/>).</summary>
     public static Option<ItemText?> ItemTextOption(string description) => new("--item-text")
     {

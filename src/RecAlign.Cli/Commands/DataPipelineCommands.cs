@@ -106,7 +106,7 @@ public static class DataPipelineCommands
         (Option<string> Split, Option<int> Count, Option<string> Negatives, Option<ulong> Seed, Option<double> Power, Option<string[]> Set, Option<bool> Overwrite) o, SplitMethod? forced = null)
     {
         OutputGuard.CheckDirectory("--out", outDir, OutputKind.CandidateBundle, pr.GetValue(o.Overwrite), [("the dataset", dataDir)]);
-        var method = forced ?? ParseEnum<SplitMethod>(pr.GetValue(o.Split)!, "--split");
+        var method = forced ?? CommonOptions.ParseEnum<SplitMethod>(pr.GetValue(o.Split)!, "--split");
         var splitConfig = ConfigLoader.Load(new SplitConfig { Method = method }, null, pr.GetValue(o.Set) ?? []);
         if (splitConfig.Method != method) throw new ArgumentException("--set method=...: give the split with --split");
         var dataset = DatasetStore.Load(dataDir);
@@ -115,7 +115,7 @@ public static class DataPipelineCommands
         {
             Count = pr.GetValue(o.Count),
             Seed = pr.GetValue(o.Seed),
-            Negatives = ParseEnum<NegativeSampling>(pr.GetValue(o.Negatives)!, "--negatives"),
+            Negatives = CommonOptions.ParseEnum<NegativeSampling>(pr.GetValue(o.Negatives)!, "--negatives"),
             PopularityPower = pr.GetValue(o.Power),
         };
         var (trainSampler, evalSampler) = CandidateBundle.Samplers(cfg, dataset.Catalog.Count, split);
@@ -181,7 +181,7 @@ public static class DataPipelineCommands
         {
             OutputGuard.CheckFile("--out", pr.GetValue(output)!, [("the input file", pr.GetValue(input)), ("the --templates file", pr.GetValue(templates))]);
             var file = CandidatePromptJson.Read(pr.GetValue(input)!);
-            var listStyle = ParseEnum<ItemListStyle>(pr.GetValue(style)!, "--style");
+            var listStyle = CommonOptions.ParseEnum<ItemListStyle>(pr.GetValue(style)!, "--style");
             var config = new PromptConfig
             {
                 Seed = pr.GetValue(seed), MaxHistory = pr.GetValue(maxHistory), HistoryStyle = listStyle, CandidateStyle = listStyle,
@@ -238,12 +238,5 @@ public static class DataPipelineCommands
             AnsiConsole.MarkupLine("[red]audit FAILED[/]");
             foreach (var f in r.Failures) AnsiConsole.MarkupLineInterpolated($"  [red]-[/] {f}");
         }
-    }
-
-    private static T ParseEnum<T>(string value, string option) where T : struct, Enum
-    {
-        var normal = value.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
-        return Enum.TryParse<T>(normal, ignoreCase: true, out var v) && Enum.IsDefined(v) ? v
-            : throw new ArgumentException($"{option}: unknown value '{value}' (known: {string.Join(", ", Enum.GetNames<T>().Select(System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName))})");
     }
 }

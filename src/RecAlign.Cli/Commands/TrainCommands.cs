@@ -285,8 +285,7 @@ internal static class TrainCommands
         {
             Description = "how the projected embedding meets the item token's row: replace (LLaRA) or add (to it, from zero: the learned item token and the recommender's embedding both)",
             DefaultValueFactory = _ => HybridCombine.Replace,
-            CustomParser = r => Enum.TryParse<HybridCombine>(r.Tokens[0].Value, ignoreCase: true, out var v) && Enum.IsDefined(v) ? v
-                : throw new ArgumentException($"--hybrid-combine: '{r.Tokens[0].Value}' is not one of replace, add"),
+            CustomParser = r => CommonOptions.ParseEnum<HybridCombine>(r.Tokens[0].Value, "--hybrid-combine"),
         };
         foreach (var o in new Option[] { model, train, lora, validation, template, itemText, hybrid, hybridSchedule, hybridCombine }) c.Options.Add(o);
         var common = AddCommon(c);

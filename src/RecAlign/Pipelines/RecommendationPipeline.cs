@@ -286,9 +286,6 @@ public static class RecommendationPipeline
     public const string GeneratedHr1Key = Metrics.GeneratedPrefix + Metrics.HitRatioAt1Key, GeneratedValidRatioKey = Metrics.GeneratedPrefix + Metrics.ValidRatioKey;
     /// <summary>Summary key of HR@1 on the evaluation lists with the history left out (<see cref="PipelineConfig.HistoryAblation"/>).</summary>
     public const string Hr1WithoutHistoryKey = "hr1_without_history";
-    /// <summary>Prefix of an aligned method's training values at the end of training (<c>train_rewards/margins</c>,
-    /// <c>train_loss</c>, <c>train_first_loss</c>...; <see cref="TrainingResult.FinalTrainingValues"/>).</summary>
-    public const string TrainingValuePrefix = TrainingResult.FinalValuePrefix;
 
     public static PipelineResult Run(PipelineData data, PipelineConfig config, string runsDir, string kind, object resolvedConfig,
         TextWriter? console = null, TorchSharp.torch.Device? device = null)
@@ -484,7 +481,7 @@ public static class RecommendationPipeline
             var metrics = Evaluate(recommender, evaluation, withoutHistory, catalogExamples, data, config, groups);
             // Where preference training ended (margins, chosen log-probs, per-environment losses), so a sweep can show why a row moved or not.
             if (stage?.Training.FinalTrainingValues() is { } final && final.ContainsKey(Alignment.PreferenceStatistics.RewardsMargins))
-                foreach (var (key, value) in final) metrics[TrainingValuePrefix + key] = value;
+                foreach (var (key, value) in final) metrics[TrainingResult.FinalValuePrefix + key] = value;
             // Every K and group goes to fairness.json; the summary keeps the headline figures at the configured K.
             fairness[method] = metrics.Where(kv => GroupFairness.IsFairnessKey(kv.Key)).ToDictionary();
             foreach (var key in fairness[method].Keys.Where(k => !headline.Contains(k))) metrics.Remove(key);

@@ -37,11 +37,11 @@ public static class SweepReport
 {
     public const string ReportFile = "report.md", CsvFile = "results.csv", JsonFile = "results.json", PlotsFolder = "plots";
 
-    /// <summary>An aligned row's training values (<see cref="RecommendationPipeline.TrainingValuePrefix"/>): its implicit reward
+    /// <summary>An aligned row's training values (<see cref="Training.TrainingResult.FinalValuePrefix"/>): its implicit reward
     /// margin (plotted), where its loss started and ended, its chosen reward and log-prob.</summary>
     public static readonly IReadOnlyList<string> TrainingKeys = new[] { Alignment.PreferenceStatistics.RewardsMargins, "first_loss", "loss",
         Alignment.PreferenceStatistics.RewardsChosen, Alignment.PreferenceStatistics.RewardsAccuracies, Alignment.PreferenceStatistics.LogpsChosen }
-        .Select(k => RecommendationPipeline.TrainingValuePrefix + k).ToList();
+        .Select(k => Training.TrainingResult.FinalValuePrefix + k).ToList();
 
     /// <summary>The tables a report shows when the grid names none; each keeps the keys the summaries have.</summary>
     public static readonly IReadOnlyList<(string Name, IReadOnlyList<string> Keys)> DefaultMetricSets =
@@ -52,7 +52,7 @@ public static class SweepReport
     ];
 
     /// <summary>Training values describe a row; they are not scores, so no column of them has a best.</summary>
-    private static bool Unscored(string key) => key.StartsWith(RecommendationPipeline.TrainingValuePrefix, StringComparison.Ordinal);
+    private static bool Unscored(string key) => key.StartsWith(Training.TrainingResult.FinalValuePrefix, StringComparison.Ordinal);
 
     /// <summary>The ground-truth bound of a synthetic world: shown, never ranked (it is not a method).</summary>
     public const string Unranked = "oracle";

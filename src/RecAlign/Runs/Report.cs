@@ -175,31 +175,25 @@ public static class Report
             // Training values (where an aligned method's training ended) get a table of their own after the scores.
             static bool Trained(string key) => key.StartsWith(Training.TrainingResult.FinalValuePrefix, StringComparison.Ordinal);
             var all = methods.Values.SelectMany(m => m.Metrics.Keys).Distinct().ToList();
-            var cols = all.Where(k => !Trained(k)).ToList();
-            bool timed = methods.Values.Any(m => m.WallSeconds is not null);
-            sb.Append("| method | ").Append(string.Join(" | ", cols.Select(Cell))).Append(timed ? " | wall time" : "").Append(" |\n");
-            sb.Append("|---|").Append(string.Concat(cols.Select(_ => "---:|"))).Append(timed ? "---:|" : "").Append('\n');
-            foreach (var (name, m) in methods)
+            void Table(IEnumerable<KeyValuePair<string, MethodSummary>> rows, List<string> cols, Func<string, string> header, bool timed)
             {
-                sb.Append("| ").Append(Cell(name));
-                foreach (var c in cols) sb.Append(" | ").Append(m.Metrics.TryGetValue(c, out var v) ? Format(v) : "");
-                if (timed) sb.Append(" | ").Append(m.WallSeconds is double w ? Duration(w) : "");
-                sb.Append(" |\n");
+                sb.Append("| method | ").Append(string.Join(" | ", cols.Select(c => Cell(header(c))))).Append(timed ? " | wall time" : "").Append(" |\n");
+                sb.Append("|---|").Append(string.Concat(cols.Select(_ => "---:|"))).Append(timed ? "---:|" : "").Append('\n');
+                foreach (var (name, m) in rows)
+                {
+                    sb.Append("| ").Append(Cell(name));
+                    foreach (var c in cols) sb.Append(" | ").Append(m.Metrics.TryGetValue(c, out var v) ? Format(v) : "");
+                    if (timed) sb.Append(" | ").Append(m.WallSeconds is double w ? Duration(w) : "");
+                    sb.Append(" |\n");
+                }
+                sb.Append('\n');
             }
-            sb.Append('\n');
+            Table(methods, all.Where(k => !Trained(k)).ToList(), c => c, methods.Values.Any(m => m.WallSeconds is not null));
             var trainedCols = all.Where(Trained).ToList();
             if (trainedCols.Count > 0)
             {
                 sb.Append("Where each aligned method's training ended (mean over its last 10 % of steps; `first_loss`: its first logged loss):\n\n");
-                sb.Append("| method | ").Append(string.Join(" | ", trainedCols.Select(c => Cell(c[Training.TrainingResult.FinalValuePrefix.Length..])))).Append(" |\n");
-                sb.Append("|---|").Append(string.Concat(trainedCols.Select(_ => "---:|"))).Append('\n');
-                foreach (var (name, m) in methods.Where(m => m.Value.Metrics.Keys.Any(Trained)))
-                {
-                    sb.Append("| ").Append(Cell(name));
-                    foreach (var c in trainedCols) sb.Append(" | ").Append(m.Metrics.TryGetValue(c, out var v) ? Format(v) : "");
-                    sb.Append(" |\n");
-                }
-                sb.Append('\n');
+                Table(methods.Where(m => m.Value.Metrics.Keys.Any(Trained)), trainedCols, c => c[Training.TrainingResult.FinalValuePrefix.Length..], timed: false);
             }
             foreach (var (name, m) in methods.Where(m => m.Value.Failure is not null))
                 sb.Append("- ").Append(Cell(name)).Append(": no result, ").Append(Cell(m.Failure!)).Append('\n');

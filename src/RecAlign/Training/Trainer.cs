@@ -22,12 +22,12 @@ public sealed record TrainingResult(long Steps, double FinalLoss, IReadOnlyDicti
     /// <summary>Tokens trained on over the whole run (a resumed run counts the steps before the interruption too).</summary>
     public long Tokens { get; init; }
 
-    /// <summary>The loss and objective statistics (keys with a '/', e.g. <c>rewards/margins</c>) averaged over the
-    /// training log entries of the last <paramref name="fraction"/> of the steps (at least the last entry), with
-    /// <c>first_loss</c>, the first entry's loss: where training ended, less noisy than one logged point.</summary>
     /// <summary>The prefix summaries give <see cref="FinalTrainingValues"/> (<c>train_rewards/margins</c>...).</summary>
     public const string FinalValuePrefix = "train_";
 
+    /// <summary>The loss and objective statistics (keys with a '/', e.g. <c>rewards/margins</c>) averaged over the
+    /// training log entries of the last <paramref name="fraction"/> of the steps (at least the last entry), with
+    /// <c>first_loss</c>, the first entry's loss: where training ended, less noisy than one logged point.</summary>
     public IReadOnlyDictionary<string, double> FinalTrainingValues(double fraction = 0.1)
     {
         var logged = History.Where(e => e.Values.ContainsKey("loss")).ToList();
