@@ -15,6 +15,8 @@ public static class Scalars
     /// <summary>1 as a Scalar that is never collected: the alpha of additions on the hot paths.</summary>
     public static readonly Scalar One = 1L.ToScalar();
 
+    private static readonly Scalar MinusOne = (-1L).ToScalar();
+
     /// <summary><c>t.masked_fill(mask, value)</c> with an integer fill (int64 tensors: ids, labels).</summary>
     public static Tensor MaskedFill(this Tensor t, Tensor mask, long value)
     {
@@ -45,6 +47,16 @@ public static class Scalars
     {
         using var s = value.ToScalar();
         return a.add(s, One);
+    }
+
+    /// <summary><c>a - b</c> (as a + (−1)·b) with its alpha kept alive through the native call.</summary>
+    public static Tensor Minus(this Tensor a, Tensor b) => a.add(b, MinusOne);
+
+    /// <summary><c>t.clamp_min(value)</c>, value kept alive through the native call.</summary>
+    public static Tensor ClampMin(this Tensor t, long value)
+    {
+        using var s = value.ToScalar();
+        return t.clamp_min(s);
     }
 
     /// <summary><c>t.masked_fill(mask, value)</c> with a floating-point fill (scores: ±∞, 0).</summary>

@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using RecAlign.Models.Sequential.Losses;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -126,17 +127,17 @@ public abstract class SequentialModel : nn.Module
     protected Tensor UniformOthers(Tensor targets, int k)
     {
         using var scope = NewDisposeScope();
-        // In float64 (exact for any catalog size): an int64 tensor + tensor once failed in libtorch with "alpha must not
-        // be a floating point number" after thousands of steps; float arithmetic has no such check.
-        var offset = (rand([targets.shape[0], k], dtype: ScalarType.Float64, device: targets.device) * (ItemCount - 1)).floor() + 1;
-        var ids = (targets.to_type(ScalarType.Float64).unsqueeze(1) + offset).remainder(ItemCount);
+        // In float64: exact for any catalog size.
+        var offset = rand([targets.shape[0], k], dtype: ScalarType.Float64, device: targets.device).Times(ItemCount - 1).floor().Plus(1.0);
+        using var count = ((double)ItemCount).ToScalar();
+        var ids = targets.to_type(ScalarType.Float64).unsqueeze(1).Plus(offset).remainder(count);
         return ids.to_type(ScalarType.Int64).MoveToOuterDisposeScope();
     }
 
     /// <summary>The last real position's vector of <paramref name="sequence"/> [B, L, d] (position 0 for an empty history).</summary>
     protected static Tensor GatherLast(Tensor sequence, Tensor lengths)
     {
-        var index = (lengths - 1).clamp_min(0).view(-1, 1, 1).expand(-1, 1, sequence.shape[2]);
+        var index = lengths.Plus(-1L).ClampMin(0).view(-1, 1, 1).expand(-1, 1, sequence.shape[2]);
         return sequence.gather(1, index).squeeze(1);
     }
 

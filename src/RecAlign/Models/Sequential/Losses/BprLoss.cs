@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using static TorchSharp.torch;
 
 namespace RecAlign.Models.Sequential.Losses;
@@ -11,7 +12,7 @@ public static class BprLoss
     public static Tensor Compute(Tensor positive, Tensor negative)
     {
         using var scope = NewDisposeScope();
-        var diff = negative.dim() == 2 ? positive.unsqueeze(1) - negative : positive - negative;
+        var diff = negative.dim() == 2 ? positive.unsqueeze(1).Minus(negative) : positive.Minus(negative);
         // log σ(x) = −softplus(−x): stable for large |x|.
         return nn.functional.softplus(-diff).mean().MoveToOuterDisposeScope();
     }

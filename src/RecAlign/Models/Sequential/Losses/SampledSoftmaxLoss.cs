@@ -16,6 +16,6 @@ public static class SampledSoftmaxLoss
         using var scope = NewDisposeScope();
         if (accidentalHits is not null) negative = negative.MaskedFill(accidentalHits, float.NegativeInfinity);
         var logits = cat([positive.unsqueeze(1), negative], 1);
-        return (logits.logsumexp(1) - positive).mean().MoveToOuterDisposeScope();
+        return logits.logsumexp(1).Minus(positive).mean().MoveToOuterDisposeScope();
     }
 }
