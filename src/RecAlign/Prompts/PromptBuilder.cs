@@ -80,15 +80,21 @@ public sealed class PromptBuilder
     /// <summary>The answer naming item <paramref name="id"/>: its title, or its item token.</summary>
     public string Answer(int id) => ItemTokens.Answer(_catalog, id, Config.ItemText);
 
-    /// <summary>A sequence of items as the LM's pretraining corpus writes it (one text per history or window):
-    /// item tokens separated by spaces (any mode with item tokens), or titles joined by ", ".</summary>
-    public static string Sequence(IEnumerable<int> items, ItemCatalog catalog, ItemText mode) => mode == ItemText.Title
-        ? Join(items.Select(catalog.Title), ItemListStyle.Comma)
-        : string.Join(" ", items.Select(ItemTokens.Token));
+    /// <summary>A sequence of items as the LM's pretraining corpus writes it (one text per history or window): titles
+    /// joined by ", ", item tokens separated by spaces, or with <see cref="ItemText.TitleToken"/> each item's token then
+    /// its title ("&lt;item_0&gt; A &lt;item_1&gt; B": the token delimits items, so the history carries the titles a
+    /// hybrid prompt keeps beside its item embeddings, as LLaRA's does).</summary>
+    public static string Sequence(IEnumerable<int> items, ItemCatalog catalog, ItemText mode) => mode switch
+    {
+        ItemText.Title => Join(items.Select(catalog.Title), ItemListStyle.Comma),
+        ItemText.Token => string.Join(" ", items.Select(ItemTokens.Token)),
+        _ => string.Join(" ", items.Select(i => ItemTokens.Render(catalog, i, mode))),
+    };
 
     /// <summary><see cref="Sequence"/> of a history, up to where its next item goes: titles end with their ","
     /// separator (the answer's leading space completes it), item tokens need none. Prompt + answer is then exactly a
-    /// pretraining text: "A, B," + " C" + EOS. An empty history is empty.</summary>
+    /// pretraining text: "A, B," + " C" + EOS (with <see cref="ItemText.TitleToken"/>, the text up to the target's
+    /// title: the answer is its token). An empty history is empty.</summary>
     public static string SequencePrefix(IReadOnlyList<int> history, ItemCatalog catalog, ItemText mode) =>
         history.Count == 0 ? "" : Sequence(history, catalog, mode) + (mode == ItemText.Title ? "," : "");
 

@@ -31,10 +31,22 @@ public class HistorySequencePromptTests
         var joined = PromptTokenization.Example(tok, pe);
         var line = PretrainCorpus.Render([[0, 1, 3, 2]], Catalog, mode, catalogText: false).Single();
         var pretraining = tok.Encode(line, addBos: true);
-        // Titles end with EOS, as the pretraining text does; an item-token answer is the one token.
-        int[] expected = mode == ItemText.Title ? [.. pretraining, tok.EosId!.Value] : pretraining;
+        // Titles end with EOS, as the pretraining text does; an item-token answer is the one token (with titles beside
+        // the tokens, the pretraining text goes on with the target's title).
+        int[] expected = mode switch
+        {
+            ItemText.Title => [.. pretraining, tok.EosId!.Value],
+            ItemText.Token => pretraining,
+            _ => pretraining[..^tok.Encode(" Gamma Ray").Length],
+        };
         Assert.Equal(expected, (int[])[.. joined.Prompt, .. joined.Response]);
-        Assert.Equal(mode == ItemText.Title ? "Lion King, The, Live (Acoustic), Delta," : "<item_0> <item_1> <item_3>", pe.Prompt);
+        Assert.Equal(mode switch
+        {
+            ItemText.Title => "Lion King, The, Live (Acoustic), Delta,",
+            ItemText.Token => "<item_0> <item_1> <item_3>",
+            _ => "<item_0> Lion King, The <item_1> Live (Acoustic) <item_3> Delta",
+        }, pe.Prompt);
+        if (mode == ItemText.TitleToken) Assert.Equal("<item_0> Lion King, The <item_1> Live (Acoustic) <item_3> Delta <item_2> Gamma Ray", line);
     }
 
     [Fact]
