@@ -9,7 +9,8 @@ namespace RecAlign.Pipelines;
 /// A canonical dataset (<c>recalign data prepare</c>: MovieLens, Amazon, Steam, RecBole atomic files...) through the
 /// <see cref="RecommendationPipeline"/> with RecBole's leave-one-out protocol: each user's last item is the test target,
 /// the second-to-last the validation target (checkpoints and epochs are picked on it); sequential models train on every
-/// earlier prefix, SFT on each user's latest training prefix, as the quickstart does. With <c>reportValidation</c> the
+/// earlier prefix, SFT on each user's latest training prefix, as the quickstart does (<c>sft_on=prefixes</c>: on every
+/// training prefix). With <c>reportValidation</c> the
 /// validation targets are the reported table too (for tuning: the test targets stay unseen).
 /// </summary>
 public static class DatasetPipeline
@@ -38,8 +39,8 @@ public static class DatasetPipeline
                     : "test targets (each user's last item); checkpoints picked on the validation targets (second-to-last)",
         };
         foreach (var (k, v) in split.Details) record["split_" + k] = v;
-        var data = new PipelineData(Path.GetFileName(Path.GetFullPath(datasetDir).TrimEnd(Path.DirectorySeparatorChar)), dataset.Catalog, latest,
-            split.Validation, reportValidation ? split.Validation : split.Test, pretrain, PromptTemplates.NamedOrFile(config.Template))
+        var data = new PipelineData(Path.GetFileName(Path.GetFullPath(datasetDir).TrimEnd(Path.DirectorySeparatorChar)), dataset.Catalog,
+            config.SftOn == SftData.Prefixes ? split.Train : latest, split.Validation, reportValidation ? split.Validation : split.Test, pretrain, PromptTemplates.NamedOrFile(config.Template))
         {
             SequentialTrain = split.Train,
             EvaluationLabel = reportValidation ? "validation" : "test",

@@ -23,7 +23,7 @@ public sealed record QuickstartConfig
     /// <summary>What SFT trains on: <c>latest</c>, each user's latest training prefix (one example per user, recent like
     /// the test), or <c>prefixes</c>, every training prefix (what pretraining and SASRec see), capped by
     /// <c>pipeline.sft_examples</c> as a seeded subset.</summary>
-    public QuickstartSftData SftOn { get; init; } = QuickstartSftData.Latest;
+    public SftData SftOn { get; init; } = SftData.Latest;
     /// <summary>The prompt templates: a built-in set (<c>history</c>: the pretraining format, the history's items alone;
     /// <c>item</c>: S-DPO-style questions listing the candidates) or a template file. <c>history</c> by default: SFT on
     /// candidate questions cost the pretrained LM 0.05-0.10 HR@1 on this world (docs/benchmarks.md, sessions 14-15).</summary>
@@ -46,7 +46,8 @@ public sealed record QuickstartConfig
     }
 }
 
-public enum QuickstartSftData
+/// <summary>Which training examples SFT trains on (quickstart and <c>--dataset</c> pipelines).</summary>
+public enum SftData
 {
     Latest,
     Prefixes,
@@ -63,7 +64,7 @@ public static class Quickstart
         config = config with { Pipeline = config.Pipeline.WithStageSeeds().Validate() }; // the stored config says the seeds used
         var preset = SyntheticConfig.Preset(config.DataSize) with { Seed = config.Pipeline.Seed };
         if (config.ShiftCorrelation is { } rho) preset = preset with { ShiftCorrelation = rho };
-        if (config.HeldOutPreferences && config.SftOn == QuickstartSftData.Prefixes)
+        if (config.HeldOutPreferences && config.SftOn == SftData.Prefixes)
             throw new ArgumentException("held_out_preferences needs sft_on=latest: with sft_on=prefixes every training prefix may be an SFT example");
         var world = SyntheticWorld.Generate(preset);
         var dataset = world.Dataset;
@@ -71,7 +72,7 @@ public static class Quickstart
         // like the test), and with held_out_preferences the preference data comes from the prefix before it.
         var split = Splitter.Split(dataset, new SplitConfig { Method = SplitMethod.LeaveOneOut });
         var (latest, previous) = LatestTwoPrefixes(split.Train);
-        var data = new PipelineData($"synthetic-{config.DataSize}", dataset.Catalog, config.SftOn == QuickstartSftData.Prefixes ? split.Train : latest, split.Validation, split.Test,
+        var data = new PipelineData($"synthetic-{config.DataSize}", dataset.Catalog, config.SftOn == SftData.Prefixes ? split.Train : latest, split.Validation, split.Test,
             PretrainCorpus.Histories(dataset, holdOutLast: 2), PromptTemplates.NamedOrFile(config.Template))
         {
             PreferencePool = config.HeldOutPreferences ? previous : null, SequentialTrain = split.Train,

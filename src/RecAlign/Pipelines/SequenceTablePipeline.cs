@@ -17,6 +17,10 @@ public sealed record SequenceTablePipelineConfig
     /// <summary><c>--dataset</c> only: how the dataset is split (<c>split.method</c>: leave_one_out, or an
     /// out-of-distribution setting of docs/data/ood-splits.md such as popularity_shift, with its section's keys).</summary>
     public Data.Splits.SplitConfig Split { get; init; } = new();
+    /// <summary><c>--dataset</c> only: what SFT trains on, <c>latest</c> (each user's latest training prefix) or
+    /// <c>prefixes</c> (every training prefix, capped by <c>pipeline.sft_examples</c> as a seeded subset: what a
+    /// sequence table's rows give).</summary>
+    public SftData SftOn { get; init; } = SftData.Latest;
 }
 
 /// <summary>A question set scored besides the main one, and how much of its source was scored.</summary>
@@ -43,6 +47,8 @@ public static class SequenceTablePipeline
         config = config with { Pipeline = config.Pipeline.WithStageSeeds().Validate() }; // the stored config says the seeds used
         if (config.Split.Method != Data.Splits.SplitMethod.LeaveOneOut)
             throw new ArgumentException($"split.method = {config.Split.Method}: split settings apply to --dataset; sequence tables come already split into train, validation and test");
+        if (config.SftOn != SftData.Latest)
+            throw new ArgumentException($"sft_on = {config.SftOn.ToString().ToLowerInvariant()}: applies to --dataset; every row of a sequence table is already an SFT example (pipeline.sft_examples caps them)");
         // One item list for every table: --items, else the one beside the training table.
         itemsFile ??= SequenceTableLoader.ItemListFor(trainCsv);
         var train = SequenceTableLoader.Load(trainCsv, itemsFile);

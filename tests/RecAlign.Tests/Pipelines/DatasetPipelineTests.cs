@@ -40,6 +40,28 @@ public class DatasetPipelineTests
         Assert.Contains($"validation and {split.Test.Count} evaluation questions", console.ToString());
     }
 
+    [Theory]
+    [InlineData(SftData.Latest)]
+    [InlineData(SftData.Prefixes)]
+    public void SftTrainsOnTheLatestPrefixOfEachUserOrOnEveryPrefix(SftData sftOn)
+    {
+        using var dir = new TempDir();
+        var dataset = RecAlign.Tests.Cli.CliFuzzTests.BaseDataset;
+        var split = Splitter.Split(DatasetStore.Load(dataset), new SplitConfig());
+        int users = split.Train.Select(e => e.User).Distinct().Count();
+        Assert.True(split.Train.Count > users, "the dataset must have users with several training prefixes");
+        var console = new StringWriter();
+        DatasetPipeline.Run(dataset, Config(SplitMethod.LeaveOneOut) with { SftOn = sftOn }, dir.Sub("runs"), console);
+        Assert.Contains($"{(sftOn == SftData.Prefixes ? split.Train.Count : users)} SFT / ", console.ToString());
+    }
+
+    [Fact]
+    public void SequenceTablesRefuseSplitSettingsAndSftOn()
+    {
+        var e = Assert.Throws<ArgumentException>(() => SequenceTablePipeline.Run("t.csv", "v.csv", null, null, [], Config(SplitMethod.LeaveOneOut) with { SftOn = SftData.Prefixes }, "runs"));
+        Assert.Contains("sft_on = prefixes: applies to --dataset", e.Message);
+    }
+
     [Fact]
     public void SequenceTablesRefuseSplitSettings()
     {

@@ -59,7 +59,7 @@ public class QuickstartDataTests
             },
         };
         p = SequenceTablePipelineTests.TinyStages(p with { Methods = methods });
-        var result = Quickstart.Run(new QuickstartConfig { DataSize = "tiny", SftOn = QuickstartSftData.Prefixes, Pipeline = p }, dir.Sub("runs"));
+        var result = Quickstart.Run(new QuickstartConfig { DataSize = "tiny", SftOn = SftData.Prefixes, Pipeline = p }, dir.Sub("runs"));
         var logged = File.ReadAllLines(Path.Combine(result.Run.Path, "metrics.jsonl")).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!)
             .Where(n => n["causal_dpo/env0_size"] is not null).ToList();
         Assert.NotEmpty(logged);
@@ -73,7 +73,7 @@ public class QuickstartDataTests
     public void SftOnParsesAndRefusesHeldOutPreferencesWithEveryPrefix()
     {
         var config = RecAlign.Configuration.ConfigLoader.Load(new QuickstartConfig(), overrides: ["sft_on=prefixes", "held_out_preferences=true"]);
-        Assert.Equal(QuickstartSftData.Prefixes, config.SftOn);
+        Assert.Equal(SftData.Prefixes, config.SftOn);
         var e = Assert.Throws<ArgumentException>(() => Quickstart.Run(config, "unused-runs-dir"));
         Assert.Contains("held_out_preferences needs sft_on=latest", e.Message);
         Assert.False(Directory.Exists("unused-runs-dir"));
