@@ -120,5 +120,5 @@ public static class InterpretationData
         e.Length <= maxTokens ? e
         : throw new ArgumentException($"{sourceName}: example {index} (user {e.User}, {e.Task.ToString().ToLowerInvariant()}): the prompt ({e.Prompt.Length} tokens) and the " +
             $"target ({e.Response.Length} tokens) exceed the LM's context of {maxTokens} tokens (max_position_embeddings); targets are never cut, so use an LM " +
-            "with a longer context or a recommender with a shorter history window");
+            "with a longer context or fewer history items (--set max_history=N)");
 }

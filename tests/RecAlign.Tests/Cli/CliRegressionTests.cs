@@ -63,6 +63,11 @@ public sealed class CliRegressionTests : IDisposable
         Assert.Equal(4, result["metrics"]!["recovery_examples"]!.GetValue<double>());
         Assert.Equal(4, result["metrics"]!["residual_examples"]!.GetValue<double>());
         Assert.True(File.Exists(P("interp/interpreter.safetensors")));
+        Assert.True(result["metrics"]!["history_titles_mean"]!.GetValue<double>() > 1);
+        // max_history cuts what the recommender reads and recovery asks for to the latest items.
+        var latest = Cli(Interpret("--overwrite", "--set", "max_history=1"));
+        Assert.True(latest.ExitCode == 0, latest.Error);
+        Assert.Equal(1, System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(P("interp/interpret_result.json")))!["metrics"]!["history_titles_mean"]!.GetValue<double>());
         var refused = Cli(Interpret("--random-states", "--task", "residual"));
         Assert.Equal(2, refused.ExitCode);
         Assert.Contains("--overwrite", refused.Error);

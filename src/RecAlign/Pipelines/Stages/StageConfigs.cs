@@ -227,6 +227,9 @@ public sealed record InterpretConfig : IStageConfig
     public string ResidualPrompt { get; init; } = Interpretation.InterpretationPrompts.DefaultResidual;
     /// <summary>Training histories used (a seeded subset when there are more; 0: all).</summary>
     public int MaxTrainExamples { get; init; }
+    /// <summary>The most recent history items the recommender reads and recovery asks for (0: the recommender's own
+    /// window). A 50-item window of movie titles is longer than a small LM's context, and targets are never cut.</summary>
+    public int MaxHistory { get; init; }
     /// <summary>Validation users evaluated by generation (a seeded subset when there are more).</summary>
     public int EvalExamples { get; init; } = 200;
     /// <summary>Greedy generation budget of the recovery answer (cut to the LM's context).</summary>
@@ -252,6 +255,7 @@ public sealed record InterpretConfig : IStageConfig
         if (!Enum.IsDefined(Task)) throw new ArgumentException($"task must be recovery, residual or both (got {Task})");
         Prompts.Validate();
         if (MaxTrainExamples < 0) throw new ArgumentException($"max_train_examples must be >= 0 (got {MaxTrainExamples})");
+        if (MaxHistory < 0) throw new ArgumentException($"max_history must be >= 0 (0: the recommender's window; got {MaxHistory})");
         if (EvalExamples < 1) throw new ArgumentException($"eval_examples must be >= 1 (got {EvalExamples})");
         if (RecoveryMaxNewTokens < 1 || ResidualMaxNewTokens < 1) throw new ArgumentException("recovery_max_new_tokens and residual_max_new_tokens must be >= 1");
         if (EvalBatchSize < 1) throw new ArgumentException($"eval_batch_size must be >= 1 (got {EvalBatchSize})");

@@ -48,8 +48,9 @@ public static partial class StageRunner
             var trainSource = config.MaxTrainExamples > 0 ? RecommendationPipeline.Subsample(train, config.MaxTrainExamples, (ulong)seed + 3) : train;
             var evalSource = validation.Count == 0 ? validation : RecommendationPipeline.Subsample(validation, config.EvalExamples, (ulong)seed + 5);
             int context = lm.Config.MaxPositionEmbeddings;
-            var (trainExamples, trainSkipped) = InterpretationData.Build(trainSource, catalog, map, real.Width, config.Task, config.Prompts, tokenizer, 0, context, "training data");
-            var (evalExamples, evalSkipped) = InterpretationData.Build(evalSource, catalog, map, real.Width, config.Task, config.Prompts, tokenizer, 1L << 40, context, "validation data");
+            int window = config.MaxHistory > 0 ? Math.Min(config.MaxHistory, real.Width) : real.Width;
+            var (trainExamples, trainSkipped) = InterpretationData.Build(trainSource, catalog, map, window, config.Task, config.Prompts, tokenizer, 0, context, "training data");
+            var (evalExamples, evalSkipped) = InterpretationData.Build(evalSource, catalog, map, window, config.Task, config.Prompts, tokenizer, 1L << 40, context, "validation data");
             if (trainExamples.Count == 0) throw new ArgumentException($"no training example left for the interpreter ({trainSkipped} skipped: empty histories or items the recommender does not know)");
             if (evalExamples.Count == 0) throw new ArgumentException($"no validation example left to evaluate the interpreter on ({evalSkipped} of {evalSource.Count} skipped, or no validation data)");
 
