@@ -34,7 +34,7 @@ public sealed class RecommenderStates : IHistoryStates
     }
 
     public int Width => _model.MaxHistory;
-    public int Dim => _model.Config.HiddenSize;
+    public int Dim => _model.StateSize;
 
     public (Tensor States, Tensor Lengths) Read(IReadOnlyList<StateRequest> requests, Device device)
     {

@@ -49,6 +49,10 @@ public static class Scalars
         return a.add(s, One);
     }
 
+    /// <summary><c>t²</c> as t·t: TorchSharp's <c>square()</c> is <c>pow(2)</c> with an implicit Scalar (seen failing in
+    /// RMSNorm with "Unknown scalar type" on the loaded machine).</summary>
+    public static Tensor Squared(this Tensor t) => t.mul(t);
+
     /// <summary><c>a - b</c> (as a + (−1)·b) with its alpha kept alive through the native call.</summary>
     public static Tensor Minus(this Tensor a, Tensor b) => a.add(b, MinusOne);
 

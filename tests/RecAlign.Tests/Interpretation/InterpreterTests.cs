@@ -290,4 +290,22 @@ public sealed class InterpreterTests : IDisposable
         Assert.True(x[0].narrow(0, 0, 2).allclose(y[0].narrow(0, 0, 2), 0, 0), "the same key gives the same vectors, whatever the items");
         Assert.False(x[0].allclose(x[1], 0, 1e-3));
     }
+
+    /// <summary>Each recommender's states have the width the adapter is built for (GRU4Rec's are its embedding size, not
+    /// its GRU's hidden size).</summary>
+    [Theory]
+    [InlineData("sasrec")]
+    [InlineData("gru4rec")]
+    public void RecommenderStatesHaveTheWidthTheyDeclare(string model)
+    {
+        var config = RecAlign.Models.Sequential.SequentialModelConfig.For(model) with { NItems = 6, MaxSeqLength = 4 };
+        using var rec = RecAlign.Models.Sequential.SequentialModel.Create(config, seed: 1);
+        var states = new RecommenderStates(rec);
+        var (read, lengths) = states.Read([new StateRequest([0, 1, 2], 1), new StateRequest([3], 2)], TorchSharp.torch.CPU);
+        using (read) using (lengths)
+        {
+            Assert.Equal(new long[] { 2, 3, states.Dim }, read.shape);
+            Assert.Equal(model == "gru4rec" ? config.EmbeddingSize : config.HiddenSize, states.Dim);
+        }
+    }
 }

@@ -27,7 +27,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         var inputType = x.dtype;
         var x32 = x.to(ScalarType.Float32);
         // Scalars through Numerics.Scalars: this runs twice per layer, where TorchSharp's implicit ones race the GC most.
-        var normed = x32 * rsqrt(x32.square().mean([-1L], keepdim: true).Plus(_eps));
+        var normed = x32 * rsqrt(x32.Squared().mean([-1L], keepdim: true).Plus(_eps));
         return (weight * normed.to(inputType)).MoveToOuterDisposeScope();
     }
 }

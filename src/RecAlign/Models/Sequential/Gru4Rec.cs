@@ -48,6 +48,8 @@ public sealed class Gru4Rec : SequentialModel
 
     public override bool HasSequenceStates => true;
 
+    public override int StateSize => Config.EmbeddingSize;
+
     public override Tensor SequenceStates(Tensor items, Tensor lengths)
     {
         using var scope = NewDisposeScope();

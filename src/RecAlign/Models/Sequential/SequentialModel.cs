@@ -52,6 +52,10 @@ public abstract class SequentialModel : nn.Module
     /// <summary>True when <see cref="SequenceStates"/> gives one causal state per position.</summary>
     public virtual bool HasSequenceStates => false;
 
+    /// <summary>The width of <see cref="SequenceStates"/>' vectors (GRU4Rec projects its GRU's hidden size back to its
+    /// embedding size).</summary>
+    public virtual int StateSize => Config.HiddenSize;
+
     /// <summary>The items' output representations [N, d] in catalog order (the padding row left out).</summary>
     public abstract Tensor ItemEmbeddings();
 

@@ -1,3 +1,4 @@
+using RecAlign.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,7 +30,7 @@ public static class Gradients
         {
             squares.Add(g.dtype is ScalarType.Float32 or ScalarType.Float64
                 ? Square(g.norm().to(ScalarType.Float32))
-                : g.square().sum(ScalarType.Float32));
+                : g.Squared().sum(ScalarType.Float32));
         }
         var total = squares.Count == 0 ? torch.zeros([], ScalarType.Float32) : torch.stack(squares).sum().sqrt_();
         return total.MoveToOuterDisposeScope();
