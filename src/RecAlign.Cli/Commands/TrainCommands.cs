@@ -256,7 +256,7 @@ internal static class TrainCommands
                 : PretrainCorpus.Render(split is null ? PretrainCorpus.Histories(data) : PretrainCorpus.Windows(split.Train, window), data.Catalog, mode);
             if (texts.Count == 0) throw new ArgumentException($"pretrain: {Path.GetFullPath(d ?? f!)} holds no text to train on");
             ITokenizer tokenizer = data is null || mode == ItemText.Title ? CompactVocabularyTokenizer.Build(texts)
-                : new ItemTokenizer(CompactVocabularyTokenizer.Build(PretrainCorpus.Render(PretrainCorpus.Histories(data), data.Catalog, ItemText.Title)), data.Catalog) { HistoryWindow = window };
+                : new ItemTokenizer(CompactVocabularyTokenizer.Build(PretrainCorpus.Render(PretrainCorpus.Histories(data), data.Catalog, ItemText.Title)), data.Catalog) { HistoryWindow = window, HistoryTitles = mode == ItemText.TitleToken };
             var inputs = Inputs(("dataset", d, true), ("corpus", f, true), ("item_text", mode.ToString(), false), ("out", parse.GetValue(common.Out), true));
             return InRun(parse, common, "pretrain", config, inputs, ctx => StageRunner.Pretrain(texts, tokenizer, config, parse.GetValue(common.Out)!, ctx, split?.Validation));
         });

@@ -645,7 +645,7 @@ public static class RecommendationPipeline
             .Concat(sftData.Take(200).Select(e => ItemTokens.Pattern().Replace(e.Prompt, " ")));
         var compact = CompactVocabularyTokenizer.Build(text);
         return config.ItemText == ItemText.Title ? compact
-            : new ItemTokenizer(compact, catalog) { HistoryWindow = historyWindow };
+            : new ItemTokenizer(compact, catalog) { HistoryWindow = historyWindow, HistoryTitles = config.ItemText == ItemText.TitleToken };
     }
 
     /// <summary>Preference examples with <paramref name="negatives"/> rejected responses each, for every method aligned from

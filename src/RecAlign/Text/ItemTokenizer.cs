@@ -36,6 +36,9 @@ public sealed class ItemTokenizer : ITokenizer
     /// <summary>How many of a history's last items a model of this vocabulary reads when it ranks the whole catalog
     /// (the window length it was pretrained on; 0: the whole history).</summary>
     public int HistoryWindow { get; init; }
+    /// <summary>True when the model's pretraining texts write each item's title after its token ("&lt;item_k&gt;
+    /// Title", <c>item_text=title_token</c>): ranking the catalog then reads the history in that format too.</summary>
+    public bool HistoryTitles { get; init; }
     /// <summary>The first item token's id (= the base vocabulary size).</summary>
     public int FirstItemId => Inner.VocabSize;
 
@@ -115,6 +118,7 @@ public sealed class ItemTokenizer : ITokenizer
             ["item_count"] = Catalog.Count,
             ["token_format"] = ItemTokens.Token(0).Replace("0", "{id}"),
             ["history_window"] = HistoryWindow,
+            ["history_titles"] = HistoryTitles,
         };
         var options = new System.Text.Json.JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         TextFiles.WriteAtomic(Path.Combine(directory, FileName), root.ToJsonString(options) + "\n");
@@ -145,6 +149,12 @@ public sealed class ItemTokenizer : ITokenizer
         if (catalog.Count != Int("item_count"))
             throw new InvalidDataException($"{path}: field 'item_count' is {Int("item_count")} but {CatalogJsonl.FileName} holds {catalog.Count} items");
         int window = obj["history_window"] is null ? 0 : Int("history_window");
-        return new ItemTokenizer(inner, catalog) { HistoryWindow = window };
+        bool titles = obj["history_titles"] switch
+        {
+            null => false,
+            JsonValue v when v.TryGetValue<bool>(out var b) => b,
+            _ => throw new InvalidDataException($"{path}: field 'history_titles' must be true or false."),
+        };
+        return new ItemTokenizer(inner, catalog) { HistoryWindow = window, HistoryTitles = titles };
     }
 }

@@ -75,6 +75,12 @@ public sealed class ItemTokenLanguageModelTests : IDisposable
             using var windowed = new LanguageModelRecommender(lm, new ItemTokenizer(tok.Inner, tok.Catalog) { HistoryWindow = 2 }, ownsModel: false);
             using var cut = rec.ScoreCatalog([[2, 3], [5, 1]]);
             Assert.True(allclose(windowed.ScoreCatalog([[0, 1, 2, 3], [3, 5, 1]]), cut, rtol: 1e-4, atol: 1e-5));
+            // a model pretrained on "<item_k> Title" windows reads the history with its titles, as the history prompt writes it
+            using var titled = new LanguageModelRecommender(lm, new ItemTokenizer(tok.Inner, tok.Catalog) { HistoryTitles = true }, ownsModel: false);
+            var withTitles = histories.Select(h => new CandidateQuestion(PromptBuilder.SequencePrefix(h.ToList(), tok.Catalog, ItemText.TitleToken), all, 0)).ToList();
+            Assert.Contains(tok.Catalog.Title(4), withTitles[1].Prompt);
+            Assert.True(allclose(titled.ScoreCatalog(histories), rec.ScoreCandidates(withTitles), rtol: 1e-4, atol: 1e-5));
+            Assert.False(allclose(titled.ScoreCatalog(histories), catalogScores, rtol: 1e-4, atol: 1e-5));
             // log-probabilities: the catalog's share of the next-token distribution is at most 1
             Assert.True(catalogScores.exp().sum(1).le(1.0001).all().item<bool>());
         }

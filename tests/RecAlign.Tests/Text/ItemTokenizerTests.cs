@@ -63,13 +63,14 @@ public sealed class ItemTokenizerTests : IDisposable
     [Fact]
     public void SaveAndLoadRoundTripThroughTheTokenizerLoader()
     {
-        var tok = new ItemTokenizer(Make().Inner, Catalog()) { HistoryWindow = 10 };
+        var tok = new ItemTokenizer(Make().Inner, Catalog()) { HistoryWindow = 10, HistoryTitles = true };
         tok.Save(_dir);
         Assert.True(File.Exists(Path.Combine(_dir, ItemTokenizer.FileName)));
         Assert.True(File.Exists(Path.Combine(_dir, "items.jsonl")));
         var loaded = Assert.IsType<ItemTokenizer>(TokenizerLoader.Load(_dir));
         Assert.Equal(tok.VocabSize, loaded.VocabSize);
         Assert.Equal(10, loaded.HistoryWindow);
+        Assert.True(loaded.HistoryTitles);
         Assert.True(tok.Catalog.SameItems(loaded.Catalog));
         var text = "History: <item_1>, Band A <item_0>. Answer: <item_4>";
         Assert.Equal(tok.Encode(text, addBos: true), loaded.Encode(text, addBos: true));

@@ -80,8 +80,8 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
     }
 
     /// <summary>log p(item | history) for every catalog item [B, N]: the prompt is BOS and the history's item tokens (its
-    /// last <see cref="ItemTokenizer.HistoryWindow"/>, or <see cref="MaxPromptTokens"/> − 1), the text the model was
-    /// pretrained on.</summary>
+    /// last <see cref="ItemTokenizer.HistoryWindow"/>, or <see cref="MaxPromptTokens"/> − 1), each followed by its title
+    /// with <see cref="ItemTokenizer.HistoryTitles"/>: the text the model was pretrained on.</summary>
     public Tensor ScoreCatalog(IReadOnlyList<IReadOnlyList<int>> histories)
     {
         if (Tokenizer is not ItemTokenizer items)
@@ -101,7 +101,14 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
                 int keep = Math.Min(h.Count, items.HistoryWindow > 0 ? items.HistoryWindow : MaxPromptTokens - 1);
                 var ids = new List<int>(keep + 1);
                 if (Tokenizer.BosId is { } bos) ids.Add(bos);
-                for (int j = h.Count - keep; j < h.Count; j++) ids.Add(items.ItemTokenId(h[j]));
+                if (items.HistoryTitles)
+                {
+                    // "<item_k> Title ..." as pretraining wrote it, its latest tokens when it outgrows the prompt budget
+                    var text = Tokenizer.Encode(string.Join(" ", Enumerable.Range(h.Count - keep, keep).Select(j => ItemTokens.Render(items.Catalog, h[j], ItemText.TitleToken))));
+                    ids.AddRange(text.Length > MaxPromptTokens - ids.Count ? text[^(MaxPromptTokens - ids.Count)..] : text);
+                }
+                else
+                    for (int j = h.Count - keep; j < h.Count; j++) ids.Add(items.ItemTokenId(h[j]));
                 if (ids.Count == 0) throw new ArgumentException("a tokenizer without BOS needs a non-empty history to rank the catalog");
                 prompts.Add([.. ids]);
             }
