@@ -43,6 +43,8 @@ public static class DatasetPipeline
             config.SftOn == SftData.Prefixes ? split.Train : latest, split.Validation, reportValidation ? split.Validation : split.Test, pretrain, PromptTemplates.NamedOrFile(config.Template))
         {
             SequentialTrain = split.Train,
+            // Popularity counts each user's latest training target whatever SFT trains on, as the quickstart's does.
+            PopularityTargets = latest,
             EvaluationLabel = reportValidation ? "validation" : "test",
             EvaluationRecord = record,
             // An exposure shift draws training and validation lists by its logging policy, the reported lists by its test policy.
