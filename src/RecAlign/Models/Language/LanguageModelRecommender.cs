@@ -104,7 +104,7 @@ public sealed class LanguageModelRecommender(LanguageModel model, ITokenizer tok
                 if (items.HistoryTitles)
                 {
                     // "<item_k> Title ..." as pretraining wrote it, its latest tokens when it outgrows the prompt budget
-                    var text = Tokenizer.Encode(string.Join(" ", Enumerable.Range(h.Count - keep, keep).Select(j => ItemTokens.Render(items.Catalog, h[j], ItemText.TitleToken))));
+                    var text = Tokenizer.Encode(PromptBuilder.Sequence(h.Skip(h.Count - keep), items.Catalog, ItemText.TitleToken));
                     ids.AddRange(text.Length > MaxPromptTokens - ids.Count ? text[^(MaxPromptTokens - ids.Count)..] : text);
                 }
                 else
