@@ -81,7 +81,12 @@ public static class Quickstart
         };
         data = data with
         {
-            GroundTruth = world.GroundTruth(split.Test), // the oracle row
+            GroundTruths =
+            [
+                ("oracle", world.GroundTruth(split.Test)),
+                // What a learner could reach: the oracle's gap to any trained model includes taste no history reveals.
+                ("oracle_observed_taste", SyntheticHeadroom.ObservedTaste(world, split.Test, config.Pipeline.Seed)),
+            ],
             EnvironmentOf = e => world.PeriodOf(e.TargetTimestamp) == SyntheticPeriod.Train ? 0 : 1,
         };
         console?.WriteLine($"synthetic {config.DataSize}: {dataset.UserCount} users, {dataset.Catalog.Count} items, {dataset.Interactions.Length} interactions");

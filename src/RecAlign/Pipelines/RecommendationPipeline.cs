@@ -46,9 +46,10 @@ public sealed record PipelineData(
     /// <summary>Examples whose targets the popularity baseline counts; null uses <see cref="Train"/>.</summary>
     public IReadOnlyList<SequenceExample>? PopularityTargets { get; init; }
 
-    /// <summary>Ground truth, where the data has one (a synthetic world): the true score of an item as the next one of an
-    /// evaluation example. Adds an <c>oracle</c> row (the Bayes-optimal ranking) to the results.</summary>
-    public Func<CandidateExample, int, double>? GroundTruth { get; init; }
+    /// <summary>Ground truth, where the data has one (a synthetic world): named true scores of an item as the next one of
+    /// an evaluation example, one result row each, never ranked against the methods (<c>oracle</c>: the Bayes-optimal
+    /// ranking; <c>oracle_observed_taste</c>: the same with the user's latent taste inferred from the history alone).</summary>
+    public IReadOnlyList<(string Name, Func<CandidateExample, int, double> Score)> GroundTruths { get; init; } = [];
     /// <summary>The environment a training example is known to come from (a synthetic world's period of its target),
     /// carried by its preference example for CausalDPO's <c>given</c> features; null where the data does not say.</summary>
     public Func<SequenceExample, int>? EnvironmentOf { get; init; }
@@ -176,7 +177,7 @@ public sealed record PipelineConfig
     }
 
     /// <summary>Row names the baselines take.</summary>
-    public static readonly IReadOnlyList<string> Baselines = ["random", "popularity", "transition", "oracle"];
+    public static readonly IReadOnlyList<string> Baselines = ["random", "popularity", "transition", "oracle", "oracle_observed_taste"];
 
     /// <summary>
     /// Every stage of a pipeline run trains with <see cref="Seed"/>: this config with every stage's and method's
@@ -499,8 +500,8 @@ public static class RecommendationPipeline
         using (var random = new RandomRecommender(config.Seed, catalog)) Add("random", random, null);
         using (var popular = new PopularityRecommender(catalog, popularity)) Add("popularity", popular, null);
         using (var transition = TransitionRecommender.FromTraining(catalog, sequentialTrain)) Add("transition", transition, null);
-        if (data.GroundTruth is { } truth)
-            results.Add(new("oracle", Baselines.Oracle(evaluation, evaluationLists, truth), null, null));
+        foreach (var (name, truth) in data.GroundTruths)
+            results.Add(new(name, Baselines.Oracle(evaluation, evaluationLists, truth), null, null));
         // The pretrained LM alone (what SFT and alignment start from): an item-token LM ranked as a sequential model
         // ranks, or any LM asked in the pretraining format itself, which it answers as it is.
         if ((config.ItemText != ItemText.Title || sequencePrompts) && pretrained is not null)

@@ -54,8 +54,9 @@ public static class SweepReport
     /// <summary>Training values describe a row; they are not scores, so no column of them has a best.</summary>
     private static bool Unscored(string key) => key.StartsWith(Training.TrainingResult.FinalValuePrefix, StringComparison.Ordinal);
 
-    /// <summary>The ground-truth bound of a synthetic world: shown, never ranked (it is not a method).</summary>
-    public const string Unranked = "oracle";
+    /// <summary>The ground-truth bounds of a synthetic world (<c>oracle</c>, <c>oracle_observed_taste</c>): shown, never
+    /// ranked (they are not methods).</summary>
+    public static bool Unranked(string method) => method == "oracle" || method.StartsWith("oracle_", StringComparison.Ordinal);
 
     /// <summary>Item-side unfairness and concentration: lower is better.</summary>
     public static bool LowerIsBetter(string key) => LowerIsBetterPattern.IsMatch(key);
@@ -114,7 +115,7 @@ public static class SweepReport
         var best = keys.ToDictionary(k => k, k =>
         {
             if (Unscored(k)) return (double?)null;
-            var means = rows.Where(r => r.Method != Unranked).Select(r => r.Stats(k)).Where(s => s is not null).Select(s => Round(s!.Mean)).ToList();
+            var means = rows.Where(r => !Unranked(r.Method)).Select(r => r.Stats(k)).Where(s => s is not null).Select(s => Round(s!.Mean)).ToList();
             return means.Count == 0 ? (double?)null : LowerIsBetter(k) ? means.Min() : means.Max();
         });
         // A row with none of the table's metrics (the oracle has no catalog figures) is left out rather than shown blank.
@@ -126,7 +127,7 @@ public static class SweepReport
                 sb.Append(" | ");
                 if (row.Stats(k) is not { } s) continue;
                 var text = F(s.Mean) + (s.Std is { } sd ? " ± " + F(sd) : "") + (s.N < row.Seeds.Count ? $" (n={s.N})" : "");
-                sb.Append(row.Method != Unranked && Round(s.Mean) == best[k] ? $"**{text}**" : text);
+                sb.Append(!Unranked(row.Method) && Round(s.Mean) == best[k] ? $"**{text}**" : text);
             }
             sb.Append(" |\n");
         }
@@ -168,6 +169,7 @@ public static class SweepReport
     {
         var sb = new StringBuilder();
         int completed = state.Cells.Count(c => c.Status == SweepCellStatus.Completed);
+        var bounds = rows.Select(r => r.Method).Where(Unranked).Distinct().ToList();
         sb.Append("# Sweep `").Append(Cell(Path.GetFileName(plan.GridFile))).Append("`\n\n| | |\n|---|---|\n");
         sb.Append("| grid | `").Append(Cell(plan.GridFile)).Append("` |\n");
         sb.Append("| job | ").Append(JsonNamingPolicy.SnakeCaseLower.ConvertName(plan.Job.Kind.ToString()))
@@ -182,7 +184,7 @@ public static class SweepReport
         sb.Append("| grid hash | `").Append(state.GridHash[..12]).Append("` |\n\n");
         sb.Append("Each cell is one pipeline run (a setting at a seed); every enabled method of the run is a row. Figures are the mean ± ")
           .Append("sample standard deviation over the seeds (n of them; the mean alone for one); the best of each column is in bold")
-          .Append(rows.Any(r => r.Method == Unranked) ? $" ({Unranked}, the ground-truth bound, is not ranked)" : "").Append("; ↓: lower is better. ")
+          .Append(bounds.Count switch { 0 => "", 1 => $" ({bounds[0]}, the ground-truth bound, is not ranked)", _ => $" ({string.Join(", ", bounds)}, the ground-truth bounds, are not ranked)" }).Append("; ↓: lower is better. ")
           .Append($"Per-seed values: `{CsvFile}`, `{JsonFile}`.\n\n");
 
         sb.Append("## Settings\n\n");

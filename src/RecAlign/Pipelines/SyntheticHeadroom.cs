@@ -4,6 +4,7 @@ using RecAlign.Data.Splits;
 using RecAlign.Data.Synthetic;
 using RecAlign.Evaluation;
 using RecAlign.Inference;
+using RecAlign.Numerics;
 using RecAlign.Prompts;
 
 namespace RecAlign.Pipelines;
@@ -36,7 +37,7 @@ public static class SyntheticHeadroom
             ("oracle_no_taste", "true logit without the user's latent taste (everything else a learner could know exactly)",
                 (e, i) => truth(e, i) - world.TasteTerm(e.User, e.History.Count, i)),
             ("oracle_observed_taste", "true logit with the taste inferred from the observed history (posterior predictive; what a learner could reach)",
-                Posterior(world, split.Test, seed)),
+                ObservedTaste(world, split.Test, seed)),
             ("popularity_all", "count of every training target", (_, i) => allTargets[i]),
             ("popularity_latest", "count of each user's latest training target (the quickstart's popularity)", (_, i) => latestTargets[i]),
         };
@@ -62,11 +63,11 @@ public static class SyntheticHeadroom
     /// probability of each observed choice under the world's own softmax with every other term exact, posterior by
     /// importance-weighting prior samples, and p(i | history) = E_θ|history[softmax(logit(θ))_i]. θ's drift is ignored
     /// (held fixed over the history), so this is a slight underestimate of the observable optimum. Items sharing their
-    /// (primary, secondary) genres share their taste term, so every sum over items runs over those groups.
+    /// (primary, secondary) genres share their taste term, so every sum over items runs over those groups. Each user's
+    /// scores are computed when first asked for (a pipeline evaluates a subset of <paramref name="evaluation"/>).
     /// </summary>
-    private static Func<CandidateExample, int, double> Posterior(SyntheticWorld world, IReadOnlyList<SequenceExample> test, ulong seed, int samples = 1000)
+    public static Func<CandidateExample, int, double> ObservedTaste(SyntheticWorld world, IReadOnlyList<SequenceExample> evaluation, ulong seed, int samples = 1000)
     {
-        using var scope = TorchSharp.torch.NewDisposeScope();
         int n = world.Config.Items, genres = world.Config.Genres;
         var group = new int[n];
         var groups = new Dictionary<(int, int), int>();
@@ -77,37 +78,45 @@ public static class SyntheticHeadroom
             group[i] = g;
         }
         int c = groups.Count;
-        var loadings = new float[c * genres];
+        var loadings = new double[c * genres];
         foreach (var ((primary, secondary), g) in groups)
         {
-            loadings[g * genres + primary] += (float)world.Config.GenreWeight;
-            if (secondary >= 0) loadings[g * genres + secondary] += (float)(0.5 * world.Config.GenreWeight);
+            loadings[g * genres + primary] += world.Config.GenreWeight;
+            if (secondary >= 0) loadings[g * genres + secondary] += 0.5 * world.Config.GenreWeight;
         }
-        using var generator = new TorchSharp.torch.Generator(seed ^ 0x7a57e);
-        var theta = TorchSharp.torch.randn([samples, genres], generator: generator, dtype: TorchSharp.torch.ScalarType.Float64) * world.Config.TasteSharpness;
-        var tasteByGroup = theta.matmul(TorchSharp.torch.tensor(loadings, [c, genres]).to_type(TorchSharp.torch.ScalarType.Float64).t()); // [M, C]
-        var timestamps = world.Dataset.Sequences().ToDictionary(u => u.User, u => u.Timestamps);
-        var scores = new Dictionary<int, double[]>();
-        var logits = new double[n];
-        foreach (var e in test)
+        // The prior samples' taste per group, [M, C], kept as an array so no tensor outlives the call that made it.
+        double[] tasteSamples;
+        using (TorchSharp.torch.NewDisposeScope())
         {
+            using var generator = new TorchSharp.torch.Generator(seed ^ 0x7a57e);
+            var theta = TorchSharp.torch.randn([samples, genres], generator: generator, dtype: TorchSharp.torch.ScalarType.Float64).Times(world.Config.TasteSharpness);
+            tasteSamples = theta.matmul(TorchSharp.torch.tensor(loadings, [c, genres]).t()).data<double>().ToArray();
+        }
+        var byUser = evaluation.ToDictionary(e => e.User);
+        var timestamps = new Lazy<Dictionary<int, long[]>>(() => world.Dataset.Sequences().ToDictionary(u => u.User, u => u.Timestamps));
+        var scores = new System.Collections.Concurrent.ConcurrentDictionary<int, double[]>();
+
+        double[] Scores(int user)
+        {
+            var e = byUser[user];
             using var userScope = TorchSharp.torch.NewDisposeScope();
             int steps = e.History.Count;
-            // Per step k (choice k, then the test step): log Σ_{i in group} exp(rest_i), rest = the true logit minus its taste term.
+            var logits = new double[n];
+            // Per step k (choice k, then the evaluated step): log Σ_{i in group} exp(rest_i), rest = the true logit minus its taste term.
             var logMass = new double[(steps + 1) * c];
             var chosenGroup = new long[steps];
             var chosenRest = new double[steps];
-            double[] testRest = new double[n];
+            var targetRest = new double[n];
             for (int k = 0; k <= steps; k++)
             {
-                var period = world.PeriodOf(k < steps ? timestamps[e.User][k] : e.TargetTimestamp);
+                var period = world.PeriodOf(k < steps ? timestamps.Value[e.User][k] : e.TargetTimestamp);
                 var context = e.History.Take(k).ToArray();
                 world.Logits(e.User, context, period, logits);
                 var mass = new double[c];
                 for (int i = 0; i < n; i++)
                 {
                     double rest = logits[i] - world.TasteTerm(e.User, k, i);
-                    if (k == steps) testRest[i] = rest;
+                    if (k == steps) targetRest[i] = rest;
                     if (double.IsNegativeInfinity(rest)) continue;
                     mass[group[i]] += Math.Exp(rest);
                 }
@@ -118,19 +127,20 @@ public static class SyntheticHeadroom
                     chosenRest[k] = logits[e.History[k]] - world.TasteTerm(e.User, k, e.History[k]);
                 }
             }
+            var tasteByGroup = TorchSharp.torch.tensor(tasteSamples, [samples, c]);                          // [M, C]
             var massT = TorchSharp.torch.tensor(logMass, [steps + 1, c]);                                   // [K+1, C]
-            var normalisers = (tasteByGroup.unsqueeze(0) + massT.unsqueeze(1)).logsumexp(2);              // [K+1, M]
+            var normalisers = tasteByGroup.unsqueeze(0).Plus(massT.unsqueeze(1)).logsumexp(2);              // [K+1, M]
             var logLik = steps == 0 ? TorchSharp.torch.zeros(samples, dtype: TorchSharp.torch.ScalarType.Float64)
-                : (tasteByGroup.index_select(1, TorchSharp.torch.tensor(chosenGroup)).t() + TorchSharp.torch.tensor(chosenRest).unsqueeze(1)
-                   - normalisers.narrow(0, 0, steps)).sum(dim: 0);                                              // [M]
+                : tasteByGroup.index_select(1, TorchSharp.torch.tensor(chosenGroup)).t().Plus(TorchSharp.torch.tensor(chosenRest).unsqueeze(1))
+                   .Minus(normalisers.narrow(0, 0, steps)).sum(dim: 0);                                              // [M]
             var weights = logLik.log_softmax(0);                                                           // log w_m
-            // log p(i) = rest_i + log Σ_m w_m exp(taste_m[group(i)] − log Z_m(test step))
-            var factor = (weights.unsqueeze(1) + tasteByGroup - normalisers[steps].unsqueeze(1)).logsumexp(0); // [C]
+            // log p(i) = rest_i + log Σ_m w_m exp(taste_m[group(i)] − log Z_m(evaluated step))
+            var factor = weights.unsqueeze(1).Plus(tasteByGroup).Minus(normalisers[steps].unsqueeze(1)).logsumexp(0); // [C]
             var f = factor.data<double>().ToArray();
             var s = new double[n];
-            for (int i = 0; i < n; i++) s[i] = testRest[i] + f[group[i]];
-            scores[e.User] = s;
+            for (int i = 0; i < n; i++) s[i] = targetRest[i] + f[group[i]];
+            return s;
         }
-        return (e, i) => scores[e.User][i];
+        return (e, i) => scores.GetOrAdd(e.User, Scores)[i];
     }
 }

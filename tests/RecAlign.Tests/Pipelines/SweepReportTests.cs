@@ -114,6 +114,25 @@ public class SweepReportTests
     }
 
     [Fact]
+    public void EveryGroundTruthBoundIsShownUnranked()
+    {
+        var cells = new List<SweepCellState>
+        {
+            Cell("beta=0.1", 1, ("oracle", 0.9, null), ("oracle_observed_taste", 0.8, null), ("dpo", 0.2, null)),
+        };
+        var state = State() with { Cells = cells, Settings = ["beta=0.1"] };
+        var rows = SweepReport.Rows(state);
+        var table = SweepReport.Table(["hr1"], rows);
+        Assert.Contains("| beta=0.1 | oracle_observed_taste | 1 | 0.8000 |", table);
+        Assert.Contains("| beta=0.1 | dpo | 1 | **0.2000** |", table);
+        using var tmp = new TempDir();
+        var report = File.ReadAllText(SweepReport.Write(Path.Combine(tmp.Path, "out"), BetaGrid(tmp), state));
+        Assert.Contains("(oracle, oracle_observed_taste, the ground-truth bounds, are not ranked)", report);
+        Assert.True(SweepReport.Unranked("oracle_observed_taste"));
+        Assert.False(SweepReport.Unranked("oracles_method"));
+    }
+
+    [Fact]
     public void WriteProducesTheReportThePlotsAndPerSeedResults()
     {
         using var tmp = new TempDir();
