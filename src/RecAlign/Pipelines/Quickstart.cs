@@ -83,9 +83,9 @@ public static class Quickstart
         {
             GroundTruths =
             [
-                ("oracle", world.GroundTruth(split.Test)),
+                (PipelineConfig.OracleRow, world.GroundTruth(split.Test)),
                 // What a learner could reach: the oracle's gap to any trained model includes taste no history reveals.
-                ("oracle_observed_taste", SyntheticHeadroom.ObservedTaste(world, split.Test, config.Pipeline.Seed)),
+                (PipelineConfig.ObservedTasteRow, SyntheticHeadroom.ObservedTaste(world, split.Test, config.Pipeline.Seed)),
             ],
             EnvironmentOf = e => world.PeriodOf(e.TargetTimestamp) == SyntheticPeriod.Train ? 0 : 1,
         };

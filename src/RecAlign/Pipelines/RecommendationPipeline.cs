@@ -176,8 +176,13 @@ public sealed record PipelineConfig
         return this;
     }
 
+    /// <summary>Row names of a synthetic world's ground truth (<see cref="PipelineData.GroundTruths"/>): shown beside the
+    /// methods, never ranked against them.</summary>
+    public const string OracleRow = "oracle", ObservedTasteRow = "oracle_observed_taste";
+    public static readonly IReadOnlyList<string> GroundTruthRows = [OracleRow, ObservedTasteRow];
+
     /// <summary>Row names the baselines take.</summary>
-    public static readonly IReadOnlyList<string> Baselines = ["random", "popularity", "transition", "oracle", "oracle_observed_taste"];
+    public static readonly IReadOnlyList<string> Baselines = ["random", "popularity", "transition", .. GroundTruthRows];
 
     /// <summary>
     /// Every stage of a pipeline run trains with <see cref="Seed"/>: this config with every stage's and method's

@@ -54,9 +54,8 @@ public static class SweepReport
     /// <summary>Training values describe a row; they are not scores, so no column of them has a best.</summary>
     private static bool Unscored(string key) => key.StartsWith(Training.TrainingResult.FinalValuePrefix, StringComparison.Ordinal);
 
-    /// <summary>The ground-truth bounds of a synthetic world (<c>oracle</c>, <c>oracle_observed_taste</c>): shown, never
-    /// ranked (they are not methods).</summary>
-    public static bool Unranked(string method) => method == "oracle" || method.StartsWith("oracle_", StringComparison.Ordinal);
+    /// <summary>The ground-truth bounds of a synthetic world: shown, never ranked (they are not methods).</summary>
+    public static bool Unranked(string method) => PipelineConfig.GroundTruthRows.Contains(method);
 
     /// <summary>Item-side unfairness and concentration: lower is better.</summary>
     public static bool LowerIsBetter(string key) => LowerIsBetterPattern.IsMatch(key);
