@@ -32,6 +32,9 @@ public sealed class BrowserTests(ServedModelsFixture fx, ITestOutputHelper outpu
         service.SuppressInitialDiagnosticInformation = true;
         using var driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
         var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(30));
+        // The page re-renders lists as the user types: an element found an instant earlier may be gone when read, and
+        // the condition is then asked again rather than failing the test (Selenium's documented remedy).
+        wait.IgnoreExceptionTypes(typeof(StaleElementReferenceException));
         driver.Navigate().GoToUrl(fx.Server.Addresses[0] + "/");
 
         // The models load into the picker; choose SASRec.
