@@ -74,6 +74,9 @@ public sealed class Trainer
     public Action<string>? OnNotice { get; init; }
     /// <summary>Called once when <see cref="Train"/> resumes from a checkpoint, with its (step, tokens so far).</summary>
     public Action<long, long>? OnResume { get; init; }
+    /// <summary>Parameter-name prefixes whose parameters step at their own multiple of the scheduled lr (a fresh
+    /// projector beside a trained LM: LLaVA's <c>mm_projector_lr</c>); see <see cref="ParameterGroups.Default"/>.</summary>
+    public IReadOnlyDictionary<string, double>? LrScales { get; init; }
     /// <summary>Test hook: throw after this many optimizer steps, as a crash would.</summary>
     internal long? CrashAfterStep { get; init; }
 
@@ -88,7 +91,8 @@ public sealed class Trainer
         // The objective's own parameters (CausalDPO's projection) step in their own group: their rate, no decay, and
         // their dtype (fp32) apart from a bf16 model's in flattened mode.
         using var optimizer = AdamW.FromConfig(modelTrainable, _config.Optimizer,
-            extraGroups: objectiveTrainable.Count == 0 ? null : [new ParameterGroup("objective", objectiveTrainable, 0.0, _objective.ParameterLrScale)]);
+            extraGroups: objectiveTrainable.Count == 0 ? null : [new ParameterGroup("objective", objectiveTrainable, 0.0, _objective.ParameterLrScale)],
+            lrScales: LrScales);
         var lengths = Enumerable.Range(0, _objective.Count).Select(_objective.Length).ToArray();
         if (lengths.Length == 0) throw new InvalidOperationException("no training examples");
         int batchesPerEpoch = LengthBucketedBatches.Plan(lengths, _config.BatchSize, _config.Seed, 0, _config.BucketFactor).Count;

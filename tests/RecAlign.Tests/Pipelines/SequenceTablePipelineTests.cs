@@ -183,9 +183,12 @@ public class SequenceTablePipelineTests
         methods["sdpo_llara"] = p.Methods["sdpo"] with { From = "sft_llara" };
         methods["sft_both"] = methods["sft"] with { Hybrid = "sasrec", HybridCombine = RecAlign.Models.Language.HybridCombine.Add };
         p = TinyStages(p with { Methods = methods });
+        p = p with { Sft = p.Sft with { ProjectorLearningRate = 3 * p.Sft.Training.Optimizer.LearningRate } };
         var console = new StringWriter();
         var result = SequenceTablePipeline.Run(train, val, null, null, [], new SequenceTablePipelineConfig { Template = "item", Pipeline = p }, dir.Sub("runs"), console);
         var summary = result.Run.ReadSummary()!;
+        Assert.Contains($"sft_llara: the projector's peak lr is {p.Sft.ProjectorLearningRate:G3}", console.ToString());
+        Assert.DoesNotContain("sft: the projector's peak lr", console.ToString());
         foreach (var row in new[] { "sasrec", "sft", "sft_llara", "sdpo_llara", "sft_both" }) Assert.InRange(summary.Methods![row].Metrics["hr1"], 0, 1);
         Assert.Contains("\"combine\": \"add\"", File.ReadAllText(Path.Combine(result.Run.Path, "models", "sft_both", RecAlign.Models.Language.HybridItemEmbedder.ConfigFile)));
         Assert.Contains("\"combine\": \"replace\"", File.ReadAllText(Path.Combine(result.Run.Path, "models", "sft_llara", RecAlign.Models.Language.HybridItemEmbedder.ConfigFile)));

@@ -229,6 +229,25 @@ public class AdamWTests
             groups[1].Parameters.Select(p => p.Name));
     }
 
+    /// <summary>A prefix names a module (whole dotted components), the longest one wins, and each scaled prefix gets its
+    /// own decay / no-decay groups after the default ones.</summary>
+    [Fact]
+    public void LrScalesSplitTheirPrefixesIntoGroupsOfTheirOwn()
+    {
+        var named = new[] { "model.embed_tokens.weight", "hybrid.mlp_proj.0.weight", "hybrid.mlp_proj.0.bias", "hybrid.mlp_proj.2.weight", "hybrid_gate.weight" }
+            .Select(n => (n, new Parameter(zeros(2, 2)))).ToArray();
+        var groups = ParameterGroups.Default(named, 0.1, new Dictionary<string, double> { ["hybrid"] = 10, ["hybrid.mlp_proj.2"] = 3, ["absent"] = 5 });
+        Assert.Equal(["decay", "decay:hybrid", "no_decay:hybrid", "decay:hybrid.mlp_proj.2"], groups.Select(g => g.Name));
+        Assert.Equal([1.0, 10, 10, 3], groups.Select(g => g.LrScale));
+        Assert.Equal(["model.embed_tokens.weight", "hybrid_gate.weight"], groups[0].Parameters.Select(p => p.Name));
+        Assert.Equal(["hybrid.mlp_proj.0.weight"], groups[1].Parameters.Select(p => p.Name));
+        Assert.Equal(0.0, groups[2].WeightDecay);
+        using var opt = new AdamW(groups, lr: 0.01);
+        Assert.Equal([0.01, 0.1, 0.1, 0.03], opt.Groups.Select(g => Math.Round(g.LearningRate, 12)));
+        Assert.Throws<ArgumentException>(() => ParameterGroups.Default(named, 0.1, new Dictionary<string, double> { ["hybrid."] = 10 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ParameterGroups.Default(named, 0.1, new Dictionary<string, double> { ["hybrid"] = -1 }));
+    }
+
     [Fact]
     public void WeightDecayOnlyShrinksDecayGroup()
     {

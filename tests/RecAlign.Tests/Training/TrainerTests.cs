@@ -73,6 +73,25 @@ public class TrainerTests
         Assert.True(result.FinalLoss < 0.4, $"final loss {result.FinalLoss} should fall below 0.4");
     }
 
+    /// <summary>Adam's first step moves every element with a gradient by lr·|g|/(|g|+eps) ≈ lr, so one step shows each
+    /// group's rate: a prefix given a 10× scale (a projector beside a pretrained LM) moves 10× as far as the rest.</summary>
+    [Fact]
+    public void LrScalesStepAPrefixAtItsOwnRate()
+    {
+        using var lm = LanguageModel.Create(Config, seed: 1);
+        var before = lm.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        var objective = new NextTokenObjective(lm, Corpus(24), padId: 0, maxLength: 16);
+        var config = Training(1) with { Optimizer = new OptimizerConfig { LearningRate = 1e-3, Schedule = LrScheduleKind.Constant, WarmupSteps = 0, WarmupRatio = 0, WeightDecay = 0, MaxGradNorm = 0 } };
+        new Trainer(lm, objective, config) { LrScales = new Dictionary<string, double> { ["model.layers.1"] = 10 } }.Train();
+        foreach (var (name, p) in lm.named_parameters())
+        {
+            double moved = (p.detach() - before[name]).abs().max().item<float>();
+            double expected = name.StartsWith("model.layers.1.") ? 1e-2 : 1e-3;
+            Assert.True(Math.Abs(moved - expected) < 0.02 * expected, $"{name} moved {moved}, expected {expected}");
+        }
+        foreach (var t in before.Values) t.Dispose();
+    }
+
     [Fact]
     public void ALearningRateFarTooHighStopsWithDivergence_NotACompletedCollapsedModel()
     {

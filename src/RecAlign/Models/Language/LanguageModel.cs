@@ -67,6 +67,8 @@ public sealed class LanguageModel : nn.Module
     /// <summary>LLaRA's hybrid item embeddings when attached (<see cref="AttachHybrid"/>): item tokens enter as projected
     /// recommender embeddings. Saved beside the model's weights, not among them.</summary>
     public HybridItemEmbedder? Hybrid { get; private set; }
+    /// <summary>The submodule name of <see cref="Hybrid"/>: its parameters are named <c>hybrid.mlp_proj.*</c>.</summary>
+    public const string HybridModuleName = "hybrid";
 
     /// <summary>Attaches <paramref name="embedder"/> (moved to this model's device and dtype) as the submodule
     /// <c>hybrid</c>, so training, scoring and generation all embed item tokens through it.</summary>
@@ -77,7 +79,7 @@ public sealed class LanguageModel : nn.Module
             throw new ArgumentException($"the hybrid embedder's item tokens reach {embedder.FirstItemToken + embedder.ItemCount}, past the vocabulary of {Config.VocabSize}");
         embedder.to(Device);
         embedder.to(DType);
-        register_module("hybrid", embedder);
+        register_module(HybridModuleName, embedder);
         Hybrid = embedder;
     }
 

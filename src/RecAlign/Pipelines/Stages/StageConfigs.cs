@@ -105,11 +105,19 @@ public sealed record SftConfig : IStageConfig
     public int MaxPromptTokens { get; init; } = 480;
     /// <summary>Validation questions ranked at each evaluation (a fixed subset keeps evaluation cheap).</summary>
     public int EvalQuestions { get; init; } = 200;
+    /// <summary>Peak lr of a hybrid model's projector (LLaVA's <c>mm_projector_lr</c>), on the same schedule as the rest;
+    /// 0: the training lr. A fresh projector wants a larger step than a pretrained LM can take without losing what it
+    /// learned. No effect on a text-only model.</summary>
+    public double ProjectorLearningRate { get; init; }
 
     public void Validate()
     {
         StageConfigChecks.Section("training", () => Training.Validate());
         if (Lora is { } lora) StageConfigChecks.Section("lora", lora.Validate);
+        if (!(ProjectorLearningRate >= 0) || !double.IsFinite(ProjectorLearningRate))
+            throw new ArgumentException($"projector_learning_rate = {ProjectorLearningRate} is invalid (must be finite and >= 0; 0 uses training.optimizer.learning_rate)");
+        if (ProjectorLearningRate > 0 && Training.Optimizer.LearningRate == 0)
+            throw new ArgumentException("projector_learning_rate needs training.optimizer.learning_rate > 0 (the projector follows its schedule at a multiple of it)");
     }
 }
 

@@ -148,7 +148,13 @@ public static partial class StageRunner
             }
             var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength, sampleWeighted: sampleWeighted, curriculum: curriculum);
             var evalSet = validation.Take(config.EvalQuestions).ToList();
-            var result = Train(stageName, lm, objective, config.Training, Evaluator(lm, tokenizer, evalSet), ctx);
+            Dictionary<string, double>? lrScales = null;
+            if (lm.Hybrid is not null && config.ProjectorLearningRate > 0 && lm.Hybrid.ProjectorParameters().Any(p => p.requires_grad))
+            {
+                lrScales = new() { [LanguageModel.HybridModuleName] = config.ProjectorLearningRate / config.Training.Optimizer.LearningRate };
+                ctx.Say($"{stageName}: the projector's peak lr is {config.ProjectorLearningRate:G3}, the model's {config.Training.Optimizer.LearningRate:G3}");
+            }
+            var result = Train(stageName, lm, objective, config.Training, Evaluator(lm, tokenizer, evalSet), ctx, lrScales);
             SaveModel(lm, tokenizer, outputDir, baseModelDir, ctx);
             return new StageResult(stageName, outputDir, sw.Elapsed.TotalSeconds, result);
         }
@@ -264,13 +270,14 @@ public static partial class StageRunner
         questions.Count == 0 ? null : _ => CandidateEvaluator.Rank(lm, tokenizer, questions, batchSize: 8).Metrics;
 
     private static TrainingResult Train(string stage, nn.Module lm, ITrainingObjective objective, TrainingConfig config,
-        Func<long, IReadOnlyDictionary<string, double>>? evaluate, StageContext ctx)
+        Func<long, IReadOnlyDictionary<string, double>>? evaluate, StageContext ctx, IReadOnlyDictionary<string, double>? lrScales = null)
     {
         using var progress = TrainingProgress.Create(new ProgressOptions { Label = stage, Unit = objective.Unit }, ctx.Console is null ? TextWriter.Null : null);
         long lastTokens = 0;
         var trainer = new Trainer(lm, objective, config, ctx.Run is null ? null : Path.Combine(ctx.Run.CheckpointsPath, stage))
         {
             Evaluate = evaluate,
+            LrScales = lrScales,
             OnLog = entry =>
             {
                 ctx.Run?.LogMetrics(entry.Step, entry.Values, stage);

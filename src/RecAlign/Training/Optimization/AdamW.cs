@@ -162,11 +162,12 @@ public sealed class AdamW : IDisposable
 
     /// <summary>AdamW over <see cref="ParameterGroups.Default"/> groups with the config's hyperparameters.</summary>
     /// <param name="extraGroups">Groups beside the default decay / no-decay ones (e.g. an objective's own parameters).</param>
+    /// <param name="lrScales">Parameter-name prefixes stepping at their own multiple of the lr (<see cref="ParameterGroups.Default"/>).</param>
     public static AdamW FromConfig(IEnumerable<(string name, Parameter parameter)> namedParameters, OptimizerConfig config, bool flatten = false,
-        IEnumerable<ParameterGroup>? extraGroups = null)
+        IEnumerable<ParameterGroup>? extraGroups = null, IReadOnlyDictionary<string, double>? lrScales = null)
     {
         config.Validate();
-        var groups = ParameterGroups.Default(namedParameters, config.WeightDecay).Concat(extraGroups ?? []);
+        var groups = ParameterGroups.Default(namedParameters, config.WeightDecay, lrScales).Concat(extraGroups ?? []);
         return new AdamW(groups, config.LearningRate, config.Beta1, config.Beta2, config.Eps, flatten || config.Flatten);
     }
 

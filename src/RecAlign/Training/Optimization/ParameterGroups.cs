@@ -32,21 +32,50 @@ public static class ParameterGroups
     /// "no_decay"; an empty group is omitted. A parameter listed twice (tied weights, same tensor under two names) is
     /// kept once, under its first name, so it is not stepped twice.
     /// </summary>
-    public static IReadOnlyList<ParameterGroup> Default(IEnumerable<(string name, Parameter parameter)> namedParameters, double weightDecay)
+    /// <param name="lrScales">Parameter-name prefixes (a whole dotted component: <c>hybrid</c> takes <c>hybrid.mlp_proj.0.weight</c>,
+    /// not <c>hybrid_gate</c>) whose parameters step at their own multiple of the scheduled lr, LLaVA's
+    /// <c>mm_projector_lr</c>: each gets its own "decay:PREFIX" / "no_decay:PREFIX" groups after the default ones. The
+    /// longest matching prefix wins.</param>
+    public static IReadOnlyList<ParameterGroup> Default(IEnumerable<(string name, Parameter parameter)> namedParameters, double weightDecay,
+        IReadOnlyDictionary<string, double>? lrScales = null)
     {
-        var decay = new List<(string, Parameter)>();
-        var noDecay = new List<(string, Parameter)>();
+        foreach (var (prefix, scale) in lrScales ?? new Dictionary<string, double>())
+        {
+            if (prefix.Length == 0 || prefix.StartsWith('.') || prefix.EndsWith('.')) throw new ArgumentException($"lr scale prefix '{prefix}' must be a non-empty parameter-name prefix without a leading or trailing dot");
+            if (!(scale >= 0) || !double.IsFinite(scale)) throw new ArgumentOutOfRangeException(nameof(lrScales), scale, $"lr scale of '{prefix}' must be finite and >= 0");
+        }
+        var keys = new List<string> { "" };
+        var byKey = new Dictionary<string, (List<(string, Parameter)> Decay, List<(string, Parameter)> NoDecay)> { [""] = ([], []) };
         var seen = new HashSet<(IntPtr, string)>();
         foreach (var (name, p) in namedParameters)
         {
             if (!p.requires_grad) continue;
             if (p.numel() > 0 && !seen.Add((NativeTensor.DataPointer(p), string.Join(',', p.shape)))) continue;
-            (Decays(name, p) ? decay : noDecay).Add((name, p));
+            var key = PrefixOf(name, lrScales);
+            if (!byKey.TryGetValue(key, out var lists)) { byKey[key] = lists = ([], []); keys.Add(key); }
+            (Decays(name, p) ? lists.Decay : lists.NoDecay).Add((name, p));
         }
         var groups = new List<ParameterGroup>();
-        if (decay.Count > 0) groups.Add(new ParameterGroup("decay", decay, weightDecay));
-        if (noDecay.Count > 0) groups.Add(new ParameterGroup("no_decay", noDecay, 0.0));
+        foreach (var key in keys.Take(1).Concat(keys.Skip(1).Order(StringComparer.Ordinal)))
+        {
+            var (decay, noDecay) = byKey[key];
+            double scale = key.Length == 0 ? 1.0 : lrScales![key];
+            string suffix = key.Length == 0 ? "" : ":" + key;
+            if (decay.Count > 0) groups.Add(new ParameterGroup("decay" + suffix, decay, weightDecay, scale));
+            if (noDecay.Count > 0) groups.Add(new ParameterGroup("no_decay" + suffix, noDecay, 0.0, scale));
+        }
         return groups;
+    }
+
+    /// <summary>The longest prefix of <paramref name="lrScales"/> that names <paramref name="name"/> or one of its
+    /// enclosing modules; "" when none does.</summary>
+    private static string PrefixOf(string name, IReadOnlyDictionary<string, double>? lrScales)
+    {
+        if (lrScales is null) return "";
+        string best = "";
+        foreach (var prefix in lrScales.Keys)
+            if (prefix.Length > best.Length && (name == prefix || name.StartsWith(prefix + ".", StringComparison.Ordinal))) best = prefix;
+        return best;
     }
 
     /// <summary>True when a parameter should receive weight decay under <see cref="Default"/>'s rule.</summary>

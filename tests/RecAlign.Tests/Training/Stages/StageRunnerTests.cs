@@ -41,6 +41,17 @@ public class StageRunnerTests
     }
 
     [Fact]
+    public void AProjectorLearningRateMustBeUsableBesideTheModels()
+    {
+        new SftConfig { ProjectorLearningRate = 1e-2 }.Validate();
+        Assert.Contains("projector_learning_rate", Assert.Throws<ArgumentException>(() => new SftConfig { ProjectorLearningRate = -1 }.Validate()).Message);
+        Assert.Contains("projector_learning_rate", Assert.Throws<ArgumentException>(() => new SftConfig { ProjectorLearningRate = double.NaN }.Validate()).Message);
+        var frozen = new SftConfig { ProjectorLearningRate = 1e-3 };
+        frozen = frozen with { Training = frozen.Training with { Optimizer = frozen.Training.Optimizer with { LearningRate = 0 } } };
+        Assert.Contains("learning_rate > 0", Assert.Throws<ArgumentException>(frozen.Validate).Message);
+    }
+
+    [Fact]
     public void SftGivesAModelWithoutItemTokensOnePerItem_AndWritesAnItemTokenModelDirectory()
     {
         using var tmp = new TempDir();
