@@ -149,7 +149,7 @@ public static partial class StageRunner
             var objective = new NextTokenObjective(lm, examples, tokenizer.PadOrEosId(), config.Training.MaxLength, sampleWeighted: sampleWeighted, curriculum: curriculum);
             var evalSet = validation.Take(config.EvalQuestions).ToList();
             Dictionary<string, double>? lrScales = null;
-            if (lm.Hybrid is not null && config.ProjectorLearningRate > 0 && lm.Hybrid.ProjectorParameters().Any(p => p.requires_grad))
+            if (lm.Hybrid is not null && config.ProjectorLearningRate > 0)
             {
                 lrScales = new() { [LanguageModel.HybridModuleName] = config.ProjectorLearningRate / config.Training.Optimizer.LearningRate };
                 ctx.Say($"{stageName}: the projector's peak lr is {config.ProjectorLearningRate:G3}, the model's {config.Training.Optimizer.LearningRate:G3}");

@@ -44,7 +44,6 @@ public static class ParameterGroups
             if (prefix.Length == 0 || prefix.StartsWith('.') || prefix.EndsWith('.')) throw new ArgumentException($"lr scale prefix '{prefix}' must be a non-empty parameter-name prefix without a leading or trailing dot");
             if (!(scale >= 0) || !double.IsFinite(scale)) throw new ArgumentOutOfRangeException(nameof(lrScales), scale, $"lr scale of '{prefix}' must be finite and >= 0");
         }
-        var keys = new List<string> { "" };
         var byKey = new Dictionary<string, (List<(string, Parameter)> Decay, List<(string, Parameter)> NoDecay)> { [""] = ([], []) };
         var seen = new HashSet<(IntPtr, string)>();
         foreach (var (name, p) in namedParameters)
@@ -52,11 +51,11 @@ public static class ParameterGroups
             if (!p.requires_grad) continue;
             if (p.numel() > 0 && !seen.Add((NativeTensor.DataPointer(p), string.Join(',', p.shape)))) continue;
             var key = PrefixOf(name, lrScales);
-            if (!byKey.TryGetValue(key, out var lists)) { byKey[key] = lists = ([], []); keys.Add(key); }
+            if (!byKey.TryGetValue(key, out var lists)) byKey[key] = lists = ([], []);
             (Decays(name, p) ? lists.Decay : lists.NoDecay).Add((name, p));
         }
         var groups = new List<ParameterGroup>();
-        foreach (var key in keys.Take(1).Concat(keys.Skip(1).Order(StringComparer.Ordinal)))
+        foreach (var key in byKey.Keys.Order(StringComparer.Ordinal)) // "" (the default groups) first
         {
             var (decay, noDecay) = byKey[key];
             double scale = key.Length == 0 ? 1.0 : lrScales![key];
