@@ -104,7 +104,7 @@ public sealed class HybridItemEmbedderTests : IDisposable
             start.Sums.sum().backward();
             Assert.True(hybrid.ProjectorParameters().Last().grad!.abs().sum().item<float>() > 0, "the projector's output layer gets gradients from zero");
 
-            using (no_grad()) foreach (var p in hybrid.ProjectorParameters()) p.uniform_(-0.5, 0.5);
+            using (var gen = new Generator(11)) using (no_grad()) foreach (var p in hybrid.ProjectorParameters()) p.uniform_(-0.5, 0.5, gen);
             int[] ids = [1, tok.ItemTokenId(0), tok.ItemTokenId(2), tok.ItemTokenId(5)];
             using var input = tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]);
             using var plain = lm.EmbeddingWeight.index_select(0, input.reshape(-1)).unsqueeze(0);
@@ -112,7 +112,8 @@ public sealed class HybridItemEmbedderTests : IDisposable
             foreach (var (pos, item) in new[] { (1, 0L), (3, 5L) })
             {
                 using var projected = hybrid.Project(tensor(new[] { item }));
-                Assert.True(mixed[0, pos].allclose(plain[0, pos] + projected[0], 1e-6, 1e-6), $"position {pos}: own row + projection");
+                // Batched and single-row matmuls may round differently, so the tolerance is float32's, not zero.
+                Assert.True(mixed[0, pos].allclose(plain[0, pos] + projected[0], 1e-5, 1e-5), $"position {pos}: own row + projection");
             }
             foreach (var pos in new[] { 0, 2 }) Assert.True(mixed[0, pos].allclose(plain[0, pos], 0, 0), $"position {pos} keeps its row (item 2 is unknown)");
 
