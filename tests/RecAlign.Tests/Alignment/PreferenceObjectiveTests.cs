@@ -189,9 +189,9 @@ public class PreferenceObjectiveTests
         var data = Data(1);
         var cached = ReferenceLogProbs.Compute(lm, data, padId: 0);
         lm.AddLora(new LoraConfig { Rank = 4, Alpha = 8, Dropout = 0, TargetModules = LoraConfig.AllTargets }, seed: 2);
-        using (no_grad())
+        using (var g = new Generator(3)) using (no_grad())
             foreach (var (name, p) in lm.named_parameters())
-                if (name.Contains("lora_B")) p.normal_(0, 0.2); // policy now differs from the reference
+                if (name.Contains("lora_B")) p.normal_(0, 0.2, g); // policy now differs from the reference
         var loss = PreferenceLosses.Create(new PreferenceLossConfig { LossType = "dpo", Beta = 0.5 });
         int[] batch = [0, 1, 2, 3, 7];
         using var live = new PreferenceObjective(lm, data, loss, 0).Compute(batch).Loss;

@@ -99,9 +99,9 @@ public class MetricsTests
 
         // Random agreement with the mask path.
         var gen = new Random(5);
-        manual_seed(5);
-        using var big = randn(20, 50);
-        using var bt = randint(0, 50, [20], dtype: int64);
+        using var g = new Generator(5);
+        using var big = randn(20, 50, generator: g);
+        using var bt = randint(0, 50, [20], dtype: int64, generator: g);
         var lists = Enumerable.Range(0, 20).Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, gen.Next(0, 12)).Select(_ => gen.Next(50)).ToArray()).ToList();
         using var mask = RecAlign.Models.RecommenderExtensions.ItemMask(lists, 50);
         using var viaMask = Metrics.Ranks(big, bt, exclude: mask);

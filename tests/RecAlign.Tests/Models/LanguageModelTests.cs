@@ -140,9 +140,9 @@ public class LanguageModelTests
     public void UntiedHeadAndQkvBiasForwardMatchReference()
     {
         using var lm = LanguageModel.Create(TinyConfig(tied: false, bias: true), seed: 8);
-        using (no_grad())
+        using (var g = new Generator(3)) using (no_grad())
             foreach (var (name, p) in lm.named_parameters())
-                if (name.EndsWith(".bias")) p.normal_(0, 0.5); // exercise the bias path
+                if (name.EndsWith(".bias")) p.normal_(0, 0.5, g); // exercise the bias path
         using var ids = tensor(new long[,] { { 1, 3, 5, 7 } });
         Assert.True(lm.Forward(ids).allclose(NaiveLlama.Forward(lm, ids), 1e-4, 1e-4));
         Assert.Contains(lm.named_parameters(), p => p.name == "lm_head.weight");

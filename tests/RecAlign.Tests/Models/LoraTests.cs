@@ -27,9 +27,9 @@ public class LoraTests
         using var ids = tensor(new long[,] { { 1, 5, 9, 13, 17 } });
         using var baseLogits = lm.Forward(ids);
         lm.AddLora(new LoraConfig { Rank = 4, Alpha = 16, Dropout = 0, TargetModules = ["q_proj", "v_proj", "down_proj"] }, seed: 2);
-        using (no_grad())
+        using (var g = new Generator(3)) using (no_grad())
             foreach (var (name, p) in lm.named_parameters())
-                if (name.Contains("lora_B")) p.normal_(0, 0.3); // as if trained
+                if (name.Contains("lora_B")) p.normal_(0, 0.3, g); // as if trained
         using var adapted = lm.Forward(ids);
         Assert.False(adapted.allclose(baseLogits, 1e-3, 1e-3));
         using var disabled = lm.WithAdaptersDisabled(() => lm.Forward(ids));

@@ -26,6 +26,7 @@ public sealed class ModelDirectoryTests : IDisposable
         var emb = new float[v * d];
         var head = new float[v * d];
         for (int i = 0; i < v * d; i++) { emb[i] = (float)Math.Sin(i + 1); head[i] = (float)Math.Cos(2 * i + 1); }
+        using var g = new Generator(7);
         var tensors = new Dictionary<string, Tensor>
         {
             ["model.embed_tokens.weight"] = tensor(emb, [v, d]),
@@ -33,12 +34,12 @@ public sealed class ModelDirectoryTests : IDisposable
             ["model.norm.weight"] = ones(d),
             ["model.layers.0.input_layernorm.weight"] = ones(d),
             ["model.layers.0.post_attention_layernorm.weight"] = ones(d),
-            ["model.layers.0.self_attn.q_proj.weight"] = randn(d, d),
-            ["model.layers.0.self_attn.k_proj.weight"] = randn(2, d),
-            ["model.layers.0.self_attn.v_proj.weight"] = randn(2, d),
+            ["model.layers.0.self_attn.q_proj.weight"] = randn(d, d, generator: g),
+            ["model.layers.0.self_attn.k_proj.weight"] = randn(2, d, generator: g),
+            ["model.layers.0.self_attn.v_proj.weight"] = randn(2, d, generator: g),
             ["model.layers.0.self_attn.o_proj.weight"] = zeros(d, d),
-            ["model.layers.0.mlp.gate_proj.weight"] = randn(8, d),
-            ["model.layers.0.mlp.up_proj.weight"] = randn(8, d),
+            ["model.layers.0.mlp.gate_proj.weight"] = randn(8, d, generator: g),
+            ["model.layers.0.mlp.up_proj.weight"] = randn(8, d, generator: g),
             ["model.layers.0.mlp.down_proj.weight"] = zeros(d, 8),
         };
         Directory.CreateDirectory(_dir);
@@ -98,9 +99,9 @@ public sealed class ModelDirectoryTests : IDisposable
         var config = LanguageModelTests.TinyConfig();
         using var lm = LanguageModel.Create(config, seed: 32);
         lm.AddLora(new LoraConfig { Rank = 2, Alpha = 4, Dropout = 0, TargetModules = ["q_proj", "up_proj"] }, seed: 1);
-        using (no_grad())
+        using (var g = new Generator(3)) using (no_grad())
             foreach (var (name, p) in lm.named_parameters())
-                if (name.Contains("lora_B")) p.normal_(0, 0.5);
+                if (name.Contains("lora_B")) p.normal_(0, 0.5, g);
         using var ids = tensor(new long[,] { { 1, 2, 3 } });
         using var adapted = lm.Forward(ids);
         ModelDirectory.SaveAdapter(lm, _dir, "base-model");

@@ -104,8 +104,9 @@ public class DreamRecTests
         using var model = Create(edit: c => c with { GuidanceWeight = 0 });
         using var guided = Create(edit: c => c with { GuidanceWeight = 2 });
         using var scope = NewDisposeScope();
-        var x = randn(3, 64);
-        var c = randn(3, 64);
+        using var g = new Generator(3);
+        var x = randn(3, 64, generator: g);
+        var c = randn(3, 64, generator: g);
         var t = tensor(new long[] { 7, 7, 7 });
         Assert.True(model.GuidedPrediction(x, c, 7).allclose(model.Denoise(x, c, t), rtol: 1e-6, atol: 1e-6));
         // w = 2: 3·f(x, c, t) − 2·f(x, ∅, t), the unconditional pass reading the null vector.
@@ -140,7 +141,8 @@ public class DreamRecTests
         // T = 1: DDPM's only step (t = 0, c1 = 1, c2 = 0) and DDIM's step past the start both return x̂0 of the same noise.
         using var model = Create(edit: c => c with { Timesteps = 1, SamplingSteps = 1 });
         using var scope = NewDisposeScope();
-        var guidance = randn(2, 64);
+        using var g = new Generator(3);
+        var guidance = randn(2, 64, generator: g);
         var ddpm = model.Sample(guidance, "ddpm", 1);
         var ddim = model.Sample(guidance, "ddim", 1);
         Assert.True(ddpm.allclose(ddim, rtol: 1e-5, atol: 1e-5));
