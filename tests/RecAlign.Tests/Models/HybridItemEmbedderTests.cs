@@ -4,6 +4,8 @@ using RecAlign.Models.Language;
 using RecAlign.Prompts;
 using RecAlign.Tests.Text;
 using RecAlign.Text;
+using RecAlign.Training;
+using RecAlign.Training.Optimization;
 using static TorchSharp.torch;
 
 namespace RecAlign.Tests.Models;
@@ -30,10 +32,10 @@ public sealed class HybridItemEmbedderTests : IDisposable
         return (new ItemCatalog(items), emb);
     }
 
-    private static HybridItemEmbedder Embedder(LanguageModel lm, ItemTokenizer tok)
+    private static HybridItemEmbedder Embedder(LanguageModel lm, ItemTokenizer tok, long seed = 3)
     {
         var (catalog, emb) = Recommender(tok.Catalog);
-        return HybridItemEmbedder.FromRecommender(lm.Config.VocabSize, tok.FirstItemId, tok.Catalog, catalog, emb, lm.Config.HiddenSize, "sasrec", seed: 3);
+        return HybridItemEmbedder.FromRecommender(lm.Config.VocabSize, tok.FirstItemId, tok.Catalog, catalog, emb, lm.Config.HiddenSize, "sasrec", seed);
     }
 
     [Fact]
@@ -136,50 +138,49 @@ public sealed class HybridItemEmbedderTests : IDisposable
     [Fact]
     public void AHybridSftRunResumedAfterACrashReproducesTheUninterruptedRun()
     {
-        var (_, tok) = Make();
+        var tok = ItemTokenizerTests.Make(6);
         var corpus = Enumerable.Range(0, 24).Select(i =>
         {
             int start = i % 6, step = 1 + i % 2;
             return new TokenizedExample([], Enumerable.Range(0, 6).Select(k => tok.ItemTokenId((start + k * step) % 6)).Append(2).ToArray());
         }).ToList();
-        var config = new RecAlign.Training.TrainingConfig
+        var config = new TrainingConfig
         {
             Seed = 5, MaxSteps = 12, BatchSize = 4, MaxLength = 16, LogEvery = 1, SaveEvery = 4, BucketFactor = 2,
-            Optimizer = new RecAlign.Training.Optimization.OptimizerConfig { LearningRate = 3e-3, WarmupSteps = 2, WeightDecay = 0.0, MaxGradNorm = 1.0 },
+            Optimizer = new OptimizerConfig { LearningRate = 3e-3, WarmupSteps = 2, WeightDecay = 0.0, MaxGradNorm = 1.0 },
         };
         var scales = new Dictionary<string, double> { ["hybrid"] = 10 };
-        RecAlign.Training.Trainer Trainer(LanguageModel lm, string dir, long? crash = null) => new(lm,
-            new RecAlign.Training.NextTokenObjective(lm, corpus, 0, 16, curriculum: new RecAlign.Training.HybridCurriculum(RecAlign.Training.HybridSchedule.Curriculum, config.MaxSteps, 7)),
+        Trainer Run(LanguageModel lm, string dir, long? crash = null) => new(lm,
+            new NextTokenObjective(lm, corpus, 0, 16, curriculum: new HybridCurriculum(HybridSchedule.Curriculum, config.MaxSteps, 7)),
             config, Path.Combine(_dir, dir)) { LrScales = scales, CrashAfterStep = crash };
         LanguageModel Hybrid(int seed)
         {
             var lm = LanguageModel.Create(LanguageModelTests.TinyConfig() with { VocabSize = tok.VocabSize }, seed);
-            var (catalog, emb) = Recommender(tok.Catalog);
-            lm.AttachHybrid(HybridItemEmbedder.FromRecommender(lm.Config.VocabSize, tok.FirstItemId, tok.Catalog, catalog, emb, lm.Config.HiddenSize, "sasrec", seed));
+            lm.AttachHybrid(Embedder(lm, tok, seed));
             return lm;
         }
-        static List<double> Flags(RecAlign.Training.TrainingResult r) =>
+        static List<double> Flags(TrainingResult r) =>
             r.History.Where(e => e.Values.ContainsKey("hybrid")).Select(e => e.Values["hybrid"]).ToList();
 
         List<double> flags;
         float[] projector;
         using (var lm = Hybrid(5))
         {
-            flags = Flags(Trainer(lm, "a").Train());
+            flags = Flags(Run(lm, "a").Train());
             projector = lm.Hybrid!.ProjectorParameters().First().data<float>().ToArray();
         }
         Assert.Equal(12, flags.Count);
         Assert.Contains(0.0, flags); // the curriculum mixes text-only and hybrid batches
         Assert.Contains(1.0, flags);
-        var uninterrupted = RecAlign.Training.Trainer.LossTrace(RecAlign.Training.Trainer.LatestCheckpoint(Path.Combine(_dir, "a"))!);
-        using (var lm = Hybrid(5)) Assert.Throws<OperationCanceledException>(() => Trainer(lm, "b", crash: 6).Train());
+        var uninterrupted = Trainer.LossTrace(Trainer.LatestCheckpoint(Path.Combine(_dir, "a"))!);
+        using (var lm = Hybrid(5)) Assert.Throws<OperationCanceledException>(() => Run(lm, "b", crash: 6).Train());
         using (var lm = Hybrid(99)) // another LM and projector init: everything must come from the checkpoint
         {
-            var resumed = Trainer(lm, "b").Train(resume: true);
+            var resumed = Run(lm, "b").Train(resume: true);
             Assert.Equal(flags, Flags(resumed)); // steps 5-12 decided after the resume from step 4
             Assert.Equal(projector, lm.Hybrid!.ProjectorParameters().First().data<float>().ToArray());
         }
-        Assert.Equal(uninterrupted, RecAlign.Training.Trainer.LossTrace(RecAlign.Training.Trainer.LatestCheckpoint(Path.Combine(_dir, "b"))!));
+        Assert.Equal(uninterrupted, Trainer.LossTrace(Trainer.LatestCheckpoint(Path.Combine(_dir, "b"))!));
     }
 
     [Fact]

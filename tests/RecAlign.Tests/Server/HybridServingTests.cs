@@ -19,24 +19,11 @@ public sealed class HybridServingTests
         using var dir = new TempDir();
         ServedModelsFixture.WriteModels(dir.Path);
         var hybridDir = Path.Combine(dir.Path, "hybrid_lm");
-        float[] inMemory;
         string[] candidateTitles = ["Song 05", "Song 17", "Song 22", "Song 09"];
-        {
-            var (lm, tok) = ModelDirectory.Load(Path.Combine(dir.Path, "token_lm"));
-            using (lm)
-            {
-                lm.AttachHybrid(HybridItemEmbedder.FromRecommenderDirectory(lm, tok, Path.Combine(dir.Path, "sasrec"), "sasrec", seed: 7));
-                ModelDirectory.Save(lm, tok, hybridDir);
-                using var direct = new LanguageModelRecommender(lm, tok, ownsModel: false);
-                var served = ServedModel.Load(new ModelSpec("probe", hybridDir));
-                using (served)
-                {
-                    var q = served.Question([new ItemRef("Song 01", null), new ItemRef("Song 02", null)], candidateTitles.Select(c => new ItemRef(c, null)).ToList());
-                    using var s = direct.ScoreCandidates([q]);
-                    inMemory = s.data<float>().ToArray();
-                }
-            }
-        }
+        var (lm, tok) = ModelDirectory.Load(Path.Combine(dir.Path, "token_lm"));
+        using var direct = new LanguageModelRecommender(lm, tok); // the hybrid model as trained, in memory
+        lm.AttachHybrid(HybridItemEmbedder.FromRecommenderDirectory(lm, tok, Path.Combine(dir.Path, "sasrec"), "sasrec", seed: 7));
+        ModelDirectory.Save(lm, tok, hybridDir);
 
         await using var server = new RecAlignServer(
             [ServedModel.Load(new ModelSpec("token_lm", Path.Combine(dir.Path, "token_lm"))), ServedModel.Load(new ModelSpec("hybrid_lm", hybridDir))],
@@ -53,7 +40,10 @@ public sealed class HybridServingTests
 
         var hybrid = server.Models.Single(m => m.Name == "hybrid_lm");
         Assert.NotNull(((LanguageModelRecommender)hybrid.Recommender).Model.Hybrid);
-        const string candidates = ""","candidates":["Song 05","Song 17","Song 22","Song 09"],"k":4""";
+        float[] inMemory;
+        var question = hybrid.Question([new ItemRef("Song 01", null), new ItemRef("Song 02", null)], candidateTitles.Select(c => new ItemRef(c, null)).ToList());
+        using (var s = direct.ScoreCandidates([question])) inMemory = s.data<float>().ToArray();
+        var candidates = $$""","candidates":[{{string.Join(",", candidateTitles.Select(t => $"\"{t}\""))}}],"k":4""";
         var ranked = await Items("hybrid_lm", candidates);
         var order = Enumerable.Range(0, 4).OrderByDescending(i => inMemory[i]).ThenBy(i => i).ToArray();
         Assert.Equal(order.Select(i => candidateTitles[i]), ranked.Select(i => (string)i!["title"]!));
